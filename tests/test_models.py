@@ -1,0 +1,110 @@
+import keras
+import numpy as np
+import pytest
+
+from zfkeras import models
+
+PAPER_SHAPES = {"conv1": 110, "pool1": 55, "norm1": 55, "conv2": 26, "pool2": 13, "norm2": 13,
+                "conv3": 13, "conv4": 13, "conv5": 13, "pool5": 6}
+PAPER_CHANNELS = {"conv1": 96, "conv2": 256, "conv3": 384, "conv4": 384, "conv5": 256}
+
+
+def hand_param_count(c=1000):
+    convs = [(7, 3, 96), (5, 96, 256), (3, 256, 384), (3, 384, 384), (3, 384, 256)]
+    n = sum(k * k * cin * cout + cout for k, cin, cout in convs)
+    dense = [(6 * 6 * 256, 4096), (4096, 4096), (4096, c)]
+    return n + sum(i * o + o for i, o in dense)
+
+
+@pytest.fixture(scope="module")
+def paper_model():
+    return models.zfnet()
+
+
+def test_paper_shapes_and_names(paper_model):
+    for name, size in PAPER_SHAPES.items():
+        shape = paper_model.get_layer(name).output.shape
+        assert shape[1:3] == (size, size), name
+    for name, ch in PAPER_CHANNELS.items():
+        assert paper_model.get_layer(name).output.shape[-1] == ch
+    assert paper_model.get_layer("flatten").output.shape[-1] == 9216
+    assert paper_model.get_layer("fc6").output.shape[-1] == 4096
+    assert paper_model.get_layer("fc7").output.shape[-1] == 4096
+    assert paper_model.get_layer("predictions").output.shape[-1] == 1000
+
+
+def test_paper_parameter_count(paper_model):
+    assert hand_param_count() == 62_357_608
+    assert paper_model.count_params() == 62_357_608
+
+
+def test_alexnet_first_layers():
+    m = models.alexnet()
+    c1, c2 = m.get_layer("conv1"), m.get_layer("conv2")
+    assert c1.kernel_size == (11, 11) and c1.strides == (4, 4)
+    assert c2.kernel_size == (5, 5) and c2.strides == (1, 1)
+    assert m.get_layer("pool5").output.shape[1:] == (6, 6, 256)
+    assert m.get_layer("conv1").output.shape[1:3] == (55, 55)
+
+
+@pytest.mark.parametrize("arch", ["zfnet", "alexnet"])
+@pytest.mark.parametrize("size", [53, 64, 96, 113, 224])
+def test_spatial_sizes_match_keras(arch, size):
+    smallest = models.min_input_size(arch)
+    if size < smallest:
+        with pytest.raises(ValueError, match=str(smallest)):
+            getattr(models, arch)((size, size, 3), 10, width=0.25, fc_units=8)
+        return
+    m = getattr(models, arch)((size, size, 3), 10, width=0.25, fc_units=8)
+    for name, n in models.spatial_sizes(size, arch).items():
+        assert m.get_layer(name).output.shape[1] == n, (arch, size, name)
+
+
+def test_min_size_is_tight():
+    n = models.min_input_size()
+    models.zfnet((n, n, 3), 10, width=0.25, fc_units=8)
+    with pytest.raises(ValueError, match=f"at least {n}"):
+        models.zfnet((n - 1, n - 1, 3), 10, width=0.25, fc_units=8)
+
+
+def test_cpu_size_topology():
+    m = models.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
+    assert [m.get_layer(f"conv{i}").filters for i in range(1, 6)] == [48, 128, 192, 192, 128]
+    assert m.get_layer("conv1").kernel_size == (7, 7) and m.get_layer("conv1").strides == (2, 2)
+    assert m.output.shape[-1] == 10
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"input_shape": (224, 224)}, "input_shape"),
+    ({"input_shape": (224, 224, 0)}, "input_shape"),
+    ({"input_shape": (40, 40, 3)}, "at least 53"),
+    ({"num_classes": 0}, "num_classes"),
+    ({"width": 0}, "width"),
+    ({"fc_units": 2.5}, "fc_units"),
+    ({"dropout": 1.0}, "dropout"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.zfnet(**kwargs)
+
+
+def test_options_remove_layers():
+    m = models.zfnet((64, 64, 3), 4, width=0.25, fc_units=8, dropout=0, contrast_norm=False,
+                     renorm_radius=None)
+    names = {layer.name for layer in m.layers}
+    assert not names & {"norm1", "norm2", "drop6", "drop7"}
+    assert m.get_layer("conv1").kernel_constraint is None
+
+
+def test_pre_softmax_gives_logits():
+    m = models.zfnet((64, 64, 3), 5, width=0.25, fc_units=16)
+    x = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
+    logits = np.asarray(models.pre_softmax(m)(x))
+    # independent: fc7 output times the output kernel
+    fc7 = keras.Model(m.input, m.get_layer("drop7").output)(x)
+    k, b = m.get_layer("predictions").get_weights()
+    np.testing.assert_allclose(logits, np.asarray(fc7) @ k + b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(keras.ops.softmax(logits)), np.asarray(m(x)),
+                               rtol=1e-4, atol=1e-6)
+    with pytest.raises(TypeError, match="model"):
+        models.pre_softmax("not a model")

@@ -1,0 +1,81 @@
+"""Shared plotting primitives for the chapters (matplotlib; every function returns the Figure).
+
+Figure functions for one method live with that method's module; this module holds what they
+share: scaling arrays for display, image grids, and the "paper found / we found" table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def to_display(x, per_image: bool = True, symmetric: bool = False) -> np.ndarray:
+    """Scale arrays to [0, 1] for ``imshow``.
+
+    Args:
+        x: ``(N, H, W[, C])`` or ``(H, W[, C])`` numbers of any range.
+        per_image: scale every image on its own (else one scale for the whole array).
+        symmetric: map 0 to 0.5 (for signed signals such as deconvnet projections); otherwise
+            min -> 0 and max -> 1. A constant image becomes 0.5 grey, never NaN.
+    """
+    x = np.asarray(x, np.float32)
+    axes = tuple(range(1, x.ndim)) if per_image and x.ndim >= 3 else None
+    if symmetric:
+        m = np.max(np.abs(x), axis=axes, keepdims=axes is not None)
+        out = 0.5 + 0.5 * np.divide(x, m, out=np.zeros_like(x), where=m > 0)
+    else:
+        lo = np.min(x, axis=axes, keepdims=axes is not None)
+        hi = np.max(x, axis=axes, keepdims=axes is not None)
+        span = hi - lo
+        out = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), 0.5)
+    return np.clip(out, 0, 1)
+
+
+def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8,
+               size: float = 1.4, cmap: str | None = None, suptitle: str | None = None,
+               scale: bool = False, symmetric: bool = False):
+    """Draw ``images`` (N, H, W[, C]) in a grid; uint8 images are shown as they are, floats
+    are scaled per image with :func:`to_display` when ``scale`` is True. Returns the Figure."""
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {images.shape}")
+    if scale or (images.dtype != np.uint8 and (images.min() < 0 or images.max() > 1)):
+        images = to_display(images, symmetric=symmetric)
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * bool(suptitle)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap or ("gray" if images.ndim == 3 else None),
+                      interpolation="nearest")
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def filters_grid(kernel, ncols: int = 16, size: float = 0.7, title: str | None = None):
+    """Draw first-layer filters ``(kh, kw, 3, n)`` as small colour images, each scaled on its own
+    (as in paper Fig. 6). Returns the Figure."""
+    k = np.asarray(kernel)
+    if k.ndim != 4 or k.shape[2] != 3:
+        raise ValueError(f"kernel must be (kh, kw, 3, n), got shape {k.shape}")
+    return image_grid(np.moveaxis(k, -1, 0), ncols=ncols, size=size, scale=True,
+                      suptitle=title)
+
+
+def findings(rows: Sequence[Sequence], header=("claim", "the paper found", "we found")):
+    """A "paper found / we found" table as IPython Markdown (renders in notebooks and HTML)."""
+    from IPython.display import Markdown
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return Markdown("\n".join(lines))
