@@ -47,8 +47,8 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8,
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * bool(suptitle)),
-                             squeeze=False)
+    height = size * nrows + 0.3 * bool(suptitle)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -79,3 +79,52 @@ def findings(rows: Sequence[Sequence], header=("claim", "the paper found", "we f
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return Markdown("\n".join(lines))
+
+
+def learning_curves(history: Sequence[dict], title: str | None = None):
+    """Loss and accuracy per epoch (train and validation) from a history list of dicts, as
+    written by :class:`zfkeras.training.History`. Returns the Figure."""
+    if not history:
+        raise ValueError("history must hold at least one epoch, got an empty sequence")
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, [row[key] for row in history], "o-", ms=3, label="train")
+        if "val_" + key in history[0]:
+            ax.plot(epochs, [row["val_" + key] for row in history], "o-", ms=3, label="test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(labels, predictions, class_names: Sequence[str], title: str | None = None):
+    """Row-normalized confusion matrix (rows: true class, columns: predicted). Returns the
+    Figure; the counts are in ``fig.counts`` (``(C, C)`` int array)."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"labels and predictions must have the same shape, got {labels.shape} "
+                         f"and {predictions.shape}")
+    c = len(class_names)
+    counts = np.zeros((c, c), int)
+    np.add.at(counts, (labels, predictions), 1)
+    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(c):
+        for j in range(c):
+            ax.text(j, i, f"{rates[i, j]:.2f}"[1:] if rates[i, j] < 1 else "1", ha="center",
+                    va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(c), class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(c), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.counts = counts
+    return fig

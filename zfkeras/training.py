@@ -214,6 +214,7 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
             "test_accuracy": round(acc1, 4), "test_accuracy_10crop": round(acc10, 4),
             "test_images": int(len(xte)), "train_images": int(len(xtr)),
             "train_seconds": round(seconds, 1), "params": int(model.count_params()),
+            "history": cbs[1].rows,
             "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
             "keras": keras.__version__, "tensorflow": tf.__version__}
     clean = build_model(recipe, len(names))  # an uncompiled copy: no optimizer state saved

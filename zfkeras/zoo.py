@@ -7,9 +7,9 @@ Every bundle records its recipe, the command that reproduces it and its test acc
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
