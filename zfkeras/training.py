@@ -227,3 +227,13 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
 def steps_for(n_images: int, batch_size: int) -> int:
     """Optimizer steps in one epoch of ``n_images`` (incomplete last batch dropped)."""
     return max(1, math.floor(n_images / batch_size))
+
+
+def __getattr__(name: str):
+    """``zfkeras.training.FeatureEvolution``: the feature-evolution callback (paper Fig. 4) lives
+    in :mod:`zfkeras.evolution`, which builds on this module; it is looked up lazily."""
+    if name == "FeatureEvolution":
+        from zfkeras.evolution import FeatureEvolution
+
+        return FeatureEvolution
+    raise AttributeError(f"module 'zfkeras.training' has no attribute {name!r}")

@@ -1,0 +1,141 @@
+"""Occlusion sensitivity: a plain loop over occluded copies, positions, batching, errors."""
+
+import keras
+import numpy as np
+import pytest
+
+import zfkeras
+from zfkeras import occlusion
+
+
+def tiny(softmax=True, seed=0):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((12, 10, 3))
+    f = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(x)
+    y = keras.layers.GlobalAveragePooling2D()(f)
+    y = keras.layers.Dense(5, activation="softmax" if softmax else None, name="out")(y)
+    return keras.Model(x, y)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny()
+
+
+@pytest.fixture(scope="module")
+def image():
+    return np.random.default_rng(1).normal(size=(12, 10, 3)).astype("float32")
+
+
+def plain_loop(model, image, p, s, fill, layer=None):
+    """The definition, one occluded copy at a time."""
+    feats = keras.Model(model.inputs, model.get_layer(layer).output) if layer else None
+    base = model.predict(image[None], verbose=0)[0]
+    channel = int(np.argmax(feats.predict(image[None], verbose=0)[0].sum((0, 1)))) if layer \
+        else None
+    probs, acts = [], []
+    for r in range(0, image.shape[0] - p + 1, s):
+        for c in range(0, image.shape[1] - p + 1, s):
+            x = image.copy()
+            x[r:r + p, c:c + p] = fill
+            probs.append(model.predict(x[None], verbose=0)[0])
+            if layer:
+                acts.append(feats.predict(x[None], verbose=0)[0, ..., channel].sum())
+    return base, np.array(probs), np.array(acts), channel
+
+
+def test_root_export():
+    assert zfkeras.occlusion_sensitivity is occlusion.occlusion_sensitivity
+
+
+def test_equals_plain_loop(model, image):
+    res = zfkeras.occlusion_sensitivity(model, image, 4, 3, layer="conv", fill=0.5)
+    base, probs, acts, channel = plain_loop(model, image, 4, 3, 0.5, layer="conv")
+    assert res["rows"].tolist() == [0, 3, 6] and res["cols"].tolist() == [0, 3, 6]
+    cls = int(np.argmax(base))
+    assert res["class_index"] == cls and res["channel"] == channel
+    np.testing.assert_allclose(res["probability"].ravel(), probs[:, cls], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(res["top_class"].ravel(), probs.argmax(1))
+    np.testing.assert_allclose(res["activation"].ravel(), acts, rtol=1e-5, atol=1e-5)
+    assert res["base_probability"] == pytest.approx(base[cls], rel=1e-5)
+
+
+@pytest.mark.parametrize("h, w, p, s, rows, cols", [
+    (12, 10, 4, 3, [0, 3, 6], [0, 3, 6]),      # 12 - 4 = 8 is off the grid: last offset 6
+    (12, 10, 4, 2, [0, 2, 4, 6, 8], [0, 2, 4, 6]),
+    (12, 10, 10, 5, [0], [0]),
+    (12, 10, 1, 11, [0, 11], [0]),
+])
+def test_positions(h, w, p, s, rows, cols):
+    model = keras.Sequential([keras.Input((h, w, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    res = zfkeras.occlusion_sensitivity(model, np.zeros((h, w, 3), "float32"), p, s,
+                                        class_index=1)
+    assert res["rows"].tolist() == rows and res["cols"].tolist() == cols
+    assert res["probability"].shape == res["top_class"].shape == (len(rows), len(cols))
+
+
+def test_batch_size_does_not_matter(model, image):
+    ref = zfkeras.occlusion_sensitivity(model, image, 3, 1, layer="conv", batch_size=1000)
+    for bs in (1, 7, 32):
+        res = zfkeras.occlusion_sensitivity(model, image, 3, 1, layer="conv", batch_size=bs)
+        for key in ("probability", "top_class", "activation"):
+            np.testing.assert_array_equal(res[key], ref[key])
+
+
+def test_softmax_applied_to_logits(image):
+    logits = tiny(softmax=False, seed=3)
+    probs = tiny(softmax=True, seed=3)
+    a = zfkeras.occlusion_sensitivity(logits, image, 4, 4, class_index=2)
+    b = zfkeras.occlusion_sensitivity(probs, image, 4, 4, class_index=2)
+    np.testing.assert_allclose(a["probability"], b["probability"], rtol=1e-5)
+    assert 0 < a["probability"].min() and a["probability"].max() < 1
+
+
+def test_default_fill_is_zero_and_fill_image(model, image):
+    a = zfkeras.occlusion_sensitivity(model, image, 4, 4)
+    b = zfkeras.occlusion_sensitivity(model, image, 4, 4, fill=np.zeros((12, 10, 3)))
+    np.testing.assert_array_equal(a["probability"], b["probability"])
+    c = zfkeras.occlusion_sensitivity(model, image, 4, 4, fill=image)  # "occluding" by itself
+    np.testing.assert_allclose(c["probability"], c["base_probability"], rtol=1e-5)
+
+
+def test_pointing_hits():
+    res = {"probability": np.array([[0.9, 0.1], [0.5, 0.6]]), "rows": np.array([0, 4]),
+           "cols": np.array([0, 4]), "patch_size": 4}
+    masks = np.zeros((2, 8, 8), bool)
+    masks[0, 1, 5] = True   # inside the occluder at (0, 4)
+    masks[1, 5, 1] = True   # elsewhere
+    assert occlusion.pointing_hits([res, res], masks).tolist() == [True, False]
+
+
+def test_figure(model, image):
+    res = zfkeras.occlusion_sensitivity(model, image, 4, 2, layer="conv")
+    fig = occlusion.occlusion_figure(image, res, projection=image, class_names=list("abcde"),
+                                     mask=np.ones((12, 10), bool))
+    assert len(fig.axes) >= 5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(model="m"), "model must be a keras.Model"),
+    (dict(image=np.zeros((12, 10))), "image must be"),
+    (dict(patch_size=0), "patch_size"),
+    (dict(patch_size=11), "patch_size"),
+    (dict(patch_size=2.0), "patch_size"),
+    (dict(stride=0), "stride"),
+    (dict(class_index=5), "class_index"),
+    (dict(layer="nope"), "layer must be the name"),
+    (dict(layer="out"), "must output feature maps"),
+    (dict(fill=np.zeros(4)), "fill must broadcast"),
+    (dict(fill=np.nan), "fill must be a finite"),
+    (dict(batch_size=0), "batch_size"),
+])
+def test_errors(model, image, kwargs, match):
+    args = dict(model=model, image=image, patch_size=4, stride=2) | kwargs
+    with pytest.raises((ValueError, TypeError), match=match):
+        zfkeras.occlusion_sensitivity(**args)
+
+
+def test_image_must_match_model(model):
+    with pytest.raises(ValueError, match="image must match the model input"):
+        zfkeras.occlusion_sensitivity(model, np.zeros((10, 12, 3)), 4, 2)

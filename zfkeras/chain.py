@@ -1,0 +1,255 @@
+"""A Keras CNN seen as a chain of layers, each with its top-down step (paper section 2.1).
+
+:func:`path_to` walks a model (Sequential, functional, models nested inside models) from its
+input to a chosen layer and returns one :class:`Step` per layer. A step runs its layer forward
+(recording what the way down needs: switches, the ReLU's output, the layer's input) and sends a
+signal down through it with the deconvnet's custom layers. :mod:`zfkeras.deconvnet` compiles
+these steps; :mod:`zfkeras.mining` reads their geometry (receptive fields).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from zfkeras.layers import (
+    RULES,
+    ContrastNormalization,
+    MaxPoolingWithSwitches,
+    Rectification,
+    TiedConv2DTranspose,
+    Unpooling2D,
+)
+
+SUPPORTED = ("InputLayer", "Conv2D (relu or linear)", "ReLU", "Activation (relu or linear)",
+             "MaxPooling2D", "ZeroPadding2D", "ContrastNormalization", "Dropout",
+             "BatchNormalization")
+
+
+def _act_name(fn) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+class Step:
+    """One forward layer and its way down.
+
+    Attributes:
+        layer: the model's layer.
+        kind: ``"conv"``, ``"relu"``, ``"pool"``, ``"pad"``, ``"norm"``, ``"bn"`` or
+            ``"identity"``.
+        geometry: ``(kernel, stride, pad_before)`` per axis for the receptive field, as
+            ``((kr, sr, pr), (kc, sc, pc))``; ``pad_before`` is None for ``"same"`` padding
+            (it depends on the input size).
+    """
+
+    def __init__(self, layer: keras.layers.Layer, switches: str = "indices"):
+        self.layer = layer
+        self.switches = switches
+        self.relu = False
+        self.geometry = ((1, 1, 0), (1, 1, 0))
+        self.rect = {rule: Rectification(rule, name=f"{layer.name}_rectify_{rule}")
+                     for rule in RULES}
+        if isinstance(layer, keras.layers.Conv2D) and type(layer).__name__ == "Conv2D":
+            act = _act_name(layer.activation)
+            if act not in ("relu", "linear"):
+                raise _unsupported(layer, f"its activation is {act!r}; only relu or linear")
+            try:
+                self.filter = TiedConv2DTranspose(layer, name=f"{layer.name}_transposed")
+            except (TypeError, ValueError) as e:
+                raise _unsupported(layer, str(e)) from e
+            self.kind, self.relu = "conv", act == "relu"
+            pad = None if layer.padding == "same" else 0
+            self.geometry = tuple((k, s, pad) for k, s in zip(layer.kernel_size, layer.strides))
+        elif isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
+            self.kind = "relu"
+            if isinstance(layer, keras.layers.ReLU):
+                if layer.max_value is not None or layer.negative_slope or layer.threshold:
+                    raise _unsupported(layer, "only a plain ReLU (no max_value, "
+                                       "negative_slope or threshold)")
+            else:
+                act = _act_name(layer.activation)
+                if act not in ("relu", "linear"):
+                    raise _unsupported(layer, f"its activation is {act!r}; only relu or linear")
+                self.kind = "relu" if act == "relu" else "identity"
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            _channels_last(layer)
+            self.kind = "pool"
+            self.pool = MaxPoolingWithSwitches(layer.pool_size, layer.strides, layer.padding,
+                                               name=f"{layer.name}_switches")
+            self.unpool = Unpooling2D(layer.pool_size, layer.strides, layer.padding,
+                                      name=f"{layer.name}_unpool")
+            pad = None if layer.padding == "same" else 0
+            self.geometry = tuple((k, s, pad) for k, s in zip(layer.pool_size, layer.strides))
+        elif isinstance(layer, keras.layers.ZeroPadding2D):
+            _channels_last(layer)
+            self.kind = "pad"
+            (top, _), (left, _) = layer.padding
+            self.geometry = ((1, 1, top), (1, 1, left))
+        elif isinstance(layer, ContrastNormalization):
+            self.kind = "norm"
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            if layer.axis not in (-1, 3) and list(layer.axis) not in ([-1], [3]):
+                raise _unsupported(layer, f"axis={layer.axis}; only the channel axis (-1)")
+            self.kind = "bn"
+        elif isinstance(layer, (keras.layers.Dropout, keras.layers.InputLayer)):
+            self.kind = "identity"
+        else:
+            raise _unsupported(layer, "the deconvnet supports " + ", ".join(SUPPORTED))
+
+    def describe(self) -> str:
+        """The top-down step in words."""
+        return {"conv": ("rectify, then " if self.relu else "") + "transposed filtering",
+                "relu": "rectify", "pool": "unpool with the switches", "pad": "crop the padding",
+                "norm": "contrast normalization's gradient", "bn": "scale by gamma/sqrt(var+eps)",
+                "identity": "nothing"}[self.kind]
+
+    def forward(self, x):
+        """Run the layer; return ``(output, record)`` with what :meth:`down` needs."""
+        if self.kind == "pool" and self.switches == "indices":
+            y, switches = self.pool(x)
+            return y, (switches, _size(x))
+        if self.kind == "identity":
+            return x, None
+        y = self.layer(x, training=False) if self.kind == "bn" else self.layer(x)
+        if self.kind == "conv":
+            return y, (y, _size(x))
+        return y, (x, y)
+
+    def down(self, signal, record, mode: str):
+        """Send ``signal`` (shaped like the layer's output) to the layer's input."""
+        if self.kind == "conv":
+            y, size = record
+            if self.relu:
+                signal = self.rect[mode](signal, y)
+            return self.filter(signal, output_size=size)
+        if self.kind == "relu":
+            return self.rect[mode](signal, record[1])
+        if self.kind == "pool" and self.switches == "indices":
+            switches, size = record
+            return self.unpool(signal, switches, output_size=size)
+        if self.kind == "pool":  # switches kept as the pooling input: the same locations
+            x, y = record
+            p = self.layer
+            return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=y, grad=signal,
+                                          ksize=[1, *p.pool_size, 1],
+                                          strides=[1, *p.strides, 1],
+                                          padding=p.padding.upper())
+        if self.kind == "pad":
+            (top, bottom), (left, right) = self.layer.padding
+            rows, cols = tf.shape(signal)[1], tf.shape(signal)[2]
+            return signal[:, top:rows - bottom, left:cols - right, :]
+        if self.kind == "norm":
+            x, y = record
+            n = self.layer
+            return tf.raw_ops.LRNGrad(input_grads=signal, input_image=x, output_image=y,
+                                      depth_radius=n.depth_radius, bias=n.bias, alpha=n.alpha,
+                                      beta=n.beta)
+        if self.kind == "bn":
+            bn = self.layer
+            slope = tf.math.rsqrt(tf.cast(bn.moving_variance, signal.dtype) + bn.epsilon)
+            if bn.scale:
+                slope = slope * tf.cast(bn.gamma, signal.dtype)
+            return signal * slope
+        return signal
+
+
+def _size(x):
+    """``(rows, cols)`` of ``x``: Python ints when static, else a tensor."""
+    if x.shape[1] is not None and x.shape[2] is not None:
+        return int(x.shape[1]), int(x.shape[2])
+    return tf.shape(x)[1:3]
+
+
+def _unsupported(layer, why: str) -> ValueError:
+    return ValueError(f"layer {layer.name!r} of type {type(layer).__name__} lies between the "
+                      f"input and the chosen layer and is not supported: {why}")
+
+
+def _channels_last(layer):
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise _unsupported(layer, "only data_format='channels_last'")
+
+
+def _producer(layer, model) -> keras.layers.Layer:
+    """The layer whose output ``layer`` takes as its single input inside ``model``."""
+    nodes = getattr(model, "_nodes", None)
+    candidates = [node for i, node in enumerate(layer._inbound_nodes)
+                  if nodes is None or f"{id(layer)}_ib-{i}" in nodes]
+    if len(candidates) != 1:
+        raise ValueError(f"cannot follow the input of layer {layer.name!r} in model "
+                         f"{model.name!r}: it is called {len(candidates)} times there")
+    tensors = candidates[0].input_tensors
+    if len(tensors) != 1:
+        raise _unsupported(layer, "it takes several inputs; the deconvnet needs a chain")
+    return tensors[0]._keras_history[0]
+
+
+def _chain(model, last) -> list[keras.layers.Layer]:
+    """Direct sub-layers of ``model`` from its input up to ``last`` (inclusive)."""
+    if isinstance(model, keras.Sequential):
+        return list(model.layers[: model.layers.index(last) + 1])
+    chain, layer = [], last
+    while not isinstance(layer, keras.layers.InputLayer):
+        chain.append(layer)
+        layer = _producer(layer, model)
+    return chain[::-1]
+
+
+def _last(model) -> keras.layers.Layer:
+    if isinstance(model, keras.Sequential):
+        return model.layers[-1]
+    if len(model.outputs) != 1:
+        raise ValueError(f"nested model {model.name!r} must have one output, got "
+                         f"{len(model.outputs)}")
+    return model.outputs[0]._keras_history[0]
+
+
+def _expand(layers) -> list[keras.layers.Layer]:
+    """Replace nested models by their own leaf layers; drop input layers."""
+    out = []
+    for layer in layers:
+        if isinstance(layer, keras.Model):
+            out += _expand(_chain(layer, _last(layer)))
+        elif not isinstance(layer, keras.layers.InputLayer):
+            out.append(layer)
+    return out
+
+
+def _find(model, name: str) -> list[keras.layers.Layer] | None:
+    for layer in model.layers:
+        if layer.name == name:
+            return _expand(_chain(model, layer))
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            inner = _find(layer, name)
+            if inner is not None:
+                return _expand(_chain(model, layer)[:-1]) + inner
+    return None
+
+
+def all_names(model) -> list[str]:
+    """Names of every layer, nested models' layers included, in order."""
+    out = []
+    for layer in model.layers:
+        out.append(layer.name)
+        if isinstance(layer, keras.Model):
+            out += all_names(layer)
+    return out
+
+
+def path_to(model: keras.Model, name: str, switches: str = "indices") -> list[Step]:
+    """One :class:`Step` per layer from the model's input up to the layer ``name``
+    (inclusive), searching nested models too. ``switches``: how pooling steps record their
+    switches (see :class:`zfkeras.Deconvnet`).
+
+    Raises:
+        ValueError: no layer has that name (the message lists the names), or a layer on the
+            way is not supported (the message names it and its type).
+    """
+    leaves = _find(model, name)
+    if leaves is None:
+        raise ValueError(f"layer {name!r} not found in model {model.name!r}; its layers are "
+                         f"{all_names(model)}")
+    if not leaves:
+        raise ValueError(f"layer {name!r} is the input; choose a layer above it")
+    return [Step(layer, switches) for layer in leaves]

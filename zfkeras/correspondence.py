@@ -1,0 +1,224 @@
+"""Correspondence analysis (paper section 4.3, Fig. 8 / Table 1 of the ECCV version).
+
+Does the network implicitly relate the same part across different images? Occlude one part (say
+the left eye) in each of N images of a class, take at layer ``l`` the change of the feature
+vector ``eps_i = x_i - x~_i`` and its sign, and compare the signs across images:
+
+    Delta_l = 1 / (P * D) * sum_{i<j} H(sign(eps_i), sign(eps_j))
+
+with ``H`` the Hamming distance (the number of entries whose sign differs), ``P = N(N-1)/2``
+pairs and ``D`` the feature dimension, so Delta is the mean fraction of features whose change
+differs in sign between two images (the paper reports it in this normalized form: about 0.07
+at layer 5). Lower means the occlusion changed the representation the same way in every image.
+The control occludes random regions of the same size on the object.
+
+Python: :func:`hamming_score`, :func:`occlude`, :func:`sign_change_score`,
+:func:`correspondence_table`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def hamming_score(eps) -> float:
+    """The normalized sum of pairwise Hamming distances between the signs of ``eps``.
+
+    Args:
+        eps: ``(N, D)`` feature changes of N >= 2 images (any shape ``(N, ...)`` is flattened).
+
+    Returns:
+        ``sum_{i<j} #{d : sign(eps_i[d]) != sign(eps_j[d])} / (N (N-1) / 2 * D)`` in [0, 1];
+        ``sign`` has three values (-1, 0, +1), so an unchanged feature differs from a changed
+        one.
+    """
+    s = np.sign(np.asarray(eps, np.float64).reshape(len(eps), -1)).astype(np.int8)
+    n, d = s.shape
+    if n < 2 or d < 1:
+        raise ValueError(f"eps must hold at least 2 images of at least 1 feature, got shape "
+                         f"{np.shape(eps)}")
+    total = 0
+    for i in range(n - 1):
+        total += int(np.sum(s[i + 1:] != s[i]))
+    return total / (n * (n - 1) / 2 * d)
+
+
+def occlude(images, centres, patch_size, fill: float = 0.0) -> np.ndarray:
+    """Copies of ``images`` with a ``patch_size`` square of ``fill`` centred on each image's
+    ``(row, col)`` centre (clipped at the border).
+
+    Args:
+        images: ``(N, H, W, C)``.
+        centres: ``(N, 2)`` float (row, col) pixel positions.
+        patch_size: an int, or ``(N,)`` ints (one side per image).
+        fill: the occluder's value (0 is the dataset mean for mean-subtracted inputs).
+    """
+    x = np.array(images, np.float32, copy=True)
+    centres = np.asarray(centres, np.float64)
+    if x.ndim != 4 or centres.shape != (len(x), 2) or not np.all(np.isfinite(centres)):
+        raise ValueError(f"images must be (N, H, W, C) and centres a finite (N, 2) array, got "
+                         f"shapes {x.shape} and {centres.shape}")
+    sizes = np.broadcast_to(np.asarray(patch_size), (len(x),)).astype(int)
+    if np.any(sizes < 1):
+        raise ValueError(f"patch_size must be >= 1, got {patch_size!r}")
+    for i, ((r, c), p) in enumerate(zip(centres, sizes)):
+        r0, c0 = int(np.floor(r - p / 2 + 0.5)), int(np.floor(c - p / 2 + 0.5))
+        x[i, max(r0, 0):max(r0 + p, 0), max(c0, 0):max(c0 + p, 0)] = fill
+    return x
+
+
+def align(images, masks, parts: Mapping[str, np.ndarray], object_radius, margin: float = 1.6):
+    """Centre every object and bring it to one size, as the paper's frontal dog images are.
+
+    Each image is resampled (bilinear) over a square box centred on its mask's centroid with
+    half-side ``margin * object_radius``; pixels from outside the image are 0 (the dataset
+    mean for mean-subtracted inputs).
+
+    Args:
+        images: model inputs ``(N, H, W, C)``; masks: bool ``(N, H, W)``; parts: name ->
+            ``(N, 2)`` (row, col); object_radius: ``(N,)`` pixels.
+
+    Returns:
+        ``(images, masks, parts)`` in the aligned frame (same shapes).
+    """
+    x = np.asarray(images, np.float32)
+    masks = np.asarray(masks, bool)
+    n, h, w = x.shape[:3]
+    radius = np.asarray(object_radius, np.float64)
+    if masks.shape != (n, h, w) or radius.shape != (n,) or np.any(~masks.any((1, 2))):
+        raise ValueError(f"masks must be non-empty ({n}, {h}, {w}) and object_radius ({n},), "
+                         f"got shapes {masks.shape} and {radius.shape}")
+    rows, cols = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
+    area = masks.sum((1, 2))
+    cy, cx = (masks * rows).sum((1, 2)) / area, (masks * cols).sum((1, 2)) / area
+    half = margin * radius
+    boxes = np.stack([(cy - half) / (h - 1), (cx - half) / (w - 1), (cy + half) / (h - 1),
+                      (cx + half) / (w - 1)], 1).astype(np.float32)
+    ind = tf.range(n)
+    out = tf.image.crop_and_resize(x, boxes, ind, (h, w)).numpy()
+    m = tf.image.crop_and_resize(masks[..., None].astype(np.float32), boxes, ind, (h, w))
+    scale_r, scale_c = (h - 1) / (2 * half), (w - 1) / (2 * half)
+    moved = {k: np.stack([(np.asarray(p)[:, 0] - (cy - half)) * scale_r,
+                          (np.asarray(p)[:, 1] - (cx - half)) * scale_c], 1)
+             for k, p in parts.items()}
+    return out, m.numpy()[..., 0] > 0.5, moved
+
+
+def _features(model: keras.Model, layers: Sequence[str], batch_size: int):
+    names = [lay.name for lay in model.layers]
+    bad = [n for n in layers if n not in names]
+    if isinstance(layers, str) or bad:
+        raise ValueError(f"layers must be names of layers of the model ({names}), got {layers!r}")
+    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layers])
+    fn = tf.function(lambda x: probe(x, training=False), reduce_retracing=True)
+
+    def run(x):
+        parts = []
+        for i in range(0, len(x), batch_size):
+            out = fn(tf.constant(x[i:i + batch_size]))
+            out = out if isinstance(out, (list, tuple)) else [out]
+            parts.append([o.numpy().reshape(len(o), -1) for o in out])
+        return {n: np.concatenate([p[k] for p in parts]) for k, n in enumerate(layers)}
+
+    return run
+
+
+def sign_change_score(model: keras.Model, images, centres, patch_size, layer: str,
+                      fill: float = 0.0, batch_size: int = 64) -> float:
+    """Delta at ``layer`` (module docstring) for occluding ``centres`` in ``images``."""
+    run = _features(model, [layer], batch_size)
+    x = np.asarray(images, np.float32)
+    eps = run(x)[layer] - run(occlude(x, centres, patch_size, fill))[layer]
+    return hamming_score(eps)
+
+
+def random_centres(masks, patch_size, rng: np.random.Generator) -> np.ndarray:
+    """One random ``(row, col)`` per image, drawn from the pixels of its mask (the object)."""
+    masks = np.asarray(masks, bool)
+    out = np.zeros((len(masks), 2))
+    for i, m in enumerate(masks):
+        rows, cols = np.nonzero(m)
+        if len(rows) == 0:
+            raise ValueError(f"mask {i} is empty: cannot draw a random region on the object")
+        k = rng.integers(len(rows))
+        out[i] = rows[k], cols[k]
+    return out
+
+
+def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndarray],
+                         masks, patch_size, layers: Sequence[str] = ("conv5", "fc7"),
+                         n_images: int = 5, draws: int = 10, fill: float = 0.0,
+                         seed: int = 0, batch_size: int = 64) -> dict:
+    """Delta for every part and for random regions, at every layer, mean and std over draws.
+
+    Every draw picks ``n_images`` images at random from the pool (the paper used 5 dogs), and
+    for the control a random region of the same size on each image's object.
+
+    Args:
+        model: the classifier.
+        images: model inputs ``(M, H, W, C)`` of one class, ``M >= n_images``.
+        parts: name -> ``(M, 2)`` (row, col) part positions (for instance
+            ``zfkeras.data.shapes(...)["parts"]`` restricted to the faces).
+        masks: bool ``(M, H, W)`` object masks (where random regions are drawn).
+        patch_size: occluder side, an int or ``(M,)`` ints.
+        layers: layer names compared (the paper: layers 5 and 7).
+        n_images, draws, seed: images per draw, number of draws, random seed.
+
+    Returns:
+        A dict ``{"rows": [*parts, "random"], "layers": [...], "mean": {row: {layer: float}},
+        "std": {...}, "scores": {row: {layer: (draws,) array}}}``.
+    """
+    x = np.asarray(images, np.float32)
+    m = len(x)
+    if not 2 <= n_images <= m:
+        raise ValueError(f"n_images must be in [2, {m}] (the number of images), got {n_images}")
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws!r}")
+    masks = np.asarray(masks, bool)
+    if masks.shape != x.shape[:3]:
+        raise ValueError(f"masks must be {x.shape[:3]}, got {masks.shape}")
+    for name, pos in parts.items():
+        if np.shape(pos) != (m, 2) or not np.all(np.isfinite(pos)):
+            raise ValueError(f"parts[{name!r}] must be a finite ({m}, 2) array, got shape "
+                             f"{np.shape(pos)}")
+    sizes = np.broadcast_to(np.asarray(patch_size), (m,)).astype(int)
+    run = _features(model, list(layers), batch_size)
+    base = run(x)
+    rng = np.random.default_rng(seed)
+    rows = [*parts, "random"]
+    occluded = {name: run(occlude(x, pos, sizes, fill)) for name, pos in parts.items()}
+    scores = {r: {lay: np.zeros(draws) for lay in layers} for r in rows}
+    bar = keras.utils.Progbar(draws, verbose=1) if draws * m > 50_000 else None
+    for d in range(draws):
+        pick = np.sort(rng.choice(m, n_images, replace=False))
+        rand = run(occlude(x[pick], random_centres(masks[pick], sizes[pick], rng), sizes[pick],
+                           fill))
+        for lay in layers:
+            for name in parts:
+                scores[name][lay][d] = hamming_score(base[lay][pick] - occluded[name][lay][pick])
+            scores["random"][lay][d] = hamming_score(base[lay][pick] - rand[lay])
+        if bar is not None:
+            bar.update(d + 1)
+    return {"rows": rows, "layers": list(layers), "scores": scores,
+            "mean": {r: {lay: float(scores[r][lay].mean()) for lay in layers} for r in rows},
+            "std": {r: {lay: float(scores[r][lay].std()) for lay in layers} for r in rows}}
+
+
+def table_markdown(table: dict, paper: Mapping[str, Sequence[str]] | None = None):
+    """The result of :func:`correspondence_table` as a Markdown table (mean ± std per layer,
+    optionally beside the paper's numbers per row)."""
+    from IPython.display import Markdown
+
+    head = ["occluded"] + [f"Delta {lay} (ours)" for lay in table["layers"]]
+    head += [f"paper {h}" for h in ("layer 5", "layer 7")] if paper else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table["rows"]:
+        cells = [r] + [f"{table['mean'][r][lay]:.4f} ± {table['std'][r][lay]:.4f}"
+                       for lay in table["layers"]]
+        cells += list(paper.get(r, ("", ""))) if paper else []
+        lines.append("| " + " | ".join(cells) + " |")
+    return Markdown("\n".join(lines))

@@ -1,0 +1,274 @@
+"""Feature evolution during training (paper section 4.1, Fig. 4).
+
+:class:`FeatureEvolution` is a Keras callback: at chosen epochs it finds, for chosen units
+(feature maps) of each layer, the strongest activation over a fixed probe set and stores that
+activation's deconvnet projection (and the layer-1 filters). :func:`evolution_figure` draws the
+paper's grid (rows of units, columns of epochs) and :func:`stabilization` measures how early each
+layer's projections stop changing.
+
+Snapshots are kept small: projections are resampled to ``store_size`` pixels and quantized to
+int8 with one scale per projection; :meth:`FeatureEvolution.save` / :func:`load_snapshots` write
+and read a compressed ``.npz``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+
+class FeatureEvolution(keras.callbacks.Callback):
+    """Record the strongest activation's projection of chosen units at chosen epochs.
+
+    Args:
+        probe_images: model inputs ``(N, H, W, C)``, fixed for the whole run.
+        epochs: 1-based epoch numbers after which a snapshot is taken (the paper: 1, 2, 5, 10,
+            20, 30, 40, 64).
+        layers: names of the convolutional layers to follow.
+        units: feature maps followed per layer (the first ``units`` channels after a fixed
+            random permutation drawn with ``seed``).
+        store_size: side of the stored projections.
+
+    Attributes:
+        snapshots: dict epoch -> {layer: {"channel", "image", "value" (U,) arrays,
+            "projection" float32 (U, s, s, 3)}, "conv1_kernel": the first layer's kernel}.
+    """
+
+    def __init__(self, probe_images, epochs: Sequence[int] = (1, 2, 5, 10),
+                 layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5"),
+                 units: int = 4, store_size: int = 48, seed: int = 0):
+        super().__init__()
+        x = np.asarray(probe_images, np.float32)
+        if x.ndim != 4 or len(x) == 0:
+            raise ValueError(f"probe_images must be (N, H, W, C) with N >= 1, got {x.shape}")
+        ep = sorted({int(e) for e in epochs})
+        if not ep or ep[0] < 1:
+            raise ValueError(f"epochs must be 1-based positive epoch numbers, got {epochs!r}")
+        if isinstance(layers, str) or not layers:
+            raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
+        if not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive int, got {units!r}")
+        self.probe, self.epochs, self.layers = x, ep, list(layers)
+        self.units, self.store_size, self.seed = units, int(store_size), seed
+        self.snapshots: dict[int, dict] = {}
+        self._channels: dict[str, np.ndarray] = {}
+
+    def on_train_begin(self, logs=None):
+        from zfkeras.deconvnet import Deconvnet
+
+        names = [lay.name for lay in self.model.layers]
+        missing = [n for n in self.layers if n not in names]
+        if missing:
+            raise ValueError(f"layers {missing} are not layers of the model ({names})")
+        rng = np.random.default_rng(self.seed)
+        for n in self.layers:
+            c = int(self.model.get_layer(n).output.shape[-1])
+            self._channels[n] = rng.permutation(c)[:min(self.units, c)]
+        self._deconv = Deconvnet(self.model)
+        self._acts = keras.Model(self.model.inputs[0],
+                                 [self.model.get_layer(n).output for n in self.layers])
+
+    def snapshot(self) -> dict:
+        """Take one snapshot of the current weights (what ``on_epoch_end`` stores)."""
+        maxima = [np.concatenate([np.asarray(a).max(axis=(1, 2)) for a in parts], 0)
+                  for parts in zip(*[self._as_list(self._acts(self.probe[i:i + 64],
+                                                              training=False))
+                                     for i in range(0, len(self.probe), 64)])]
+        out = {"conv1_kernel": self.model.get_layer(self.layers[0]).kernel.numpy().copy()}
+        for n, m in zip(self.layers, maxima):
+            ch = self._channels[n]
+            best = m[:, ch].argmax(0)  # the probe image with the strongest activation per unit
+            proj = self._deconv.project(self.probe[best], n, channel=ch)
+            proj = tf.image.resize(proj, (self.store_size,) * 2, antialias=True).numpy()
+            out[n] = {"channel": ch, "image": best, "value": m[best, ch], "projection": proj}
+        return out
+
+    @staticmethod
+    def _as_list(outs):
+        return outs if isinstance(outs, (list, tuple)) else [outs]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 in self.epochs:
+            self.snapshots[epoch + 1] = self.snapshot()
+
+    def save(self, path: str | Path) -> None:
+        """Write the snapshots to a compressed ``.npz`` (projections as int8 + scale)."""
+        save_snapshots(self.snapshots, path)
+
+
+def save_snapshots(snapshots: dict, path: str | Path) -> None:
+    """Write snapshots (as in :attr:`FeatureEvolution.snapshots`) to a compressed ``.npz``."""
+    arrays = {}
+    for e, snap in snapshots.items():
+        arrays[f"{e}/conv1_kernel"] = snap["conv1_kernel"].astype(np.float16)
+        for n, d in snap.items():
+            if n == "conv1_kernel":
+                continue
+            p = d["projection"]
+            scale = np.abs(p).max(axis=(1, 2, 3)) / 127
+            scale = np.where(scale > 0, scale, 1).astype(np.float32)
+            arrays[f"{e}/{n}/q"] = np.round(p / scale[:, None, None, None]).astype(np.int8)
+            arrays[f"{e}/{n}/scale"] = scale
+            for k in ("channel", "image", "value"):
+                arrays[f"{e}/{n}/{k}"] = np.asarray(d[k])
+    np.savez_compressed(path, **arrays)
+
+
+def load_snapshots(path: str | Path) -> dict:
+    """Read snapshots written by :func:`save_snapshots` (projections back to float32)."""
+    out: dict[int, dict] = {}
+    with np.load(path) as z:
+        for key in z.files:
+            parts = key.split("/")
+            snap = out.setdefault(int(parts[0]), {})
+            if parts[1] == "conv1_kernel":
+                snap["conv1_kernel"] = z[key].astype(np.float32)
+            else:
+                snap.setdefault(parts[1], {})[parts[2]] = z[key]
+    for snap in out.values():
+        for n, d in snap.items():
+            if n != "conv1_kernel":
+                d["projection"] = d.pop("q").astype(np.float32) * d.pop("scale")[:, None, None,
+                                                                                  None]
+    return dict(sorted(out.items()))
+
+
+def _layers(snapshots: dict) -> list[str]:
+    first = next(iter(snapshots.values()))
+    return [n for n in first if n != "conv1_kernel"]
+
+
+def _signature(p: np.ndarray, aligned: bool) -> np.ndarray:
+    if not aligned:
+        return np.asarray(p, np.float64).ravel()
+    c = crop_to_signal(p)
+    return tf.image.resize(c[None], (16, 16), antialias=True).numpy().astype(np.float64).ravel()
+
+
+def stabilization(snapshots: dict, threshold: float = 0.1, aligned: bool = True) -> dict:
+    """How early each layer's projections stop changing.
+
+    For consecutive snapshot epochs, the change of a unit is ``1 - cos`` between its two
+    projections (0 = same picture); a layer's change is the mean over its units. With
+    ``aligned`` each projection is first cropped to its signal (:func:`crop_to_signal`) and
+    resized to 16x16, so that the same pattern found at another place or in another probe image
+    counts as unchanged (the paper's figure shows cropped projections).
+
+    Returns:
+        dict layer -> {"epochs": the later epoch of each pair, "change": mean change per pair,
+        "jumps": fraction of units whose strongest probe image changed, "stable_from": the
+        first snapshot epoch after which every later change stays below ``threshold`` (None if
+        the last change is still above it)}.
+    """
+    epochs = sorted(snapshots)
+    if len(epochs) < 2:
+        raise ValueError(f"need snapshots at 2 epochs or more, got {epochs}")
+    out = {}
+    for n in _layers(snapshots):
+        change, jumps = [], []
+        for a, b in zip(epochs, epochs[1:]):
+            pa = np.stack([_signature(p, aligned) for p in snapshots[a][n]["projection"]])
+            pb = np.stack([_signature(p, aligned) for p in snapshots[b][n]["projection"]])
+            na, nb = np.linalg.norm(pa, axis=1), np.linalg.norm(pb, axis=1)
+            cos = np.sum(pa * pb, 1) / np.maximum(na * nb, 1e-12)
+            change.append(float(np.mean(1 - cos)))
+            if "image" in snapshots[a][n]:
+                jumps.append(float(np.mean(snapshots[a][n]["image"] != snapshots[b][n]["image"])))
+        stable = None
+        for k in range(len(change)):
+            if all(c < threshold for c in change[k:]):
+                stable = epochs[k]
+                break
+        out[n] = {"epochs": epochs[1:], "change": change, "jumps": jumps, "stable_from": stable}
+    return out
+
+
+def crop_to_signal(p, rel: float = 0.02, margin: int = 1) -> np.ndarray:
+    """The smallest square window of a projection ``(H, W, C)`` holding every pixel whose
+    energy exceeds ``rel`` times the largest (plus ``margin`` pixels), as the paper shows
+    projections cropped to their receptive field. An all-zero projection is returned whole."""
+    p = np.asarray(p)
+    energy = np.abs(p).sum(-1)
+    if energy.max() <= 0:
+        return p
+    rows, cols = np.nonzero(energy > rel * energy.max())
+    side = max(np.ptp(rows), np.ptp(cols)) + 1 + 2 * margin
+    side = min(side, min(p.shape[:2]))
+    r0 = int(np.clip((rows.min() + rows.max() + 1 - side) // 2, 0, p.shape[0] - side))
+    c0 = int(np.clip((cols.min() + cols.max() + 1 - side) // 2, 0, p.shape[1] - side))
+    return p[r0:r0 + side, c0:c0 + side]
+
+
+def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None, size: float = 0.9,
+                     crop: bool = True):
+    """Paper Fig. 4: for each layer, rows of units and columns of epochs (each projection
+    scaled on its own, 0 = grey; ``crop``: cropped by :func:`crop_to_signal`). Returns the
+    Figure."""
+    from zfkeras.plot import to_display
+
+    epochs = sorted(snapshots)
+    layers = list(layers or _layers(snapshots))
+    units = [len(snapshots[epochs[0]][n]["channel"]) for n in layers]
+    rows = sum(units)
+    fig, axes = plt.subplots(rows, len(epochs), figsize=(size * len(epochs) + 0.6, size * rows),
+                             squeeze=False)
+    r = 0
+    for n, u in zip(layers, units):
+        for k in range(u):
+            for j, e in enumerate(epochs):
+                ax = axes[r, j]
+                proj = snapshots[e][n]["projection"][k]
+                ax.imshow(to_display(crop_to_signal(proj) if crop else proj, symmetric=True))
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title(f"epoch {e}", fontsize=7)
+                if j == 0:
+                    ax.set_ylabel(f"{n}:{snapshots[e][n]['channel'][k]}", fontsize=6)
+            r += 1
+    fig.tight_layout(pad=0.2, h_pad=0.1, w_pad=0.1)
+    return fig
+
+
+def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int] = (1, 2, 3, 5,
+                                                                                    7, 10),
+               train_size: int = 4000, probe_size: int = 200, units: int = 3,
+               run_dir: str | Path | None = None) -> dict:
+    """Train ZFNet on the synthetic shapes with :class:`FeatureEvolution` and save the
+    snapshots to ``out`` (``.npz``). Returns the training info of
+    :func:`zfkeras.training.train`."""
+    import tempfile
+
+    from zfkeras import data as zdata
+    from zfkeras import training
+
+    recipe = training.Recipe(dataset="shapes", epochs=epochs, train_size=train_size,
+                             test_size=probe_size, seed=0)
+    xtr, _, xte, _, _ = training.load_dataset(recipe)
+    mean = zdata.per_pixel_mean(xtr)
+    boxes = np.repeat(zdata.crop_boxes(1, recipe.crop_scale), len(xte), 0)
+    probe = zdata.crop_resize(zdata.normalize(xte, mean), recipe.image_size, boxes).numpy()
+    cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], units=units)
+    _, info = training.train(recipe, run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),
+                             callbacks=[cb], verbose=2,
+                             command="python -m zfkeras.evolution")
+    cb.save(out)
+    return info
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m zfkeras.evolution",
+                                     description="Record the shipped feature-evolution "
+                                                 "snapshots (a short ZFNet run on the shapes).")
+    parser.add_argument("--out", default="data/evolution-shapes.npz")
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    result = record_run(args.out, args.epochs)
+    print(f"saved {args.out}; test accuracy {result['test_accuracy']:.4f}")

@@ -1,0 +1,270 @@
+"""Filter patterns by gradient ascent in input space.
+
+Course material beside the paper (``zfnet-paper.md`` section 10): start from a grey image with a
+little noise and repeatedly add the normalized gradient of one filter's mean activation with
+respect to the input. Plain ascent gives high-frequency patterns; regularizers (jitter, blur,
+decay, scale changes) give clearer ones. Compare the paper's deconvnet projections (Fig. 2),
+which show what excites a filter in *real* images rather than in an optimized one.
+
+All requested filters are optimized together: image ``i`` of one batch maximizes filter
+``filters[i]``, and one compiled step (``tf.function``) updates the whole batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+import weakref
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zfkeras import config
+from zfkeras.activations import build, find, trace
+
+RECIPES = ("plain", "regularized")
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BLUR = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
+
+
+def _feature_model(model, layer, size):
+    channels = model.inputs[0].shape[-1]
+    inputs, _, entries = trace(model, (size[0], size[1], channels))
+    path, op, out = find(entries, layer)
+    if len(out.shape) != 4:
+        raise ValueError(f"layer must have a 4-D (N, H, W, C) output, got {layer!r} with "
+                         f"output shape {tuple(out.shape)}")
+    return build(inputs, out), op
+
+
+@contextlib.contextmanager
+def _linear(op, on: bool):
+    """Swap a fused ReLU for the identity while a step is traced (the graph keeps it)."""
+    act = getattr(op, "activation", None)
+    swap = on and getattr(act, "__name__", "") == "relu"
+    if swap:
+        op.activation = keras.activations.linear
+    try:
+        yield
+    finally:
+        if swap:
+            op.activation = act
+
+
+def _step_fn(features, target_op, pre_relu, recipe, size, lr, lo, hi, jitter, decay):
+    """One compiled ascent step for the whole batch: returns (new x, gradient RMS, mean act)."""
+    blur = tf.constant(np.tile(_BLUR[:, :, None, None], (1, 1, features.inputs[0].shape[-1], 1)))
+    grey = (lo + hi) / 2
+
+    def objective(x, filters):
+        with _linear(target_op, pre_relu):
+            act = features(x, training=False)
+        per_image = tf.reduce_mean(tf.gather(act, filters, axis=-1, batch_dims=1), axis=(1, 2))
+        return tf.reduce_sum(per_image), per_image
+
+    spec = [tf.TensorSpec((None, *size, features.inputs[0].shape[-1]), tf.float32),
+            tf.TensorSpec((None,), tf.int32), tf.TensorSpec((2,), tf.int32)]
+
+    @tf.function(input_signature=spec)
+    def step(x, filters, seed):
+        if recipe == "regularized":
+            shift = tf.random.stateless_uniform([2], seed, -jitter, jitter + 1, tf.int32)
+            xt = tf.roll(x, shift, axis=[1, 2])
+            zoom = tf.random.stateless_uniform([], seed + 1, 0.92, 1.08)
+            new = tf.cast(tf.round(zoom * np.array(size, np.float32)), tf.int32)
+            with tf.GradientTape() as tape:
+                tape.watch(xt)
+                xs = tf.image.resize(xt, new, "bilinear")
+                xs = tf.image.resize_with_crop_or_pad(xs, size[0], size[1])
+                total, per_image = objective(xs, filters)
+            g = tf.roll(tape.gradient(total, xt), -shift, axis=[1, 2])
+        else:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                total, per_image = objective(x, filters)
+            g = tape.gradient(total, x)
+        rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=(1, 2, 3), keepdims=True))
+        x = x + lr * tf.math.divide_no_nan(g, rms + 1e-12)
+        if recipe == "regularized":
+            x = grey + (1 - decay) * (x - grey)
+            smooth = tf.nn.depthwise_conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]],
+                                                   "SYMMETRIC"), blur, [1, 1, 1, 1], "VALID")
+            x = tf.clip_by_value(0.5 * x + 0.5 * smooth, lo, hi)
+        return x, tf.reshape(rms, [-1]), per_image
+
+    return step
+
+
+def _check(model, layer, filters, size, steps, seed, recipe, input_range):
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if len(input_range) != 2 or not input_range[0] < input_range[1]:
+        raise ValueError(f"input_range must be (low, high) with low < high, got {input_range!r}")
+    if size is None:
+        size = tuple(model.inputs[0].shape[1:3])
+        if None in size:
+            raise ValueError(f"size must be given for a model with input shape "
+                             f"{tuple(model.inputs[0].shape[1:])}, got None")
+    elif isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if (not isinstance(size, Sequence) or len(size) != 2
+            or any(not isinstance(s, (int, np.integer)) or s < 8 for s in size)):
+        raise ValueError(f"size must be an int or (rows, cols) of ints >= 8, got {size!r}")
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
+    return tuple(int(s) for s in size)
+
+
+def visualize_filters(model: keras.Model, layer: str, filters=None, size=None,
+                      steps: int | None = None, seed: int = 0, recipe: str = "plain", *,
+                      learning_rate: float | None = None,
+                      input_range: tuple[float, float] = (-2.0, 2.0), pre_relu: bool = True,
+                      progress: bool | None = None) -> np.ndarray:
+    """Input patterns that maximize filters' mean activation, by batched gradient ascent.
+
+    Args:
+        model: a Sequential, Functional or nested Keras model.
+        layer: name (or ``"outer/inner"`` path) of a layer with a 4-D output.
+        filters: channel indices (an int or a sequence); default every channel of the layer.
+        size: pattern size, an int or ``(rows, cols)``; default the model's input size (other
+            sizes work for the fully convolutional part of the graph).
+        steps: ascent steps; default ``config.pick(60, 12)`` (plain) or ``pick(200, 24)``
+            (regularized).
+        seed: seeds the starting noise (per filter index, so a filter's pattern is the same
+            alone or in a batch) and the regularizers' random draws; same seed, same result.
+        recipe: ``"plain"``: ``x += lr * g / rms(g)`` from grey + noise (the textbook recipe);
+            ``"regularized"``: the same step taken through a random jitter (roll) and a random
+            zoom of 0.92-1.08, followed by decay towards grey, a 3x3 blur and clipping to
+            ``input_range``.
+        learning_rate: step in input units per step (RMS over the pattern); default 1% of the
+            input range for plain, 4% for regularized.
+        input_range: ``(low, high)`` of the model's inputs; the start is its midpoint ("grey")
+            plus noise of 2.5% of the range. The default suits the shipped models
+            (mean-subtracted pixels / 64).
+        pre_relu: when the layer's ReLU is fused into it (``Conv2D(..., activation="relu")``),
+            climb the filter's response before that ReLU, as the textbook recipe does on
+            Xception, whose convolutions are linear; after the ReLU the gradient is zero
+            wherever the filter is off, which on a grey start is almost everywhere.
+        progress: show a ``keras.utils.Progbar``; default: when the run looks longer than 3 s.
+
+    Returns:
+        ``(n_filters, rows, cols, channels)`` float32 patterns in the model's input space (show
+        them with ``zfkeras.plot.image_grid(patterns, scale=True)``). A filter whose gradient is
+        zero throughout (a dead filter) gives a flat grey image and a warning; never NaN.
+
+    Raises:
+        TypeError/ValueError: bad model, layer, filters, size, steps, seed or recipe.
+    """
+    if steps is None:
+        steps = config.pick(60, 12) if recipe == "plain" else config.pick(200, 24)
+    size = _check(model, layer, filters, size, steps, seed, recipe, input_range)
+    lo, hi = float(input_range[0]), float(input_range[1])
+    if learning_rate is None:
+        learning_rate = (0.01 if recipe == "plain" else 0.04) * (hi - lo)
+    slot = _CACHE.setdefault(model, {})
+    if ("features", layer, size) not in slot:
+        slot[("features", layer, size)] = _feature_model(model, layer, size)
+    features, target_op = slot[("features", layer, size)]
+    n_channels = features.outputs[0].shape[-1]
+    if filters is None:
+        filters = list(range(n_channels))
+    elif isinstance(filters, (int, np.integer)) and not isinstance(filters, bool):
+        filters = [int(filters)]
+    if (not isinstance(filters, (Sequence, np.ndarray)) or len(filters) == 0
+            or any(not isinstance(f, (int, np.integer)) or isinstance(f, bool) for f in filters)):
+        raise TypeError(f"filters must be None, an int or a non-empty sequence of ints, got "
+                        f"{filters!r}")
+    if min(filters) < 0 or max(filters) >= n_channels:
+        raise ValueError(f"filters must be in [0, {n_channels}) for layer {layer!r}, got "
+                         f"{list(filters)}")
+    key = ("step", layer, size, recipe, float(learning_rate), lo, hi, bool(pre_relu))
+    if key not in slot:
+        slot[key] = _step_fn(features, target_op, bool(pre_relu), recipe, size,
+                             float(learning_rate), lo, hi, jitter=max(1, min(size) // 16),
+                             decay=0.01)
+    step = slot[key]
+
+    channels = features.inputs[0].shape[-1]
+    noise = np.stack([np.random.default_rng([seed, int(f)]).normal(0, 0.025 * (hi - lo),
+                      (*size, channels)) for f in filters]).astype(np.float32)
+    x = tf.constant((lo + hi) / 2 + noise)
+    target = tf.constant(np.asarray(filters, np.int32))
+    alive = tf.zeros(len(filters), tf.bool)
+    bar, t0 = None, time.time()
+    for i in range(steps):
+        x, rms, act = step(x, target, tf.constant([seed, 2 * i], tf.int32))
+        alive = tf.logical_or(alive, rms > 0)
+        if i == 0:
+            t0 = time.time()  # the first call traces; time the next ones
+        if bar is None and (progress or (progress is None and i == 3
+                                         and (time.time() - t0) / 3 * steps > 3)):
+            bar = keras.utils.Progbar(steps, unit_name="step", interval=0.5,
+                                      stateful_metrics=["mean activation"])
+        if bar is not None:
+            bar.update(i + 1, [("mean activation", float(np.mean(act)))])
+    alive = alive.numpy()
+    out = x.numpy()
+    bad = ~alive | ~np.isfinite(out).all(axis=(1, 2, 3))
+    if bad.any():
+        out[bad] = (lo + hi) / 2
+        warnings.warn(f"layer {layer!r}: filters {[int(f) for f in np.asarray(filters)[bad]]} "
+                      f"had a zero (or non-finite) gradient throughout (dead filters); returned "
+                      f"flat grey images for them", RuntimeWarning, stacklevel=2)
+    return out
+
+
+def high_frequency_share(patterns, cutoff: float = 0.5) -> np.ndarray:
+    """Share of each pattern's spectral energy (mean removed) above ``cutoff`` x Nyquist.
+
+    A measure of "noisiness": about 0.75 for white noise at ``cutoff=0.5``, 1 for a pixel
+    checkerboard, near 0 for smooth patterns. Returns ``(N,)`` floats (0 for a flat pattern).
+    """
+    p = np.asarray(patterns, np.float32)
+    if p.ndim != 4:
+        raise ValueError(f"patterns must be (N, H, W, C), got shape {p.shape}")
+    if not 0 < cutoff < 1:
+        raise ValueError(f"cutoff must be in (0, 1), got {cutoff!r}")
+    p = p - p.mean(axis=(1, 2), keepdims=True)
+    power = (np.abs(np.fft.fft2(p, axes=(1, 2))) ** 2).sum(-1)
+    fy = np.abs(np.fft.fftfreq(p.shape[1]))[:, None] * 2
+    fx = np.abs(np.fft.fftfreq(p.shape[2]))[None, :] * 2
+    high = np.maximum(fy, fx) > cutoff
+    total = power.sum(axis=(1, 2))
+    return np.divide(power[:, high].sum(1), total, out=np.zeros_like(total), where=total > 0)
+
+
+def patterns_figure(rows: dict, size: float = 1.1, title: str | None = None):
+    """Rows of patterns, one row per entry of ``rows`` (label -> ``(n, H, W, 3)``), each pattern
+    scaled for display on its own. Returns the matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
+    from zfkeras.plot import to_display
+
+    if not isinstance(rows, dict) or not rows:
+        raise TypeError(f"rows must be a non-empty dict label -> patterns, got "
+                        f"{type(rows).__name__}")
+    ncols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols + 0.8, size * len(rows)
+                                                         + 0.3 * bool(title)), squeeze=False)
+    for r, (label, pats) in enumerate(rows.items()):
+        shown = to_display(np.asarray(pats))
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_frame_on(False)
+            if c < len(shown):
+                ax.imshow(shown[c], interpolation="nearest")
+        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,319 @@
+"""Top-9 patches (paper Fig. 2): receptive fields, the strongest activations of every feature
+map over a dataset, and the figure that shows their deconvnet projections beside the patches.
+
+* :func:`receptive_field` — the input box each position of a layer sees (size, stride, offset),
+  computed from the layers' kernels, strides and paddings.
+* :func:`top_activations` — one streaming pass over a dataset: for each channel, the k images
+  whose strongest activation of that channel is largest (image index, position, value).
+* :func:`top9_figure` — per channel, the 3x3 deconvnet projections of the top 9 beside the 3x3
+  image patches that caused them.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.chain import path_to
+from zfkeras.deconvnet import Deconvnet
+from zfkeras.plot import to_display
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The input box seen by every position of a layer, per axis ``(rows, cols)``.
+
+    Position ``(i, j)`` sees input rows ``offset[0] + i * stride[0]`` up to (not including)
+    ``offset[0] + i * stride[0] + size[0]``, and likewise for columns. A box may reach outside
+    the image (into the zero padding): ``offset`` can be negative.
+    """
+
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    offset: tuple[int, int]
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+
+    def box(self, row, col) -> tuple:
+        """``(top, left, bottom, right)`` of position ``(row, col)``, bottom/right exclusive,
+        not clipped to the image; ``row``/``col`` may be int arrays (broadcast)."""
+        top = self.offset[0] + np.asarray(row) * self.stride[0]
+        left = self.offset[1] + np.asarray(col) * self.stride[1]
+        return top, left, top + self.size[0], left + self.size[1]
+
+
+def receptive_field(model: keras.Model, layer: str,
+                    input_size: Sequence[int] | None = None) -> ReceptiveField:
+    """The receptive field of ``layer`` (paper Fig. 2: a patch is the receptive field of an
+    activation).
+
+    Computed layer by layer from the input: a layer with kernel ``k``, stride ``s`` and
+    ``p`` padded pixels before the first row grows the box by ``(k - 1) * jump``, multiplies the
+    jump by ``s`` and moves the offset by ``-p * jump`` (``"same"`` padding puts
+    ``max((out - 1) * s + k - n, 0) // 2`` pixels before, which needs the sizes).
+
+    Args:
+        model: a model that :class:`~zfkeras.Deconvnet` accepts up to ``layer``.
+        layer: layer name (nested models searched).
+        input_size: ``(rows, cols)`` when the model's input size is not fixed.
+
+    Raises:
+        ValueError: unknown or unsupported layer; unknown input size.
+    """
+    size = input_size if input_size is not None else tuple(model.inputs[0].shape[1:3])
+    if len(size) != 2 or any(not isinstance(n, int) or n < 1 for n in size):
+        raise ValueError(f"input_size must be (rows, cols) positive ints (the model's input "
+                         f"size is {tuple(model.inputs[0].shape[1:3])}), got {input_size!r}")
+    rf, jump, offset, n = [1, 1], [1, 1], [0, 0], list(size)
+    for step in path_to(model, layer):
+        for axis, (k, s, pad) in enumerate(step.geometry):
+            if step.kind == "pad":
+                after = step.layer.padding[axis][1]
+                out = n[axis] + pad + after
+            elif pad is None:  # "same"
+                out = -(-n[axis] // s)
+                pad = max((out - 1) * s + k - n[axis], 0) // 2
+            else:
+                out = (n[axis] - k) // s + 1
+            offset[axis] -= pad * jump[axis]
+            rf[axis] += (k - 1) * jump[axis]
+            jump[axis] *= s
+            n[axis] = out
+    return ReceptiveField(tuple(rf), tuple(jump), tuple(offset), tuple(size), tuple(n))
+
+
+@dataclass(frozen=True)
+class TopActivations:
+    """The k strongest activations of each channel of ``layer`` over a dataset, at most one per
+    image (its strongest position), strongest first. Arrays are ``(channels, k)``; ``index`` is
+    the image's position in the stream."""
+
+    layer: str
+    channels: np.ndarray
+    index: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    value: np.ndarray
+
+
+def _batches(data, batch_size):
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        if isinstance(spec, (tuple, list)):
+            data, spec = data.map(lambda *t: t[0]), spec[0]
+        if not isinstance(spec, tf.TensorSpec) or spec.shape.rank not in (3, 4):
+            raise ValueError(f"data must yield images (batch, rows, cols, channels) or "
+                             f"(images, labels) tuples, got element_spec {spec}")
+        if spec.shape.rank == 3:
+            data = data.batch(batch_size)
+        n = int(data.cardinality())
+        return iter(data.prefetch(2)), (n if n >= 0 else None)
+    x = data if isinstance(data, tf.Tensor) else np.asarray(data)
+    if x.ndim != 4:
+        raise ValueError(f"data must be (N, rows, cols, channels) images or a tf.data.Dataset, "
+                         f"got shape {tuple(x.shape)}")
+    return (x[i:i + batch_size] for i in range(0, len(x), batch_size)), math.ceil(
+        len(x) / batch_size)
+
+
+def top_activations(model: keras.Model, data, layer: str, k: int = 9,
+                    channels: Sequence[int] | None = None, batch_size: int = 128,
+                    verbose: int = 1) -> TopActivations:
+    """Stream over ``data`` once and keep, for each channel of ``layer``, the ``k`` images with
+    the strongest activation (paper Fig. 2: "the top 9 activations ... across the validation
+    data"). Each image counts once per channel, at its strongest position.
+
+    Memory does not depend on the dataset's size: one batch of activations plus ``k`` records
+    per channel. Compiled with ``tf.function``; a progress bar when ``verbose``.
+
+    Args:
+        model: a model that :class:`~zfkeras.Deconvnet` accepts up to ``layer``.
+        data: model inputs as an array ``(N, rows, cols, channels)`` or a ``tf.data.Dataset``
+            of such batches (or of ``(images, labels)`` tuples, or of single images).
+        layer: layer name (nested models searched).
+        k: activations kept per channel.
+        channels: channel indices to track (default: all).
+        batch_size: images per pass for arrays and unbatched datasets.
+        verbose: 0 = silent, 1 = progress bar.
+
+    Returns:
+        :class:`TopActivations` with ``(len(channels), min(k, N))`` arrays.
+
+    Raises:
+        ValueError: bad ``k``, ``channels``, ``data`` or ``layer``.
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    steps = path_to(model, layer)
+
+    image_shape = tuple(model.inputs[0].shape[1:])
+    probe = _forward(steps, tf.zeros((1, *[d or 64 for d in image_shape])))
+    if probe.shape.rank != 4:
+        raise ValueError(f"layer {layer!r} must output (batch, rows, cols, channels), got "
+                         f"shape {tuple(probe.shape)}")
+    n_channels = int(probe.shape[3])
+    chans = np.arange(n_channels) if channels is None else np.asarray(channels)
+    if (chans.ndim != 1 or len(chans) == 0 or not np.issubdtype(chans.dtype, np.integer)
+            or chans.min() < 0 or chans.max() >= n_channels):
+        raise ValueError(f"channels must be a non-empty sequence of ints in [0, {n_channels}) "
+                         f"for layer {layer!r}, got {channels!r}")
+    key = (steps[-1].layer.name, tuple(int(c) for c in chans), k)
+    cache = _COMPILED.setdefault(model, {})
+    if key not in cache:
+        cache[key] = _compile(steps, chans, k, image_shape, n_channels)
+    update = cache[key]
+    best_v = tf.fill((len(chans), k), -np.inf)
+    best_i = tf.fill((len(chans), k), tf.constant(-1, tf.int64))
+    best_p = tf.zeros((len(chans), k), tf.int32)
+    batches, n_batches = _batches(data, batch_size)
+    bar = keras.utils.Progbar(n_batches, unit_name="batch") if verbose else None
+    seen = 0
+    for x in batches:
+        if tuple(x.shape[1:]) != tuple(d or g for d, g in zip(image_shape, x.shape[1:])):
+            raise ValueError(f"data images must be {image_shape}, got {tuple(x.shape[1:])}")
+        best_v, best_i, best_p = update(tf.cast(x, tf.float32), tf.constant(seen, tf.int64),
+                                        best_v, best_i, best_p)
+        seen += int(x.shape[0])
+        if bar is not None:
+            bar.add(1)
+    if seen == 0:
+        raise ValueError("data holds no images")
+    keep = min(k, seen)
+    pos = best_p.numpy()[:, :keep]
+    return TopActivations(steps[-1].layer.name, chans, best_i.numpy()[:, :keep], pos // 65536,
+                          pos % 65536, best_v.numpy()[:, :keep])
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward(steps, x):
+    for step in steps:
+        if step.kind != "identity":
+            x = step.layer(x, training=False) if step.kind == "bn" else step.layer(x)
+    return x
+
+
+def _compile(steps, chans, k, image_shape, n_channels):
+    """The compiled per-batch update of :func:`top_activations` (one trace per model, layer,
+    channels and k)."""
+    chans_t = tf.constant(chans, tf.int32)
+    every = n_channels == len(chans) and bool(np.all(chans == np.arange(len(chans))))
+    spec = [tf.TensorSpec((None, *image_shape), tf.float32), tf.TensorSpec((), tf.int64),
+            tf.TensorSpec((len(chans), k), tf.float32), tf.TensorSpec((len(chans), k), tf.int64),
+            tf.TensorSpec((len(chans), k), tf.int32)]
+
+    @tf.function(input_signature=spec)
+    def update(x, start, best_v, best_i, best_p):
+        a = _forward(steps, x)
+        if not every:
+            a = tf.gather(a, chans_t, axis=3)
+        n, width = tf.shape(a)[0], tf.shape(a)[2]
+        flat = tf.reshape(a, [n, -1, len(chans)])
+        v = tf.transpose(tf.reduce_max(flat, axis=1))                        # (C, n)
+        p = tf.transpose(tf.argmax(flat, axis=1, output_type=tf.int32))      # (C, n)
+        i = tf.broadcast_to(start + tf.range(n, dtype=tf.int64), tf.shape(v))
+        cand_v = tf.concat([best_v, v], 1)
+        top = tf.math.top_k(cand_v, k=k)
+        pick = top.indices
+        return (top.values, tf.gather(tf.concat([best_i, i], 1), pick, batch_dims=1),
+                tf.gather(tf.concat([best_p, p // width * 65536 + p % width], 1), pick,
+                          batch_dims=1))
+
+    return update
+
+
+def _crop(images, boxes, fill):
+    """Crop ``(N, H, W, C)`` to boxes ``(top, left, bottom, right)`` of one size, padding with
+    ``fill`` outside the image."""
+    top, left, bottom, right = (np.asarray(b) for b in boxes)
+    h, w = int(bottom[0] - top[0]), int(right[0] - left[0])
+    pad_r = max(0, -int(top.min()), int(bottom.max()) - images.shape[1])
+    pad_c = max(0, -int(left.min()), int(right.max()) - images.shape[2])
+    padded = np.pad(images, ((0, 0), (pad_r, pad_r), (pad_c, pad_c), (0, 0)),
+                    constant_values=fill)
+    return np.stack([padded[i, t + pad_r:t + pad_r + h, le + pad_c:le + pad_c + w]
+                     for i, (t, le) in enumerate(zip(top, left))])
+
+
+def _mosaic(tiles, fill):
+    """``(k, h, w, c)`` tiles in a square grid with 1-pixel borders."""
+    k, h, w, c = tiles.shape
+    side = math.ceil(math.sqrt(k))
+    out = np.full((side * (h + 1) + 1, side * (w + 1) + 1, c), fill, tiles.dtype)
+    for j in range(k):
+        r, q = divmod(j, side)
+        out[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = tiles[j]
+    return out
+
+
+def top9_figure(model: keras.Model | Deconvnet, images, top: TopActivations, display=None,
+                channels: Sequence[int] | None = None, mode: str = "deconvnet",
+                ncols: int = 2, size: float = 2.0, title: str | None = None):
+    """Paper Fig. 2 for one layer: per channel, the deconvnet projections of its top
+    activations (left, 3x3) beside the image patches that caused them (right, 3x3). A patch is
+    the activation's receptive field (white where it reaches beyond the image).
+
+    Args:
+        model: the model, or a :class:`~zfkeras.Deconvnet` of it (reuses its compiled passes).
+        images: the model inputs ``top.index`` points into, ``(N, rows, cols, 3)``.
+        top: the result of :func:`top_activations`.
+        display: uint8 images ``(N, rows, cols, 3)`` to cut the patches from (for instance
+            ``pretrained.deprocess(images)``); default: ``images`` scaled per image.
+        channels: which of ``top.channels`` to draw (default: all of them).
+        mode: projection mode (see :meth:`Deconvnet.project`).
+        ncols: channels per figure row.
+        size: inches per 3x3 mosaic.
+        title: figure title.
+
+    Returns:
+        The matplotlib Figure; ``fig.projection_tiles`` (float, unscaled) and
+        ``fig.patch_tiles`` (uint8) hold the cropped arrays ``(channels, k, h, w, 3)``.
+    """
+    deconv = model if isinstance(model, Deconvnet) else Deconvnet(model)
+    rows_of = {int(c): i for i, c in enumerate(top.channels)}
+    chosen = list(top.channels) if channels is None else [int(c) for c in channels]
+    missing = [c for c in chosen if c not in rows_of]
+    if missing or not chosen:
+        raise ValueError(f"channels must be a non-empty subset of top.channels, got {channels!r}")
+    sel = np.array([rows_of[c] for c in chosen])
+    idx = top.index[sel]                                                   # (C, k)
+    n_c, k = idx.shape
+    x = np.asarray(images)[idx.ravel()]
+    proj = deconv.project(x, top.layer, channel=np.repeat(chosen, k),
+                          location=np.stack([top.row[sel].ravel(), top.col[sel].ravel()], 1),
+                          mode=mode)
+    shown = (np.asarray(display)[idx.ravel()] if display is not None
+             else (to_display(x) * 255).astype(np.uint8))
+    rf = receptive_field(deconv.model, top.layer, x.shape[1:3])
+    boxes = rf.box(top.row[sel].ravel(), top.col[sel].ravel())
+    proj_tiles = (to_display(_crop(proj, boxes, 0.0), symmetric=True) * 255).astype(np.uint8)
+    patch_tiles = _crop(shown, boxes, 255)
+    n_rows = math.ceil(n_c / ncols)
+    fig, axes = plt.subplots(n_rows, 2 * ncols, figsize=(2 * ncols * size, n_rows * size),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for j, c in enumerate(chosen):
+        r, q = divmod(j, ncols)
+        for side, tiles in enumerate((proj_tiles, patch_tiles)):
+            ax = axes[r, 2 * q + side]
+            ax.imshow(_mosaic(tiles[j * k:(j + 1) * k], 0), interpolation="nearest")
+            ax.set_title(f"{top.layer} ch {c}" + (" (projections)" if side == 0 else ""),
+                         fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    shape = (n_c, k) + proj_tiles.shape[1:]
+    fig.projection_tiles = _crop(proj, boxes, 0.0).reshape(shape)
+    fig.patch_tiles = patch_tiles.reshape(shape)
+    return fig

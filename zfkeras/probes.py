@@ -1,0 +1,312 @@
+"""Per-layer linear probes and feature generalization (paper section 5.2, Tables 4-7).
+
+* :func:`layer_features` / :func:`linear_probe` / :func:`probe_layers`: a linear softmax
+  classifier (scikit-learn's ``LogisticRegression``) on the pooled features of each layer alone
+  (paper Table 7: accuracy rises with depth).
+* :func:`few_shot_indices`, :func:`transfer_model`, :func:`unfreeze_top`: the recipe of Tables
+  4-6 that every course teaches: keep a trained network's layers 1-7 frozen and train only a new
+  softmax on a new task with few labelled images per class, then fine-tune the top layers with a
+  small learning rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+
+@contextlib.contextmanager
+def quiet_retracing():
+    """Silence TensorFlow's retracing warnings while a function deliberately builds and runs
+    many small models (each with its own compiled functions)."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _check_layers(model: keras.Model, layers: Sequence[str]) -> None:
+    names = [lay.name for lay in model.layers]
+    if isinstance(layers, str) or not layers or any(n not in names for n in layers):
+        raise ValueError(f"layers must be a non-empty list of layer names of the model "
+                         f"({names}), got {layers!r}")
+
+
+def layer_features(model: keras.Model, images, layers: Sequence[str], grid: int = 2,
+                   batch_size: int = 128) -> dict[str, np.ndarray]:
+    """Each layer's output, pooled to a small fixed size and flattened.
+
+    Feature maps ``(N, h, w, c)`` are max-pooled over a ``grid x grid`` partition of their
+    spatial extent (``grid=1``: global max pooling) to ``(N, grid * grid * c)``; vector outputs
+    are kept as they are.
+
+    Args:
+        model: a Keras model; images: its inputs ``(N, H, W, C)``; layers: layer names.
+        grid: the pooling grid; batch_size: images per forward pass.
+
+    Returns:
+        dict layer name -> float32 ``(N, D_layer)``.
+    """
+    _check_layers(model, layers)
+    if not isinstance(grid, int) or grid < 1:
+        raise ValueError(f"grid must be a positive int, got {grid!r}")
+    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layers])
+
+    def pool(t):
+        if len(t.shape) != 4:
+            return tf.reshape(t, [tf.shape(t)[0], -1])
+        h, w = int(t.shape[1]), int(t.shape[2])
+        cells = []
+        for i in range(grid):
+            for j in range(grid):
+                r0, r1 = i * h // grid, max((i + 1) * h // grid, i * h // grid + 1)
+                c0, c1 = j * w // grid, max((j + 1) * w // grid, j * w // grid + 1)
+                cells.append(tf.reduce_max(t[:, r0:r1, c0:c1], axis=(1, 2)))
+        return tf.concat(cells, 1)
+
+    @tf.function(reduce_retracing=True)
+    def run(x):
+        outs = probe(x, training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return [pool(o) for o in outs]
+
+    x = np.asarray(images, np.float32)
+    with quiet_retracing():
+        parts = [[o.numpy() for o in run(tf.constant(x[i:i + batch_size]))]
+                 for i in range(0, len(x), batch_size)]
+    return {n: np.concatenate([p[k] for p in parts]) for k, n in enumerate(layers)}
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels,
+                 c: float = 0.1, max_iter: int = 500) -> float:
+    """Test accuracy of a multinomial logistic regression (a linear softmax) trained on
+    standardized features. Args are ``(N, D)`` features and ``(N,)`` labels."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    xtr, xte = np.asarray(train_features), np.asarray(test_features)
+    if xtr.ndim != 2 or xte.ndim != 2 or xtr.shape[1] != xte.shape[1]:
+        raise ValueError(f"features must be (N, D) arrays with the same D, got shapes "
+                         f"{xtr.shape} and {xte.shape}")
+    if len(xtr) != len(train_labels) or len(xte) != len(test_labels):
+        raise ValueError("train/test labels must have one entry per feature row")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
+    clf.fit(xtr, train_labels)
+    return float(np.mean(clf.predict(xte) == np.asarray(test_labels)))
+
+
+def probe_layers(model: keras.Model, x_train, y_train, x_test, y_test,
+                 layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6",
+                                          "fc7"),
+                 grid: int = 2, c: float = 0.1) -> dict[str, float]:
+    """Paper Table 7: the test accuracy of a linear probe on each layer's pooled features.
+
+    Returns:
+        dict layer name -> accuracy, in the order of ``layers``.
+    """
+    ftr = layer_features(model, x_train, layers, grid)
+    fte = layer_features(model, x_test, layers, grid)
+    return {n: linear_probe(ftr[n], y_train, fte[n], y_test, c) for n in layers}
+
+
+def probe_figure(accuracies: dict[str, float], chance: float | None = None,
+                 title: str | None = None, others: dict[str, dict[str, float]] | None = None):
+    """Accuracy per layer (paper Table 7 as a plot). ``others``: more labelled curves."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    curves = {"probe": accuracies} | (others or {})
+    for label, acc in curves.items():
+        ax.plot(list(acc), list(acc.values()), "o-", label=label)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def few_shot_indices(labels, per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``per_class`` images of every class, drawn at random (sorted).
+
+    Raises:
+        ValueError: a class has fewer than ``per_class`` images.
+    """
+    labels = np.asarray(labels)
+    if not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        if len(idx) < per_class:
+            raise ValueError(f"class {k} has {len(idx)} images, fewer than per_class="
+                             f"{per_class}")
+        out.append(rng.choice(idx, per_class, replace=False))
+    return np.sort(np.concatenate(out))
+
+
+def transfer_model(model: keras.Model, num_classes: int, layer: str = "fc7",
+                   seed: int = 0) -> keras.Model:
+    """Paper section 5.2: a copy of ``model``'s layers up to ``layer`` (same weights, frozen,
+    in a sub-model named ``features``) and a new softmax ``new_predictions`` with
+    ``num_classes`` units on top. ``model`` itself is not touched (fine-tuning the copy leaves
+    it as it was)."""
+    _check_layers(model, [layer])
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    base = keras.Model(copy.inputs[0], copy.get_layer(layer).output, name="features")
+    base.trainable = False
+    inputs = keras.Input(model.inputs[0].shape[1:], name="image")
+    head = keras.layers.Dense(num_classes, activation="softmax", name="new_predictions",
+                              kernel_initializer=keras.initializers.GlorotUniform(seed))
+    return keras.Model(inputs, head(base(inputs, training=False)), name="transfer")
+
+
+def unfreeze_top(transfer: keras.Model, layers: Sequence[str] = ("fc6", "fc7")) -> None:
+    """Make the named layers of the frozen feature extractor trainable again (fine-tuning);
+    every other layer stays frozen. Recompile the model afterwards."""
+    base = transfer.get_layer("features")
+    _check_layers(base, layers)
+    base.trainable = True
+    for lay in base.layers:
+        lay.trainable = lay.name in layers
+
+
+def _fit(model: keras.Model, x, y, lr: float, epochs: int, batch_size: int = 64) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+
+
+def _accuracy(model: keras.Model, x, y) -> float:
+    return float(np.mean(model.predict(x, batch_size=256, verbose=0).argmax(1) == y))
+
+
+def few_shot_transfer(model: keras.Model, x_pool, y_pool, x_test, y_test, per_class: int,
+                      epochs: int = 100, fine_tune_epochs: int = 50, seed: int = 0,
+                      fine_tune_layers: Sequence[str] = ("fc6", "fc7"),
+                      scratch_builder=None) -> dict[str, float]:
+    """Paper Tables 4-6 for one number of labelled images per class.
+
+    Three classifiers for the new task, all scored on ``(x_test, y_test)``:
+
+    * ``frozen``: ``model``'s layers 1-7 frozen, a new softmax trained (Adam 1e-3, ``epochs``);
+    * ``fine_tuned``: then ``fine_tune_layers`` unfrozen and trained on (Adam 1e-4,
+      ``fine_tune_epochs``);
+    * ``scratch``: the same architecture from random weights, trained on the same images for
+      ``epochs + fine_tune_epochs`` (Adam 1e-3). ``scratch_builder(num_classes)`` builds it
+      (default: a fresh copy of ``model``'s architecture with a new output layer).
+
+    ``model`` is not changed. Inputs are model inputs; labels ``0..C-1``.
+    """
+    y_pool, y_test = np.asarray(y_pool), np.asarray(y_test)
+    classes = int(max(y_pool.max(), y_test.max())) + 1
+    idx = few_shot_indices(y_pool, per_class, seed)
+    x, y = np.asarray(x_pool, np.float32)[idx], y_pool[idx]
+    keras.utils.set_random_seed(seed)
+    transfer = transfer_model(model, classes, seed=seed)
+    _fit(transfer, x, y, 1e-3, epochs)
+    out = {"per_class": int(per_class), "frozen": _accuracy(transfer, x_test, y_test)}
+    unfreeze_top(transfer, fine_tune_layers)
+    _fit(transfer, x, y, 1e-4, fine_tune_epochs)
+    out["fine_tuned"] = _accuracy(transfer, x_test, y_test)
+    keras.utils.set_random_seed(seed)
+    if scratch_builder is None:
+        base = keras.models.clone_model(model)  # same architecture, fresh weights
+        feats = keras.Model(base.inputs[0], base.get_layer("fc7").output)
+        head = keras.layers.Dense(classes, activation="softmax", name="new_predictions")
+        scratch = keras.Model(feats.inputs[0], head(feats.outputs[0]))
+    else:
+        scratch = scratch_builder(classes)
+    _fit(scratch, x, y, 1e-3, epochs + fine_tune_epochs)
+    out["scratch"] = _accuracy(scratch, x_test, y_test)
+    return out
+
+
+def generalization(source: str = "zfnet-cifar10", per_class: Sequence[int] = (1, 5, 10, 25),
+                   epochs: int = 100, fine_tune_epochs: int = 50, test_size: int = 1000,
+                   seed: int = 0) -> dict:
+    """Tables 4-6 at our scale: ``source``'s features (a shipped model) transferred to the
+    synthetic shapes drawn at the source's image size, for each number of images per class.
+
+    Returns ``{"source", "rows": [few_shot_transfer dicts], "test_images", ...}``.
+    """
+    from zfkeras import data as zdata
+    from zfkeras.zoo import pretrained
+
+    bundle = pretrained(source)
+    size = np.asarray(bundle.info["mean"]).shape[0]
+    pool = zdata.shapes(max(per_class) * 5 * 4, seed=seed + 31, image_size=size)
+    test = zdata.shapes(test_size, seed=seed + 32, image_size=size)
+    x_pool, x_test = bundle.preprocess(pool["images"]), bundle.preprocess(test["images"])
+    with quiet_retracing():
+        rows = [few_shot_transfer(bundle.model, x_pool, pool["labels"], x_test, test["labels"],
+                                  k, epochs, fine_tune_epochs, seed) for k in per_class]
+    return {"source": source, "target": f"shapes at {size}x{size}, {len(pool['class_names'])} "
+            "classes", "class_names": pool["class_names"], "test_images": int(test_size),
+            "epochs": epochs, "fine_tune_epochs": fine_tune_epochs, "rows": rows}
+
+
+def generalization_figure(rows: Sequence[dict], chance: float | None = None,
+                          title: str | None = None):
+    """Test accuracy against labelled images per class for the ``frozen``, ``fine_tuned`` and
+    ``scratch`` classifiers (rows from :func:`few_shot_transfer`). Returns the Figure."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    k = [r["per_class"] for r in rows]
+    for key, label in (("frozen", "frozen features + new softmax"),
+                       ("fine_tuned", "then fine-tuned fc6-fc7"), ("scratch", "from scratch")):
+        ax.plot(k, [r[key] for r in rows], "o-", label=label)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(k, [str(v) for v in k])
+    ax.set_xlabel("labelled images per class")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv=None) -> int:
+    """``python -m zfkeras.probes --out data/generalization-shapes.json``: the shipped
+    generalization table (few-shot transfer from ``zfnet-cifar10`` to the shapes)."""
+    import argparse
+    import json
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m zfkeras.probes", description=main.__doc__)
+    p.add_argument("--out", default="data/generalization-shapes.json")
+    p.add_argument("--source", default="zfnet-cifar10")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--fine-tune-epochs", type=int, default=50)
+    args = p.parse_args(argv)
+    result = generalization(args.source, epochs=args.epochs,
+                            fine_tune_epochs=args.fine_tune_epochs)
+    result["command"] = "python -m zfkeras.probes " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    result["keras"] = keras.__version__
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+    for row in result["rows"]:
+        print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
