@@ -242,10 +242,10 @@ def test_upsampling_puts_cells_at_receptive_field_centres():
         one_hot = np.zeros((1, 5, 5), np.float32)
         one_hot[0, i, 4 - i] = 1
         up = tf.einsum("hi,nij,wj->nhw", rows, one_hot, cols).numpy()[0]
-        r, c = 20 + 16 * i, 20 + 16 * (4 - i)
-        assert up[r, c] == pytest.approx(1.0)
-        assert np.isclose(up, 1.0).sum() == (1 if 0 < i < 4 else 21 * 12)  # edges: flat corner
-    # between two centres the weights interpolate linearly; outside, the edge value is kept
-    np.testing.assert_allclose(rows.numpy()[28], [0.5, 0.5, 0, 0, 0])
-    np.testing.assert_allclose(rows.numpy()[:21, 0], 1.0)
-    np.testing.assert_allclose(rows.numpy().sum(1), 1.0, rtol=1e-6)
+        assert np.unravel_index(up.argmax(), up.shape) == (20 + 16 * i, 20 + 16 * (4 - i))
+        assert np.isclose(up, 1.0).sum() == 1  # one peak, at the cell's centre
+    r = rows.numpy()
+    np.testing.assert_allclose(r[28], [0.5, 0.5, 0, 0, 0])  # half-way between two centres
+    np.testing.assert_allclose(r[12, 0], 0.5)  # half a stride outside: half the edge value
+    np.testing.assert_allclose(r[:5].sum(1), 0.0)  # a stride beyond the outer centre: zero
+    np.testing.assert_allclose(r[20:85].sum(1), 1.0, rtol=1e-6)  # a partition of unity inside

@@ -83,3 +83,10 @@ def test_cli_mirrored_on_two_logical_cpus(tmp_path):
     assert "2 replica(s)" in res.stdout
     info = json.loads((out / "model.json").read_text())
     assert "--strategy mirrored" in info["command"]
+
+
+def test_divergence_is_reported_not_saved(tmp_path):
+    recipe = training.Recipe(**{**TINY, "lr": 1e8, "warmup_epochs": 0})
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        training.train(recipe, tmp_path, steps_per_epoch=3, verbose=0)
+    assert not (tmp_path / "model.keras").exists()

@@ -108,11 +108,15 @@ def _gradcam_fn(model, layer):
 
 def _upsampling(model, path, grid, size):
     """Bilinear weights ``(H, n_rows)`` and ``(W, n_cols)`` that put each cell's value at the
-    centre of its receptive field (``zfkeras.receptive_field``) and interpolate in between,
-    clamping beyond the outer centres. Padding makes the centres differ from an even spread of
-    the cells over the image (ZFNet's conv5 at 96 px: 20, 36, ..., 84 px, not 9, 28, ..., 86),
-    so a plain image resize shifts the map. Returns None where the geometry is unknown (layers
-    the receptive-field walk does not support); the caller then resizes the plain way."""
+    centre of its receptive field (``zfkeras.receptive_field``) and interpolate in between.
+
+    Padding makes the centres differ from an even spread of the cells over the image (ZFNet's
+    conv5 at 96 px: 20, 36, ..., 84 px, not 9, 28, ..., 86), so a plain image resize shifts the
+    map. Beyond the outer centres the map falls linearly to zero one stride further out (the
+    feature map is zero outside its extent, as in the network's own padding), so every cell's
+    value peaks at its own centre instead of spreading into a plateau up to the border. Returns
+    None where the geometry is unknown (layers the receptive-field walk does not support); the
+    caller then resizes the plain way."""
     from zfkeras.mining import receptive_field  # deferred: mining imports the deconvnet
 
     try:
@@ -125,13 +129,9 @@ def _upsampling(model, path, grid, size):
     for axis in (0, 1):
         n, out = grid[axis], size[axis]
         centre0 = rf.offset[axis] + (rf.size[axis] - 1) / 2
-        u = np.clip((np.arange(out) - centre0) / rf.stride[axis], 0, n - 1)
-        lo = np.floor(u).astype(int)
-        hi = np.minimum(lo + 1, n - 1)
-        m = np.zeros((out, n), np.float32)
-        np.add.at(m, (np.arange(out), lo), 1 - (u - lo))
-        np.add.at(m, (np.arange(out), hi), u - lo)
-        mats.append(tf.constant(m))
+        u = (np.arange(out) - centre0) / rf.stride[axis]  # fractional cell index
+        m = np.maximum(0.0, 1.0 - np.abs(u[:, None] - np.arange(n)[None, :]))  # hat functions
+        mats.append(tf.constant(m.astype(np.float32)))
     return mats
 
 

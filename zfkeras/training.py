@@ -202,12 +202,17 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
     with strategy.scope():
         model = build_model(recipe, len(names))
         compile_model(model, recipe, steps)
-    cbs = [keras.callbacks.ModelCheckpoint(out / "checkpoint.keras"), History(out / "history.json")]
+    cbs = [keras.callbacks.ModelCheckpoint(out / "checkpoint.keras"), History(out / "history.json"),
+           keras.callbacks.TerminateOnNaN()]
     t0 = time.time()
     model.fit(train_ds.repeat() if steps_per_epoch else train_ds, epochs=recipe.epochs,
               steps_per_epoch=steps_per_epoch, validation_data=test_ds,
               callbacks=cbs + list(callbacks or []), verbose=verbose)
     seconds = time.time() - t0
+    if not np.isfinite(model.history.history.get("loss", [0.0])[-1]):
+        raise FloatingPointError(
+            f"training diverged (loss is NaN); lower the learning rate (lr={recipe.lr}) and "
+            f"train again; the last checkpoint is in {out}")
     acc1 = evaluate(model, xte, yte, mean, recipe.crop_scale)
     acc10 = evaluate(model, xte, yte, mean, recipe.crop_scale, ten_crop=True)
     info = {"recipe": asdict(recipe), "class_names": names, "mean": mean.round(3).tolist(),
