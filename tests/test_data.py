@@ -161,3 +161,11 @@ def test_augment_batch_is_crop_or_mirror():
     same = [np.allclose(o, r, atol=1e-4) for o, r in zip(out, ref)]
     assert all(a or b for a, b in zip(flipped, same))
     assert 0 < sum(flipped) < 16  # both happen
+
+
+def test_centre_crop_equals_explicit_centre_box():
+    x = np.random.default_rng(4).normal(size=(3, 20, 20, 3)).astype("float32")
+    s = 1 / 1.25
+    box = [(1 - s) / 2, (1 - s) / 2, (1 + s) / 2, (1 + s) / 2]
+    ref = tf.image.crop_and_resize(x, np.tile(box, (3, 1)), np.arange(3), (12, 12)).numpy()
+    np.testing.assert_allclose(data.centre_crop(x, 12, 1.25).numpy(), ref, atol=1e-5)

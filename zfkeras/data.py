@@ -272,6 +272,13 @@ def normalize(images, mean: np.ndarray, scale: float = 1.0 / 64) -> tf.Tensor:
     return (tf.cast(images, tf.float32) - tf.constant(mean, tf.float32)) * scale
 
 
+def centre_crop(x, size: int, crop_scale: float) -> tf.Tensor:
+    """The single-crop evaluation view: the centre window covering ``1 / crop_scale`` of each
+    (normalized) image ``(N, H, W, C)``, resampled to ``(N, size, size, C)``. Graph-friendly."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    return crop_resize(x, size, tf.tile(crop_boxes(1, crop_scale), [tf.shape(x)[0], 1]))
+
+
 def augment_batch(images, mean: np.ndarray, size: int, crop_scale: float,
                   seed: tf.Tensor | None = None) -> tf.Tensor:
     """Training augmentation on a uint8 batch: mean subtraction, a random crop of ``size``

@@ -251,8 +251,8 @@ def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int]
                              test_size=probe_size, seed=0)
     xtr, _, xte, _, _ = training.load_dataset(recipe)
     mean = zdata.per_pixel_mean(xtr)
-    boxes = np.repeat(zdata.crop_boxes(1, recipe.crop_scale), len(xte), 0)
-    probe = zdata.crop_resize(zdata.normalize(xte, mean), recipe.image_size, boxes).numpy()
+    probe = zdata.centre_crop(zdata.normalize(xte, mean), recipe.image_size,
+                              recipe.crop_scale).numpy()
     cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], units=units)
     _, info = training.train(recipe, run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),
                              callbacks=[cb], verbose=2,

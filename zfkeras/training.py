@@ -98,12 +98,8 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
     def train_map(x, y):
         return zdata.augment_batch(x, mean, size, scale), y
 
-    boxes_te = zdata.crop_boxes(1, scale)
-
     def test_map(x, y):
-        xb = zdata.normalize(x, mean)
-        b = tf.tile(boxes_te, [tf.shape(xb)[0], 1])
-        return zdata.crop_resize(xb, size, b), y
+        return zdata.centre_crop(zdata.normalize(x, mean), size, scale), y
 
     train = (tf.data.Dataset.from_tensor_slices((xtr, ytr))
              .shuffle(len(xtr), seed=recipe.seed, reshuffle_each_iteration=True)
@@ -152,8 +148,7 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, mean: n
             crops = zdata.ten_crops(xb, size, crop_scale)
             probs = model(tf.reshape(crops, (-1, size, size, 3)), training=False)
             return tf.reduce_mean(tf.reshape(probs, (10, tf.shape(xb)[0], -1)), 0)
-        boxes = tf.tile(zdata.crop_boxes(1, crop_scale), [tf.shape(xb)[0], 1])
-        return model(zdata.crop_resize(xb, size, boxes), training=False)
+        return model(zdata.centre_crop(xb, size, crop_scale), training=False)
 
     for i in range(0, len(images), batch_size):
         p = predict(tf.constant(images[i:i + batch_size]))

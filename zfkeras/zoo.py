@@ -66,8 +66,7 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
     mean = np.asarray(info["mean"], np.float32)
     size = int(model.input.shape[1])
     crop_scale = float(info["recipe"]["crop_scale"]) if mean.shape[0] != size else 1.0
-    box = zdata.crop_boxes(1, crop_scale)
-    mean_at_size = zdata.crop_resize(mean[None], size, box).numpy()[0]
+    mean_at_size = zdata.centre_crop(mean[None], size, crop_scale).numpy()[0]
 
     def preprocess(images) -> np.ndarray:
         images = np.asarray(images)
@@ -76,8 +75,7 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
         if images.ndim != 4 or images.shape[1:] != mean.shape:
             raise ValueError(f"images must be (N, {mean.shape[0]}, {mean.shape[1]}, 3) uint8 for "
                              f"{name!r}, got shape {images.shape}")
-        x = zdata.normalize(images, mean)
-        return zdata.crop_resize(x, size, np.repeat(box, len(x), 0)).numpy()
+        return zdata.centre_crop(zdata.normalize(images, mean), size, crop_scale).numpy()
 
     def deprocess(x) -> np.ndarray:
         x = np.asarray(x, np.float32)
