@@ -149,7 +149,8 @@ def test_pointing_game_hand_cases():
 @pytest.fixture(scope="module")
 def shapes_game():
     bundle = zfkeras.pretrained("zfnet-shapes")
-    d = data.shapes(200, seed=1234)  # training used seeds 1 and 2
+    size = int(bundle.model.input.shape[1])
+    d = data.shapes(200, seed=1234, image_size=size)  # training used seeds 1 and 2
     x = bundle.preprocess(d["images"])
     trained = cam.gradcam(bundle.model, x)
     keras.utils.set_random_seed(0)
@@ -158,12 +159,16 @@ def shapes_game():
 
 
 def test_pointing_game_shapes_trained_vs_randomized(shapes_game):
-    # tolerance 8 px = half the 16-px stride of conv5, the resolution Grad-CAM works at
+    # issue 5: the peak on the object for at least 90% of unseen images (strict), and clearly
+    # lower with re-initialized weights (Adebayo et al.). Tolerance 8 px = half the 16-px stride
+    # of conv5, the resolution Grad-CAM works at.
     trained, random, masks = shapes_game
-    hit, chance = cam.pointing_game(trained, masks, 8), cam.pointing_game(random, masks, 8)
+    hit, chance = cam.pointing_game(trained, masks), cam.pointing_game(random, masks)
     assert hit >= 0.9, hit
-    assert chance <= hit - 0.25, (hit, chance)
-    assert cam.pointing_game(random, masks) < cam.pointing_game(trained, masks) - 0.2
+    assert chance <= hit - 0.3, (hit, chance)
+    hit8, chance8 = cam.pointing_game(trained, masks, 8), cam.pointing_game(random, masks, 8)
+    assert hit8 >= hit and hit8 >= 0.95, hit8
+    assert chance8 <= hit8 - 0.25, (hit8, chance8)
 
 
 def test_overlay_and_figure(images):

@@ -213,7 +213,7 @@ def test_paper_size_zfnet():
 
 def test_shipped_zfnet_shapes():
     shipped = zfkeras.pretrained("zfnet-shapes")
-    images = zfkeras.data.shapes(2, seed=3)["images"]
+    images = zfkeras.data.shapes(2, seed=3, image_size=shipped.model.input.shape[1])["images"]
     check_model(shipped.model, shipped.preprocess(images), "conv4")
 
 

@@ -139,3 +139,19 @@ def test_errors(model, image, kwargs, match):
 def test_image_must_match_model(model):
     with pytest.raises(ValueError, match="image must match the model input"):
         zfkeras.occlusion_sensitivity(model, np.zeros((10, 12, 3)), 4, 2)
+
+
+def test_shipped_shapes_lowest_probability_on_the_object():
+    # issue 6: for zfnet-shapes the occluder position with the lowest true-class probability
+    # overlaps the object in at least 90% of unseen images (a 24-px square, about the radius of
+    # the largest objects; chapter 12), far above chance (the share of positions touching it).
+    bundle = zfkeras.pretrained("zfnet-shapes")
+    d = zfkeras.data.shapes(100, seed=4321, image_size=int(bundle.model.input.shape[1]))
+    x, patch = bundle.preprocess(d["images"]), 24
+    results = [zfkeras.occlusion_sensitivity(bundle.model, img, patch, 8, class_index=int(y))
+               for img, y in zip(x, d["labels"])]
+    hits = occlusion.pointing_hits(results, d["masks"])
+    chance = np.mean([np.mean([m[r:r + patch, c:c + patch].any() for r in res["rows"]
+                               for c in res["cols"]]) for res, m in zip(results, d["masks"])])
+    assert hits.mean() >= 0.9, hits.mean()
+    assert hits.mean() >= chance + 0.4, (hits.mean(), chance)

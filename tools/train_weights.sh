@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Reproduce the shipped weights in data/ (the commands recorded in data/<name>.json).
-# On 2 CPU cores: about 4 minutes for zfnet-shapes, 35-45 minutes for each CIFAR-10 model,
+# On 2 CPU cores: about 8 minutes for zfnet-shapes, 35-45 minutes for each CIFAR-10 model,
 # then about 12 minutes for the three experiment files of chapters 09 and 14.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 : "${ZFKERAS_CIFAR10:?set ZFKERAS_CIFAR10 to a CIFAR-10 folder (train/ and test/, one folder per class)}"
-$PY -m zfkeras.train --arch zfnet --dataset shapes --epochs 8 --train-size 20000 --test-size 2000 --out runs/zfnet-shapes --install zfnet-shapes --verbose 2
+$PY -m zfkeras.train --arch zfnet --dataset shapes --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --out runs/zfnet-shapes --install zfnet-shapes --verbose 2
 $PY -m zfkeras.train --arch zfnet --dataset cifar10 --epochs 25 --out runs/zfnet-cifar10 --install zfnet-cifar10 --verbose 2
 $PY -m zfkeras.train --arch alexnet --dataset cifar10 --epochs 25 --out runs/alexnet-cifar10 --install alexnet-cifar10 --verbose 2
 # The chapters' experiment files (shapes; minutes each):
