@@ -24,6 +24,18 @@ def test_receptive_fields_of_zfnet_by_hand():
     assert rf.output_size == (6, 6) and rf.offset == (-1 - 48, -1 - 48)
 
 
+def test_receptive_field_centres_by_hand():
+    # ZFNet at 96 px, conv5: box centres 20 + 16 i (worked by hand in test_cam); paper size,
+    # pool5: offset -49, size 171 -> first centre -49 + 85 = 36, then every 32 px.
+    rf = receptive_field(models.zfnet((96, 96, 3), 5, width=0.25, fc_units=8), "conv5")
+    for axis in (0, 1):
+        np.testing.assert_allclose(rf.centres(axis), 20 + 16 * np.arange(5))
+    rf = receptive_field(models.zfnet((224, 224, 3), 10, fc_units=8), "pool5")
+    np.testing.assert_allclose(rf.centres(1), 36 + 32 * np.arange(6))
+    with pytest.raises(ValueError, match="axis"):
+        rf.centres(2)
+
+
 def support(model, name, x, row, col):
     """Union over images of the input pixels with a nonzero gradient for the units at one
     position (all channels)."""

@@ -107,6 +107,11 @@ def test_pointing_hits():
     masks[0, 1, 5] = True   # inside the occluder at (0, 4)
     masks[1, 5, 1] = True   # elsewhere
     assert occlusion.pointing_hits([res, res], masks).tolist() == [True, False]
+    # chance: of the 4 squares, (0, 4) alone covers (1, 5); (4, 0) alone covers (5, 1)
+    masks[1, 1, 1] = True   # now (0, 0) too
+    np.testing.assert_allclose(occlusion.pointing_chance([res, res], masks), [0.25, 0.5])
+    with pytest.raises(ValueError, match="masks must be"):
+        occlusion.pointing_chance([res], masks)
 
 
 def test_figure(model, image):
@@ -147,11 +152,10 @@ def test_shipped_shapes_lowest_probability_on_the_object():
     # the largest objects; chapter 12), far above chance (the share of positions touching it).
     bundle = zfkeras.pretrained("zfnet-shapes")
     d = zfkeras.data.shapes(100, seed=4321, image_size=int(bundle.model.input.shape[1]))
-    x, patch = bundle.preprocess(d["images"]), 24
-    results = [zfkeras.occlusion_sensitivity(bundle.model, img, patch, 8, class_index=int(y))
+    x = bundle.preprocess(d["images"])
+    results = [zfkeras.occlusion_sensitivity(bundle.model, img, 24, 8, class_index=int(y))
                for img, y in zip(x, d["labels"])]
     hits = occlusion.pointing_hits(results, d["masks"])
-    chance = np.mean([np.mean([m[r:r + patch, c:c + patch].any() for r in res["rows"]
-                               for c in res["cols"]]) for res, m in zip(results, d["masks"])])
+    chance = occlusion.pointing_chance(results, d["masks"]).mean()
     assert hits.mean() >= 0.9, hits.mean()
     assert hits.mean() >= chance + 0.4, (hits.mean(), chance)

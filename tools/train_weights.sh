@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the shipped weights in data/ (the commands recorded in data/<name>.json).
-# On 2 CPU cores: about 8 minutes for zfnet-shapes, 35-45 minutes for each CIFAR-10 model,
+# On 2 CPU cores: about 8 minutes for zfnet-shapes, 20-40 minutes for each CIFAR-10 model,
 # then about 12 minutes for the three experiment files of chapters 09 and 14.
 set -euo pipefail
 cd "$(dirname "$0")/.."

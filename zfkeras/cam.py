@@ -128,8 +128,7 @@ def _upsampling(model, path, grid, size):
     mats = []
     for axis in (0, 1):
         n, out = grid[axis], size[axis]
-        centre0 = rf.offset[axis] + (rf.size[axis] - 1) / 2
-        u = (np.arange(out) - centre0) / rf.stride[axis]  # fractional cell index
+        u = (np.arange(out) - rf.centres(axis)[0]) / rf.stride[axis]  # fractional cell index
         m = np.maximum(0.0, 1.0 - np.abs(u[:, None] - np.arange(n)[None, :]))  # hat functions
         mats.append(tf.constant(m.astype(np.float32)))
     return mats

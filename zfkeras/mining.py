@@ -48,6 +48,14 @@ class ReceptiveField:
         left = self.offset[1] + np.asarray(col) * self.stride[1]
         return top, left, top + self.size[0], left + self.size[1]
 
+    def centres(self, axis: int) -> np.ndarray:
+        """Input coordinate (pixels, float) of the centre of every position's box along
+        ``axis`` (0: rows, 1: columns): ``offset + (size - 1) / 2 + i * stride``."""
+        if axis not in (0, 1):
+            raise ValueError(f"axis must be 0 (rows) or 1 (columns), got {axis!r}")
+        return (self.offset[axis] + (self.size[axis] - 1) / 2
+                + self.stride[axis] * np.arange(self.output_size[axis]))
+
 
 def receptive_field(model: keras.Model, layer: str,
                     input_size: Sequence[int] | None = None) -> ReceptiveField:

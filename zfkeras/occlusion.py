@@ -5,7 +5,8 @@ and we record the probability of a class, the most probable class, and optionall
 activation of one feature map. Every occluded copy is built inside one compiled function and
 the copies go through the model in batches, so the cost is that of a batched prediction.
 
-Python: :func:`occlusion_sensitivity`, :func:`pointing_hits`; figure: :func:`occlusion_figure`.
+Python: :func:`occlusion_sensitivity`, :func:`pointing_hits`, :func:`pointing_chance`; figure:
+:func:`occlusion_figure`.
 """
 
 from __future__ import annotations
@@ -190,6 +191,14 @@ def lowest_probability_box(result: dict) -> tuple[int, int, int, int]:
     return r0, c0, r0 + p, c0 + p
 
 
+def _masks(results, masks) -> np.ndarray:
+    masks = np.asarray(masks, bool)
+    if masks.ndim != 3 or len(masks) != len(results):
+        raise ValueError(f"masks must be (N, H, W) with N = {len(results)} results, got shape "
+                         f"{masks.shape}")
+    return masks
+
+
 def pointing_hits(results, masks) -> np.ndarray:
     """For each occlusion result, whether the occluder at the lowest-probability position
     overlaps the object's mask (a pointing game on data with ground truth).
@@ -201,15 +210,31 @@ def pointing_hits(results, masks) -> np.ndarray:
     Returns:
         bool ``(N,)``.
     """
-    masks = np.asarray(masks, bool)
-    if masks.ndim != 3 or len(masks) != len(results):
-        raise ValueError(f"masks must be (N, H, W) with N = {len(results)} results, got shape "
-                         f"{masks.shape}")
     hits = []
-    for res, m in zip(results, masks):
+    for res, m in zip(results, _masks(results, masks)):
         r0, c0, r1, c1 = lowest_probability_box(res)
         hits.append(bool(m[r0:r1, c0:c1].any()))
     return np.asarray(hits, bool)
+
+
+def pointing_chance(results, masks) -> np.ndarray:
+    """The chance level of :func:`pointing_hits`: for each result, the fraction of its occluder
+    positions whose square overlaps the object's mask (the hit rate of a position picked at
+    random).
+
+    Args:
+        results: a sequence of dicts from :func:`occlusion_sensitivity`.
+        masks: bool ``(N, H, W)``, one object mask per result, in model-input coordinates.
+
+    Returns:
+        float ``(N,)`` in [0, 1].
+    """
+    rates = []
+    for res, m in zip(results, _masks(results, masks)):
+        p = res["patch_size"]
+        rates.append(np.mean([m[r:r + p, c:c + p].any() for r in res["rows"]
+                              for c in res["cols"]]))
+    return np.asarray(rates, float)
 
 
 def _heat(ax, result, values, title, cmap, image_shape, **kw):
