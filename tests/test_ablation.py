@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from zfkeras import ablation, training
+from zfkeras import training
+from zfkeras.experiments import ablation
 
 
 @pytest.fixture(scope="module")

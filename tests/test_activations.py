@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras import activations
+from zfkeras import figures
+from zfkeras.methods import activations
 
 matplotlib.use("Agg")
 
@@ -111,10 +112,10 @@ def test_twin_paths_resolve():
 def test_channel_grids(small_zfnet):
     am = activations.activation_model(small_zfnet, ["conv1", "conv2"])
     x = np.random.default_rng(2).normal(size=(1, 64, 64, 3)).astype(np.float32)
-    fig = activations.channel_grids({k: v.numpy() for k, v in am(x).items()}, image=x[0],
+    fig = figures.channel_grids({k: v.numpy() for k, v in am(x).items()}, image=x[0],
                                     channels=8)
     assert len(fig.axes) == 3 and "conv2" in fig.axes[2].get_title()
     with pytest.raises(ValueError, match=r"activations\['a'\]"):
-        activations.channel_grids({"a": np.zeros((3, 3))})
+        figures.channel_grids({"a": np.zeros((3, 3))})
     with pytest.raises(TypeError, match="activations must be"):
-        activations.channel_grids([np.zeros((3, 3, 1))])
+        figures.channel_grids([np.zeros((3, 3, 1))])

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 import zfkeras
-from zfkeras import cam, data
+from zfkeras import data, figures
+from zfkeras.methods import cam
 
 matplotlib.use("Agg")
 
@@ -174,21 +175,21 @@ def test_pointing_game_shapes_trained_vs_randomized(shapes_game):
 def test_overlay_and_figure(images):
     heat = np.linspace(0, 1, 36, dtype=np.float32).reshape(6, 6)
     img = np.full((24, 24, 3), 255, np.uint8)
-    out = cam.overlay(img, heat, alpha=0.5)
+    out = figures.overlay(img, heat, alpha=0.5)
     assert out.shape == (24, 24, 3) and out.min() >= 0 and out.max() <= 1
-    fig = cam.gradcam_figure(np.repeat(img[None], 2, 0), np.stack([heat, heat]), ["a", "b"],
+    fig = figures.gradcam_figure(np.repeat(img[None], 2, 0), np.stack([heat, heat]), ["a", "b"],
                              guided=np.zeros((2, 24, 24, 3)))
     assert len(fig.axes) == 6
-    fig = cam.gradcam_figure(np.repeat(img[None], 2, 0), {"a": np.stack([heat, heat]),
+    fig = figures.gradcam_figure(np.repeat(img[None], 2, 0), {"a": np.stack([heat, heat]),
                                                           "b": np.stack([heat, heat])})
     assert len(fig.axes) == 6
     with pytest.raises(ValueError, match="one map per image"):
-        cam.gradcam_figure(np.repeat(img[None], 2, 0), heat[None])
+        figures.gradcam_figure(np.repeat(img[None], 2, 0), heat[None])
     with pytest.raises(ValueError, match="heatmap must be"):
-        cam.overlay(img, heat[None])
+        figures.overlay(img, heat[None])
     with pytest.raises(ValueError, match="alpha"):
-        cam.overlay(img, heat, alpha=2)
-    assert zfkeras.gradcam is cam.gradcam and zfkeras.overlay is cam.overlay
+        figures.overlay(img, heat, alpha=2)
+    assert zfkeras.gradcam is cam.gradcam and zfkeras.overlay is figures.overlay
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -212,8 +213,8 @@ def test_errors(model, images, kwargs, error, match):
 def test_guided_backprop_agrees_with_the_deconvnet_guided_mode():
     # the same guided rule, implemented twice: our pass from the class score, and the
     # deconvnet's "guided" mode sent down from conv5 with the (guided) gradient at conv5
-    deconvnet = pytest.importorskip("zfkeras.deconvnet")
-    from zfkeras.activations import walk
+    from zfkeras.methods import deconvnet
+    from zfkeras.methods.graph import walk
 
     keras.utils.set_random_seed(6)
     m = zfkeras.zfnet((64, 64, 3), 4, width=0.25, fc_units=32)

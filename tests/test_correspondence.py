@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from zfkeras import correspondence as corr
+from zfkeras import figures
+from zfkeras.experiments import correspondence as corr
 
 
 def test_hamming_by_hand():
@@ -57,7 +58,7 @@ def test_table_on_tiny_model():
         assert 0 <= t["mean"][r]["fc7"] <= 1 and t["std"][r]["conv5"] >= 0
     t2 = corr.correspondence_table(model, x, parts, masks, 3, n_images=4, draws=3, seed=1)
     assert t2["mean"] == t["mean"]  # deterministic for a seed
-    assert "±" in corr.table_markdown(t, {"random": ("0.11", "0.07")}).data
+    assert "±" in figures.table_markdown(t, {"random": ("0.11", "0.07")}).data
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 import zfkeras
 from zfkeras import Deconvnet, models
-from zfkeras.layers import ContrastNormalization
+from zfkeras.methods.deconvnet import relu_rules
+from zfkeras.models.layers import ContrastNormalization
 
 
 def relu_with_rule(mode):
@@ -295,12 +296,13 @@ def test_other_errors():
         d.project(X, 3)
 
 
-def test_rules_figure():
+def test_relu_rules_and_figure():
     f = np.array([[1.0, -1.0], [-2.0, 3.0]])
     r = np.array([[-1.0, 2.0], [4.0, 5.0]])
-    fig = zfkeras.rules_figure(f, r)
-    np.testing.assert_array_equal(fig.results["backprop"], [[-1, 0], [0, 5]])
-    np.testing.assert_array_equal(fig.results["deconvnet"], [[0, 2], [4, 5]])
-    np.testing.assert_array_equal(fig.results["guided"], [[0, 0], [0, 5]])
+    results = relu_rules(f, r)
+    np.testing.assert_array_equal(results["backprop"], [[-1, 0], [0, 5]])
+    np.testing.assert_array_equal(results["deconvnet"], [[0, 2], [4, 5]])
+    np.testing.assert_array_equal(results["guided"], [[0, 0], [0, 5]])
+    assert zfkeras.rules_figure(f, r).axes
     with pytest.raises(ValueError, match="one shape"):
         zfkeras.rules_figure(f, r[0])

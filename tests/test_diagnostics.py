@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from zfkeras import diagnostics as diag
+from zfkeras import figures
+from zfkeras.experiments import diagnostics as diag
 
 
 def test_bands_known_patterns():
@@ -46,8 +47,8 @@ def test_dead_units():
 def test_figures():
     rng = np.random.default_rng(0)
     k = {"a": rng.normal(size=(7, 7, 3, 20)), "b": rng.normal(size=(11, 11, 3, 20))}
-    assert len(diag.compare_figure(k, ncols=10).axes) == 40
-    assert diag.bands_figure({n: diag.frequency_bands(v) for n, v in k.items()}) is not None
+    assert len(figures.compare_figure(k, ncols=10).axes) == 40
+    assert figures.bands_figure({n: diag.frequency_bands(v) for n, v in k.items()}) is not None
 
 
 @pytest.mark.parametrize("call, match", [

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from zfkeras import evolution
+from zfkeras import figures
+from zfkeras.experiments import evolution
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_stabilization_aligned_ignores_position():
 
 def test_figure(run):
     _, cb, _ = run
-    fig = evolution.evolution_figure(cb.snapshots)
+    fig = figures.evolution_figure(cb.snapshots)
     assert len(fig.axes) == 6 * 3
 
 

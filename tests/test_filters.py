@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras import activations, filters
+from zfkeras import figures
+from zfkeras.methods import activations, filters
 
 
 def tiny(seed=0):
@@ -107,7 +108,7 @@ def test_high_frequency_share_and_figure():
     flat = np.ones((1, 16, 16, 1))
     share = filters.high_frequency_share(np.concatenate([checker, smooth, flat]))
     np.testing.assert_allclose(share, [1.0, 0.0, 0.0], atol=0.02)
-    fig = filters.patterns_figure({"a": np.zeros((3, 8, 8, 3)), "b": np.ones((2, 8, 8, 3))})
+    fig = figures.patterns_figure({"a": np.zeros((3, 8, 8, 3)), "b": np.ones((2, 8, 8, 3))})
     assert len(fig.axes) == 6
     with pytest.raises(ValueError, match="patterns must be"):
         filters.high_frequency_share(np.zeros((8, 8)))

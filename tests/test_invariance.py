@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from zfkeras import invariance
+from zfkeras import figures
+from zfkeras.experiments import invariance
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_known_distance_on_pixels(model, images):
 def test_figure(model, images):
     res = [invariance.invariance_curves(model, images, [0, 1, 2], k, [0.5, 1, 2])
            for k in ("translation", "scale")]
-    fig = invariance.invariance_figure(res, names=["a", "b", "c"])
+    fig = figures.invariance_figure(res, names=["a", "b", "c"])
     assert len(fig.axes) == 6
 
 

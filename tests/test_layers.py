@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from zfkeras import models
-from zfkeras.layers import ContrastNormalization, FilterRenorm
+from zfkeras.models.layers import ContrastNormalization, FilterRenorm
 
 
 def lrn_loop(a, n=5, k=2.0, alpha=1e-4, beta=0.75):

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zfkeras.layers import MaxPoolingWithSwitches, Rectification, TiedConv2DTranspose, Unpooling2D
+from zfkeras.models.layers import (
+    MaxPoolingWithSwitches,
+    Rectification,
+    TiedConv2DTranspose,
+    Unpooling2D,
+)
 
 POOLS = [  # (input rows, cols, pool, stride, padding)
     (8, 8, 2, 2, "valid"), (9, 7, 3, 2, "valid"), (46, 46, 3, 2, "same"), (10, 10, 3, 2, "same"),

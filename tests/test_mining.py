@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zfkeras import Deconvnet, models, receptive_field, top9_figure, top_activations
+from zfkeras import Deconvnet, models, receptive_field, top9_figure, top9_tiles, top_activations
 
 matplotlib.use("Agg")
 
@@ -156,22 +156,23 @@ def test_top_activations_error_table(mined, kwargs, match):
         top_activations(**args)
 
 
-def test_top9_figure_crops(mined):
+def test_top9_tiles_crops(mined):
     model, x, _ = mined
     top = top_activations(model, x, "conv2", k=4, channels=[1, 2, 5], verbose=0)
     display = np.random.default_rng(4).integers(0, 256, x.shape, dtype=np.uint8)
     d = Deconvnet(model)
-    fig = top9_figure(d, x, top, display=display, channels=[5, 1], ncols=1)
+    fig = top9_tiles(d, x, top, display=display, channels=[5, 1])
+    assert top9_figure(fig, ncols=1).axes
     rf = receptive_field(model, "conv2")
-    assert fig.patch_tiles.shape == (2, 4, 27, 27, 3) == fig.projection_tiles.shape
+    assert fig.patches.shape == (2, 4, 27, 27, 3) == fig.projections.shape
     i, r, c = top.index[2, 0], top.row[2, 0], top.col[2, 0]
     t, left, b, right = rf.box(r, c)
     padded = np.pad(display[i], ((27, 27), (27, 27), (0, 0)), constant_values=255)
-    np.testing.assert_array_equal(fig.patch_tiles[0, 0],
+    np.testing.assert_array_equal(fig.patches[0, 0],
                                   padded[t + 27:b + 27, left + 27:right + 27])
     proj = d.project(x[i:i + 1], "conv2", channel=5, location=(r, c))[0]
     inside = np.pad(proj, ((27, 27), (27, 27), (0, 0)))[t + 27:b + 27, left + 27:right + 27]
-    np.testing.assert_allclose(fig.projection_tiles[0, 0], inside, atol=1e-6)
+    np.testing.assert_allclose(fig.projections[0, 0], inside, atol=1e-6)
     assert np.abs(proj).sum() == pytest.approx(np.abs(inside).sum(), rel=1e-5)
     with pytest.raises(ValueError, match="subset of top.channels"):
-        top9_figure(d, x, top, channels=[7])
+        top9_tiles(d, x, top, channels=[7])

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras import occlusion
+from zfkeras import figures
+from zfkeras.methods import occlusion
 
 
 def tiny(softmax=True, seed=0):
@@ -116,7 +117,7 @@ def test_pointing_hits():
 
 def test_figure(model, image):
     res = zfkeras.occlusion_sensitivity(model, image, 4, 2, layer="conv")
-    fig = occlusion.occlusion_figure(image, res, projection=image, class_names=list("abcde"),
+    fig = figures.occlusion_figure(image, res, projection=image, class_names=list("abcde"),
                                      mask=np.ones((12, 10), bool))
     assert len(fig.axes) >= 5
 

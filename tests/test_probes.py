@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from zfkeras import probes
+from zfkeras import figures
+from zfkeras.experiments import probes
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_probe_layers_and_figure(model):
     y = np.arange(30) % 3
     acc = probes.probe_layers(model, x, y, x, y, layers=["conv1", "fc7"])
     assert list(acc) == ["conv1", "fc7"] and all(0 <= a <= 1 for a in acc.values())
-    assert len(probes.probe_figure(acc, chance=1 / 3).axes) == 1
+    assert len(figures.probe_figure(acc, chance=1 / 3).axes) == 1
 
 
 @pytest.mark.parametrize("call, match", [
@@ -107,5 +108,5 @@ def test_few_shot_transfer_leaves_model_unchanged(model):
 
 def test_generalization_figure():
     rows = [{"per_class": k, "frozen": 0.5, "fine_tuned": 0.6, "scratch": 0.2} for k in (1, 5)]
-    fig = probes.generalization_figure(rows, chance=0.2)
+    fig = figures.generalization_figure(rows, chance=0.2)
     assert len(fig.axes[0].lines) == 4

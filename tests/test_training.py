@@ -90,3 +90,65 @@ def test_divergence_is_reported_not_saved(tmp_path):
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         training.train(recipe, tmp_path, steps_per_epoch=3, verbose=0)
     assert not (tmp_path / "model.keras").exists()
+    assert not (tmp_path / "backup").exists()  # a rerun starts over instead of resuming NaNs
+
+
+def test_help_is_a_sentence_for_every_option(capsys):
+    from zfkeras import train
+
+    parser = train.build_parser()
+    options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    recipe_fields = {f for f in training.Recipe.__dataclass_fields__ if f != "extra"}
+    assert recipe_fields <= {a.dest for a in options}
+    for action in options:
+        text = action.help or ""
+        assert not text.lower().startswith("recipe field"), action.dest
+        assert text[0].isupper() and text.endswith(".") and len(text.split()) >= 6, (
+            action.dest, text)
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # undo the line wrapping
+    assert "--no-renorm" in shown and "--fresh" in shown and "recipe field" not in shown
+    assert "the paper used 0.9" in shown and "the paper used 128" in shown
+
+
+def test_no_renorm_flag_reaches_the_recipe():
+    from zfkeras import train
+
+    assert train.parse_args([]).renorm is True
+    assert train.parse_args(["--no-renorm"]).renorm is False
+
+
+@pytest.mark.parametrize("renorm", [True, False])
+def test_renorm_switch_caps_or_leaves_filters(renorm):
+    """One SGD step from a conv1 filter of RMS 5: with renormalization every filter ends at RMS
+    <= 0.1 (the big one at exactly 0.1), without it the kernel is the plain SGD update."""
+    recipe = training.Recipe(**{**TINY, "renorm": renorm, "lr": 0.5, "warmup_epochs": 0,
+                                "weight_decay": 0.0, "dropout": 0.0, "epochs": 1})
+    model = training.build_model(recipe, 3)
+    training.compile_model(model, recipe, steps_per_epoch=1)
+    conv1 = model.get_layer("conv1")
+    w0 = np.array(conv1.kernel.numpy())
+    w0[..., 0] *= 5.0 / np.sqrt(np.mean(w0[..., 0] ** 2))
+    conv1.kernel.assign(w0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 64, 64, 3)).astype("float32")
+    y = rng.integers(0, 3, 8)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=True))
+        loss = tf.reduce_mean(loss)
+    grad = tape.gradient(loss, conv1.kernel).numpy()
+    model.train_on_batch(x, y)
+    step = w0 - 0.5 * grad  # first SGD step: the momentum buffer starts at zero
+    rms = np.sqrt((step ** 2).reshape(-1, step.shape[-1]).mean(0))
+    expected = step * np.minimum(1.0, 0.1 / rms) if renorm else step
+    after = conv1.kernel.numpy()
+    np.testing.assert_allclose(after, expected, rtol=1e-4, atol=1e-6)
+    rms_after = np.sqrt((after ** 2).reshape(-1, after.shape[-1]).mean(0))
+    if renorm:
+        assert rms_after[0] == pytest.approx(0.1, rel=1e-4)
+        assert np.all(rms_after <= 0.1 * (1 + 1e-5))
+    else:
+        assert rms_after[0] == pytest.approx(rms[0], rel=1e-4) and rms_after[0] > 4

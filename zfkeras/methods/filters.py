@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras import config
-from zfkeras.activations import build, find, trace
+from zfkeras.methods.graph import build, find, trace
 
 RECIPES = ("plain", "regularized")
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -242,29 +242,3 @@ def high_frequency_share(patterns, cutoff: float = 0.5) -> np.ndarray:
     return np.divide(power[:, high].sum(1), total, out=np.zeros_like(total), where=total > 0)
 
 
-def patterns_figure(rows: dict, size: float = 1.1, title: str | None = None):
-    """Rows of patterns, one row per entry of ``rows`` (label -> ``(n, H, W, 3)``), each pattern
-    scaled for display on its own. Returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
-
-    from zfkeras.plot import to_display
-
-    if not isinstance(rows, dict) or not rows:
-        raise TypeError(f"rows must be a non-empty dict label -> patterns, got "
-                        f"{type(rows).__name__}")
-    ncols = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols + 0.8, size * len(rows)
-                                                         + 0.3 * bool(title)), squeeze=False)
-    for r, (label, pats) in enumerate(rows.items()):
-        shown = to_display(np.asarray(pats))
-        for c, ax in enumerate(axes[r]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_frame_on(False)
-            if c < len(shown):
-                ax.imshow(shown[c], interpolation="nearest")
-        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from zfkeras.layers import ContrastNormalization, FilterRenorm
+from zfkeras.models.layers import ContrastNormalization, FilterRenorm
 
 # (name, filters at width 1, kernel, stride, padding before, padding mode)
 # ZeroPadding + "valid" reproduces the paper's 110 for conv1; pooling uses "same" where the

@@ -13,10 +13,7 @@ layer to 7x7 filters with stride 2. These functions turn what the paper saw into
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 
 BANDS = ("low", "middle", "high")
@@ -100,41 +97,3 @@ def layer1_report(kernel, rel_threshold: float = 0.1) -> dict:
             "mostly_high": float(np.mean(alive[:, 2] > 0.6))}
 
 
-def compare_figure(kernels: Mapping[str, np.ndarray], ncols: int = 16, size: float = 0.55):
-    """Layer-1 filters of several models, one block of rows per model, each filter scaled on
-    its own (paper Fig. 6 b, c). Returns the Figure."""
-    from zfkeras.plot import to_display
-
-    blocks = [(name, np.moveaxis(np.asarray(k), -1, 0)) for name, k in kernels.items()]
-    rows = [int(np.ceil(len(b) / ncols)) for _, b in blocks]
-    fig, axes = plt.subplots(sum(rows), ncols, figsize=(size * ncols, size * sum(rows) + 0.5),
-                             squeeze=False)
-    r = 0
-    for (name, b), nr in zip(blocks, rows):
-        shown = to_display(b)
-        for i in range(nr * ncols):
-            ax = axes[r + i // ncols, i % ncols]
-            ax.axis("off")
-            if i < len(b):
-                ax.imshow(shown[i], interpolation="nearest")
-        axes[r, 0].set_title(name, fontsize=9, loc="left")
-        r += nr
-    fig.tight_layout(pad=0.2, h_pad=0.3, w_pad=0.1)
-    return fig
-
-
-def bands_figure(reports: Mapping[str, np.ndarray], title: str | None = None):
-    """Bar chart of the mean low / middle / high energy fractions, one group per model.
-    ``reports``: name -> ``(n, 3)`` band fractions (from :func:`frequency_bands`)."""
-    fig, ax = plt.subplots(figsize=(5, 2.8))
-    width = 0.8 / max(1, len(reports))
-    for k, (name, b) in enumerate(reports.items()):
-        b = np.asarray(b)
-        ax.bar(np.arange(3) + k * width, b.mean(0), width, yerr=b.std(0), capsize=2, label=name)
-    ax.set_xticks(np.arange(3) + width * (len(reports) - 1) / 2, BANDS)
-    ax.set_ylabel("fraction of spectral energy")
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig

@@ -14,7 +14,6 @@ from __future__ import annotations
 import weakref
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
@@ -237,72 +236,3 @@ def pointing_chance(results, masks) -> np.ndarray:
     return np.asarray(rates, float)
 
 
-def _heat(ax, result, values, title, cmap, image_shape, **kw):
-    rows, cols, s = result["rows"], result["cols"], result["stride"]
-    half = result["patch_size"] / 2 - 0.5  # occluder centre, in pixel coordinates
-    extent = (cols[0] + half - s / 2, cols[-1] + half + s / 2, rows[-1] + half + s / 2,
-              rows[0] + half - s / 2)
-    im = ax.imshow(values, cmap=cmap, extent=extent, interpolation="nearest", **kw)
-    ax.set_xlim(-0.5, image_shape[1] - 0.5)
-    ax.set_ylim(image_shape[0] - 0.5, -0.5)
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return im
-
-
-def occlusion_figure(image, result: dict, projection=None, class_names=None,
-                     mask=None, size: float = 2.3):
-    """The panels of paper Fig. 7 for one image: (a) the image, (b) the chosen feature map's
-    total activation per occluder position, (c) that map's deconvnet projection (if given),
-    (d) the class probability per position, (e) the most probable class per position.
-
-    Map values are drawn at the occluder's centre. Args: ``image`` ``(H, W, 3)`` for display
-    (uint8 or float), ``result`` from :func:`occlusion_sensitivity`, ``projection``
-    ``(H, W, 3)`` or None, ``class_names`` for the legend of (e), ``mask`` an optional bool
-    ``(H, W)`` object outline drawn on (a). Returns the Figure.
-    """
-    from zfkeras.plot import to_display
-
-    image = np.asarray(image)
-    shape = image.shape[:2]
-    panels = ["image"] + (["activation"] if "activation" in result else [])
-    panels += (["projection"] if projection is not None else []) + ["probability", "top"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.5))
-    axes = np.atleast_1d(axes)
-    names = class_names or [str(i) for i in range(int(result["top_class"].max()) + 1)]
-    for ax, panel in zip(axes, panels):
-        if panel == "image":
-            ax.imshow(image if image.dtype == np.uint8 else to_display(image))
-            if mask is not None:
-                ax.contour(np.asarray(mask, float), [0.5], colors="yellow", linewidths=0.8)
-            r0, c0, r1, c1 = lowest_probability_box(result)
-            ax.add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False,
-                                       ec="red", lw=1.2))
-            ax.set_title("(a) image, lowest-p occluder", fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        elif panel == "activation":
-            im = _heat(ax, result, result["activation"],
-                       f"(b) {result['layer']} map {result['channel']}: total", "viridis", shape)
-            fig.colorbar(im, ax=ax, fraction=0.046)
-        elif panel == "projection":
-            ax.imshow(to_display(np.asarray(projection), symmetric=True))
-            ax.set_title("(c) its projection", fontsize=9)
-            ax.axis("off")
-        elif panel == "probability":
-            cname = names[result["class_index"]] if result["class_index"] < len(names) else ""
-            im = _heat(ax, result, result["probability"], f"(d) p({cname})", "jet", shape,
-                       vmin=0, vmax=1)
-            fig.colorbar(im, ax=ax, fraction=0.046)
-        else:
-            top = result["top_class"]
-            present = np.unique(top)
-            cmap = plt.get_cmap("tab10", max(10, len(names)))
-            _heat(ax, result, top, "(e) most probable class", cmap, shape, vmin=-0.5,
-                  vmax=cmap.N - 0.5)
-            handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(int(k))) for k in present]
-            ax.legend(handles, [names[int(k)] for k in present], fontsize=7, loc="upper left",
-                      bbox_to_anchor=(1.0, 1.0), frameon=False)
-    fig.tight_layout()
-    return fig

@@ -37,8 +37,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.chain import Step, path_to
-from zfkeras.layers import RULES
+from zfkeras.methods.chain import Step, path_to
+from zfkeras.models.layers import RULES
 
 MODES = RULES
 
@@ -285,39 +285,24 @@ class Deconvnet:
             return self._function(name, mode, "down")(x, s).numpy()
 
 
-def rules_figure(forward, signal, size: float = 1.9):
-    """The three ways down through a ReLU on a small example: the forward input ``f``, the
-    downward signal ``r`` and what backprop, the deconvnet and guided backprop pass on, each
-    grid printed with its numbers (as in Springenberg et al. 2015, Fig. 1).
+def relu_rules(forward, signal) -> dict[str, np.ndarray]:
+    """The three ways down through a ReLU on one 2-D example (chapter 06's table).
 
     Args:
-        forward, signal: 2-D arrays of the same small shape (e.g. 4x4).
+        forward: the ReLU's forward input ``f``, a 2-D array.
+        signal: the signal ``r`` arriving from above, the same shape.
 
     Returns:
-        The matplotlib Figure; ``fig.results`` maps each rule to its array.
-    """
-    import matplotlib.pyplot as plt
+        ``{"deconvnet": relu(r), "backprop": r * (f > 0), "guided": relu(r) * (f > 0)}`` as
+        computed by :class:`~zfkeras.models.layers.Rectification`.
 
-    from zfkeras.layers import Rectification
+    Raises:
+        ValueError: the arrays are not 2-D of one shape.
+    """
+    from zfkeras.models.layers import Rectification
 
     f, r = np.asarray(forward, np.float32), np.asarray(signal, np.float32)
     if f.ndim != 2 or f.shape != r.shape:
         raise ValueError(f"forward and signal must be 2-D arrays of one shape, got {f.shape} "
                          f"and {r.shape}")
-    results = {rule: np.asarray(Rectification(rule)(r, f)) for rule in MODES}
-    panels = [("forward input f", f), ("downward signal r", r),
-              ("backprop: r * (f > 0)", results["backprop"]),
-              ("deconvnet: relu(r)", results["deconvnet"]),
-              ("guided: relu(r) * (f > 0)", results["guided"])]
-    top = max(np.abs(f).max(), np.abs(r).max(), 1e-6)
-    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4))
-    for ax, (title, a) in zip(axes, panels):
-        ax.imshow(a, cmap="RdBu_r", vmin=-top, vmax=top)
-        for (i, j), v in np.ndenumerate(a):
-            ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=9)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.results = results
-    return fig
+    return {rule: np.asarray(Rectification(rule)(r, f)) for rule in MODES}

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Sequence
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
@@ -117,25 +116,6 @@ def probe_layers(model: keras.Model, x_train, y_train, x_test, y_test,
     ftr = layer_features(model, x_train, layers, grid)
     fte = layer_features(model, x_test, layers, grid)
     return {n: linear_probe(ftr[n], y_train, fte[n], y_test, c) for n in layers}
-
-
-def probe_figure(accuracies: dict[str, float], chance: float | None = None,
-                 title: str | None = None, others: dict[str, dict[str, float]] | None = None):
-    """Accuracy per layer (paper Table 7 as a plot). ``others``: more labelled curves."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    curves = {"probe": accuracies} | (others or {})
-    for label, acc in curves.items():
-        ax.plot(list(acc), list(acc.values()), "o-", label=label)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
 
 
 def few_shot_indices(labels, per_class: int, seed: int = 0) -> np.ndarray:
@@ -244,7 +224,7 @@ def generalization(source: str = "zfnet-cifar10", per_class: Sequence[int] = (1,
     Returns ``{"source", "rows": [few_shot_transfer dicts], "test_images", ...}``.
     """
     from zfkeras import data as zdata
-    from zfkeras.zoo import pretrained
+    from zfkeras.models.zoo import pretrained
 
     bundle = pretrained(source)
     size = np.asarray(bundle.info["mean"]).shape[0]
@@ -257,30 +237,6 @@ def generalization(source: str = "zfnet-cifar10", per_class: Sequence[int] = (1,
     return {"source": source, "target": f"shapes at {size}x{size}, {len(pool['class_names'])} "
             "classes", "class_names": pool["class_names"], "test_images": int(test_size),
             "epochs": epochs, "fine_tune_epochs": fine_tune_epochs, "rows": rows}
-
-
-def generalization_figure(rows: Sequence[dict], chance: float | None = None,
-                          title: str | None = None):
-    """Test accuracy against labelled images per class for the ``frozen``, ``fine_tuned`` and
-    ``scratch`` classifiers (rows from :func:`few_shot_transfer`). Returns the Figure."""
-    fig, ax = plt.subplots(figsize=(5, 3))
-    k = [r["per_class"] for r in rows]
-    for key, label in (("frozen", "frozen features + new softmax"),
-                       ("fine_tuned", "then fine-tuned fc6-fc7"), ("scratch", "from scratch")):
-        ax.plot(k, [r[key] for r in rows], "o-", label=label)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
-    ax.set_xscale("log")
-    ax.set_xticks(k, [str(v) for v in k])
-    ax.set_xlabel("labelled images per class")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
 
 
 def main(argv=None) -> int:

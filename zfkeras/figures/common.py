@@ -6,6 +6,7 @@ share: scaling arrays for display, image grids, and the "paper found / we found"
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -102,16 +103,21 @@ def learning_curves(history: Sequence[dict], title: str | None = None):
     return fig
 
 
-def confusion_matrix(labels, predictions, class_names: Sequence[str], title: str | None = None):
-    """Row-normalized confusion matrix (rows: true class, columns: predicted). Returns the
-    Figure; the counts are in ``fig.counts`` (``(C, C)`` int array)."""
-    labels, predictions = np.asarray(labels), np.asarray(predictions)
-    if labels.shape != predictions.shape:
-        raise ValueError(f"labels and predictions must have the same shape, got {labels.shape} "
-                         f"and {predictions.shape}")
+def confusion_matrix(counts, class_names: Sequence[str], title: str | None = None):
+    """Row-normalized confusion matrix (rows: true class, columns: predicted).
+
+    Args:
+        counts: ``(C, C)`` counts from :func:`zfkeras.training.confusion_counts`.
+        class_names: ``C`` names.
+        title: axes title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    counts = np.asarray(counts)
     c = len(class_names)
-    counts = np.zeros((c, c), int)
-    np.add.at(counts, (labels, predictions), 1)
+    if counts.shape != (c, c):
+        raise ValueError(f"counts must be ({c}, {c}) for {c} class names, got {counts.shape}")
     rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
@@ -126,5 +132,15 @@ def confusion_matrix(labels, predictions, class_names: Sequence[str], title: str
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.counts = counts
     return fig
+
+
+def tile_mosaic(tiles, fill=0):
+    """``(k, h, w, c)`` tiles in a square grid with 1-pixel borders."""
+    k, h, w, c = tiles.shape
+    side = math.ceil(math.sqrt(k))
+    out = np.full((side * (h + 1) + 1, side * (w + 1) + 1, c), fill, tiles.dtype)
+    for j in range(k):
+        r, q = divmod(j, side)
+        out[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = tiles[j]
+    return out

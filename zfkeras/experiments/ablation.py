@@ -90,7 +90,7 @@ def run_ablation(recipe: training.Recipe, variants: Mapping[str, dict] = VARIANT
     """Train every variant with the same recipe and data; return ``{"recipe", "rows"}`` where
     ``rows`` is a list of dicts (``variant``, ``removed``, ``width`` and the numbers of
     :func:`train_variant`)."""
-    from zfkeras.probes import quiet_retracing
+    from zfkeras.experiments.probes import quiet_retracing
 
     xtr, ytr, xte, yte, names = training.load_dataset(recipe, data_dir)
     rows = []

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
@@ -59,7 +58,7 @@ class FeatureEvolution(keras.callbacks.Callback):
         self._channels: dict[str, np.ndarray] = {}
 
     def on_train_begin(self, logs=None):
-        from zfkeras.deconvnet import Deconvnet
+        from zfkeras.methods.deconvnet import Deconvnet
 
         names = [lay.name for lay in self.model.layers]
         missing = [n for n in self.layers if n not in names]
@@ -138,7 +137,7 @@ def load_snapshots(path: str | Path) -> dict:
     return dict(sorted(out.items()))
 
 
-def _layers(snapshots: dict) -> list[str]:
+def snapshot_layers(snapshots: dict) -> list[str]:
     first = next(iter(snapshots.values()))
     return [n for n in first if n != "conv1_kernel"]
 
@@ -169,7 +168,7 @@ def stabilization(snapshots: dict, threshold: float = 0.1, aligned: bool = True)
     if len(epochs) < 2:
         raise ValueError(f"need snapshots at 2 epochs or more, got {epochs}")
     out = {}
-    for n in _layers(snapshots):
+    for n in snapshot_layers(snapshots):
         change, jumps = [], []
         for a, b in zip(epochs, epochs[1:]):
             pa = np.stack([_signature(p, aligned) for p in snapshots[a][n]["projection"]])
@@ -202,37 +201,6 @@ def crop_to_signal(p, rel: float = 0.02, margin: int = 1) -> np.ndarray:
     r0 = int(np.clip((rows.min() + rows.max() + 1 - side) // 2, 0, p.shape[0] - side))
     c0 = int(np.clip((cols.min() + cols.max() + 1 - side) // 2, 0, p.shape[1] - side))
     return p[r0:r0 + side, c0:c0 + side]
-
-
-def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None, size: float = 0.9,
-                     crop: bool = True):
-    """Paper Fig. 4: for each layer, rows of units and columns of epochs (each projection
-    scaled on its own, 0 = grey; ``crop``: cropped by :func:`crop_to_signal`). Returns the
-    Figure."""
-    from zfkeras.plot import to_display
-
-    epochs = sorted(snapshots)
-    layers = list(layers or _layers(snapshots))
-    units = [len(snapshots[epochs[0]][n]["channel"]) for n in layers]
-    rows = sum(units)
-    fig, axes = plt.subplots(rows, len(epochs), figsize=(size * len(epochs) + 0.6, size * rows),
-                             squeeze=False)
-    r = 0
-    for n, u in zip(layers, units):
-        for k in range(u):
-            for j, e in enumerate(epochs):
-                ax = axes[r, j]
-                proj = snapshots[e][n]["projection"][k]
-                ax.imshow(to_display(crop_to_signal(proj) if crop else proj, symmetric=True))
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(f"epoch {e}", fontsize=7)
-                if j == 0:
-                    ax.set_ylabel(f"{n}:{snapshots[e][n]['channel'][k]}", fontsize=6)
-            r += 1
-    fig.tight_layout(pad=0.2, h_pad=0.1, w_pad=0.1)
-    return fig
 
 
 def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int] = (1, 2, 3, 5,

@@ -19,13 +19,11 @@ import weakref
 from collections.abc import Sequence
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.activations import _POOL, _is_graph_model, build, find, trace, walk
+from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, trace, walk
 from zfkeras.models import pre_softmax
-from zfkeras.plot import to_display
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -117,7 +115,7 @@ def _upsampling(model, path, grid, size):
     value peaks at its own centre instead of spreading into a plateau up to the border. Returns
     None where the geometry is unknown (layers the receptive-field walk does not support); the
     caller then resizes the plain way."""
-    from zfkeras.mining import receptive_field  # deferred: mining imports the deconvnet
+    from zfkeras.methods.mining import receptive_field  # deferred: mining imports the deconvnet
 
     try:
         rf = receptive_field(model, path.split("/")[-1])
@@ -262,33 +260,6 @@ def guided_gradcam(model: keras.Model, images, class_index=None, layer: str | No
     return (guided * heat[..., None]).astype(np.float32)
 
 
-def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
-    """Lay a heatmap over an image for display.
-
-    Args:
-        image: ``(H, W, 3)`` uint8, or floats of any range (scaled to [0, 1]).
-        heatmap: ``(h, w)`` values in [0, 1]; resized (bilinear) to ``(H, W)`` when needed.
-        alpha: weight of the heatmap colour.
-        cmap: matplotlib colour map.
-
-    Returns:
-        ``(H, W, 3)`` float32 RGB in [0, 1].
-    """
-    img = np.asarray(image)
-    heat = np.asarray(heatmap, np.float32)
-    if img.ndim != 3 or img.shape[-1] != 3:
-        raise ValueError(f"image must be (H, W, 3), got shape {img.shape}")
-    if heat.ndim != 2:
-        raise ValueError(f"heatmap must be (h, w), got shape {heat.shape}")
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
-    img = img / 255.0 if img.dtype == np.uint8 else to_display(img)
-    if heat.shape != img.shape[:2]:
-        heat = tf.image.resize(heat[..., None], img.shape[:2], "bilinear").numpy()[..., 0]
-    colour = plt.get_cmap(cmap)(np.clip(np.nan_to_num(heat), 0, 1))[..., :3]
-    return ((1 - alpha) * img + alpha * colour).astype(np.float32)
-
-
 def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool = False):
     """The pointing game: the fraction of heatmaps whose maximum lies on the object.
 
@@ -325,45 +296,3 @@ def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool = False
     return (rate, hits) if return_hits else rate
 
 
-def gradcam_figure(images, heatmaps, titles: Sequence[str] | None = None, guided=None,
-                   size: float = 1.0, alpha: float = 0.45):
-    """Columns of image / Grad-CAM overlay(s) (/ Guided Grad-CAM when ``guided`` is given).
-
-    Args:
-        images: ``(N, H, W, 3)`` uint8 (or floats, scaled for display).
-        heatmaps: ``(N, h, w)`` in [0, 1], or a dict ``{row label: (N, h, w)}`` for several
-            overlay rows (say, two classes, or two models).
-        titles: one title per column.
-        guided: optional ``(N, H, W, 3)`` Guided Grad-CAM maps (signed).
-        size: inches per panel.
-
-    Returns:
-        The matplotlib Figure.
-    """
-    images = np.asarray(images)
-    rows = heatmaps if isinstance(heatmaps, dict) else {"Grad-CAM": heatmaps}
-    rows = {k: np.asarray(v) for k, v in rows.items()}
-    if guided is not None:
-        rows["Guided\nGrad-CAM"] = np.asarray(guided)
-    n = len(images)
-    for label, v in rows.items():
-        if len(v) != n:
-            raise ValueError(f"heatmaps must have one map per image ({n}), got {len(v)} for "
-                             f"{label!r}")
-    fig, axes = plt.subplots(1 + len(rows), n, figsize=(size * n + 0.4, size * (1 + len(rows))
-                                                        + 0.25), squeeze=False)
-    for i in range(n):
-        axes[0, i].imshow(images[i] if images.dtype == np.uint8 else to_display(images[i]))
-        for r, v in enumerate(rows.values(), start=1):
-            shown = (to_display(v[i], symmetric=True) if v[i].ndim == 3
-                     else overlay(images[i], v[i], alpha))
-            axes[r, i].imshow(shown)
-        if titles is not None:
-            axes[0, i].set_title(str(titles[i]), fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for r, label in enumerate(["image", *rows]):
-        axes[r, 0].set_ylabel(label, fontsize=7)
-    fig.tight_layout(pad=0.3)
-    return fig

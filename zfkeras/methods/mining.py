@@ -17,13 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.chain import path_to
-from zfkeras.deconvnet import Deconvnet
-from zfkeras.plot import to_display
+from zfkeras.methods.chain import path_to
+from zfkeras.methods.deconvnet import Deconvnet
 
 
 @dataclass(frozen=True)
@@ -253,23 +251,28 @@ def _crop(images, boxes, fill):
                      for i, (t, le) in enumerate(zip(top, left))])
 
 
-def _mosaic(tiles, fill):
-    """``(k, h, w, c)`` tiles in a square grid with 1-pixel borders."""
-    k, h, w, c = tiles.shape
-    side = math.ceil(math.sqrt(k))
-    out = np.full((side * (h + 1) + 1, side * (w + 1) + 1, c), fill, tiles.dtype)
-    for j in range(k):
-        r, q = divmod(j, side)
-        out[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = tiles[j]
-    return out
+@dataclass(frozen=True)
+class Top9Tiles:
+    """What paper Fig. 2 shows for one layer: per channel, the projections of its top-k
+    activations and the image patches that caused them, both cropped to the receptive field.
+
+    Attributes:
+        layer: the layer name.
+        channels: ``(C,)`` the channels drawn.
+        projections: ``(C, k, h, w, 3)`` float32 projections (unscaled).
+        patches: ``(C, k, h, w, 3)`` uint8 patches (white beyond the image).
+    """
+
+    layer: str
+    channels: np.ndarray
+    projections: np.ndarray
+    patches: np.ndarray
 
 
-def top9_figure(model: keras.Model | Deconvnet, images, top: TopActivations, display=None,
-                channels: Sequence[int] | None = None, mode: str = "deconvnet",
-                ncols: int = 2, size: float = 2.0, title: str | None = None):
-    """Paper Fig. 2 for one layer: per channel, the deconvnet projections of its top
-    activations (left, 3x3) beside the image patches that caused them (right, 3x3). A patch is
-    the activation's receptive field (white where it reaches beyond the image).
+def top9_tiles(model: keras.Model | Deconvnet, images, top: TopActivations, display=None,
+               channels: Sequence[int] | None = None, mode: str = "deconvnet") -> Top9Tiles:
+    """Project each top activation down to the input and crop it and its image patch to the
+    activation's receptive field (paper Fig. 2).
 
     Args:
         model: the model, or a :class:`~zfkeras.Deconvnet` of it (reuses its compiled passes).
@@ -277,15 +280,14 @@ def top9_figure(model: keras.Model | Deconvnet, images, top: TopActivations, dis
         top: the result of :func:`top_activations`.
         display: uint8 images ``(N, rows, cols, 3)`` to cut the patches from (for instance
             ``pretrained.deprocess(images)``); default: ``images`` scaled per image.
-        channels: which of ``top.channels`` to draw (default: all of them).
+        channels: which of ``top.channels`` to keep (default: all of them).
         mode: projection mode (see :meth:`Deconvnet.project`).
-        ncols: channels per figure row.
-        size: inches per 3x3 mosaic.
-        title: figure title.
 
     Returns:
-        The matplotlib Figure; ``fig.projection_tiles`` (float, unscaled) and
-        ``fig.patch_tiles`` (uint8) hold the cropped arrays ``(channels, k, h, w, 3)``.
+        A :class:`Top9Tiles`.
+
+    Raises:
+        ValueError: ``channels`` is not a non-empty subset of ``top.channels``.
     """
     deconv = model if isinstance(model, Deconvnet) else Deconvnet(model)
     rows_of = {int(c): i for i, c in enumerate(top.channels)}
@@ -300,28 +302,17 @@ def top9_figure(model: keras.Model | Deconvnet, images, top: TopActivations, dis
     proj = deconv.project(x, top.layer, channel=np.repeat(chosen, k),
                           location=np.stack([top.row[sel].ravel(), top.col[sel].ravel()], 1),
                           mode=mode)
-    shown = (np.asarray(display)[idx.ravel()] if display is not None
-             else (to_display(x) * 255).astype(np.uint8))
+    if display is not None:
+        shown = np.asarray(display)[idx.ravel()]
+    else:
+        lo = x.min(axis=(1, 2, 3), keepdims=True)
+        span = x.max(axis=(1, 2, 3), keepdims=True) - lo
+        scaled = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), 0.5)
+        shown = (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
     rf = receptive_field(deconv.model, top.layer, x.shape[1:3])
     boxes = rf.box(top.row[sel].ravel(), top.col[sel].ravel())
-    proj_tiles = (to_display(_crop(proj, boxes, 0.0), symmetric=True) * 255).astype(np.uint8)
+    proj_tiles = _crop(np.asarray(proj, np.float32), boxes, 0.0)
     patch_tiles = _crop(shown, boxes, 255)
-    n_rows = math.ceil(n_c / ncols)
-    fig, axes = plt.subplots(n_rows, 2 * ncols, figsize=(2 * ncols * size, n_rows * size),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for j, c in enumerate(chosen):
-        r, q = divmod(j, ncols)
-        for side, tiles in enumerate((proj_tiles, patch_tiles)):
-            ax = axes[r, 2 * q + side]
-            ax.imshow(_mosaic(tiles[j * k:(j + 1) * k], 0), interpolation="nearest")
-            ax.set_title(f"{top.layer} ch {c}" + (" (projections)" if side == 0 else ""),
-                         fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
     shape = (n_c, k) + proj_tiles.shape[1:]
-    fig.projection_tiles = _crop(proj, boxes, 0.0).reshape(shape)
-    fig.patch_tiles = patch_tiles.reshape(shape)
-    return fig
+    return Top9Tiles(top.layer, np.asarray(chosen), proj_tiles.reshape(shape),
+                     patch_tiles.reshape(shape))

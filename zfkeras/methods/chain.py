@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zfkeras.layers import (
+from zfkeras.models.layers import (
     RULES,
     ContrastNormalization,
     MaxPoolingWithSwitches,

@@ -6,6 +6,12 @@ subtraction, random crops and horizontal flips. The paper lowered the learning r
 use a one-epoch linear warm-up to ``lr`` followed by a cosine decay to zero, which needs no
 supervision. Weight decay is Keras' decoupled form (``weight_decay * lr`` per step).
 
+A run survives interruption: every epoch backs up the weights, the optimizer state (with its
+iteration counter, so the learning-rate schedule carries on where it stopped) and the history
+in ``out_dir/backup`` (a :class:`keras.callbacks.BackupAndRestore`), and calling :func:`train`
+again with the same recipe and ``out_dir`` resumes from the last completed epoch. Every file is
+written under a temporary name in its folder and then renamed, so none is ever half written.
+
 Python: :func:`train`. Command line: ``python -m zfkeras.train --help``.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +31,16 @@ import tensorflow as tf
 
 from zfkeras import data as zdata
 from zfkeras import models
+from zfkeras.training.resume import (
+    BACKUP,
+    PARTIAL,
+    Backup,
+    Checkpoint,
+    History,
+    atomic_write,
+    check_backup,
+    read_backup,
+)
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "one_device")
 
@@ -48,6 +65,7 @@ class Recipe:
     train_size: int | None = None
     test_size: int | None = None
     seed: int = 0
+    renorm: bool = True
     extra: dict = field(default_factory=dict)
 
 
@@ -112,13 +130,15 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
 
 
 def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
-    """The model a recipe trains (``zfnet`` or ``alexnet`` at the recipe's size)."""
+    """The model a recipe trains (``zfnet`` or ``alexnet`` at the recipe's size), with the
+    paper's filter renormalization (RMS radius 0.1) unless ``recipe.renorm`` is False."""
     builders = {"zfnet": models.zfnet, "alexnet": models.alexnet}
     if recipe.arch not in builders:
         raise ValueError(f"arch must be 'zfnet' or 'alexnet', got {recipe.arch!r}")
     return builders[recipe.arch](
         (recipe.image_size, recipe.image_size, 3), num_classes, width=recipe.width,
-        fc_units=recipe.fc_units, dropout=recipe.dropout, name=f"{recipe.arch}_{recipe.dataset}")
+        fc_units=recipe.fc_units, dropout=recipe.dropout,
+        renorm_radius=0.1 if recipe.renorm else None, name=f"{recipe.arch}_{recipe.dataset}")
 
 
 def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> None:
@@ -156,39 +176,50 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, mean: n
     return correct / len(images)
 
 
-class History(keras.callbacks.Callback):
-    """Write the history (one dict per epoch, with wall time) to a JSON file after every epoch."""
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self.path, self.rows, self.t0 = Path(path), [], time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1, "seconds": round(time.time() - self.t0, 1)}
-        row.update({k: float(v) for k, v in (logs or {}).items()})
-        self.rows.append(row)
-        self.path.write_text(json.dumps(self.rows, indent=1))
-
-
 def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
           data_dir: str | None = None, strategy: str | tf.distribute.Strategy | None = None,
           steps_per_epoch: int | None = None, verbose: int | str = "auto",
-          callbacks: list | None = None, command: str | None = None):
-    """Train a model by a :class:`Recipe` and save a bundle under ``out_dir``.
+          callbacks: list | None = None, command: str | None = None, fresh: bool = False):
+    """Train a model by a :class:`Recipe` and save a bundle under ``out_dir``; resume an
+    interrupted run.
 
-    Writes ``out_dir/checkpoint.keras`` (after every epoch), ``out_dir/history.json``, and the
-    bundle ``out_dir/model.keras`` + ``out_dir/model.json`` (recipe, per-pixel mean, class
-    names, measured single- and 10-crop test accuracy, the command that reproduces it), which
-    :func:`zfkeras.pretrained` reads.
+    Writes ``out_dir/checkpoint.keras`` and ``out_dir/history.json`` (after every epoch; each
+    history row has the epoch's ``lr`` and optimizer ``iterations``), and the bundle
+    ``out_dir/model.keras`` + ``out_dir/model.json`` (recipe, per-pixel mean, class names,
+    measured single- and 10-crop test accuracy, full history, the command that reproduces it),
+    which :func:`zfkeras.pretrained` reads. While it trains, ``out_dir/backup`` holds the last
+    completed epoch (see :class:`Backup`); if it is there, training resumes from it, with the
+    optimizer state and learning-rate schedule where they stopped and the earlier epochs kept in
+    the history. The first line printed says ``resuming OUT from epoch E of N`` or
+    ``starting OUT fresh``. All files are written atomically.
+
+    Args:
+        fresh: delete ``out_dir/backup`` and start over instead of resuming.
 
     Returns:
         ``(model, info)``: the trained model and the bundle's info dict.
+
+    Raises:
+        ValueError: an unknown ``recipe.arch`` or ``recipe.dataset``, or a backup in ``out_dir``
+            left by a different recipe or ``steps_per_epoch`` (the message names the fields).
+        FloatingPointError: the loss became NaN (no bundle is written, the backup is removed).
     """
     recipe = recipe or Recipe()
     if isinstance(strategy, str) or strategy is None:
         strategy = make_strategy(strategy)
     out = Path(out_dir)
+    backup = out / BACKUP
+    if fresh:
+        shutil.rmtree(backup, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+    for leftover in [*out.glob(PARTIAL + "*"), *backup.glob(PARTIAL + "*")]:
+        leftover.unlink()  # temporary files of a killed run
+    fingerprint = {"recipe": asdict(recipe), "steps_per_epoch": steps_per_epoch}
+    state = read_backup(backup)
+    if state is not None:
+        check_backup(state, fingerprint, out)
+    print(f"resuming {out} from epoch {state['epoch']} of {recipe.epochs} (pass --fresh to "
+          "start over)" if state else f"starting {out} fresh", flush=True)
     keras.utils.set_random_seed(recipe.seed)
     xtr, ytr, xte, yte, names = load_dataset(recipe, data_dir)
     mean = zdata.per_pixel_mean(xtr)
@@ -197,14 +228,15 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
     with strategy.scope():
         model = build_model(recipe, len(names))
         compile_model(model, recipe, steps)
-    cbs = [keras.callbacks.ModelCheckpoint(out / "checkpoint.keras"), History(out / "history.json"),
+    history = History(out / "history.json", state["history"] if state else None)
+    cbs = [history, Checkpoint(out / "checkpoint.keras"), Backup(backup, history, fingerprint),
            keras.callbacks.TerminateOnNaN()]
     t0 = time.time()
     model.fit(train_ds.repeat() if steps_per_epoch else train_ds, epochs=recipe.epochs,
               steps_per_epoch=steps_per_epoch, validation_data=test_ds,
               callbacks=cbs + list(callbacks or []), verbose=verbose)
-    seconds = time.time() - t0
-    if not np.isfinite(model.history.history.get("loss", [0.0])[-1]):
+    if not np.isfinite(history.rows[-1]["loss"] if history.rows else 0.0):
+        shutil.rmtree(backup, ignore_errors=True)
         raise FloatingPointError(
             f"training diverged (loss is NaN); lower the learning rate (lr={recipe.lr}) and "
             f"train again; the last checkpoint is in {out}")
@@ -213,14 +245,16 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
     info = {"recipe": asdict(recipe), "class_names": names, "mean": mean.round(3).tolist(),
             "test_accuracy": round(acc1, 4), "test_accuracy_10crop": round(acc10, 4),
             "test_images": int(len(xte)), "train_images": int(len(xtr)),
-            "train_seconds": round(seconds, 1), "params": int(model.count_params()),
-            "history": cbs[1].rows,
+            "train_seconds": history.rows[-1]["seconds"] if history.rows
+            else round(time.time() - t0, 1), "params": int(model.count_params()),
+            "history": history.rows, "resumed_from_epoch": state["epoch"] if state else None,
             "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
             "keras": keras.__version__, "tensorflow": tf.__version__}
     clean = build_model(recipe, len(names))  # an uncompiled copy: no optimizer state saved
     clean.set_weights(model.get_weights())
-    clean.save(out / "model.keras")
-    (out / "model.json").write_text(json.dumps(info))
+    atomic_write(out / "model.keras", clean.save)
+    atomic_write(out / "model.json", lambda p: p.write_text(json.dumps(info)))
+    shutil.rmtree(backup, ignore_errors=True)
     return model, info
 
 
@@ -229,11 +263,19 @@ def steps_for(n_images: int, batch_size: int) -> int:
     return max(1, math.floor(n_images / batch_size))
 
 
-def __getattr__(name: str):
-    """``zfkeras.training.FeatureEvolution``: the feature-evolution callback (paper Fig. 4) lives
-    in :mod:`zfkeras.evolution`, which builds on this module; it is looked up lazily."""
-    if name == "FeatureEvolution":
-        from zfkeras.evolution import FeatureEvolution
+def confusion_counts(labels, predictions, num_classes: int) -> np.ndarray:
+    """``(C, C)`` int counts: row = true class, column = predicted class.
 
-        return FeatureEvolution
-    raise AttributeError(f"module 'zfkeras.training' has no attribute {name!r}")
+    Raises:
+        ValueError: the arrays differ in shape or hold a class outside ``[0, num_classes)``.
+    """
+    labels, predictions = np.asarray(labels).ravel(), np.asarray(predictions).ravel()
+    if labels.shape != predictions.shape:
+        raise ValueError(f"labels and predictions must have the same shape, got {labels.shape} "
+                         f"and {predictions.shape}")
+    for name, a in (("labels", labels), ("predictions", predictions)):
+        if a.size and (a.min() < 0 or a.max() >= num_classes):
+            raise ValueError(f"{name} must lie in [0, {num_classes}), got [{a.min()}, {a.max()}]")
+    counts = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(counts, (labels, predictions), 1)
+    return counts

@@ -1,0 +1,27 @@
+"""Datasets and the paper's preprocessing (section 3), at CPU size.
+
+* :func:`cifar10` reads CIFAR-10 from a one-folder-per-class tree (offline) or falls back to
+  ``keras.datasets.cifar10`` (online).
+* :func:`shapes` generates the synthetic dataset: objects with ground-truth masks and, for the
+  face-like class, part positions.
+* :func:`crop_resize`, :func:`augment_batch`, :func:`ten_crops` implement the paper's
+  pipeline: per-pixel mean subtraction, random crops with horizontal flips for training, the
+  centre crop for single-crop evaluation, and the 10-crop evaluation (4 corners + centre, each
+  with its mirror image).
+"""
+
+from zfkeras.data.cifar import CIFAR10_CLASSES, DatasetFolderError, cifar10
+from zfkeras.data.shapes import FACE_PARTS, SHAPES_CLASSES, shapes
+from zfkeras.data.transforms import (
+    augment_batch,
+    centre_crop,
+    crop_boxes,
+    crop_resize,
+    normalize,
+    per_pixel_mean,
+    ten_crops,
+)
+
+__all__ = ["CIFAR10_CLASSES", "FACE_PARTS", "SHAPES_CLASSES", "DatasetFolderError",
+           "augment_batch", "centre_crop", "cifar10", "crop_boxes", "crop_resize", "normalize",
+           "per_pixel_mean", "shapes", "ten_crops"]

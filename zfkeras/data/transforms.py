@@ -1,0 +1,111 @@
+"""Datasets and the paper's preprocessing (section 3), at CPU size.
+
+* :func:`cifar10` reads CIFAR-10 from a one-folder-per-class tree (offline) or falls back to
+  ``keras.datasets.cifar10`` (online).
+* :func:`shapes` generates the synthetic dataset: objects with ground-truth masks and, for the
+  face-like class, part positions.
+* :func:`crop_resize`, :func:`augment_batch`, :func:`ten_crops` implement the paper's
+  pipeline: per-pixel mean subtraction, random crops with horizontal flips for training, the
+  centre crop for single-crop evaluation, and the 10-crop evaluation (4 corners + centre, each
+  with its mirror image).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+# --------------------------------------------------------------------------- CIFAR-10
+
+
+# --------------------------------------------------------------------------- synthetic shapes
+
+
+# --------------------------------------------------------------------------- preprocessing
+def per_pixel_mean(images: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """Mean image over a uint8 ``(N, H, W, 3)`` set, as float32 ``(H, W, 3)`` (paper section 3)."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C), got shape {images.shape}")
+    total = np.zeros(images.shape[1:], np.float64)
+    for i in range(0, len(images), batch):
+        total += images[i:i + batch].sum(0, dtype=np.float64)
+    return (total / len(images)).astype(np.float32)
+
+
+def crop_boxes(n: int, scale: float, offsets: np.ndarray | None = None,
+               flip: np.ndarray | None = None) -> np.ndarray:
+    """Normalized boxes for :func:`crop_resize`.
+
+    The image is (virtually) resized to ``scale`` times the output size and an output-sized
+    window taken at fractional ``offsets`` in [0, 1] (``(n, 2)`` rows/cols; 0.5 = centre).
+    ``flip`` (bool ``(n,)``) mirrors a crop left-right.
+    """
+    offsets = np.full((n, 2), 0.5) if offsets is None else np.asarray(offsets, float)
+    span = 1.0 / scale
+    y0 = offsets[:, 0] * (1 - span)
+    x0 = offsets[:, 1] * (1 - span)
+    boxes = np.stack([y0, x0, y0 + span, x0 + span], 1)
+    if flip is not None:
+        f = np.asarray(flip, bool)
+        boxes[f] = boxes[f][:, [0, 3, 2, 1]]
+    return boxes.astype(np.float32)
+
+
+def crop_resize(images, size: int, boxes) -> tf.Tensor:
+    """Resample float images ``(N, H, W, C)`` to ``(N, size, size, C)`` over ``boxes``.
+
+    One bilinear ``tf.image.crop_and_resize`` does the resize, the crop and the mirror, so
+    train- and test-time crops use the same arithmetic. Box ``[0, 0, 1, 1]`` resizes the whole
+    image (corner pixels kept), which is the identity when ``H == W == size``.
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    n = tf.shape(images)[0]
+    return tf.image.crop_and_resize(images, tf.convert_to_tensor(boxes, tf.float32),
+                                    tf.range(n), (size, size))
+
+
+def normalize(images, mean: np.ndarray, scale: float = 1.0 / 64) -> tf.Tensor:
+    """``(images - mean) * scale`` as float32: per-pixel mean subtraction, roughly in [-2, 2]."""
+    return (tf.cast(images, tf.float32) - tf.constant(mean, tf.float32)) * scale
+
+
+def centre_crop(x, size: int, crop_scale: float) -> tf.Tensor:
+    """The single-crop evaluation view: the centre window covering ``1 / crop_scale`` of each
+    (normalized) image ``(N, H, W, C)``, resampled to ``(N, size, size, C)``. Graph-friendly."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    return crop_resize(x, size, tf.tile(crop_boxes(1, crop_scale), [tf.shape(x)[0], 1]))
+
+
+def augment_batch(images, mean: np.ndarray, size: int, crop_scale: float,
+                  seed: tf.Tensor | None = None) -> tf.Tensor:
+    """Training augmentation on a uint8 batch: mean subtraction, a random crop of ``size``
+    from the image resized to ``crop_scale * size``, and a random horizontal flip (paper
+    section 3). Runs inside ``tf.data`` (graph mode)."""
+    x = normalize(images, mean)
+    n = tf.shape(x)[0]
+    seed = tf.random.uniform([2], 0, 2**31 - 1, tf.int32) if seed is None else seed
+    offsets = tf.random.stateless_uniform([n, 2], seed)
+    flip = tf.random.stateless_uniform([n], seed + 1) < 0.5
+    span = 1.0 / crop_scale
+    y0 = offsets[:, 0] * (1 - span)
+    x0 = offsets[:, 1] * (1 - span)
+    x1 = x0 + span
+    left = tf.where(flip, x1, x0)
+    right = tf.where(flip, x0, x1)
+    boxes = tf.stack([y0, left, y0 + span, right], 1)
+    return crop_resize(x, size, boxes)
+
+
+def ten_crops(x, size: int, crop_scale: float) -> tf.Tensor:
+    """The paper's 10 crops of each normalized image: four corners and the centre, each with its
+    mirror image. Returns ``(10, N, size, size, C)``."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    n = tf.shape(x)[0]
+    corners = [(0, 0), (0, 1), (1, 0), (1, 1), (0.5, 0.5)]
+    crops = []
+    for flip in (False, True):
+        for off in corners:
+            box = crop_boxes(1, crop_scale, np.array([off]), np.array([flip]))
+            crops.append(crop_resize(x, size, tf.tile(box, [n, 1])))
+    return tf.stack(crops)

@@ -1,0 +1,14 @@
+"""The paper's experiments, one module per section: feature evolution (Fig. 4), invariance
+(Fig. 5), architecture diagnostics (Fig. 6), correspondence (Fig. 8), ablation (Table 3) and
+probes and transfer (Tables 4-7)."""
+
+from zfkeras.experiments import (
+    ablation,
+    correspondence,
+    diagnostics,
+    evolution,
+    invariance,
+    probes,
+)
+
+__all__ = ["ablation", "correspondence", "diagnostics", "evolution", "invariance", "probes"]

@@ -1,0 +1,40 @@
+"""Every figure of the course, and the only part of zfkeras that imports matplotlib.
+
+Computation lives in the other subpackages and returns arrays or small dataclasses; the
+functions here take those and return a matplotlib ``Figure``. ``import zfkeras`` does not load
+this subpackage: it is imported on first use (``zfkeras.figures``).
+"""
+
+from zfkeras.figures.common import (
+    confusion_matrix,
+    filters_grid,
+    findings,
+    image_grid,
+    learning_curves,
+    tile_mosaic,
+    to_display,
+)
+from zfkeras.figures.experiments import (
+    bands_figure,
+    compare_figure,
+    evolution_figure,
+    generalization_figure,
+    invariance_figure,
+    probe_figure,
+    table_markdown,
+)
+from zfkeras.figures.methods import (
+    channel_grids,
+    gradcam_figure,
+    occlusion_figure,
+    overlay,
+    patterns_figure,
+    rules_figure,
+    top9_figure,
+)
+
+__all__ = ["bands_figure", "channel_grids", "compare_figure", "confusion_matrix",
+           "evolution_figure", "filters_grid", "findings", "generalization_figure",
+           "gradcam_figure", "image_grid", "invariance_figure", "learning_curves",
+           "occlusion_figure", "overlay", "patterns_figure", "probe_figure", "rules_figure",
+           "table_markdown", "tile_mosaic", "to_display", "top9_figure"]

@@ -1,0 +1,26 @@
+"""Training ZFNet and its AlexNet-style variant (paper section 3), at CPU size.
+
+Python: :func:`train`. Command line: ``python -m zfkeras.train --help``.
+"""
+
+from zfkeras.training.resume import Backup, Checkpoint, read_backup
+from zfkeras.training.trainer import (
+    STRATEGIES,
+    History,
+    Recipe,
+    build_model,
+    compile_model,
+    confusion_counts,
+    evaluate,
+    load_dataset,
+    make_datasets,
+    make_strategy,
+    steps_for,
+    train,
+)
+
+__all__ = [
+    "STRATEGIES", "Backup", "Checkpoint", "History", "Recipe", "build_model", "compile_model",
+    "confusion_counts", "evaluate", "load_dataset", "make_datasets", "make_strategy",
+    "read_backup", "steps_for", "train",
+]
