@@ -6,21 +6,39 @@ SHARED_CIFAR := $(abspath ../shared/datasets/cifar10)
 export ZFKERAS_CIFAR10 ?= $(if $(wildcard $(SHARED_CIFAR)),$(SHARED_CIFAR),)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED = 0
+# pipefail: a recipe piped through a filter still fails when its command fails.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
-.PHONY: setup course test lint weights clean
+# pip prints "WARNING: Location 'file:///.../simple/<pkg>/' is ignored: it is neither a file nor
+# a directory" for every package missing from a file:// index in the machine's pip config. Drop
+# exactly those lines; everything else pip says (errors included) and its exit status stay.
+PIP_LOCATION_NOISE := ^WARNING: Location 'file://[^']*' is ignored: it is neither a file nor a directory\.$$
+QUIET_PIP = 2>&1 | { grep -v "$(PIP_LOCATION_NOISE)" || true; }
+
+.PHONY: setup course chapters test lint weights clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
-	$(BIN)/pip install -q --no-deps -e .
-	touch $@
+	@echo "setup: $(VENV) with requirements.txt and zfkeras (editable)"
+	@$(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip $(QUIET_PIP)
+	@$(BIN)/pip install -q -r requirements.txt $(QUIET_PIP)
+	@$(BIN)/pip install -q --no-deps -e . $(QUIET_PIP)
+	@touch $@
 
 setup: $(BIN)/.installed
 
 ## Render the course: execute every chapter (full mode) and write HTML + index under build/.
+## One line per chapter (ok/FAILED, seconds); kernel logs in build/logs/.
 course: setup
 	$(BIN)/python tools/render.py --out build
+
+## Store chapters executed: run them from a clean kernel (full mode unless ZFKERAS_QUICK=1)
+## and save them in place with outputs, e.g.  make chapters NB=chapters/03_activations.ipynb
+## (NB defaults to every chapter; a failing chapter is reported and left unchanged).
+NB ?= $(sort $(wildcard chapters/[0-9][0-9]_*.ipynb))
+chapters: setup
+	$(BIN)/python tools/render.py --in-place $(NB)
 
 ## All tests: lint, unit tests, and every chapter under nbval in quick mode.
 test: setup

@@ -1,10 +1,20 @@
-"""Render the course: execute every chapter from a clean kernel and write HTML under build/.
+"""Execute chapters from a clean kernel: render the course to HTML, or store them executed.
 
-    .venv/bin/python tools/render.py --out build        # what `make course` runs
+    .venv/bin/python tools/render.py --out build                   # `make course`
+    .venv/bin/python tools/render.py --in-place chapters/01_*.ipynb  # `make chapters NB=...`
 
-Each chapter is copied to ``build/notebooks/``, executed there (full mode unless ZFKERAS_QUICK=1
-is set; the committed notebooks in chapters/ are not modified), converted to
-``build/NN_name.html``, and listed in ``build/index.html`` with its run time.
+Without ``--in-place`` each chapter (default: every ``chapters/NN_*.ipynb``) is copied to
+``build/notebooks/``, executed there, converted to ``build/NN_name.html`` and listed in
+``build/index.html`` with its run time; the notebooks in chapters/ are not modified. With
+``--in-place`` the given notebooks are executed and saved with their outputs (how chapters are
+stored). Full mode unless ZFKERAS_QUICK=1 is set.
+
+Every kernel runs in the chapter's folder with :func:`kernel_env`: TF_CPP_MIN_LOG_LEVEL=3 and
+PYTHONSTARTUP=zfkeras/_quiet.py, which imports TensorFlow with its C++ start-up log lines
+filtered out, so a cell's output is what the chapter prints. The kernel process's own stderr
+(its start-up warnings, anything a crash leaves) goes to ``<out>/logs/NN_name.log``. One line
+per chapter is printed (name, ok/FAILED, seconds); a failure adds the error and the failing
+cell's first lines; a summary ends the run and the exit status is 1 if any chapter failed.
 """
 
 from __future__ import annotations
@@ -19,12 +29,60 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbconvert import HTMLExporter
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
+QUIET_STARTUP = ROOT / "zfkeras" / "_quiet.py"
 
 
-def title_of(nb) -> str:
+def kernel_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a chapter's kernel: ``base`` (default ``os.environ``) plus quiet logs.
+
+    MPLBACKEND is the inline backend (an inherited Agg would store no figures);
+    TF_CPP_MIN_LOG_LEVEL defaults to 3 (TensorFlow's own INFO/WARNING/ERROR logging);
+    PYTHONSTARTUP runs ``zfkeras/_quiet.py`` in the kernel before the first cell (absl's
+    pre-initialisation lines, which TF_CPP_MIN_LOG_LEVEL does not reach). conftest.py sets
+    TF_CPP_MIN_LOG_LEVEL and PYTHONSTARTUP the same way for the nbval kernels of ``make test``.
+    """
+    env = dict(os.environ if base is None else base)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures into outputs
+    env["PYTHONSTARTUP"] = str(QUIET_STARTUP)
+    return env
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, log: Path, timeout: int) -> None:
+    """Execute ``nb`` in place in a fresh kernel started in ``cwd``; kernel stderr to ``log``.
+
+    Raises:
+        nbclient.exceptions.CellExecutionError: a cell raised (``nb`` keeps the outputs so far).
+        nbclient.exceptions.DeadKernelError, CellTimeoutError: the kernel died or a cell timed out.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    with open(log, "w", encoding="utf-8") as err:
+        client.execute(env=kernel_env(), stderr=err, stdout=err)
+
+
+def describe_failure(nb: nbformat.NotebookNode, err: Exception, log: Path) -> list[str]:
+    """A few lines saying what failed: the error and the failing cell's first source lines."""
+    if isinstance(err, CellExecutionError):
+        lines = [f"{err.ename}: {err.evalue}".strip()]
+    else:
+        lines = [f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}",
+                 f"kernel log: {log}"]
+    failing = [c for c in nb.cells if c.cell_type == "code"
+               and any(o.output_type == "error" for o in c.get("outputs", []))]
+    if failing:
+        cell = failing[-1]
+        src = cell.source.splitlines()
+        lines.append(f"in cell [{cell.execution_count}]:")
+        lines += [f"    {s}" for s in src[:4]] + (["    ..."] if len(src) > 4 else [])
+    return lines
+
+
+def title_of(nb: nbformat.NotebookNode) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
@@ -33,50 +91,79 @@ def title_of(nb) -> str:
     return "untitled"
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=ROOT / "build")
-    p.add_argument("--chapters", type=Path, default=ROOT / "chapters")
-    p.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
-    args = p.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    work = args.out / "notebooks"
-    work.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter()
-    rows, failed, start = [], 0, time.time()
-    notebooks = sorted(args.chapters.glob("[0-9][0-9]_*.ipynb"))
-    for i, src in enumerate(notebooks, 1):
-        dst = work / src.name
-        shutil.copy(src, dst)
-        nb = nbformat.read(dst, as_version=4)
-        t0 = time.time()
-        status = "ok"
-        print(f"[{i}/{len(notebooks)}] {src.name} ...", end=" ", flush=True)
-        try:
-            NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(args.chapters)}}).execute()
-        except Exception as err:  # keep going: the page shows the failing cell
-            status, failed = f"FAILED: {type(err).__name__}", failed + 1
-        seconds = time.time() - t0
-        nbformat.write(nb, dst)
-        body, _ = exporter.from_notebook_node(nb)
-        page = args.out / (src.stem + ".html")
-        page.write_text(body, encoding="utf-8")
-        rows.append((page.name, title_of(nb), seconds, status))
-        print(f"{status} ({seconds:.0f} s)", flush=True)
+def write_index(out: Path, rows: list[tuple[str, str, float, str]], seconds: float) -> Path:
     items = "\n".join(
         f'<tr><td><a href="{html.escape(f)}">{html.escape(t)}</a></td>'
         f"<td>{s:.0f} s</td><td>{html.escape(st)}</td></tr>" for f, t, s, st in rows)
-    (args.out / "index.html").write_text(
+    index = out / "index.html"
+    index.write_text(
         "<!doctype html><meta charset='utf-8'><title>zfkeras course</title>"
         "<h1>zfkeras: Visualizing and Understanding Convolutional Networks, reproduced</h1>"
-        f"<p>Rendered in {time.time() - start:.0f} s.</p>"
+        f"<p>Rendered in {seconds:.0f} s.</p>"
         f"<table><tr><th>chapter</th><th>run time</th><th>status</th></tr>{items}</table>",
         encoding="utf-8")
-    print(f"wrote {args.out / 'index.html'} ({len(rows)} chapters, {failed} failed, "
-          f"{time.time() - start:.0f} s)")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("notebooks", nargs="*", type=Path,
+                   help="chapters to run (default: every chapters/NN_*.ipynb)")
+    p.add_argument("--in-place", action="store_true",
+                   help="execute the given notebooks and save them with outputs (no HTML)")
+    p.add_argument("--out", type=Path, default=ROOT / "build",
+                   help="HTML, executed copies and kernel logs go here (default build/)")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = p.parse_args(argv)
+    if args.in_place and not args.notebooks:
+        p.error("--in-place needs the notebooks to execute, e.g. chapters/01_architecture.ipynb")
+    notebooks = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    missing = [str(nb) for nb in notebooks if not nb.is_file()]
+    if missing:
+        p.error(f"no such notebook: {', '.join(missing)}")
+    quick = os.environ.get("ZFKERAS_QUICK")  # read by zfkeras.config.quick() in the kernels
+    mode = f"ZFKERAS_QUICK={quick}" if quick else "full mode (ZFKERAS_QUICK unset)"
+    what = "executing in place" if args.in_place else f"rendering to {args.out}"
+    print(f"{what}: {len(notebooks)} chapter(s), {mode}", flush=True)
+    if not args.in_place:
+        from nbconvert import HTMLExporter  # only needed to render
+
+        exporter = HTMLExporter()
+        (args.out / "notebooks").mkdir(parents=True, exist_ok=True)
+    width = max(len(nb.name) for nb in notebooks)
+    rows, failed, start = [], [], time.time()
+    for src in notebooks:
+        dst = src if args.in_place else args.out / "notebooks" / src.name
+        if not args.in_place:
+            shutil.copy(src, dst)
+        nb = nbformat.read(dst, as_version=4)
+        log = args.out / "logs" / (src.stem + ".log")
+        t0 = time.time()
+        try:
+            execute(nb, src.resolve().parent, log, args.timeout)
+            status, detail = "ok", []
+        except Exception as err:  # keep going: report it, the page shows the failing cell
+            status, detail = "FAILED", describe_failure(nb, err, log)
+            failed.append(src.name)
+        seconds = time.time() - t0
+        if not args.in_place or status == "ok":  # never store a half-executed chapter
+            nbformat.write(nb, dst)
+        line = f"{src.name:<{width}}  {status:<6}  {seconds:5.0f} s"
+        if args.in_place and status == "ok":
+            line += f"  {dst.stat().st_size / 1e6:.2f} MB"
+        if not args.in_place:
+            body, _ = exporter.from_notebook_node(nb)
+            page = args.out / (src.stem + ".html")
+            page.write_text(body, encoding="utf-8")
+            rows.append((page.name, title_of(nb), seconds, status))
+        print("\n".join([line] + [f"    {d}" for d in detail]), flush=True)
+    total = time.time() - start
+    summary = f"{len(notebooks)} chapter(s) in {total:.0f} s: {len(notebooks) - len(failed)} ok"
+    summary += f", {len(failed)} failed ({', '.join(failed)})" if failed else ""
+    if not args.in_place:
+        summary += f"; open {write_index(args.out, rows, total)}"
+    print(summary, flush=True)
     return 1 if failed else 0
 
 
