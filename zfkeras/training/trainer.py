@@ -234,7 +234,7 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
     t0 = time.time()
     model.fit(train_ds.repeat() if steps_per_epoch else train_ds, epochs=recipe.epochs,
               steps_per_epoch=steps_per_epoch, validation_data=test_ds,
-              callbacks=cbs + list(callbacks or []), verbose=verbose)
+              callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)
     if not np.isfinite(history.rows[-1]["loss"] if history.rows else 0.0):
         shutil.rmtree(backup, ignore_errors=True)
         raise FloatingPointError(
