@@ -161,6 +161,8 @@ def test_streaming_does_not_depend_on_batch_size(monkeypatch):
     (dict(batch_size=0), "batch_size"),
     (dict(layer="nope"), "layer"),
     (dict(images=np.zeros((4, 15, 15, 3))), "images"),
+    (dict(images=np.full((4, 16, 16, 3), np.nan)), "finite"),
+    (dict(quantile=np.float32(2.0)), "quantile"),
     (dict(names={"colour": ["none"]}), "labels"),
     (dict(names={"other": ["none"]}), "concept_names"),
 ])

@@ -160,9 +160,12 @@ def _check(model, images, concept_maps, quantile, iou_threshold, batch_size, con
                                          for w, g in zip(want, x.shape[1:])):
         raise ValueError(f"images must be (N, {', '.join(map(str, want))}) model inputs with "
                          f"N >= 1, got shape {x.shape}")
-    if not isinstance(quantile, (float, int)) or not 0 < quantile < 1:
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        raise ValueError("images must be finite, got NaN or inf values")
+    real = (int, float, np.integer, np.floating)
+    if isinstance(quantile, bool) or not isinstance(quantile, real) or not 0 < quantile < 1:
         raise ValueError(f"quantile must be a number in (0, 1), got {quantile!r}")
-    if not isinstance(iou_threshold, (float, int)) or not 0 <= iou_threshold <= 1:
+    if not isinstance(iou_threshold, real) or not 0 <= iou_threshold <= 1:
         raise ValueError(f"iou_threshold must be a number in [0, 1], got {iou_threshold!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
