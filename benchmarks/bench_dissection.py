@@ -4,7 +4,7 @@
 
 On the CPU-size ZFNet (96x96 input, width 0.5: 128 conv5 units on a 5x5 grid) over the
 synthetic shapes images with three concept categories (the object's class inside its mask, the
-pixel's quantized colour, random 8x8 blocks of 6 labels): :func:`zfkeras.dissection.dissect`
+pixel's quantized colour, random 8x8 blocks of 6 labels): :func:`zfkeras.methods.dissection.dissect`
 (two streaming passes, compiled) against the floor: one bare batched ``predict`` of conv5 kept
 in memory, the thresholds by ``np.partition`` and the IoU counting in numpy (the same
 upsampling matrices, masks times one-hot labels as one matrix product per chunk). Warmed up,
@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from timing import best_times  # noqa: E402
 
 import zfkeras  # noqa: E402
-from zfkeras.dissection import dissect, upsampling  # noqa: E402
+from zfkeras.methods.dissection import dissect, upsampling  # noqa: E402
 
 
 def concepts(data, rng):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import zfkeras
-import zfkeras.dissection
-from zfkeras.dissection import Dissection, dissect, unit_masks, upsampling
+import zfkeras.methods.dissection
+from zfkeras.methods.dissection import Dissection, dissect, unit_masks, upsampling
 
 
 def _detector_model(size=24):
@@ -142,7 +142,7 @@ def test_streaming_does_not_depend_on_batch_size(monkeypatch):
     model = _detector_model(16)
     x, maps = _detector_data(9, 16, seed=2)
     a = dissect(model, "units", x, maps, quantile=0.03, batch_size=2, verbose=0)
-    monkeypatch.setattr(zfkeras.dissection, "_CHUNK_VALUES", 2 * 16 * 16 * 3)  # 2 images
+    monkeypatch.setattr(zfkeras.methods.dissection, "_CHUNK_VALUES", 2 * 16 * 16 * 3)  # 2 images
     b = dissect(model, "units", x, maps, quantile=0.03, batch_size=5, verbose=0)
     np.testing.assert_array_equal(a.thresholds, b.thresholds)
     for cat in maps:
@@ -192,7 +192,7 @@ def test_figures_show_the_counts():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zfkeras.dissection_figures import summary_figure, unit_figure
+    from zfkeras.figures.dissection import summary_figure, unit_figure
 
     model = _detector_model()
     x, maps = _detector_data(6)

@@ -9,15 +9,15 @@ import scipy.stats
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.deletion import Curve, blur, deletion_curve, insertion_curve
-from zfkeras.faithfulness import (
+from zfkeras.methods.deletion import Curve, blur, deletion_curve, insertion_curve
+from zfkeras.methods.faithfulness import (
     METHODS,
     _reinitialize,
     explain,
     pointing_game,
     randomization_test,
 )
-from zfkeras.similarity import normalize, ranks, spearman, ssim
+from zfkeras.methods.similarity import normalize, ranks, spearman, ssim
 
 
 # ----------------------------------------------------------------------------- similarity
@@ -82,7 +82,7 @@ def test_backprop_guided_and_deconvnet_of_the_class_score():
     grad = tape.gradient(score, xt).numpy()
     np.testing.assert_allclose(explain(model, x, cls, "backprop"), np.abs(grad).sum(-1),
                                rtol=1e-5, atol=1e-7)
-    guided = zfkeras.cam.guided_backprop(model, x, cls)
+    guided = zfkeras.methods.cam.guided_backprop(model, x, cls)
     np.testing.assert_allclose(explain(model, x, cls, "guided"), np.abs(guided).sum(-1),
                                rtol=1e-5, atol=1e-7)
     # deconvnet: ReLU(signal) at fc, through its kernel, then zfkeras.Deconvnet from "top"
@@ -150,7 +150,7 @@ def test_randomization_scores_against_independent_measures():
     assert out["spearman"][-1] < 0.9  # a fully random network explains something else
     guided = randomization_test(model, "guided", x, class_index=1, seed=3, verbose=0)
     np.testing.assert_allclose(guided["maps"][0],
-                               np.abs(zfkeras.cam.guided_backprop(model, x, 1)).sum(-1),
+                               np.abs(zfkeras.methods.cam.guided_backprop(model, x, 1)).sum(-1),
                                rtol=1e-5, atol=1e-7)
 
 
@@ -278,7 +278,7 @@ def test_pointing_game_agrees_with_cam_and_scores_plateaus():
     maps = rng.random((30, 16, 16))
     masks = rng.random((30, 16, 16)) < 0.2
     for t in (0, 2):
-        _, hits = zfkeras.cam.pointing_game(maps, masks, tolerance=t, return_hits=True)
+        _, hits = zfkeras.methods.cam.pointing_game(maps, masks, tolerance=t, return_hits=True)
         np.testing.assert_array_equal(pointing_game(maps, masks, t), hits.astype(float))
     plateau = np.zeros((2, 6, 6))
     plateau[:, 0, :4] = 1.0  # four peak pixels
@@ -305,7 +305,7 @@ def test_figures():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zfkeras.dissection_figures import curves_figure, randomization_figure
+    from zfkeras.figures.dissection import curves_figure, randomization_figure
 
     model, x = _tiny()
     out = randomization_test(model, "backprop", x, verbose=0)

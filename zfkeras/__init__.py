@@ -16,20 +16,27 @@ The public API is re-exported here.
 """
 
 import importlib
+import sys
 import warnings
 
 from zfkeras import config, data, experiments, methods, models, training
 from zfkeras.experiments.evolution import FeatureEvolution
 from zfkeras.experiments.invariance import invariance_curves
+from zfkeras.methods import faithfulness
 from zfkeras.methods.activations import activation_model
 from zfkeras.methods.cam import gradcam
 from zfkeras.methods.deconvnet import Deconvnet
+from zfkeras.methods.dissection import Dissection, dissect
 from zfkeras.methods.filters import visualize_filters
 from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
 from zfkeras.methods.occlusion import occlusion_sensitivity
 from zfkeras.models import Pretrained, alexnet, pre_softmax, pretrained, zfnet
 
 __version__ = "0.1.0"
+
+# ``import zfkeras.faithfulness`` / ``from zfkeras.faithfulness import ...`` name the module in
+# zfkeras.methods (the sanity checks are part of the public face, issue 10).
+sys.modules.setdefault("zfkeras.faithfulness", faithfulness)
 
 # Loaded on first use, so that ``import zfkeras`` does not import matplotlib.
 _LAZY = {"figures": ("zfkeras.figures", None),
@@ -63,6 +70,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Deconvnet",
+    "Dissection",
     "FeatureEvolution",
     "Pretrained",
     "__version__",
@@ -70,7 +78,9 @@ __all__ = [
     "alexnet",
     "config",
     "data",
+    "dissect",
     "experiments",
+    "faithfulness",
     "figures",
     "gradcam",
     "invariance_curves",

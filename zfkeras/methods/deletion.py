@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.faithfulness import _check, predicted_classes
+from zfkeras.methods.faithfulness import _check, predicted_classes
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -29,8 +29,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import zfkeras
-from zfkeras.similarity import normalize, spearman, ssim
+from zfkeras.methods import cam
+from zfkeras.methods.occlusion import occlusion_sensitivity
+from zfkeras.methods.similarity import normalize, spearman, ssim
+from zfkeras.models import pre_softmax
 
 METHODS = ("deconvnet", "guided", "backprop", "gradcam", "guided_gradcam", "occlusion")
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -81,7 +83,7 @@ def _relu_rule(model, rule: str):
 def _projection(model, images, cls, rule, batch_size):
     slot = _CACHE.setdefault(model, {})
     if rule not in slot:
-        logits = zfkeras.pre_softmax(model)
+        logits = pre_softmax(model)
 
         @tf.function(input_signature=[
             tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
@@ -126,14 +128,14 @@ def explain(model: keras.Model, images, class_index, method: str | Callable,
     elif method in ("deconvnet", "guided", "backprop"):
         maps = _projection(model, x, cls, method, batch_size)
     elif method == "gradcam":
-        maps = zfkeras.gradcam(model, x, cls, batch_size=batch_size)
+        maps = cam.gradcam(model, x, cls, batch_size=batch_size)
     elif method == "guided_gradcam":
-        maps = zfkeras.cam.guided_gradcam(model, x, cls, batch_size=batch_size)
+        maps = cam.guided_gradcam(model, x, cls, batch_size=batch_size)
     elif method == "occlusion":
         patch = max(1, round(min(x.shape[1:3]) / 8))
         maps = []
         for img, c in zip(x, cls):
-            r = zfkeras.occlusion_sensitivity(model, img, patch, max(1, patch // 2), int(c),
+            r = occlusion_sensitivity(model, img, patch, max(1, patch // 2), int(c),
                                               batch_size=128)
             maps.append(r["base_probability"] - r["probability"])
         maps = np.stack(maps)
@@ -264,9 +266,9 @@ def randomization_test(model: keras.Model, method: str | Callable, images, class
 def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
     """The pointing game for the maps of any method: does the peak lie on the object?
 
-    Unlike :func:`zfkeras.cam.pointing_game` (one peak per map, the first argmax), every pixel
-    holding the map's maximum counts: the score of an image is the fraction of its peak pixels
-    that lie within ``tolerance`` pixels (square window) of the mask, so a map whose maximum
+    Unlike :func:`zfkeras.methods.cam.pointing_game` (one peak per map, the first argmax),
+    every pixel holding the map's maximum counts: the score of an image is the fraction of its
+    peak pixels that lie within ``tolerance`` pixels (square window) of the mask, so a map whose maximum
     is a plateau is not judged by an arbitrary pixel of it. With a single peak the score is
     that function's hit (0 or 1). A flat map (no peak) scores 0.
 
@@ -300,3 +302,13 @@ def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
     peak = m == m.max(axis=(1, 2), keepdims=True)
     score = (peak & near).sum(axis=(1, 2)) / peak.sum(axis=(1, 2))
     return np.where(m.max(axis=(1, 2)) > m.min(axis=(1, 2)), score, 0.0)
+
+
+def __getattr__(name: str):
+    """``deletion_curve``, ``insertion_curve`` and ``Curve`` live in
+    :mod:`zfkeras.methods.deletion`; they are part of this module's public face too."""
+    if name in {"Curve", "deletion_curve", "insertion_curve"}:
+        from zfkeras.methods import deletion
+
+        return getattr(deletion, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
 """Figures for network dissection and the faithfulness checks.
 
-Every function takes computed results (:class:`zfkeras.dissection.Dissection`, masks, the dict
-of :func:`zfkeras.faithfulness.randomization_test`, :class:`zfkeras.deletion.Curve`) and returns
-the matplotlib Figure; nothing is computed here.
+Every function takes computed results (:class:`zfkeras.methods.dissection.Dissection`, masks,
+the dict of :func:`zfkeras.methods.faithfulness.randomization_test`,
+:class:`zfkeras.methods.deletion.Curve`) and returns the matplotlib Figure; nothing is computed
+here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zfkeras.plot import to_display
+from zfkeras.figures.common import to_display
 
 
 def _display(image) -> np.ndarray:
@@ -26,7 +27,7 @@ def summary_figure(dissection, size: float = 3.2):
     detector threshold.
 
     Args:
-        dissection: a :class:`~zfkeras.dissection.Dissection`.
+        dissection: a :class:`~zfkeras.methods.dissection.Dissection`.
         size: height in inches.
     """
     cats = list(dissection.concept_names)
@@ -61,7 +62,7 @@ def unit_figure(images, masks, titles: Sequence[str] | None = None, size: float 
 
     Args:
         images: ``(N, H, W, 3)`` uint8 (or floats, scaled for display).
-        masks: ``(N, H, W, U)`` bool, e.g. :func:`zfkeras.dissection.unit_masks`.
+        masks: ``(N, H, W, U)`` bool, e.g. :func:`zfkeras.methods.dissection.unit_masks`.
         titles: one label per unit (row), e.g. ``f"unit {k}: {name} {iou:.2f}"``.
         size: inches per panel.
     """
@@ -93,7 +94,7 @@ def randomization_figure(result: dict, images=None, max_images: int = 3, size: f
     for a few images (rows), and the Spearman/SSIM curves underneath.
 
     Args:
-        result: the dict of :func:`zfkeras.faithfulness.randomization_test`.
+        result: the dict of :func:`zfkeras.methods.faithfulness.randomization_test`.
         images: optional ``(N, H, W, 3)`` shown in a first column.
         max_images: rows drawn.
         size: inches per panel.
@@ -129,7 +130,7 @@ def curves_figure(curves: dict, kind: str = "deletion", size: float = 3.0):
     """Mean deletion (or insertion) curve of several heatmap methods, AUC in the legend.
 
     Args:
-        curves: ``{method name: Curve}`` (:class:`zfkeras.deletion.Curve`).
+        curves: ``{method name: Curve}`` (:class:`zfkeras.methods.deletion.Curve`).
         kind: ``"deletion"`` or ``"insertion"`` (axis label).
     """
     fig, ax = plt.subplots(figsize=(1.4 * size, size))

@@ -36,7 +36,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import zfkeras
+from zfkeras.methods.activations import activation_model
+from zfkeras.methods.mining import receptive_field
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CHUNK_VALUES = 2 ** 24  # mask values per counting step (bounds memory; exact float32 counts)
@@ -92,7 +93,7 @@ def upsampling(model: keras.Model, layer: str, grid, size) -> tuple[np.ndarray, 
     residual block), the cells are spread evenly instead (cell ``i`` at
     ``(i + 0.5) * H / h - 0.5``, as an image resize does)."""
     try:
-        rf = zfkeras.receptive_field(model, layer.split("/")[-1], tuple(size))
+        rf = receptive_field(model, layer.split("/")[-1], tuple(size))
         ok = tuple(rf.output_size) == tuple(grid)
     except (ValueError, KeyError, TypeError):
         ok = False
@@ -112,7 +113,7 @@ def _compiled(model, layer, size):
     key = (layer, tuple(size))
     if key in slot:
         return slot[key]
-    sub = zfkeras.activation_model(model, [layer])
+    sub = activation_model(model, [layer])
     out = sub.outputs[0]
     if len(out.shape) != 4:
         raise ValueError(f"layer must have a 4-D (N, rows, cols, units) output, got {layer!r} "
