@@ -268,9 +268,9 @@ def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
 
     Unlike :func:`zfkeras.methods.cam.pointing_game` (one peak per map, the first argmax),
     every pixel holding the map's maximum counts: the score of an image is the fraction of its
-    peak pixels that lie within ``tolerance`` pixels (square window) of the mask, so a map whose maximum
-    is a plateau is not judged by an arbitrary pixel of it. With a single peak the score is
-    that function's hit (0 or 1). A flat map (no peak) scores 0.
+    peak pixels that lie within ``tolerance`` pixels (square window) of the mask, so a map
+    whose maximum is a plateau is not judged by an arbitrary pixel of it. With a single peak
+    the score is that function's hit (0 or 1). A flat map (no peak) scores 0.
 
     Args:
         maps: ``(N, H, W)``, or ``(N, H, W, C)`` reduced by the sum of absolute values over
