@@ -29,7 +29,7 @@ from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
 from zfkeras.methods.occlusion import occlusion_sensitivity
 from zfkeras.models import Pretrained, alexnet, pre_softmax, pretrained, zfnet
 
-__version__ = "0.1.0"
+__version__ = config.version()
 
 # Loaded on first use, so that ``import zfkeras`` does not import matplotlib.
 _LAZY = {"figures": ("zfkeras.figures", None),
