@@ -1,19 +1,185 @@
+import json
+import shutil
+
+import keras
 import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras import data, training
+from zfkeras import config, data, training
+from zfkeras.models import zoo
+
+TINY = ["--dataset", "shapes", "--epochs", "1", "--steps-per-epoch", "2", "--train-size", "64",
+        "--test-size", "32", "--width", "0.125", "--fc-units", "16", "--image-size", "64",
+        "--batch-size", "16", "--verbose", "0"]
 
 
-def test_unknown_name():
+@pytest.fixture
+def no_user_data(tmp_path, monkeypatch):
+    """An empty user folder (HOME in tmp_path) and no $ZFKERAS_DATA: only shipped files."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("ZFKERAS_DATA", raising=False)
+    return tmp_path / "home" / ".local" / "share" / "zfkeras"
+
+
+def test_unknown_name(no_user_data):
     with pytest.raises(ValueError, match="zfnet-cifar10"):
         zfkeras.pretrained("resnet")
 
 
-def test_missing_files_say_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZFKERAS_DATA", str(tmp_path))
+@pytest.mark.parametrize("name, error", [(3, TypeError), ("", ValueError),
+                                         ("../zfnet-shapes", ValueError)])
+def test_bad_name(name, error):
+    with pytest.raises(error, match="name"):
+        zfkeras.pretrained(name)
+
+
+def test_missing_files_say_how_to_get_them(tmp_path, monkeypatch, no_user_data):
+    monkeypatch.setattr(config, "shipped_dir", lambda: tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="make weights"):
         zfkeras.pretrained("zfnet-shapes")
+
+
+def test_shipped_files_resolve(no_user_data):
+    assert set(zoo.NAMES) <= set(zoo.available())
+    for name in ("evolution-shapes.npz", "generalization-shapes.json", "ablation-shapes.json",
+                 "zfnet-shapes.mean.npy"):
+        assert config.shipped_file(name) == config.shipped_dir() / name
+    with pytest.raises(FileNotFoundError, match="nothing.npz"):
+        config.shipped_file("nothing.npz")
+    with pytest.raises(ValueError, match="plain file name"):
+        config.shipped_file("data/evolution-shapes.npz")
+    with pytest.raises(TypeError, match="name"):
+        config.shipped_file(None)
+
+
+def test_shipped_bundles_are_compact():
+    for name in zoo.NAMES:
+        info = json.loads((config.shipped_dir() / f"{name}.json").read_text())
+        assert "mean" not in info  # it is <name>.mean.npy
+        assert np.load(config.shipped_dir() / f"{name}.mean.npy").dtype == np.float32
+
+
+def test_cifar_bundle_means_are_the_training_set_mean(cifar_dir):
+    # independent: the per-pixel mean of CIFAR-10's 50,000 training images, computed here with a
+    # plain float64 sum (the JSON of zfkeras 0.1 stored it rounded to 3 decimals)
+    x, _ = data.cifar10("train", data_dir=cifar_dir)
+    assert len(x) == 50000
+    expected = x.astype(np.float64).sum(0) / len(x)
+    for name in ("zfnet-cifar10", "alexnet-cifar10"):
+        mean = zfkeras.pretrained(name).info["mean"]
+        assert mean.dtype == np.float32 and mean.shape == (32, 32, 3)
+        np.testing.assert_allclose(mean, expected, atol=5.1e-4, rtol=0)
+
+
+def test_shapes_bundle_mean_matches_the_generator():
+    # regenerating the 20,000 training images takes a minute and 1.3 GB; 1,000 other images of
+    # the same generator estimate the mean to about 1.5 grey levels per pixel (their standard
+    # error), which catches a wrong size, scale or offset (the mean is nearly flat, ~127)
+    b = zfkeras.pretrained("zfnet-shapes")
+    r = b.info["recipe"]
+    assert (r["dataset"], r["image_size"], r["train_size"]) == ("shapes", 128, 20000)
+    est = data.shapes(1000, seed=12345, image_size=128)["images"].astype(np.float64).mean(0)
+    mean = b.info["mean"]
+    assert mean.dtype == np.float32 and mean.shape == est.shape
+    assert np.abs(mean - est).mean() < 1.4
+    assert np.abs(mean - est).max() < 12
+    assert abs(float(mean.mean()) - float(est.mean())) < 0.5
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """``python -m zfkeras.train ... --install tiny-shapes`` with HOME in a temporary folder."""
+    from zfkeras import train
+
+    root = tmp_path_factory.mktemp("install")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOME", str(root / "home"))
+    mp.delenv("XDG_DATA_HOME", raising=False)
+    mp.delenv("ZFKERAS_DATA", raising=False)
+    try:
+        assert train.main([*TINY, "--out", str(root / "run"), "--install", "tiny-shapes"]) == 0
+    finally:
+        mp.undo()
+    return root
+
+
+def test_train_install_writes_where_pretrained_reads(tiny_run, monkeypatch):
+    monkeypatch.setenv("HOME", str(tiny_run / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("ZFKERAS_DATA", raising=False)
+    user = tiny_run / "home" / ".local" / "share" / "zfkeras"
+    assert sorted(p.name for p in user.iterdir()) == [
+        "tiny-shapes.json", "tiny-shapes.keras", "tiny-shapes.mean.npy"]
+    assert "mean" not in json.loads((user / "tiny-shapes.json").read_text())
+    assert "tiny-shapes" in zoo.available()
+    b = zfkeras.pretrained("tiny-shapes")
+    # the mean written by the command: the training set's, regenerated here from the recipe
+    # (the trainer draws training shapes with seed + 1)
+    xtr = data.shapes(64, seed=b.info["recipe"]["seed"] + 1, image_size=64)["images"]
+    np.testing.assert_allclose(b.info["mean"], xtr.astype(np.float64).mean(0), atol=5.1e-4)
+    run_info = json.loads((tiny_run / "run" / "model.json").read_text())
+    assert b.info["test_accuracy"] == run_info["test_accuracy"]
+    x = b.preprocess(xtr[:4])
+    ref = keras.saving.load_model(tiny_run / "run" / "model.keras")
+    np.testing.assert_allclose(b.model.predict(x, verbose=0), ref.predict(x, verbose=0),
+                               atol=1e-6)
+
+
+def test_search_order_data_env_then_user_then_shipped(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("ZFKERAS_DATA", raising=False)
+    assert zfkeras.pretrained("zfnet-shapes").model.input.shape[1] == 128  # shipped
+    zoo.install(tiny_run / "run", "zfnet-shapes")  # into the user folder: it shadows
+    assert (tmp_path / "home/.local/share/zfkeras/zfnet-shapes.mean.npy").is_file()
+    assert zfkeras.pretrained("zfnet-shapes").model.input.shape[1] == 64
+    env = tmp_path / "env"
+    monkeypatch.setenv("ZFKERAS_DATA", str(env))
+    assert config.install_dir() == env
+    env.mkdir()
+    for suffix in (".keras", ".json", ".mean.npy"):  # the 96x96 CIFAR model under that name
+        shutil.copyfile(config.shipped_dir() / f"zfnet-cifar10{suffix}",
+                        env / f"zfnet-shapes{suffix}")
+    assert zfkeras.pretrained("zfnet-shapes").model.input.shape[1] == 96
+    assert config.shipped_file("zfnet-shapes.json") == env / "zfnet-shapes.json"
+
+
+def test_old_json_mean_still_read(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZFKERAS_DATA", str(tmp_path))
+    shutil.copyfile(tiny_run / "run" / "model.keras", tmp_path / "old.keras")
+    shutil.copyfile(tiny_run / "run" / "model.json", tmp_path / "old.json")  # mean inside
+    listed = json.loads((tmp_path / "old.json").read_text())["mean"]
+    mean = zfkeras.pretrained("old").info["mean"]
+    assert mean.dtype == np.float32
+    np.testing.assert_array_equal(mean, np.asarray(listed, np.float32))
+
+
+def test_incomplete_bundles_and_bad_installs(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZFKERAS_DATA", str(tmp_path))
+    shutil.copyfile(tiny_run / "run" / "model.keras", tmp_path / "half.keras")
+    with pytest.raises(FileNotFoundError, match="half.json"):
+        zfkeras.pretrained("half")
+    (tmp_path / "half.json").write_text(json.dumps({"recipe": {}, "class_names": []}))
+    with pytest.raises(FileNotFoundError, match="half.mean.npy"):
+        zfkeras.pretrained("half")
+    np.save(tmp_path / "half.mean.npy", np.full((4, 4), np.nan, np.float32))
+    with pytest.raises(ValueError, match="mean"):
+        zfkeras.pretrained("half")
+    with pytest.raises(FileNotFoundError, match="model.keras"):
+        zoo.install(tmp_path / "no-run", "x")
+    with pytest.raises(ValueError, match="name"):
+        zoo.install(tiny_run / "run", "a/b")
+
+
+def test_install_name_checked_before_training(tmp_path, capsys):
+    from zfkeras import train
+
+    with pytest.raises(SystemExit):
+        train.main([*TINY, "--out", str(tmp_path), "--install", "../up"])
+    assert "--install" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing trained
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +216,7 @@ def test_shapes_bundle_on_unseen_images():
     b = zfkeras.pretrained("zfnet-shapes")
     ds = data.shapes(1000, seed=999, image_size=b.model.input.shape[1])
     assert b.class_names == ds["class_names"]
-    acc = training.evaluate(b.model, ds["images"], ds["labels"], np.asarray(b.info["mean"],
-                            np.float32), 1.0)
+    acc = training.evaluate(b.model, ds["images"], ds["labels"], b.info["mean"], 1.0)
     assert acc >= 0.98
     x = b.preprocess(ds["images"][:4])
     np.testing.assert_allclose(b.deprocess(x).astype(int), ds["images"][:4].astype(int), atol=1)

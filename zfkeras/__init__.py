@@ -32,7 +32,7 @@ from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
 from zfkeras.methods.occlusion import occlusion_sensitivity
 from zfkeras.models import Pretrained, alexnet, pre_softmax, pretrained, zfnet
 
-__version__ = "0.1.0"
+__version__ = config.version()
 
 # ``import zfkeras.faithfulness`` / ``from zfkeras.faithfulness import ...`` name the module in
 # zfkeras.methods (the sanity checks are part of the public face, issue 10).

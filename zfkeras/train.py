@@ -1,16 +1,17 @@
 """Command line: ``python -m zfkeras.train --arch zfnet --dataset cifar10 --out runs/zfnet``.
 
 Trains by :class:`zfkeras.training.Recipe` and writes a bundle that
-:func:`zfkeras.pretrained` can read (copy ``model.keras``/``model.json`` into ``data/`` as
-``<name>.keras``/``<name>.json``, or pass ``--install NAME``). Rerunning an interrupted command
-with the same ``--out`` resumes from its last completed epoch (``--fresh`` starts over).
+:func:`zfkeras.pretrained` can read once installed: ``--install NAME`` writes it as
+``NAME.keras``, ``NAME.json`` and ``NAME.mean.npy`` into ``$ZFKERAS_DATA`` when set, else into
+the user folder (``~/.local/share/zfkeras`` on Linux); ``zfkeras.pretrained(NAME)`` searches both.
+Rerunning an interrupted command with the same ``--out`` resumes from its last completed epoch
+(``--fresh`` starts over).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from dataclasses import fields
 
@@ -88,8 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "when not given, one pass over the training set (incomplete last "
                         "batch dropped).")
     p.add_argument("--install", default=None, metavar="NAME",
-                   help="Also copy the finished bundle into the data folder as NAME.keras and "
-                        "NAME.json, where zfkeras.pretrained(NAME) finds it.")
+                   help="Also install the finished bundle as NAME.keras, NAME.json and "
+                        "NAME.mean.npy (the per-pixel mean) into $ZFKERAS_DATA when set, else "
+                        "into the user folder (~/.local/share/zfkeras on Linux), where "
+                        "zfkeras.pretrained(NAME) finds it.")
     p.add_argument("--verbose", type=int, default=1,
                    help="Keras fit verbosity: 0 silent, 1 a progress bar, 2 one line per epoch.")
     return p
@@ -103,6 +106,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.install is not None:
+        from zfkeras.models.zoo import check_name
+
+        try:
+            check_name(args.install)
+        except ValueError as e:  # before hours of training, not after
+            build_parser().error(f"--install: {e}")
     import tensorflow as tf
 
     devices = None
@@ -111,7 +121,7 @@ def main(argv=None) -> int:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-    from zfkeras import config
+    from zfkeras.models.zoo import install
     from zfkeras.training import Recipe, make_strategy, train
 
     recipe = Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe) if f.name != "extra"})
@@ -124,11 +134,7 @@ def main(argv=None) -> int:
           f"{info['test_accuracy_10crop']:.4f} (10 crops); "
           f"{strategy.num_replicas_in_sync} replica(s)")
     if args.install:
-        dest = config.data_dir()
-        dest.mkdir(parents=True, exist_ok=True)
-        for ext in ("keras", "json"):
-            shutil.copy(os.path.join(args.out, f"model.{ext}"), dest / f"{args.install}.{ext}")
-        print(f"installed as {dest / args.install}.keras")
+        print(f"installed as {install(args.out, args.install)}")
     return 0
 
 
