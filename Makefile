@@ -19,11 +19,10 @@ QUIET_PIP = 2>&1 | { grep -v "$(PIP_LOCATION_NOISE)" || true; }
 .PHONY: setup course chapters test lint weights clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
-	@echo "setup: $(VENV) with requirements.txt and zfkeras (editable)"
+	@echo "setup: $(VENV) with zfkeras (editable) and its course and test extras"
 	@$(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip $(QUIET_PIP)
 	@$(BIN)/pip install -q -r requirements.txt $(QUIET_PIP)
-	@$(BIN)/pip install -q --no-deps -e . $(QUIET_PIP)
 	@touch $@
 
 setup: $(BIN)/.installed

@@ -224,7 +224,7 @@ def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int]
     cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], units=units)
     _, info = training.train(recipe, run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),
                              callbacks=[cb], verbose=2,
-                             command="python -m zfkeras.evolution")
+                             command="python -m zfkeras.experiments.evolution")
     cb.save(out)
     return info
 
@@ -232,7 +232,7 @@ def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int]
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m zfkeras.evolution",
+    parser = argparse.ArgumentParser(prog="python -m zfkeras.experiments.evolution",
                                      description="Record the shipped feature-evolution "
                                                  "snapshots (a short ZFNet run on the shapes).")
     parser.add_argument("--out", default="data/evolution-shapes.npz")
