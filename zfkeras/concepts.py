@@ -273,7 +273,7 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
                 cv2.line(m, p0, p1, 0, width)
         label = int(labels[i])
         spec = _CLASSES[names[label]]
-        big = rng.uniform(0.26, 0.42) * s  # extent radius of the object
+        big = rng.uniform(0.3, 0.42) * s  # extent radius of the object
         r, angle = big / spec[2], np.deg2rad(rng.uniform(-30, 30))
         flip = 1.0 if rng.random() < 0.5 else -1.0
         centre = rng.uniform(big + 1, s - big - 1, 2)
