@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from zfkeras.concepts import concepts
+from zfkeras.data import concepts
 
 KEYS = ("colour", "texture", "part", "object")
 NOISE = 6  # documented: a palette-painted pixel lies within +-6 of its palette RGB per channel

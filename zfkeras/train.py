@@ -19,7 +19,8 @@ HELP = {
     "arch": "Network to train: 'zfnet' (paper Fig. 3: conv1 7x7 stride 2) or 'alexnet' (conv1 "
             "11x11 stride 4 and conv2 stride 1, the baseline of paper section 4.1).",
     "dataset": "Training and test images: 'cifar10' (read from --data-dir or $ZFKERAS_CIFAR10) "
-               "or 'shapes' (the synthetic set of zfkeras.data.shapes, generated at --image-size).",
+               "'shapes' (the synthetic set of zfkeras.data.shapes) or 'concepts' (the concept "
+               "world of zfkeras.data.concepts), both generated at --image-size.",
     "epochs": "Number of passes over the training set; the paper trained 70 epochs on ImageNet.",
     "batch_size": "Images per SGD step (the mini-batch); the paper used 128.",
     "lr": "Peak SGD learning rate, reached at the end of the warm-up and then decayed to 0 by a "
@@ -53,7 +54,7 @@ HELP = {
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser: one option per :class:`zfkeras.training.Recipe` field plus
     the run options (output folder, resuming, distribution, installing)."""
-    from zfkeras.training import STRATEGIES, Recipe
+    from zfkeras.training import DATASETS, STRATEGIES, Recipe
 
     p = argparse.ArgumentParser(prog="python -m zfkeras.train", description=__doc__,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help=HELP[f.name])
             continue
         kind = {"train_size": int, "test_size": int}.get(f.name, type(value))
-        choices = {"arch": ("zfnet", "alexnet"), "dataset": ("cifar10", "shapes")}.get(f.name)
+        choices = {"arch": ("zfnet", "alexnet"), "dataset": DATASETS}.get(f.name)
         p.add_argument(flag, type=kind, default=value, choices=choices, help=HELP[f.name])
     p.add_argument("--out", default="runs/run",
                    help="Output folder for history.json, checkpoint.keras and the bundle "

@@ -2,6 +2,8 @@
 
 * :func:`cifar10` reads CIFAR-10 from a one-folder-per-class tree (offline) or falls back to
   ``keras.datasets.cifar10`` (online).
+* :func:`concepts` generates the concept world: objects built from parts that recur across
+  classes, with colour, texture, part and object masks at every pixel (network dissection).
 * :func:`shapes` generates the synthetic dataset: objects with ground-truth masks and, for the
   face-like class, part positions.
 * :func:`crop_resize`, :func:`augment_batch`, :func:`ten_crops` implement the paper's
@@ -11,6 +13,7 @@
 """
 
 from zfkeras.data.cifar import CIFAR10_CLASSES, DatasetFolderError, cifar10
+from zfkeras.data.concepts import CONCEPT_CLASSES, concepts
 from zfkeras.data.shapes import FACE_PARTS, SHAPES_CLASSES, shapes
 from zfkeras.data.transforms import (
     augment_batch,
@@ -22,6 +25,8 @@ from zfkeras.data.transforms import (
     ten_crops,
 )
 
-__all__ = ["CIFAR10_CLASSES", "FACE_PARTS", "SHAPES_CLASSES", "DatasetFolderError",
-           "augment_batch", "centre_crop", "cifar10", "crop_boxes", "crop_resize", "normalize",
-           "per_pixel_mean", "shapes", "ten_crops"]
+__all__ = [
+    "CIFAR10_CLASSES", "CONCEPT_CLASSES", "FACE_PARTS", "SHAPES_CLASSES", "DatasetFolderError",
+    "augment_batch", "centre_crop", "cifar10", "concepts", "crop_boxes", "crop_resize",
+    "normalize", "per_pixel_mean", "shapes", "ten_crops",
+]

@@ -5,6 +5,7 @@ Python: :func:`train`. Command line: ``python -m zfkeras.train --help``.
 
 from zfkeras.training.resume import Backup, Checkpoint, read_backup
 from zfkeras.training.trainer import (
+    DATASETS,
     STRATEGIES,
     History,
     Recipe,
@@ -20,7 +21,7 @@ from zfkeras.training.trainer import (
 )
 
 __all__ = [
-    "STRATEGIES", "Backup", "Checkpoint", "History", "Recipe", "build_model", "compile_model",
-    "confusion_counts", "evaluate", "load_dataset", "make_datasets", "make_strategy",
-    "read_backup", "steps_for", "train",
+    "DATASETS", "STRATEGIES", "Backup", "Checkpoint", "History", "Recipe", "build_model",
+    "compile_model", "confusion_counts", "evaluate", "load_dataset", "make_datasets",
+    "make_strategy", "read_backup", "steps_for", "train",
 ]

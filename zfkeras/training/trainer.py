@@ -43,6 +43,7 @@ from zfkeras.training.resume import (
 )
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "one_device")
+DATASETS = ("cifar10", "shapes", "concepts")
 
 
 @dataclass
@@ -97,15 +98,14 @@ def load_dataset(recipe: Recipe, data_dir: str | None = None):
         if recipe.test_size:
             keep = np.sort(rng.permutation(len(xte))[:recipe.test_size])
             xte, yte = xte[keep], yte[keep]
-    elif recipe.dataset == "shapes":
-        tr = zdata.shapes(recipe.train_size or 20000, seed=recipe.seed + 1,
-                          image_size=recipe.image_size)
-        te = zdata.shapes(recipe.test_size or 2000, seed=recipe.seed + 2,
-                          image_size=recipe.image_size)
+    elif recipe.dataset in ("shapes", "concepts"):
+        make = zdata.shapes if recipe.dataset == "shapes" else zdata.concepts
+        tr = make(recipe.train_size or 20000, seed=recipe.seed + 1, image_size=recipe.image_size)
+        te = make(recipe.test_size or 2000, seed=recipe.seed + 2, image_size=recipe.image_size)
         xtr, ytr, xte, yte = tr["images"], tr["labels"], te["images"], te["labels"]
         names = tr["class_names"]
     else:
-        raise ValueError(f"dataset must be 'cifar10' or 'shapes', got {recipe.dataset!r}")
+        raise ValueError(f"dataset must be one of {DATASETS}, got {recipe.dataset!r}")
     return xtr, ytr, xte, yte, names
 
 
