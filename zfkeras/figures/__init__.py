@@ -3,6 +3,10 @@
 Computation lives in the other subpackages and returns arrays or small dataclasses; the
 functions here take those and return a matplotlib ``Figure``. ``import zfkeras`` does not load
 this subpackage: it is imported on first use (``zfkeras.figures``).
+
+Every figure follows one standard, set in :mod:`zfkeras.figures.style` (sizes at 100 dpi,
+fonts, integer zoom with nearest-neighbour sampling, colour bars that state their scale)
+without changing matplotlib's global settings.
 """
 
 from zfkeras.figures.common import (
@@ -26,12 +30,12 @@ from zfkeras.figures.experiments import (
 from zfkeras.figures.methods import (
     channel_grids,
     gradcam_figure,
-    occlusion_figure,
     overlay,
     patterns_figure,
     rules_figure,
-    top9_figure,
 )
+from zfkeras.figures.occlusion import occlusion_figure
+from zfkeras.figures.patches import top9_figure
 
 __all__ = ["bands_figure", "channel_grids", "compare_figure", "confusion_matrix",
            "evolution_figure", "filters_grid", "findings", "generalization_figure",

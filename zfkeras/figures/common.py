@@ -9,8 +9,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
+
+from zfkeras.figures.style import (
+    FONT,
+    GAP,
+    HEAD_PX,
+    SMALL,
+    TITLE_PX,
+    fit_zoom,
+    head,
+    pixel_grid,
+    plot,
+    show,
+    subplots,
+)
 
 
 def to_display(x, per_image: bool = True, symmetric: bool = False) -> np.ndarray:
@@ -36,41 +49,62 @@ def to_display(x, per_image: bool = True, symmetric: bool = False) -> np.ndarray
 
 
 def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8,
-               size: float = 1.4, cmap: str | None = None, suptitle: str | None = None,
-               scale: bool = False, symmetric: bool = False):
-    """Draw ``images`` (N, H, W[, C]) in a grid; uint8 images are shown as they are, floats
-    are scaled per image with :func:`to_display` when ``scale`` is True. Returns the Figure."""
+               size: float | None = None, cmap: str | None = None,
+               suptitle: str | None = None, scale: bool = False, symmetric: bool = False,
+               gap: int = GAP):
+    """Draw ``images`` in a grid at the course's standard (1000-1300 px wide where the tiles
+    allow), each enlarged by one integer factor with nearest-neighbour sampling.
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, C)`` (or a list of same-shaped images); uint8
+            images are shown as they are, floats outside [0, 1] (or any, with ``scale``) are
+            scaled per image with :func:`to_display`.
+        titles: one title per image.
+        ncols: images per row.
+        size: at least this many inches per image (the standard may make them larger).
+        cmap: colour map for ``(N, H, W)`` images (default grey).
+        suptitle: figure title.
+        scale, symmetric: see :func:`to_display`.
+        gap: white pixels between images.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: ``images`` is not 3-D or 4-D.
+    """
     images = np.asarray(images)
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {images.shape}")
     if scale or (images.dtype != np.uint8 and (images.min() < 0 or images.max() > 1)):
         images = to_display(images, symmetric=symmetric)
-    n = len(images)
+    n, h, w = images.shape[:3]
     ncols = max(1, min(ncols, n))
-    nrows = int(np.ceil(n / ncols))
-    height = size * nrows + 0.3 * bool(suptitle)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
+    nrows = math.ceil(n / ncols)
+    k = fit_zoom(max(h, w), ncols, gap=gap, at_least=size, tiles=n)
+    fig, axes = pixel_grid(nrows, ncols, (k * h, k * w), gap=gap,
+                           title_px=TITLE_PX if titles is not None else 0,
+                           head_px=HEAD_PX if suptitle else 0)
     for i, ax in enumerate(axes.flat):
-        ax.axis("off")
         if i < n:
-            ax.imshow(images[i], cmap=cmap or ("gray" if images.ndim == 3 else None),
-                      interpolation="nearest")
+            show(ax, images[i], k, cmap=cmap or ("gray" if images.ndim == 3 else None))
             if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
+                ax.set_title(str(titles[i]), fontsize=FONT, pad=3)
+        else:
+            ax.set_visible(False)
+    head(fig, suptitle)
     return fig
 
 
-def filters_grid(kernel, ncols: int = 16, size: float = 0.7, title: str | None = None):
+def filters_grid(kernel, ncols: int = 16, size: float | None = None, title: str | None = None):
     """Draw first-layer filters ``(kh, kw, 3, n)`` as small colour images, each scaled on its own
-    (as in paper Fig. 6). Returns the Figure."""
+    (as in paper Fig. 6), enlarged by an integer factor, nearest-neighbour, 3-px white gaps.
+    Returns the Figure."""
     k = np.asarray(kernel)
     if k.ndim != 4 or k.shape[2] != 3:
         raise ValueError(f"kernel must be (kh, kw, 3, n), got shape {k.shape}")
     return image_grid(np.moveaxis(k, -1, 0), ncols=ncols, size=size, scale=True,
-                      suptitle=title)
+                      suptitle=title, gap=3)
 
 
 def findings(rows: Sequence[Sequence], header=("claim", "the paper found", "we found")):
@@ -88,8 +122,8 @@ def learning_curves(history: Sequence[dict], title: str | None = None):
     if not history:
         raise ValueError("history must hold at least one epoch, got an empty sequence")
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, key in zip(axes, ("loss", "accuracy")):
+    fig, axes = subplots(1, 2, panel_aspect=0.62)
+    for ax, key in zip(axes[0], ("loss", "accuracy")):
         ax.plot(epochs, [row[key] for row in history], "o-", ms=3, label="train")
         if "val_" + key in history[0]:
             ax.plot(epochs, [row["val_" + key] for row in history], "o-", ms=3, label="test")
@@ -99,7 +133,6 @@ def learning_curves(history: Sequence[dict], title: str | None = None):
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -119,28 +152,69 @@ def confusion_matrix(counts, class_names: Sequence[str], title: str | None = Non
     if counts.shape != (c, c):
         raise ValueError(f"counts must be ({c}, {c}) for {c} class names, got {counts.shape}")
     rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(5.5, 4.8))
-    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    fig, ax = plot(8.0, 6.8)
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(c):
         for j in range(c):
             ax.text(j, i, f"{rates[i, j]:.2f}"[1:] if rates[i, j] < 1 else "1", ha="center",
-                    va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
-    ax.set_xticks(range(c), class_names, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(c), class_names, fontsize=8)
+                    va="center", fontsize=SMALL + 1,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(c), class_names, rotation=60, ha="right", fontsize=FONT)
+    ax.set_yticks(range(c), class_names, fontsize=FONT)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label("fraction of the true class's images "
+                                                  "(each row sums to 1)", fontsize=FONT)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
-def tile_mosaic(tiles, fill=0):
-    """``(k, h, w, c)`` tiles in a square grid with 1-pixel borders."""
-    k, h, w, c = tiles.shape
-    side = math.ceil(math.sqrt(k))
-    out = np.full((side * (h + 1) + 1, side * (w + 1) + 1, c), fill, tiles.dtype)
+def tile_mosaic(tiles, fill=0, *, ncols: int | None = None, zoom: int = 1, sep: int = 1,
+                border: bool = True) -> np.ndarray:
+    """Tiles in one array with separators: the one mosaic of the course (paper Fig. 2's 3x3
+    blocks, activation channel grids).
+
+    Args:
+        tiles: ``(k, h, w)`` or ``(k, h, w, c)``.
+        fill: the separator colour (a number, a ``(c,)`` colour, or NaN for float tiles, to be
+            drawn as the colour map's "bad" colour); empty cells get it too.
+        ncols: tiles per row (default: a square grid, ``ceil(sqrt(k))``).
+        zoom: integer factor each tile is enlarged by (nearest neighbour) before tiling, so the
+            separators stay ``sep`` pixels wide.
+        sep: separator width in pixels.
+        border: also frame the outside with a separator.
+
+    Returns:
+        ``(rows * (zoom * h + sep) - sep [+ 2 sep], ...)`` array of the tiles' dtype (float
+        when ``fill`` is NaN).
+
+    Raises:
+        ValueError: bad ``tiles``, ``zoom``, ``sep`` or ``ncols``, or a NaN ``fill`` for
+            integer tiles.
+    """
+    tiles = np.asarray(tiles)
+    if tiles.ndim not in (3, 4) or len(tiles) == 0:
+        raise ValueError(f"tiles must be (k, h, w) or (k, h, w, c) with k >= 1, got shape "
+                         f"{tiles.shape}")
+    for name, v, lo in (("zoom", zoom, 1), ("sep", sep, 0), ("ncols", ncols or 1, 1)):
+        if not isinstance(v, (int, np.integer)) or v < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    fill = np.asarray(fill)
+    if np.isnan(fill.astype(float)).any() and not np.issubdtype(tiles.dtype, np.floating):
+        raise ValueError(f"fill NaN needs float tiles, got dtype {tiles.dtype}")
+    k = len(tiles)
+    if zoom > 1:
+        tiles = np.repeat(np.repeat(tiles, zoom, axis=1), zoom, axis=2)
+    h, w = tiles.shape[1:3]
+    ncols = ncols or math.ceil(math.sqrt(k))
+    nrows = math.ceil(k / ncols)
+    b = sep if border else 0
+    shape = (nrows * (h + sep) - sep + 2 * b, ncols * (w + sep) - sep + 2 * b) + tiles.shape[3:]
+    out = np.empty(shape, tiles.dtype)
+    out[...] = fill
     for j in range(k):
-        r, q = divmod(j, side)
-        out[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = tiles[j]
+        r, q = divmod(j, ncols)
+        y, x = b + r * (h + sep), b + q * (w + sep)
+        out[y:y + h, x:x + w] = tiles[j]
     return out

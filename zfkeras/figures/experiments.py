@@ -5,94 +5,124 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from zfkeras.experiments.diagnostics import BANDS
 from zfkeras.experiments.evolution import crop_to_signal, snapshot_layers
 from zfkeras.experiments.invariance import UNITS
+from zfkeras.figures.common import to_display
+from zfkeras.figures.style import (
+    FONT,
+    GAP,
+    MAX_PX,
+    TITLE_PX,
+    WIDTH,
+    fit_zoom,
+    get,
+    pixel_grid,
+    plot,
+    show,
+    subplots,
+)
 
-# ---- from zfkeras/experiments/diagnostics.py
 
-def compare_figure(kernels: Mapping[str, np.ndarray], ncols: int = 16, size: float = 0.55):
-    """Layer-1 filters of several models, one block of rows per model, each filter scaled on
-    its own (paper Fig. 6 b, c). Returns the Figure."""
-    from zfkeras.figures import to_display
+def compare_figure(kernels: Mapping[str, np.ndarray], ncols: int = 16,
+                   size: float | None = None):
+    """Layer-1 filters of several models, one block of rows per model (named above it), each
+    filter scaled on its own and enlarged by one integer factor, nearest neighbour, 3-px white
+    gaps (paper Fig. 6 b, c).
 
+    Args:
+        kernels: model name -> ``(kh, kw, 3, n)`` first-layer kernel.
+        ncols: filters per row.
+        size: at least this many inches per filter (default: the course's standard width).
+
+    Returns:
+        The matplotlib Figure.
+    """
     blocks = [(name, np.moveaxis(np.asarray(k), -1, 0)) for name, k in kernels.items()]
     rows = [int(np.ceil(len(b) / ncols)) for _, b in blocks]
-    fig, axes = plt.subplots(sum(rows), ncols, figsize=(size * ncols, size * sum(rows) + 0.5),
-                             squeeze=False)
+    big = max(max(b.shape[1:3]) for _, b in blocks)
+    k = fit_zoom(big, ncols, gap=3, at_least=size)
+    heads = [TITLE_PX if i == 0 else 0 for nr in rows for i in range(nr)]
+    fig, axes = pixel_grid(sum(rows), ncols, (k * big, k * big), gap=3, row_head=heads)
     r = 0
     for (name, b), nr in zip(blocks, rows):
         shown = to_display(b)
         for i in range(nr * ncols):
             ax = axes[r + i // ncols, i % ncols]
-            ax.axis("off")
             if i < len(b):
-                ax.imshow(shown[i], interpolation="nearest")
-        axes[r, 0].set_title(name, fontsize=9, loc="left")
+                show(ax, shown[i])
+            else:
+                ax.set_visible(False)
+        h, w = b.shape[1:3]
+        axes[r, 0].set_title(f"{name}  ({h}x{w} filters, shown x{k * big // max(h, w)})",
+                             fontsize=FONT + 1,
+                             loc="left", pad=4)
         r += nr
-    fig.tight_layout(pad=0.2, h_pad=0.3, w_pad=0.1)
     return fig
 
 
 def bands_figure(reports: Mapping[str, np.ndarray], title: str | None = None):
     """Bar chart of the mean low / middle / high energy fractions, one group per model.
     ``reports``: name -> ``(n, 3)`` band fractions (from :func:`frequency_bands`)."""
-    fig, ax = plt.subplots(figsize=(5, 2.8))
+    fig, ax = plot()
     width = 0.8 / max(1, len(reports))
     for k, (name, b) in enumerate(reports.items()):
         b = np.asarray(b)
         ax.bar(np.arange(3) + k * width, b.mean(0), width, yerr=b.std(0), capsize=2, label=name)
     ax.set_xticks(np.arange(3) + width * (len(reports) - 1) / 2, BANDS)
-    ax.set_ylabel("fraction of spectral energy")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("fraction of spectral energy (mean ± std)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=FONT)
     if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+        ax.set_title(title)
     return fig
 
 
+def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None,
+                     size: float | None = None, crop: bool = True):
+    """Paper Fig. 4: for each layer, rows of units and columns of epochs, each projection
+    scaled on its own (0 = grey; ``crop``: cropped by :func:`crop_to_signal`) and enlarged by
+    the largest integer factor that fits its cell, nearest neighbour.
 
-# ---- from zfkeras/experiments/evolution.py
+    Args:
+        snapshots: epoch -> layer -> ``{"channel": (u,), "projection": (u, H, W, 3)}``.
+        layers: the layers drawn (default: all in the snapshots).
+        size: at least this many inches per cell (default: the course's standard width).
+        crop: crop every projection to its signal first.
 
-def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None, size: float = 0.9,
-                     crop: bool = True):
-    """Paper Fig. 4: for each layer, rows of units and columns of epochs (each projection
-    scaled on its own, 0 = grey; ``crop``: cropped by :func:`crop_to_signal`). Returns the
-    Figure."""
-    from zfkeras.figures import to_display
-
+    Returns:
+        The matplotlib Figure.
+    """
     epochs = sorted(snapshots)
     layers = list(layers or snapshot_layers(snapshots))
     units = [len(snapshots[epochs[0]][n]["channel"]) for n in layers]
-    rows = sum(units)
-    fig, axes = plt.subplots(rows, len(epochs), figsize=(size * len(epochs) + 0.6, size * rows),
-                             squeeze=False)
-    r = 0
+    tiles = []
     for n, u in zip(layers, units):
         for k in range(u):
-            for j, e in enumerate(epochs):
-                ax = axes[r, j]
+            row = []
+            for e in epochs:
                 proj = snapshots[e][n]["projection"][k]
-                ax.imshow(to_display(crop_to_signal(proj) if crop else proj, symmetric=True))
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(f"epoch {e}", fontsize=7)
-                if j == 0:
-                    ax.set_ylabel(f"{n}:{snapshots[e][n]['channel'][k]}", fontsize=6)
-            r += 1
-    fig.tight_layout(pad=0.2, h_pad=0.1, w_pad=0.1)
+                row.append(to_display(crop_to_signal(proj) if crop else proj, symmetric=True))
+            tiles.append((f"{n}:{snapshots[epochs[0]][n]['channel'][k]}", row))
+    big = max(max(t.shape[:2]) for _, row in tiles for t in row)
+    cell = fit_zoom(big, len(epochs), extra=70, at_least=size) * big
+    cell = min(cell, max(96, (MAX_PX - 70) // len(epochs) - GAP))
+    fig, axes = pixel_grid(len(tiles), len(epochs), (cell, cell), label_px=70,
+                           title_px=TITLE_PX)
+    for r, (label, row) in enumerate(tiles):
+        for j, (e, t) in enumerate(zip(epochs, row)):
+            ax = axes[r, j]
+            show(ax, t)
+            if r == 0:
+                ax.set_title(f"epoch {e}", fontsize=FONT + 1, pad=3)
+        axes[r, 0].set_ylabel(label, fontsize=FONT + 1)
     return fig
 
 
-
-# ---- from zfkeras/experiments/invariance.py
-
 def invariance_figure(results: Sequence[dict], names: Sequence[str] | None = None,
-                      relative: bool = True, size: float = 2.6):
+                      relative: bool = True, size: float | None = None):
     """The paper's Fig. 5 grid: one column per transformation, rows for the low layer's
     distance, the high layer's distance and the true-class probability; one line per image.
 
@@ -100,47 +130,45 @@ def invariance_figure(results: Sequence[dict], names: Sequence[str] | None = Non
         results: dicts from :func:`invariance_curves` (one per kind).
         names: a label per image for the legend.
         relative: plot distances divided by the original's feature norm (else raw).
+        size: at least this many inches per column (default: the course's 11-inch width).
 
     Returns:
         The Figure.
     """
     if not results:
         raise ValueError("results must hold at least one dict from invariance_curves")
-    layers = results[0]["layers"]
+    layers = get(results[0], "layers")
     rows = len(layers) + 1
-    fig, axes = plt.subplots(rows, len(results), figsize=(size * len(results), 2.0 * rows),
-                             squeeze=False)
+    width = max(WIDTH, (size or 0) * len(results) + 1.5)
+    fig, axes = subplots(rows, len(results), width=width, panel_aspect=0.62)
     for j, res in enumerate(results):
         key = "relative" if relative else "distance"
-        curves = [res[key][n] for n in layers] + [res["probability"]]
+        curves = [get(res, key)[n] for n in layers] + [get(res, "probability")]
         labels = [f"{n}: {'normalized ' if relative else ''}distance" for n in layers]
         for i, (ax, y) in enumerate(zip(axes[:, j], curves)):
             for k in range(y.shape[1]):
-                ax.plot(res["amounts"], y[:, k], "o-", ms=2, lw=1,
+                ax.plot(get(res, "amounts"), y[:, k], "o-", ms=3, lw=1.2,
                         label=names[k] if names is not None else None)
             ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=FONT)
             if j == 0:
-                ax.set_ylabel(labels[i] if i < len(layers) else "p(true class)", fontsize=8)
+                ax.set_ylabel(labels[i] if i < len(layers) else "p(true class)",
+                              fontsize=FONT + 1)
             if i == 0:
-                ax.set_title(res["kind"], fontsize=10)
+                ax.set_title(get(res, "kind"), fontsize=FONT + 3)
             if i == rows - 1:
                 ax.set_ylim(-0.05, 1.05)
-                ax.set_xlabel(UNITS[res["kind"]], fontsize=8)
+                ax.set_xlabel(UNITS[get(res, "kind")], fontsize=FONT + 1)
     if names is not None:
-        axes[0, -1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                           frameon=False)
-    fig.tight_layout()
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper",
+                   fontsize=FONT, frameon=False)
     return fig
 
-
-
-# ---- from zfkeras/experiments/probes.py
 
 def probe_figure(accuracies: dict[str, float], chance: float | None = None,
                  title: str | None = None, others: dict[str, dict[str, float]] | None = None):
     """Accuracy per layer (paper Table 7 as a plot). ``others``: more labelled curves."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = plot()
     curves = {"probe": accuracies} | (others or {})
     for label, acc in curves.items():
         ax.plot(list(acc), list(acc.values()), "o-", label=label)
@@ -149,10 +177,9 @@ def probe_figure(accuracies: dict[str, float], chance: float | None = None,
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=FONT)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
@@ -160,7 +187,7 @@ def generalization_figure(rows: Sequence[dict], chance: float | None = None,
                           title: str | None = None):
     """Test accuracy against labelled images per class for the ``frozen``, ``fine_tuned`` and
     ``scratch`` classifiers (rows from :func:`few_shot_transfer`). Returns the Figure."""
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = plot()
     k = [r["per_class"] for r in rows]
     for key, label in (("frozen", "frozen features + new softmax"),
                        ("fine_tuned", "then fine-tuned fc6-fc7"), ("scratch", "from scratch")):
@@ -173,15 +200,11 @@ def generalization_figure(rows: Sequence[dict], chance: float | None = None,
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=FONT)
     if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+        ax.set_title(title)
     return fig
 
-
-
-# ---- from zfkeras/experiments/correspondence.py
 
 def table_markdown(table: dict, paper: Mapping[str, Sequence[str]] | None = None):
     """The result of :func:`correspondence_table` as a Markdown table (mean ± std per layer,

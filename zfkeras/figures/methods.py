@@ -1,39 +1,44 @@
-"""Figures of the methods that explain any model: activations, the deconvnet, filters,
-Grad-CAM, top-9 patches (paper Fig. 2) and occlusion (paper Fig. 7)."""
+"""Figures of the methods that explain any model: activations, the deconvnet, filters and
+Grad-CAM. Top-9 patches (paper Fig. 2) are in :mod:`~zfkeras.figures.patches`, occlusion (paper
+Fig. 7) in :mod:`~zfkeras.figures.occlusion`; both are re-exported here."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from zfkeras.figures.common import tile_mosaic, to_display
-from zfkeras.methods.occlusion import lowest_probability_box
+from zfkeras.figures.occlusion import occlusion_figure
+from zfkeras.figures.patches import top9_figure
+from zfkeras.figures.style import (
+    DPI,
+    FONT,
+    GAP,
+    HEAD_PX,
+    SEP,
+    TITLE_PX,
+    WIDTH,
+    colorbar,
+    fit_zoom,
+    head,
+    mappable,
+    pixel_grid,
+    show,
+    subplots,
+)
 
-# ---- from zfkeras/methods/graph.py
-
-def _mosaic(act: np.ndarray, channels: int, ncols: int) -> tuple[np.ndarray, int, int]:
-    """Tile the first ``channels`` channels of ``(H, W, C)``, each scaled by its own maximum
-    absolute value (0 stays black; a dead channel is black). Returns (mosaic, shown, dead)."""
-    h, w, c = act.shape
-    n = min(channels, c)
-    peak = np.abs(act).max(axis=(0, 1))
-    dead = int(np.sum(peak == 0))
-    scaled = np.divide(np.abs(act), peak, out=np.zeros_like(act), where=peak > 0)
-    ncols = min(ncols, n)
-    nrows = int(np.ceil(n / ncols))
-    out = np.full((nrows * (h + 1) - 1, ncols * (w + 1) - 1), np.nan, np.float32)
-    for i in range(n):
-        r, q = divmod(i, ncols)
-        out[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = scaled[..., i]
-    return out, n, dead
+__all__ = ["channel_grids", "gradcam_figure", "occlusion_figure", "overlay", "patterns_figure",
+           "rules_figure", "top9_figure"]
 
 
 def channel_grids(activations: dict, image=None, channels: int = 32, ncols: int = 16,
-                  width: float = 11.0, cmap: str = "viridis"):
+                  width: float | None = None, cmap: str = "viridis"):
     """Draw every channel of several layers' activations for one image.
+
+    Each layer is one mosaic (:func:`tile_mosaic`, 2-px white separators) enlarged by the
+    largest integer factor that keeps it within the course's width (the title says the factor).
 
     Args:
         activations: ``{layer name: (H, W, C) or (1, H, W, C)}`` as returned by an
@@ -41,50 +46,74 @@ def channel_grids(activations: dict, image=None, channels: int = 32, ncols: int 
         image: optional ``(H, W, 3)`` image drawn first (uint8, or floats scaled for display).
         channels: at most this many channels per layer (the first ones).
         ncols: channels per row.
-        width: figure width in inches.
-        cmap: colour map; each channel is scaled by its own maximum, so 0 is the same colour
-            everywhere and a channel that is zero on the whole image (dead here) stays dark.
+        width: at least this many inches wide (default: the course's standard).
+        cmap: colour map; each channel is divided by its own maximum |activation| (the colour
+            bar says so), so 0 is the same colour everywhere and a channel that is zero on the
+            whole image (dead here) stays dark.
 
     Returns:
         The matplotlib Figure; titles give the layer, its shape and how many channels are zero.
+
+    Raises:
+        TypeError: ``activations`` is not a non-empty dict.
+        ValueError: an activation is not ``(H, W, C)`` or ``(N, H, W, C)``.
     """
     if not isinstance(activations, dict) or not activations:
         raise TypeError(f"activations must be a non-empty dict name -> array, got "
                         f"{type(activations).__name__}")
-    tiles = []
+    grids = []
     for name, act in activations.items():
         act = np.asarray(act, np.float32)
         act = act[0] if act.ndim == 4 else act
         if act.ndim != 3:
             raise ValueError(f"activations[{name!r}] must be (H, W, C) or (N, H, W, C), got "
                              f"shape {np.shape(activations[name])}")
-        tiles.append((name, act.shape) + _mosaic(act, channels, ncols))
-    heights = [t[2].shape[0] / t[2].shape[1] for t in tiles]
-    extra = 1 if image is not None else 0
-    ratios = ([0.16] if extra else []) + heights
-    fig, axes = plt.subplots(len(tiles) + extra, 1, squeeze=False,
-                             figsize=(width, width * sum(ratios) * 1.08 + 0.35 * len(tiles)),
-                             gridspec_kw={"height_ratios": ratios})
-    axes = axes[:, 0]
-    if extra:
-        from zfkeras.figures import to_display
-
+        h, w, c = act.shape
+        n = min(channels, c)
+        peak = np.abs(act).max(axis=(0, 1))
+        scaled = np.divide(np.abs(act), peak, out=np.zeros_like(act), where=peak > 0)
+        cols = min(ncols, n)
+        k = fit_zoom(w, cols, gap=SEP, at_least=(width or 0) / cols)
+        mosaic = tile_mosaic(np.moveaxis(scaled[..., :n], -1, 0), np.nan, ncols=cols, zoom=k,
+                             sep=SEP, border=False)
+        title = (f"{name}  {h}x{w}x{c}, shown x{k}  (first {n} channels; "
+                 f"{int(np.sum(peak == 0))} of {c} zero on this image)")
+        grids.append((title, mosaic))
+    if image is not None:
         img = np.asarray(image)
-        axes[0].imshow(img if img.dtype == np.uint8 else to_display(img))
-        axes[0].set_title("input", fontsize=9)
-        axes[0].axis("off")
-    for ax, (name, shape, mosaic, shown, dead) in zip(axes[extra:], tiles):
-        ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0, vmax=1,
-                  interpolation="nearest")
-        ax.set_title(f"{name}  {shape[0]}x{shape[1]}x{shape[2]}  (first {shown} channels; "
-                     f"{dead} of {shape[2]} zero on this image)", fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
+        img = img if img.dtype == np.uint8 else to_display(img)
+        grids.insert(0, ("input", img))
+    # one column of pixel-exact axes, each as large as the widest mosaic and its own height
+    wide = max(m.shape[1] for _, m in grids)
+    heights = [m.shape[0] if t != "input" else m.shape[0] * max(1, 192 // m.shape[0])
+               for t, m in grids]
+    total_h = sum(h + TITLE_PX + GAP for h in heights)
+    right = 90
+    fig = plt.figure(figsize=((wide + right) / DPI, total_h / DPI), dpi=DPI)
+    y = 0
+    map_axes = []
+    for (title, m), hgt in zip(grids, heights):
+        y += TITLE_PX
+        ax = fig.add_axes((0, 1 - (y + hgt) / total_h, wide / (wide + right), hgt / total_h))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+        if title == "input":
+            show(ax, m)
+        else:
+            cm = plt.get_cmap(cmap).with_extremes(bad="white")
+            show(ax, np.ma.masked_invalid(m), 1, cmap=cm, vmin=0, vmax=1)
+            map_axes.append(ax)
+        ax.set_title(title, fontsize=FONT + 1, pad=3)
+        y += hgt + GAP
+    if map_axes:
+        first = map_axes[0]
+        span = ((first.get_position().y1 - map_axes[-1].get_position().y0)
+                / first.get_position().height)
+        colorbar(fig, mappable(cmap), first, "|activation| / the channel's max on this image",
+                 rows=span)
     return fig
 
-
-
-# ---- from zfkeras/methods/cam.py
 
 def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
     """Lay a heatmap over an image for display.
@@ -116,23 +145,30 @@ def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarra
 
 
 def gradcam_figure(images, heatmaps, titles: Sequence[str] | None = None, guided=None,
-                   size: float = 1.0, alpha: float = 0.45):
-    """Columns of image / Grad-CAM overlay(s) (/ Guided Grad-CAM when ``guided`` is given).
+                   size: float | None = None, alpha: float = 0.45):
+    """Columns of image / Grad-CAM overlay(s) (/ Guided Grad-CAM when ``guided`` is given),
+    pixel-exact at an integer zoom, with a colour bar for the Grad-CAM rows.
 
     Args:
         images: ``(N, H, W, 3)`` uint8 (or floats, scaled for display).
         heatmaps: ``(N, h, w)`` in [0, 1], or a dict ``{row label: (N, h, w)}`` for several
             overlay rows (say, two classes, or two models).
         titles: one title per column.
-        guided: optional ``(N, H, W, 3)`` Guided Grad-CAM maps (signed).
-        size: inches per panel.
+        guided: optional ``(N, H, W, 3)`` Guided Grad-CAM maps (signed; each scaled on its
+            own, 0 = grey).
+        size: at least this many inches per panel (default: the course's standard width).
+        alpha: weight of the heatmap colour in the overlays.
 
     Returns:
         The matplotlib Figure.
+
+    Raises:
+        ValueError: a row of ``heatmaps`` (or ``guided``) has not one map per image.
     """
     images = np.asarray(images)
     rows = heatmaps if isinstance(heatmaps, dict) else {"Grad-CAM": heatmaps}
     rows = {k: np.asarray(v) for k, v in rows.items()}
+    n_heat = len(rows)
     if guided is not None:
         rows["Guided\nGrad-CAM"] = np.asarray(guided)
     n = len(images)
@@ -140,35 +176,38 @@ def gradcam_figure(images, heatmaps, titles: Sequence[str] | None = None, guided
         if len(v) != n:
             raise ValueError(f"heatmaps must have one map per image ({n}), got {len(v)} for "
                              f"{label!r}")
-    fig, axes = plt.subplots(1 + len(rows), n, figsize=(size * n + 0.4, size * (1 + len(rows))
-                                                        + 0.25), squeeze=False)
+    h, w = images.shape[1:3]
+    label_px, right_px = 80, 80
+    k = fit_zoom(max(h, w), n, extra=label_px + right_px, at_least=size,
+                 tiles=n * (1 + len(rows)))
+    fig, axes = pixel_grid(1 + len(rows), n, (k * h, k * w),
+                           title_px=TITLE_PX if titles is not None else 0,
+                           label_px=label_px, right_px=right_px)
     for i in range(n):
-        axes[0, i].imshow(images[i] if images.dtype == np.uint8 else to_display(images[i]))
+        show(axes[0, i], images[i] if images.dtype == np.uint8 else to_display(images[i]), k)
         for r, v in enumerate(rows.values(), start=1):
             shown = (to_display(v[i], symmetric=True) if v[i].ndim == 3
                      else overlay(images[i], v[i], alpha))
-            axes[r, i].imshow(shown)
+            show(axes[r, i], shown, k)
         if titles is not None:
-            axes[0, i].set_title(str(titles[i]), fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+            axes[0, i].set_title(str(titles[i]), fontsize=FONT, pad=3)
     for r, label in enumerate(["image", *rows]):
-        axes[r, 0].set_ylabel(label, fontsize=7)
-    fig.tight_layout(pad=0.3)
+        axes[r, 0].set_ylabel(label, fontsize=FONT + 1)
+    span = (n_heat * k * h + (n_heat - 1) * (GAP + (TITLE_PX if titles is not None else 0))
+            ) / (k * h)
+    colorbar(fig, mappable("jet"), axes[1, -1], "Grad-CAM, scaled to [0, 1] per image",
+             rows=span)
     return fig
 
 
-
-# ---- from zfkeras/methods/deconvnet.py
-
-def rules_figure(forward, signal, size: float = 1.9):
+def rules_figure(forward, signal, size: float | None = None):
     """The three ways down through a ReLU on a small example: the forward input ``f``, the
     downward signal ``r`` and what backprop, the deconvnet and guided backprop pass on, each
-    grid printed with its numbers (as in Springenberg et al. 2015, Fig. 1).
+    grid printed with its numbers (as in Springenberg et al. 2015, Fig. 1), on one colour scale.
 
     Args:
         forward, signal: 2-D arrays of the same small shape (e.g. 4x4).
+        size: at least this many inches per panel (default: the course's 11-inch width).
 
     Returns:
         The matplotlib Figure (the arrays come from :func:`zfkeras.methods.deconvnet.relu_rules`).
@@ -182,167 +221,52 @@ def rules_figure(forward, signal, size: float = 1.9):
               ("deconvnet: relu(r)", results["deconvnet"]),
               ("guided: relu(r) * (f > 0)", results["guided"])]
     top = max(np.abs(f).max(), np.abs(r).max(), 1e-6)
-    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4))
-    for ax, (title, a) in zip(axes, panels):
-        ax.imshow(a, cmap="RdBu_r", vmin=-top, vmax=top)
+    width = max(WIDTH, (size or 0) * len(panels) + 1)
+    fig, axes = subplots(1, len(panels), width=width, panel_aspect=f.shape[0] / f.shape[1],
+                         extra_height=0.5)
+    for ax, (title, a) in zip(axes[0], panels):
+        im = ax.imshow(a, cmap="RdBu_r", vmin=-top, vmax=top, interpolation="nearest")
         for (i, j), v in np.ndenumerate(a):
-            ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=9)
-        ax.set_title(title, fontsize=9)
+            ax.text(j, i, f"{v + 0:g}", ha="center", va="center", fontsize=10)
+        ax.set_title(title, fontsize=FONT + 1)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
+    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, pad=0.01).set_label(
+        "value (one scale for all panels)", fontsize=FONT)
     return fig
 
 
-
-# ---- from zfkeras/methods/filters.py
-
-def patterns_figure(rows: dict, size: float = 1.1, title: str | None = None):
+def patterns_figure(rows: dict, size: float | None = None, title: str | None = None):
     """Rows of patterns, one row per entry of ``rows`` (label -> ``(n, H, W, 3)``), each pattern
-    scaled for display on its own. Returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
-
-    from zfkeras.figures import to_display
-
-    if not isinstance(rows, dict) or not rows:
-        raise TypeError(f"rows must be a non-empty dict label -> patterns, got "
-                        f"{type(rows).__name__}")
-    ncols = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols + 0.8, size * len(rows)
-                                                         + 0.3 * bool(title)), squeeze=False)
-    for r, (label, pats) in enumerate(rows.items()):
-        shown = to_display(np.asarray(pats))
-        for c, ax in enumerate(axes[r]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_frame_on(False)
-            if c < len(shown):
-                ax.imshow(shown[c], interpolation="nearest")
-        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-
-# ---- from zfkeras/methods/mining.py
-
-def top9_figure(tiles, images=None, top=None, display=None,
-                channels: Sequence[int] | None = None, mode: str = "deconvnet",
-                ncols: int = 2, size: float = 2.0, title: str | None = None):
-    """Paper Fig. 2 for one layer: per channel, the deconvnet projections of its top
-    activations (left, 3x3) beside the image patches that caused them (right, 3x3).
+    scaled for display on its own and enlarged by the largest integer factor that fits the
+    row's cells (nearest neighbour; small patterns such as 7x7 weights are enlarged more).
 
     Args:
-        tiles: a :class:`~zfkeras.methods.mining.Top9Tiles` from
-            :func:`zfkeras.methods.mining.top9_tiles`. (Deprecated form: the model, with
-            ``images``, ``top``, ``display``, ``channels`` and ``mode`` as in ``top9_tiles``.)
-        ncols: channels per figure row.
-        size: inches per 3x3 mosaic.
+        rows: label -> ``(n, H, W, 3)`` patterns.
+        size: at least this many inches per pattern (default: the course's standard width).
         title: figure title.
 
     Returns:
         The matplotlib Figure.
+
+    Raises:
+        TypeError: ``rows`` is not a non-empty dict.
     """
-    from zfkeras.methods.mining import Top9Tiles, top9_tiles
-
-    if not isinstance(tiles, Top9Tiles):
-        import warnings
-
-        warnings.warn("top9_figure(model, images, top, ...) is deprecated: compute "
-                      "zfkeras.methods.mining.top9_tiles(model, images, top, ...) and pass it",
-                      DeprecationWarning, stacklevel=2)
-        tiles = top9_tiles(tiles, images, top, display=display, channels=channels, mode=mode)
-    n_c, k = tiles.patches.shape[:2]
-    proj = (to_display(tiles.projections.reshape((-1,) + tiles.projections.shape[2:]),
-                       symmetric=True) * 255).astype(np.uint8).reshape(tiles.projections.shape)
-    n_rows = math.ceil(n_c / ncols)
-    fig, axes = plt.subplots(n_rows, 2 * ncols, figsize=(2 * ncols * size, n_rows * size),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for j, c in enumerate(tiles.channels):
-        r, q = divmod(j, ncols)
-        for side, group in enumerate((proj[j], tiles.patches[j])):
-            ax = axes[r, 2 * q + side]
-            ax.imshow(tile_mosaic(group, 0), interpolation="nearest")
-            ax.set_title(f"{tiles.layer} ch {c}" + (" (projections)" if side == 0 else ""),
-                         fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-# ---- from zfkeras/methods/occlusion.py
-
-def _heat(ax, result, values, title, cmap, image_shape, **kw):
-    rows, cols, s = result["rows"], result["cols"], result["stride"]
-    half = result["patch_size"] / 2 - 0.5  # occluder centre, in pixel coordinates
-    extent = (cols[0] + half - s / 2, cols[-1] + half + s / 2, rows[-1] + half + s / 2,
-              rows[0] + half - s / 2)
-    im = ax.imshow(values, cmap=cmap, extent=extent, interpolation="nearest", **kw)
-    ax.set_xlim(-0.5, image_shape[1] - 0.5)
-    ax.set_ylim(image_shape[0] - 0.5, -0.5)
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return im
-
-
-def occlusion_figure(image, result: dict, projection=None, class_names=None,
-                     mask=None, size: float = 2.3):
-    """The panels of paper Fig. 7 for one image: (a) the image, (b) the chosen feature map's
-    total activation per occluder position, (c) that map's deconvnet projection (if given),
-    (d) the class probability per position, (e) the most probable class per position.
-
-    Map values are drawn at the occluder's centre. Args: ``image`` ``(H, W, 3)`` for display
-    (uint8 or float), ``result`` from :func:`occlusion_sensitivity`, ``projection``
-    ``(H, W, 3)`` or None, ``class_names`` for the legend of (e), ``mask`` an optional bool
-    ``(H, W)`` object outline drawn on (a). Returns the Figure.
-    """
-    from zfkeras.figures import to_display
-
-    image = np.asarray(image)
-    shape = image.shape[:2]
-    panels = ["image"] + (["activation"] if "activation" in result else [])
-    panels += (["projection"] if projection is not None else []) + ["probability", "top"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.5))
-    axes = np.atleast_1d(axes)
-    names = class_names or [str(i) for i in range(int(result["top_class"].max()) + 1)]
-    for ax, panel in zip(axes, panels):
-        if panel == "image":
-            ax.imshow(image if image.dtype == np.uint8 else to_display(image))
-            if mask is not None:
-                ax.contour(np.asarray(mask, float), [0.5], colors="yellow", linewidths=0.8)
-            r0, c0, r1, c1 = lowest_probability_box(result)
-            ax.add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False,
-                                       ec="red", lw=1.2))
-            ax.set_title("(a) image, lowest-p occluder", fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        elif panel == "activation":
-            im = _heat(ax, result, result["activation"],
-                       f"(b) {result['layer']} map {result['channel']}: total", "viridis", shape)
-            fig.colorbar(im, ax=ax, fraction=0.046)
-        elif panel == "projection":
-            ax.imshow(to_display(np.asarray(projection), symmetric=True))
-            ax.set_title("(c) its projection", fontsize=9)
-            ax.axis("off")
-        elif panel == "probability":
-            cname = names[result["class_index"]] if result["class_index"] < len(names) else ""
-            im = _heat(ax, result, result["probability"], f"(d) p({cname})", "jet", shape,
-                       vmin=0, vmax=1)
-            fig.colorbar(im, ax=ax, fraction=0.046)
-        else:
-            top = result["top_class"]
-            present = np.unique(top)
-            cmap = plt.get_cmap("tab10", max(10, len(names)))
-            _heat(ax, result, top, "(e) most probable class", cmap, shape, vmin=-0.5,
-                  vmax=cmap.N - 0.5)
-            handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(int(k))) for k in present]
-            ax.legend(handles, [names[int(k)] for k in present], fontsize=7, loc="upper left",
-                      bbox_to_anchor=(1.0, 1.0), frameon=False)
-    fig.tight_layout()
+    if not isinstance(rows, dict) or not rows:
+        raise TypeError(f"rows must be a non-empty dict label -> patterns, got "
+                        f"{type(rows).__name__}")
+    ncols = max(len(v) for v in rows.values())
+    big = max(max(np.shape(v)[1:3]) for v in rows.values())
+    label_px = 10 + 7 * max(len(str(k)) for k in rows)
+    k = fit_zoom(big, ncols, extra=label_px, at_least=size,
+                 tiles=sum(len(v) for v in rows.values()))
+    fig, axes = pixel_grid(len(rows), ncols, (k * big, k * big), label_px=label_px,
+                           head_px=HEAD_PX if title else 0)
+    for r, (label, pats) in enumerate(rows.items()):
+        shown = to_display(np.asarray(pats))
+        for c, ax in enumerate(axes[r]):
+            if c < len(shown):
+                show(ax, shown[c])
+        axes[r, 0].set_ylabel(label, fontsize=FONT + 1, rotation=0, ha="right", va="center")
+    head(fig, title)
     return fig

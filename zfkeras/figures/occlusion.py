@@ -1,0 +1,127 @@
+"""Paper Fig. 7: occlusion maps for one or several images, one row per image."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+from zfkeras.figures.common import to_display
+from zfkeras.figures.style import FONT, WIDTH, get, subplots
+
+
+def _lowest_box(result) -> tuple[int, int, int, int]:
+    """The occluder square ``(row0, col0, row1, col1)`` where the class probability is lowest."""
+    prob = np.asarray(get(result, "probability"))
+    i, j = np.unravel_index(np.argmin(prob), prob.shape)
+    r0, c0 = int(get(result, "rows")[i]), int(get(result, "cols")[j])
+    p = int(get(result, "patch_size"))
+    return r0, c0, r0 + p, c0 + p
+
+
+def _heat(ax, result, values, title, cmap, image_shape, **kw):
+    """Draw a map over occluder positions at the occluders' centres, in image pixels."""
+    rows, cols, s = get(result, "rows"), get(result, "cols"), get(result, "stride")
+    half = get(result, "patch_size") / 2 - 0.5  # occluder centre, in pixel coordinates
+    extent = (cols[0] + half - s / 2, cols[-1] + half + s / 2, rows[-1] + half + s / 2,
+              rows[0] + half - s / 2)
+    im = ax.imshow(values, cmap=cmap, extent=extent, interpolation="nearest", **kw)
+    ax.set_xlim(-0.5, image_shape[1] - 0.5)
+    ax.set_ylim(image_shape[0] - 0.5, -0.5)
+    ax.set_title(title, fontsize=FONT + 1)
+    return im
+
+
+def _as_list(x, n, name):
+    if x is None:
+        return [None] * n
+    if len(x) != n:
+        raise ValueError(f"{name} must hold one entry per result ({n}), got {len(x)}")
+    return list(x)
+
+
+def occlusion_figure(image, result, projection=None, class_names: Sequence[str] | None = None,
+                     mask=None, size: float | None = None):
+    """The panels of paper Fig. 7, one row per image: (a) the image with the occluder position
+    of lowest class probability (red) and the object's mask (yellow), (b) the chosen feature
+    map's total activation per occluder position, (c) that map's deconvnet projection (if
+    given), (d) how far the class probability drops below the unoccluded image's, (e) the most
+    probable class per position.
+
+    Maps are drawn at the occluder's centre, each with a colour bar: (b) on the map's own range,
+    (d) in probability units from 0 to the image's largest drop on a square-root colour scale,
+    so that small drops around the object show too; (e) names the classes.
+
+    Args:
+        image: ``(H, W, 3)`` for display (uint8 or float), or a sequence of them.
+        result: from :func:`occlusion_sensitivity` (a dict or an object with the same fields),
+            or a sequence of them, one per image.
+        projection: ``(H, W, 3)`` (or one per image), or None.
+        class_names: names for (d) and (e).
+        mask: bool ``(H, W)`` object outline drawn on (a) (or one per image), or None.
+        size: at least this many inches per panel (default: the course's 11-inch width).
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: ``image``, ``projection`` or ``mask`` do not match the results in number.
+    """
+    many = isinstance(result, (list, tuple))
+    results = list(result) if many else [result]
+    n = len(results)
+    images = _as_list(image if many else [image], n, "image")
+    projections = _as_list(projection if many or projection is None else [projection], n,
+                           "projection")
+    masks = _as_list(mask if many or mask is None else [mask], n, "mask")
+    panels = ["image"] + (["activation"] if get(results[0], "activation", None) is not None
+                          else [])
+    panels += (["projection"] if projections[0] is not None else []) + ["drop", "top"]
+    width = max(WIDTH + 1.0, (size or 0) * len(panels) + 2.5)
+    fig, axes = subplots(n, len(panels), width=width, panel_aspect=0.92)
+    top_max = max(int(np.max(get(r, "top_class"))) for r in results)
+    names = list(class_names or [str(i) for i in range(top_max + 1)])
+    for row, res, img, proj, msk in zip(axes, results, images, projections, masks):
+        img = np.asarray(img)
+        shape = img.shape[:2]
+        cls = int(get(res, "class_index"))
+        cname = names[cls] if cls < len(names) else str(cls)
+        base = float(get(res, "base_probability"))
+        for ax, panel in zip(row, panels):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if panel == "image":
+                ax.imshow(img if img.dtype == np.uint8 else to_display(img),
+                          interpolation="nearest")
+                if msk is not None:
+                    ax.contour(np.asarray(msk, float), [0.5], colors="yellow", linewidths=1)
+                r0, c0, r1, c1 = _lowest_box(res)
+                ax.add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False,
+                                           ec="red", lw=1.5))
+                ax.set_title("(a) image, lowest-p occluder", fontsize=FONT + 1)
+                ax.set_ylabel(f"{cname}: p = {base:.2f}\nunoccluded", fontsize=FONT + 1)
+            elif panel == "activation":
+                im = _heat(ax, res, get(res, "activation"),
+                           f"(b) {get(res, 'layer')} map {get(res, 'channel')}", "viridis", shape)
+                fig.colorbar(im, ax=ax, shrink=0.9).set_label(
+                    "total activation (own range)", fontsize=FONT)
+            elif panel == "projection":
+                ax.imshow(to_display(np.asarray(proj), symmetric=True), interpolation="nearest")
+                ax.set_title("(c) its projection", fontsize=FONT + 1)
+            elif panel == "drop":
+                drop = np.clip(base - np.asarray(get(res, "probability"), np.float32), 0, None)
+                top = max(float(drop.max()), 0.01)
+                im = _heat(ax, res, drop, f"(d) drop of p({cname})", "magma_r", shape,
+                           norm=mpl.colors.PowerNorm(0.5, vmin=0, vmax=top))
+                bar = fig.colorbar(im, ax=ax, shrink=0.9)
+                bar.set_label("drop in probability (sqrt scale)", fontsize=FONT)
+            else:
+                cmap = plt.get_cmap("tab10", max(10, len(names)))
+                im = _heat(ax, res, get(res, "top_class"), "(e) most probable class", cmap,
+                           shape, vmin=-0.5, vmax=cmap.N - 0.5)
+                bar = fig.colorbar(im, ax=ax, shrink=0.9, ticks=range(len(names)))
+                bar.ax.set_yticklabels(names, fontsize=FONT)
+                bar.ax.set_ylim(-0.5, len(names) - 0.5)
+    return fig
