@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped weights in data/ (the commands recorded in data/<name>.json).
 # On 2 CPU cores: about 8 minutes for zfnet-shapes, 20-40 minutes for each CIFAR-10 model,
-# then about 12 minutes for the three experiment files of chapters 09 and 14.
+# then about 12 minutes for the three experiment files of chapters 11 and 16.
 # Interrupted? Rerun the same line: training resumes from its last completed epoch (backup/ in
 # --out); add --fresh to start that model over.
 set -euo pipefail

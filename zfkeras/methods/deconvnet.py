@@ -286,7 +286,7 @@ class Deconvnet:
 
 
 def relu_rules(forward, signal) -> dict[str, np.ndarray]:
-    """The three ways down through a ReLU on one 2-D example (chapter 06's table).
+    """The three ways down through a ReLU on one 2-D example (chapter 07's table).
 
     Args:
         forward: the ReLU's forward input ``f``, a 2-D array.
