@@ -10,7 +10,7 @@ import numpy as np
 
 from zfkeras.experiments.diagnostics import BANDS
 from zfkeras.experiments.evolution import crop_to_signal, snapshot_layers
-from zfkeras.experiments.invariance import UNITS
+from zfkeras.experiments.invariance import UNITS, InvarianceCurves
 
 # ---- from zfkeras/experiments/diagnostics.py
 
@@ -91,13 +91,13 @@ def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None, size:
 
 # ---- from zfkeras/experiments/invariance.py
 
-def invariance_figure(results: Sequence[dict], names: Sequence[str] | None = None,
+def invariance_figure(results: Sequence[InvarianceCurves], names: Sequence[str] | None = None,
                       relative: bool = True, size: float = 2.6):
     """The paper's Fig. 5 grid: one column per transformation, rows for the low layer's
     distance, the high layer's distance and the true-class probability; one line per image.
 
     Args:
-        results: dicts from :func:`invariance_curves` (one per kind).
+        results: :class:`InvarianceCurves` from :func:`invariance_curves` (one per kind).
         names: a label per image for the legend.
         relative: plot distances divided by the original's feature norm (else raw).
 
@@ -106,27 +106,27 @@ def invariance_figure(results: Sequence[dict], names: Sequence[str] | None = Non
     """
     if not results:
         raise ValueError("results must hold at least one dict from invariance_curves")
-    layers = results[0]["layers"]
+    layers = results[0].layers
     rows = len(layers) + 1
     fig, axes = plt.subplots(rows, len(results), figsize=(size * len(results), 2.0 * rows),
                              squeeze=False)
     for j, res in enumerate(results):
         key = "relative" if relative else "distance"
-        curves = [res[key][n] for n in layers] + [res["probability"]]
+        curves = [getattr(res, key)[n] for n in layers] + [res.probability]
         labels = [f"{n}: {'normalized ' if relative else ''}distance" for n in layers]
         for i, (ax, y) in enumerate(zip(axes[:, j], curves)):
             for k in range(y.shape[1]):
-                ax.plot(res["amounts"], y[:, k], "o-", ms=2, lw=1,
+                ax.plot(res.amounts, y[:, k], "o-", ms=2, lw=1,
                         label=names[k] if names is not None else None)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
             if j == 0:
                 ax.set_ylabel(labels[i] if i < len(layers) else "p(true class)", fontsize=8)
             if i == 0:
-                ax.set_title(res["kind"], fontsize=10)
+                ax.set_title(res.kind, fontsize=10)
             if i == rows - 1:
                 ax.set_ylim(-0.05, 1.05)
-                ax.set_xlabel(UNITS[res["kind"]], fontsize=8)
+                ax.set_xlabel(UNITS[res.kind], fontsize=8)
     if names is not None:
         axes[0, -1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0),
                            frameon=False)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from zfkeras.figures.common import tile_mosaic, to_display
-from zfkeras.methods.occlusion import lowest_probability_box
+from zfkeras.methods.occlusion import OcclusionResult, lowest_probability_box
 
 # ---- from zfkeras/methods/graph.py
 
@@ -278,8 +278,8 @@ def top9_figure(tiles, images=None, top=None, display=None,
 # ---- from zfkeras/methods/occlusion.py
 
 def _heat(ax, result, values, title, cmap, image_shape, **kw):
-    rows, cols, s = result["rows"], result["cols"], result["stride"]
-    half = result["patch_size"] / 2 - 0.5  # occluder centre, in pixel coordinates
+    rows, cols, s = result.rows, result.cols, result.stride
+    half = result.patch_size / 2 - 0.5  # occluder centre, in pixel coordinates
     extent = (cols[0] + half - s / 2, cols[-1] + half + s / 2, rows[-1] + half + s / 2,
               rows[0] + half - s / 2)
     im = ax.imshow(values, cmap=cmap, extent=extent, interpolation="nearest", **kw)
@@ -291,7 +291,7 @@ def _heat(ax, result, values, title, cmap, image_shape, **kw):
     return im
 
 
-def occlusion_figure(image, result: dict, projection=None, class_names=None,
+def occlusion_figure(image, result: OcclusionResult, projection=None, class_names=None,
                      mask=None, size: float = 2.3):
     """The panels of paper Fig. 7 for one image: (a) the image, (b) the chosen feature map's
     total activation per occluder position, (c) that map's deconvnet projection (if given),
@@ -306,11 +306,11 @@ def occlusion_figure(image, result: dict, projection=None, class_names=None,
 
     image = np.asarray(image)
     shape = image.shape[:2]
-    panels = ["image"] + (["activation"] if "activation" in result else [])
+    panels = ["image"] + (["activation"] if result.activation is not None else [])
     panels += (["projection"] if projection is not None else []) + ["probability", "top"]
     fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.5))
     axes = np.atleast_1d(axes)
-    names = class_names or [str(i) for i in range(int(result["top_class"].max()) + 1)]
+    names = class_names or [str(i) for i in range(int(result.top_class.max()) + 1)]
     for ax, panel in zip(axes, panels):
         if panel == "image":
             ax.imshow(image if image.dtype == np.uint8 else to_display(image))
@@ -323,20 +323,20 @@ def occlusion_figure(image, result: dict, projection=None, class_names=None,
             ax.set_xticks([])
             ax.set_yticks([])
         elif panel == "activation":
-            im = _heat(ax, result, result["activation"],
-                       f"(b) {result['layer']} map {result['channel']}: total", "viridis", shape)
+            im = _heat(ax, result, result.activation,
+                       f"(b) {result.layer} map {result.channel}: total", "viridis", shape)
             fig.colorbar(im, ax=ax, fraction=0.046)
         elif panel == "projection":
             ax.imshow(to_display(np.asarray(projection), symmetric=True))
             ax.set_title("(c) its projection", fontsize=9)
             ax.axis("off")
         elif panel == "probability":
-            cname = names[result["class_index"]] if result["class_index"] < len(names) else ""
-            im = _heat(ax, result, result["probability"], f"(d) p({cname})", "jet", shape,
+            cname = names[result.class_index] if result.class_index < len(names) else ""
+            im = _heat(ax, result, result.probability, f"(d) p({cname})", "jet", shape,
                        vmin=0, vmax=1)
             fig.colorbar(im, ax=ax, fraction=0.046)
         else:
-            top = result["top_class"]
+            top = result.top_class
             present = np.unique(top)
             cmap = plt.get_cmap("tab10", max(10, len(names)))
             _heat(ax, result, top, "(e) most probable class", cmap, shape, vmin=-0.5,
