@@ -136,8 +136,13 @@ def test_pointing_game_hand_cases():
     heat[0, 3, 3] = 1   # on the object
     heat[1, 8, 8] = 1   # far away
     heat[2, 5, 5] = 1   # two pixels off: a hit only with tolerance 2
-    rate, hits = cam.pointing_game(heat, masks, return_hits=True)   # heat[3] is flat: a miss
-    assert rate == 0.25 and hits.tolist() == [True, False, False, False]
+    hits = cam.pointing_hits(heat, masks)   # heat[3] is flat: a miss
+    assert hits.tolist() == [True, False, False, False]
+    assert cam.pointing_game(heat, masks) == 0.25
+    assert cam.pointing_hits(heat, masks, tolerance=2).tolist() == [True, False, True, False]
+    with pytest.warns(DeprecationWarning, match="pointing_hits"):
+        rate, old = cam.pointing_game(heat, masks, return_hits=True)
+    assert rate == 0.25 and old.tolist() == hits.tolist()
     assert cam.pointing_game(heat, masks, tolerance=2) == 0.5
     with pytest.raises(ValueError, match="masks must be .* bool"):
         cam.pointing_game(heat, masks.astype(int))
@@ -145,6 +150,24 @@ def test_pointing_game_hand_cases():
         cam.pointing_game(heat[:2], masks)
     with pytest.raises(ValueError, match="tolerance"):
         cam.pointing_game(heat, masks, tolerance=-1)
+
+
+def test_single_image_is_a_batch_of_one(model, images):
+    np.testing.assert_allclose(cam.gradcam(model, images[2]), cam.gradcam(model, images[2:3]),
+                               atol=1e-6)
+    np.testing.assert_allclose(cam.guided_backprop(model, images[2], 1),
+                               cam.guided_backprop(model, images[2:3], 1), atol=1e-6)
+
+
+def test_nested_softmax_is_skipped_and_layer_paths_stay_valid(images):
+    # the softmax is the last layer of an inner model: Grad-CAM still uses the logits, and the
+    # layer is found by its "outer/inner" path
+    inner = small(True, seed=2)
+    outer = keras.Sequential([keras.Input((24, 24, 3)), inner])
+    logits = small(False, seed=2)
+    ref = cam.gradcam(logits, images, class_index=1, layer="c1", resize=False)
+    got = cam.gradcam(outer, images, class_index=1, layer=f"{inner.name}/c1", resize=False)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +217,8 @@ def test_overlay_and_figure(images):
 
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(model="m"), TypeError, "model must be a keras.Model"),
-    (dict(images=np.zeros((2, 20, 24, 3))), ValueError, r"images must be \(N, 24, 24, 3\)"),
+    (dict(images=np.zeros((2, 20, 24, 3))), ValueError,
+     r"images must have shape \(N, 24, 24, 3\) or \(24, 24, 3\), got shape \(2, 20, 24, 3\)"),
     (dict(images=np.full((1, 24, 24, 3), np.nan)), ValueError, "finite"),
     (dict(images=np.zeros((0, 24, 24, 3))), ValueError, "at least one image"),
     (dict(class_index=4), ValueError, r"class_index must be in \[0, 4\)"),

@@ -65,7 +65,7 @@ def test_table_on_tiny_model():
     (dict(n_images=1), "n_images must be"),
     (dict(n_images=9), "n_images must be"),
     (dict(draws=0), "draws must be"),
-    (dict(layers=("nope",)), "layers must be names"),
+    (dict(layers=("nope",)), "layers must name a layer of the model, got .nope."),
     (dict(masks=np.ones((6, 5, 5), bool)), "masks must be"),
     (dict(parts={"eye": np.full((6, 2), np.nan)}), "parts"),
 ])

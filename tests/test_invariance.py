@@ -1,5 +1,7 @@
 """Invariance: identity amounts, known transformations, known distances, errors."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -55,9 +57,9 @@ def test_zero_distance_at_identity(model, images):
         res = invariance.invariance_curves(model, images, [0, 1, 2], kind,
                                            [invariance.IDENTITY[kind]], layers=("conv1", "fc7"))
         for name in ("conv1", "fc7"):
-            np.testing.assert_allclose(res["distance"][name], 0, atol=1e-5)
+            np.testing.assert_allclose(res.distance[name], 0, atol=1e-5)
         base = model.predict(images, verbose=0)[np.arange(3), [0, 1, 2]]
-        np.testing.assert_allclose(res["probability"][0], base, rtol=1e-5)
+        np.testing.assert_allclose(res.probability[0], base, rtol=1e-5)
 
 
 def test_known_distance_on_pixels(model, images):
@@ -72,13 +74,14 @@ def test_known_distance_on_pixels(model, images):
         else:
             shifted = images
         d = np.linalg.norm((shifted - images).reshape(3, -1), axis=1)
-        np.testing.assert_allclose(res["distance"]["flat"][a], d, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(res["relative"]["flat"][a],
+        np.testing.assert_allclose(res.distance["flat"][a], d, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(res.relative["flat"][a],
                                    d / np.linalg.norm(images.reshape(3, -1), axis=1), rtol=1e-5)
-    assert res["probability"].shape == res["prediction"].shape == (3, 3)
+    assert res.probability.shape == res.prediction.shape == (3, 3)
 
 
 def test_figure(model, images):
+    warnings.simplefilter("error", DeprecationWarning)  # the figure reads attributes
     res = [invariance.invariance_curves(model, images, [0, 1, 2], k, [0.5, 1, 2])
            for k in ("translation", "scale")]
     fig = figures.invariance_figure(res, names=["a", "b", "c"])
@@ -88,15 +91,67 @@ def test_figure(model, images):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(kind="shear"), "kind must be one of"),
     (dict(amounts=[]), "amounts must be a non-empty"),
-    (dict(labels=[0]), "labels must be"),
-    (dict(layers=("nope",)), "layers must be names"),
-    (dict(images=np.zeros((10, 10, 2))), "images must be"),
+    (dict(class_index=[0]), "class_index must be None, an int or 3 ints"),
+    (dict(class_index=3), r"class_index must be in \[0, 3\), got 3"),
+    (dict(layers=("nope",)), "layers must name a layer of the model, got 'nope'"),
+    (dict(layers="conv1"), "layers must be a sequence of layer names"),
+    (dict(images=np.zeros((10, 10, 2))), r"images must have shape \(N, 10, 10, 2\), got shape"),
 ])
 def test_errors(model, images, kwargs, match):
-    args = dict(model=model, images=images, labels=[0, 1, 2], kind="translation",
+    args = dict(model=model, images=images, class_index=[0, 1, 2], kind="translation",
                 amounts=[0, 1]) | kwargs
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         invariance.invariance_curves(**args)
+
+
+def ending(form, seed=0):
+    """A small classifier whose output is made by ``form``: a softmax fused into the last
+    Dense, an Activation("softmax"), a Softmax layer, none (logits), or a Softmax layer at the
+    end of a nested model."""
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((10, 10, 2))
+    c = keras.layers.Conv2D(3, 3, activation="relu", name="conv1")(x)
+    f = keras.layers.Dense(5, activation="relu", name="fc7")(keras.layers.Flatten()(c))
+    if form == "dense":
+        return keras.Model(x, keras.layers.Dense(4, activation="softmax")(f))
+    z = keras.layers.Dense(4)(f)
+    if form == "activation":
+        return keras.Model(x, keras.layers.Activation("softmax")(z))
+    if form in ("softmax", "nested"):
+        m = keras.Model(x, keras.layers.Softmax()(z), name="inner")
+        return m if form == "softmax" else keras.Sequential([keras.Input((10, 10, 2)), m])
+    return keras.Model(x, z)
+
+
+@pytest.mark.parametrize("form", ["dense", "activation", "softmax", "nested", "none"])
+def test_probabilities_for_every_softmax_form(images, form):
+    # the softmax is applied once: the model's own output when it ends in a softmax (in any of
+    # its forms), keras.ops.softmax of the logits otherwise (a Softmax layer used to be missed,
+    # and the softmax applied twice)
+    m = ending(form)
+    amounts = [0, 2]
+    res = invariance.invariance_curves(m, images, [0, 1, 3], "translation", amounts,
+                                       layers=("conv1", "fc7") if form != "nested"
+                                       else ("inner/conv1", "fc7"))
+    for a, amount in enumerate(amounts):
+        out = m.predict(invariance.transform(images, "translation", amount), verbose=0)
+        want = np.asarray(keras.ops.softmax(out)) if form == "none" else out
+        np.testing.assert_allclose(res.probability[a], want[np.arange(3), [0, 1, 3]],
+                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(res.prediction[a], want.argmax(1))
+    assert invariance.checks.ends_in_softmax(m) == (form != "none")
+
+
+def test_default_class_is_the_prediction_and_labels_is_deprecated(model, images):
+    pred = model.predict(images, verbose=0).argmax(1)
+    res = invariance.invariance_curves(model, images, None, "rotation", [0, 90])
+    np.testing.assert_array_equal(res.class_index, pred)
+    with pytest.warns(DeprecationWarning, match="class_index"):
+        old = invariance.invariance_curves(model, images, kind="rotation", amounts=[0, 90],
+                                           labels=pred)
+    np.testing.assert_array_equal(old.probability, res.probability)
+    with pytest.warns(DeprecationWarning, match=r"\.probability"):
+        np.testing.assert_array_equal(res["probability"], res.probability)
 
 
 def test_transform_errors(images):

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zfkeras import models
 
@@ -108,3 +109,59 @@ def test_pre_softmax_gives_logits():
                                rtol=1e-4, atol=1e-6)
     with pytest.raises(TypeError, match="model"):
         models.pre_softmax("not a model")
+
+
+def _ending(form):
+    """A tiny classifier whose output is a softmax in one of its forms (or none), and the
+    logits computed by hand from the layer below (an independent computation)."""
+    keras.utils.set_random_seed(0)
+    x = keras.Input((6, 6, 2))
+    h = keras.layers.Conv2D(4, 3, name="c")(x)
+    f = keras.layers.GlobalAveragePooling2D()(h)
+    if form == "conv":  # a fully convolutional head, output (N, 1, 1, 3)
+        conv = keras.layers.Conv2D(3, 4, activation="softmax", name="head")
+        model = keras.Model(x, conv(h))
+        below = keras.Model(x, h)
+        return model, lambda v: tf.nn.conv2d(below(v), conv.kernel, 1, "VALID") + conv.bias
+    if form == "dense":
+        dense = keras.layers.Dense(3, activation="softmax", name="d")
+        model, below = keras.Model(x, dense(f)), keras.Model(x, f)
+        return model, lambda v: below(v) @ dense.kernel + dense.bias
+    dense = keras.layers.Dense(3, name="d")
+    z = dense(f)
+    below = keras.Model(x, f)
+    hand = lambda v: below(v) @ dense.kernel + dense.bias  # noqa: E731
+    if form == "activation":
+        return keras.Model(x, keras.layers.Activation("softmax")(z)), hand
+    if form == "softmax":
+        return keras.Model(x, keras.layers.Softmax()(z)), hand
+    if form == "ops":
+        return keras.Model(x, keras.ops.softmax(z)), hand
+    if form == "nested":
+        inner = keras.Model(x, keras.layers.Softmax()(z), name="inner")
+        return keras.Sequential([keras.Input((6, 6, 2)), inner]), hand
+    return keras.Model(x, z), hand
+
+
+@pytest.mark.parametrize("form", ["dense", "conv", "activation", "softmax", "ops", "nested",
+                                  "none"])
+def test_pre_softmax_and_ends_in_softmax_for_every_form(form):
+    model, hand = _ending(form)
+    x = np.random.default_rng(1).normal(size=(4, 6, 6, 2)).astype("float32")
+    want = np.asarray(hand(tf.constant(x)))
+    logits = models.pre_softmax(model)
+    np.testing.assert_allclose(np.asarray(logits(x)), want, rtol=1e-5, atol=1e-6)
+    assert models.architectures.ends_in_softmax(model) == (form != "none")
+    assert (logits is model) == (form == "none")
+    if form != "none":
+        np.testing.assert_allclose(np.asarray(keras.ops.softmax(want)), np.asarray(model(x)),
+                                   rtol=1e-5, atol=1e-6)
+    if form == "nested":  # the nested model keeps its name: "inner/c" paths stay valid
+        assert [lay.name for lay in logits.layers][-1] == "inner"
+
+
+def test_pre_softmax_refuses_an_unknown_fused_softmax():
+    x = keras.Input((4, 4, 2))
+    m = keras.Model(x, keras.layers.DepthwiseConv2D(4, activation="softmax")(x))
+    with pytest.raises(ValueError, match="fused into layer"):
+        models.pre_softmax(m)

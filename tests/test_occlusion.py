@@ -1,5 +1,7 @@
 """Occlusion sensitivity: a plain loop over occluded copies, positions, batching, errors."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -52,13 +54,13 @@ def test_root_export():
 def test_equals_plain_loop(model, image):
     res = zfkeras.occlusion_sensitivity(model, image, 4, 3, layer="conv", fill=0.5)
     base, probs, acts, channel = plain_loop(model, image, 4, 3, 0.5, layer="conv")
-    assert res["rows"].tolist() == [0, 3, 6] and res["cols"].tolist() == [0, 3, 6]
+    assert res.rows.tolist() == [0, 3, 6] and res.cols.tolist() == [0, 3, 6]
     cls = int(np.argmax(base))
-    assert res["class_index"] == cls and res["channel"] == channel
-    np.testing.assert_allclose(res["probability"].ravel(), probs[:, cls], rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(res["top_class"].ravel(), probs.argmax(1))
-    np.testing.assert_allclose(res["activation"].ravel(), acts, rtol=1e-5, atol=1e-5)
-    assert res["base_probability"] == pytest.approx(base[cls], rel=1e-5)
+    assert res.class_index == cls and res.channel == channel
+    np.testing.assert_allclose(res.probability.ravel(), probs[:, cls], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(res.top_class.ravel(), probs.argmax(1))
+    np.testing.assert_allclose(res.activation.ravel(), acts, rtol=1e-5, atol=1e-5)
+    assert res.base_probability == pytest.approx(base[cls], rel=1e-5)
 
 
 @pytest.mark.parametrize("h, w, p, s, rows, cols", [
@@ -72,8 +74,8 @@ def test_positions(h, w, p, s, rows, cols):
                               keras.layers.Dense(3, activation="softmax")])
     res = zfkeras.occlusion_sensitivity(model, np.zeros((h, w, 3), "float32"), p, s,
                                         class_index=1)
-    assert res["rows"].tolist() == rows and res["cols"].tolist() == cols
-    assert res["probability"].shape == res["top_class"].shape == (len(rows), len(cols))
+    assert res.rows.tolist() == rows and res.cols.tolist() == cols
+    assert res.probability.shape == res.top_class.shape == (len(rows), len(cols))
 
 
 def test_batch_size_does_not_matter(model, image):
@@ -81,7 +83,7 @@ def test_batch_size_does_not_matter(model, image):
     for bs in (1, 7, 32):
         res = zfkeras.occlusion_sensitivity(model, image, 3, 1, layer="conv", batch_size=bs)
         for key in ("probability", "top_class", "activation"):
-            np.testing.assert_array_equal(res[key], ref[key])
+            np.testing.assert_array_equal(getattr(res, key), getattr(ref, key))
 
 
 def test_softmax_applied_to_logits(image):
@@ -89,21 +91,24 @@ def test_softmax_applied_to_logits(image):
     probs = tiny(softmax=True, seed=3)
     a = zfkeras.occlusion_sensitivity(logits, image, 4, 4, class_index=2)
     b = zfkeras.occlusion_sensitivity(probs, image, 4, 4, class_index=2)
-    np.testing.assert_allclose(a["probability"], b["probability"], rtol=1e-5)
-    assert 0 < a["probability"].min() and a["probability"].max() < 1
+    np.testing.assert_allclose(a.probability, b.probability, rtol=1e-5)
+    assert 0 < a.probability.min() and a.probability.max() < 1
 
 
 def test_default_fill_is_zero_and_fill_image(model, image):
     a = zfkeras.occlusion_sensitivity(model, image, 4, 4)
     b = zfkeras.occlusion_sensitivity(model, image, 4, 4, fill=np.zeros((12, 10, 3)))
-    np.testing.assert_array_equal(a["probability"], b["probability"])
+    np.testing.assert_array_equal(a.probability, b.probability)
     c = zfkeras.occlusion_sensitivity(model, image, 4, 4, fill=image)  # "occluding" by itself
-    np.testing.assert_allclose(c["probability"], c["base_probability"], rtol=1e-5)
+    np.testing.assert_allclose(c.probability, c.base_probability, rtol=1e-5)
 
 
 def test_pointing_hits():
-    res = {"probability": np.array([[0.9, 0.1], [0.5, 0.6]]), "rows": np.array([0, 4]),
-           "cols": np.array([0, 4]), "patch_size": 4}
+    prob = np.array([[0.9, 0.1], [0.5, 0.6]])
+    res = occlusion.OcclusionResult(probability=prob, top_class=np.zeros((2, 2), int),
+                                    top_probability=prob, rows=np.array([0, 4]),
+                                    cols=np.array([0, 4]), class_index=0, base_probability=1.0,
+                                    patch_size=4, stride=4)
     masks = np.zeros((2, 8, 8), bool)
     masks[0, 1, 5] = True   # inside the occluder at (0, 4)
     masks[1, 5, 1] = True   # elsewhere
@@ -115,7 +120,41 @@ def test_pointing_hits():
         occlusion.pointing_chance([res], masks)
 
 
+def test_result_is_a_frozen_dataclass_with_deprecated_item_access(model, image):
+    res = zfkeras.occlusion_sensitivity(model, image, 4, 4)
+    assert isinstance(res, occlusion.OcclusionResult) and res.layer is None
+    assert res.activation is None and res.channel is None
+    with pytest.raises(AttributeError):
+        res.stride = 2  # frozen
+    with pytest.warns(DeprecationWarning, match=r"\.probability"):
+        np.testing.assert_array_equal(res["probability"], res.probability)
+    with pytest.warns(DeprecationWarning):
+        assert "activation" not in res
+    with pytest.warns(DeprecationWarning), pytest.raises(KeyError):
+        res["nope"]
+
+
+def test_chosen_channel_and_nested_layer(model, image):
+    base, probs, acts, _ = plain_loop(model, image, 4, 4, 0.0, layer="conv")
+    feats = keras.Model(model.inputs, model.get_layer("conv").output)
+    res = zfkeras.occlusion_sensitivity(model, image, 4, 4, layer="conv", channel=2)
+    want = []
+    for r in (0, 4, 8):
+        for c in (0, 4):
+            x = image.copy()
+            x[r:r + 4, c:c + 4] = 0
+            want.append(feats.predict(x[None], verbose=0)[0, ..., 2].sum())
+    assert res.channel == 2
+    np.testing.assert_allclose(res.activation.ravel(), want, rtol=1e-5, atol=1e-5)
+    outer = keras.Sequential([keras.Input((12, 10, 3)), model])
+    nested = zfkeras.occlusion_sensitivity(outer, image, 4, 4, layer=f"{model.name}/conv",
+                                           channel=2)
+    np.testing.assert_allclose(nested.activation, res.activation, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(nested.probability, res.probability, rtol=1e-5)
+
+
 def test_figure(model, image):
+    warnings.simplefilter("error", DeprecationWarning)  # the figure reads attributes
     res = zfkeras.occlusion_sensitivity(model, image, 4, 2, layer="conv")
     fig = figures.occlusion_figure(image, res, projection=image, class_names=list("abcde"),
                                      mask=np.ones((12, 10), bool))
@@ -124,14 +163,17 @@ def test_figure(model, image):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(model="m"), "model must be a keras.Model"),
-    (dict(image=np.zeros((12, 10))), "image must be"),
+    (dict(image=np.zeros((12, 10))), r"image must have shape \(12, 10, 3\) or \(1, 12, 10, 3\)"),
     (dict(patch_size=0), "patch_size"),
     (dict(patch_size=11), "patch_size"),
     (dict(patch_size=2.0), "patch_size"),
     (dict(stride=0), "stride"),
     (dict(class_index=5), "class_index"),
-    (dict(layer="nope"), "layer must be the name"),
-    (dict(layer="out"), "must output feature maps"),
+    (dict(layer="nope"), "layer must name a layer of the model, got 'nope'"),
+    (dict(layer="out"), r"layer must have a 4-D \(N, H, W, C\) output, got 'out'"),
+    (dict(layer="conv", channel=4), r"channel must be in \[0, 4\) for layer 'conv', got 4"),
+    (dict(channel=1), "channel needs a layer"),
+    (dict(verbose=2), "verbose must be 'auto', 0 or 1, got 2"),
     (dict(fill=np.zeros(4)), "fill must broadcast"),
     (dict(fill=np.nan), "fill must be a finite"),
     (dict(batch_size=0), "batch_size"),
@@ -143,7 +185,7 @@ def test_errors(model, image, kwargs, match):
 
 
 def test_image_must_match_model(model):
-    with pytest.raises(ValueError, match="image must match the model input"):
+    with pytest.raises(ValueError, match=r"image must have shape \(12, 10, 3\)"):
         zfkeras.occlusion_sensitivity(model, np.zeros((10, 12, 3)), 4, 2)
 
 

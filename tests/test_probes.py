@@ -29,6 +29,19 @@ def test_pooled_features_by_hand():
     np.testing.assert_array_equal(g[:, 0], x.max((1, 2, 3)))
 
 
+def test_nested_layer_path_and_batch_size():
+    # pooled features of a layer inside a nested model, found by its path, equal those of the
+    # inner model; batch_size does not change them
+    inp = keras.Input((5, 4, 1))
+    inner = keras.Model(inp, keras.layers.Activation("linear", name="same")(inp), name="inner")
+    outer = keras.Sequential([keras.Input((5, 4, 1)), inner])
+    x = np.random.default_rng(1).normal(size=(5, 5, 4, 1)).astype("float32")
+    a = probes.layer_features(outer, x, ["inner/same"], grid=2, batch_size=2)["inner/same"]
+    b = probes.layer_features(inner, x, ["same"], grid=2)["same"]
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(b[:, 0], x[:, :2, :2, 0].max((1, 2)))
+
+
 def test_feature_shapes(model):
     x = np.random.default_rng(0).normal(size=(5, 6, 6, 2)).astype("float32")
     f = probes.layer_features(model, x, ["conv1", "fc7"], grid=3, batch_size=2)
@@ -66,7 +79,7 @@ def test_transfer_freezes_and_unfreezes(model):
     np.testing.assert_array_equal(model.get_layer("conv1").kernel.numpy(), before)
     probes.unfreeze_top(t, ["fc7"])
     assert len(t.trainable_weights) == 4  # fc7 kernel and bias + the new softmax
-    with pytest.raises(ValueError, match="layers must be"):
+    with pytest.raises(ValueError, match="layers must name a layer of the model, got 'nope'"):
         probes.unfreeze_top(t, ["nope"])
 
 
@@ -80,15 +93,20 @@ def test_probe_layers_and_figure(model):
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), ["x"]), "layers must be"),
-    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), "conv1"), "layers must be"),
+    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), ["x"]),
+     "layers must name a layer of the model, got 'x'"),
+    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), "conv1"),
+     "layers must be a sequence of layer names"),
+    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 3)), ["conv1"]),
+     r"images must have shape \(N, 6, 6, 2\), got shape \(1, 6, 6, 3\)"),
     (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), ["conv1"], grid=0), "grid"),
     (lambda m: probes.linear_probe(np.zeros((3, 2)), [0, 1, 0], np.zeros((3, 4)), [0, 1, 0]),
      "same D"),
-    (lambda m: probes.transfer_model(m, 3, layer="fc9"), "layers must be"),
+    (lambda m: probes.transfer_model(m, 3, layer="fc9"),
+     "layer must name a layer of the model, got 'fc9'"),
 ])
 def test_errors(model, call, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         call(model)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from zfkeras import config, models, training
 from zfkeras import data as zdata
+from zfkeras.methods.checks import quiet_retracing
 
 FC = ("fc6", "drop6", "fc7", "drop7")
 CONV34 = ("conv3", "conv4")
@@ -90,8 +91,6 @@ def run_ablation(recipe: training.Recipe, variants: Mapping[str, dict] = VARIANT
     """Train every variant with the same recipe and data; return ``{"recipe", "rows"}`` where
     ``rows`` is a list of dicts (``variant``, ``removed``, ``width`` and the numbers of
     :func:`train_variant`)."""
-    from zfkeras.experiments.probes import quiet_retracing
-
     xtr, ytr, xte, yte, names = training.load_dataset(recipe, data_dir)
     rows = []
     bar = keras.utils.Progbar(len(variants), verbose=1 if verbose == 0 else 0)

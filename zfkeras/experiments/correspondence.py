@@ -24,6 +24,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods import checks
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+
 
 def hamming_score(eps) -> float:
     """The normalized sum of pairwise Hamming distances between the signs of ``eps``.
@@ -108,18 +111,18 @@ def align(images, masks, parts: Mapping[str, np.ndarray], object_radius, margin:
     return out, m.numpy()[..., 0] > 0.5, moved
 
 
-def _features(model: keras.Model, layers: Sequence[str], batch_size: int):
-    names = [lay.name for lay in model.layers]
-    bad = [n for n in layers if n not in names]
-    if isinstance(layers, str) or bad:
-        raise ValueError(f"layers must be names of layers of the model ({names}), got {layers!r}")
-    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layers])
-    fn = tf.function(lambda x: probe(x, training=False), reduce_retracing=True)
+def _features(model: keras.Model, layers: Sequence[str], batch_size: int, argument: str):
+    checks.check_model(model)
+    layers = tuple(checks.layer_names(model, layers, argument))
+    checks.batch_size(batch_size)
+    probe = checks.layer_model(model, layers, argument)
+    fn = checks.cached(model, ("features", layers), lambda: tf.function(
+        lambda x: probe(x, training=False), reduce_retracing=True))
 
     def run(x):
         parts = []
-        for i in range(0, len(x), batch_size):
-            out = fn(tf.constant(x[i:i + batch_size]))
+        for b in checks.batches(len(x), batch_size):
+            out = fn(tf.constant(x[b]))
             out = out if isinstance(out, (list, tuple)) else [out]
             parts.append([o.numpy().reshape(len(o), -1) for o in out])
         return {n: np.concatenate([p[k] for p in parts]) for k, n in enumerate(layers)}
@@ -128,10 +131,15 @@ def _features(model: keras.Model, layers: Sequence[str], batch_size: int):
 
 
 def sign_change_score(model: keras.Model, images, centres, patch_size, layer: str,
-                      fill: float = 0.0, batch_size: int = 64) -> float:
-    """Delta at ``layer`` (module docstring) for occluding ``centres`` in ``images``."""
-    run = _features(model, [layer], batch_size)
-    x = np.asarray(images, np.float32)
+                      fill: float = 0.0, *, batch_size: int = BATCH_SIZE) -> float:
+    """Delta at ``layer`` (module docstring) for occluding ``centres`` in ``images``
+    (model inputs ``(N, H, W, C)``, N >= 2); ``layer`` a name or an ``"outer/inner"`` path.
+
+    Raises:
+        TypeError/ValueError: bad model, images, centres, patch_size, layer or batch_size.
+    """
+    run = _features(model, [layer], batch_size, "layer")
+    x = checks.images(model, images)
     eps = run(x)[layer] - run(occlude(x, centres, patch_size, fill))[layer]
     return hamming_score(eps)
 
@@ -152,7 +160,8 @@ def random_centres(masks, patch_size, rng: np.random.Generator) -> np.ndarray:
 def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndarray],
                          masks, patch_size, layers: Sequence[str] = ("conv5", "fc7"),
                          n_images: int = 5, draws: int = 10, fill: float = 0.0,
-                         seed: int = 0, batch_size: int = 64) -> dict:
+                         seed: int = 0, *, batch_size: int = BATCH_SIZE,
+                         verbose: int | str = VERBOSE) -> dict:
     """Delta for every part and for random regions, at every layer, mean and std over draws.
 
     Every draw picks ``n_images`` images at random from the pool (the paper used 5 dogs), and
@@ -165,14 +174,19 @@ def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndar
             ``zfkeras.data.shapes(...)["parts"]`` restricted to the faces).
         masks: bool ``(M, H, W)`` object masks (where random regions are drawn).
         patch_size: occluder side, an int or ``(M,)`` ints.
-        layers: layer names compared (the paper: layers 5 and 7).
+        layers: layer names (or ``"outer/inner"`` paths) compared (the paper: layers 5
+            and 7).
         n_images, draws, seed: images per draw, number of draws, random seed.
+        batch_size: images per forward pass; verbose: ``"auto"`` (a progress bar over the
+            draws when the run looks longer than a few seconds), 0 or 1.
 
     Returns:
         A dict ``{"rows": [*parts, "random"], "layers": [...], "mean": {row: {layer: float}},
         "std": {...}, "scores": {row: {layer: (draws,) array}}}``.
     """
-    x = np.asarray(images, np.float32)
+    checks.check_model(model)
+    x = checks.images(model, images)
+    checks.verbose(verbose)
     m = len(x)
     if not 2 <= n_images <= m:
         raise ValueError(f"n_images must be in [2, {m}] (the number of images), got {n_images}")
@@ -186,13 +200,14 @@ def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndar
             raise ValueError(f"parts[{name!r}] must be a finite ({m}, 2) array, got shape "
                              f"{np.shape(pos)}")
     sizes = np.broadcast_to(np.asarray(patch_size), (m,)).astype(int)
-    run = _features(model, list(layers), batch_size)
+    layers = tuple(layers) if not isinstance(layers, str) else layers
+    run = _features(model, layers, batch_size, "layers")
     base = run(x)
     rng = np.random.default_rng(seed)
     rows = [*parts, "random"]
     occluded = {name: run(occlude(x, pos, sizes, fill)) for name, pos in parts.items()}
     scores = {r: {lay: np.zeros(draws) for lay in layers} for r in rows}
-    bar = keras.utils.Progbar(draws, verbose=1) if draws * m > 50_000 else None
+    bar = checks.Progress(draws, verbose, unit_name="draw")
     for d in range(draws):
         pick = np.sort(rng.choice(m, n_images, replace=False))
         rand = run(occlude(x[pick], random_centres(masks[pick], sizes[pick], rng), sizes[pick],
@@ -201,8 +216,7 @@ def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndar
             for name in parts:
                 scores[name][lay][d] = hamming_score(base[lay][pick] - occluded[name][lay][pick])
             scores["random"][lay][d] = hamming_score(base[lay][pick] - rand[lay])
-        if bar is not None:
-            bar.update(d + 1)
+        bar.update(d + 1)
     return {"rows": rows, "layers": list(layers), "scores": scores,
             "mean": {r: {lay: float(scores[r][lay].mean()) for lay in layers} for r in rows},
             "std": {r: {lay: float(scores[r][lay].std()) for lay in layers} for r in rows}}

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from zfkeras.methods import checks
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 
 BANDS = ("low", "middle", "high")
 
@@ -67,20 +71,30 @@ def dead_filters(kernel, rel_threshold: float = 0.1) -> np.ndarray:
     return rms < rel_threshold * rms.max()
 
 
-def dead_units(model: keras.Model, images, layer: str, eps: float = 1e-6,
-               batch_size: int = 128) -> np.ndarray:
-    """Bool ``(channels,)``: feature maps of ``layer`` whose activation never exceeds ``eps``
-    on any of ``images`` (model inputs)."""
-    names = [lay.name for lay in model.layers]
-    if layer not in names:
-        raise ValueError(f"layer must be a layer name of the model ({names}), got {layer!r}")
-    probe = keras.Model(model.inputs[0], model.get_layer(layer).output)
-    x = np.asarray(images, np.float32)
-    peak = None
-    for i in range(0, len(x), batch_size):
-        a = np.asarray(probe(x[i:i + batch_size], training=False))
+def dead_units(model: keras.Model, images, layer: str, eps: float = 1e-6, *,
+               batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE) -> np.ndarray:
+    """Bool ``(channels,)``: feature maps (or units) of ``layer`` whose activation never exceeds
+    ``eps`` on any of ``images`` (model inputs ``(N, H, W, C)``). ``layer`` is a name or an
+    ``"outer/inner"`` path; ``batch_size`` images per pass; ``verbose`` as everywhere
+    (:mod:`zfkeras.methods.checks`).
+
+    Raises:
+        TypeError/ValueError: bad model, images, layer, batch_size or verbose.
+    """
+    checks.check_model(model)
+    x = checks.images(model, images)
+    probe = checks.layer_model(model, [layer], "layer")
+    checks.batch_size(batch_size)
+    checks.verbose(verbose)
+    run = checks.cached(model, ("dead_units", layer), lambda: tf.function(
+        lambda b: probe(b, training=False), reduce_retracing=True))
+    parts = list(checks.batches(len(x), batch_size))
+    bar, peak = checks.Progress(len(parts), verbose), None
+    for k, b in enumerate(parts):
+        a = np.asarray(run(tf.constant(x[b])))
         m = a.reshape(len(a), -1, a.shape[-1]).max(axis=(0, 1))
         peak = m if peak is None else np.maximum(peak, m)
+        bar.update(k + 1)
     return peak <= eps
 
 

@@ -5,16 +5,21 @@ high layer, the Euclidean distance between the feature vector of the original an
 transformed image, and the probability of the true class. All transformed copies of one amount
 are built in one batched op and go through one model with several outputs.
 
-Python: :func:`transform`, :func:`invariance_curves`; figure: :func:`invariance_figure`.
+Python: :func:`transform`, :func:`invariance_curves`; figure:
+:func:`zfkeras.figures.invariance_figure`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from zfkeras.methods import checks
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 
 KINDS = ("translation", "scale", "rotation")
 IDENTITY = {"translation": 0.0, "scale": 1.0, "rotation": 0.0}
@@ -66,76 +71,116 @@ def transform(images, kind: str, amount: float, fill: float = 0.0) -> np.ndarray
         fill_mode="CONSTANT").numpy()
 
 
-def invariance_curves(model: keras.Model, images, labels, kind: str, amounts: Sequence[float],
-                      layers: Sequence[str] = ("conv1", "fc7"), fill: float = 0.0,
-                      batch_size: int = 64) -> dict:
-    """Distances between features of original and transformed images (paper Fig. 5).
+@dataclass(frozen=True, eq=False)
+class InvarianceCurves(checks.DeprecatedItems):
+    """What :func:`invariance_curves` measures for one kind of transformation (paper Fig. 5).
 
-    Args:
-        model: a classifier with a softmax output (a softmax is applied otherwise).
-        images: model inputs ``(N, H, W, C)``.
-        labels: ``(N,)`` true classes.
-        kind: ``"translation"``, ``"scale"`` or ``"rotation"`` (see :func:`transform`).
-        amounts: the amounts to sweep, ``(A,)``.
-        layers: names of the layers whose outputs are compared (each flattened to a vector).
-        fill: value of pixels that come from outside the image.
-        batch_size: images per forward pass.
-
-    Returns:
-        A dict with ``kind``, ``amounts`` ``(A,)``, ``layers``, ``distance`` and ``relative``
-        (dicts layer -> ``(A, N)``: the Euclidean distance, and that distance divided by the
-        norm of the original's feature vector), ``probability`` ``(A, N)`` (true class) and
-        ``prediction`` ``(A, N)`` (top class).
-
-    Raises:
-        ValueError: bad ``kind``, ``amounts``, ``labels`` or unknown ``layers``.
+    Attributes:
+        kind: ``"translation"``, ``"scale"`` or ``"rotation"``.
+        amounts: ``(A,)`` the amounts swept.
+        layers: the layers compared, in order.
+        distance: layer -> float32 ``(A, N)``, the Euclidean distance between the feature
+            vectors of the original and the transformed image.
+        relative: layer -> float32 ``(A, N)``, that distance divided by the norm of the
+            original's feature vector.
+        probability: float32 ``(A, N)``, the probability of ``class_index`` (per image).
+        prediction: int ``(A, N)``, the top class.
+        class_index: int ``(N,)``, the class whose probability is recorded.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    x = np.asarray(images, np.float32)
-    labels = np.asarray(labels)
-    if x.ndim != 4:
-        raise ValueError(f"images must be (N, H, W, C), got shape {x.shape}")
-    if labels.shape != (len(x),):
-        raise ValueError(f"labels must be ({len(x)},), got shape {labels.shape}")
-    amounts = np.asarray(amounts, np.float64)
-    if amounts.ndim != 1 or len(amounts) == 0:
-        raise ValueError(f"amounts must be a non-empty 1-D sequence, got {amounts!r}")
-    names = [lay.name for lay in model.layers]
-    if isinstance(layers, str) or not all(name in names for name in layers):
-        raise ValueError(f"layers must be names of layers of the model ({names}), got {layers!r}")
-    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layers]
-                        + [model.outputs[0]])
-    softmax = getattr(getattr(model.layers[-1], "activation", None), "__name__", "") != "softmax"
+
+    kind: str
+    amounts: np.ndarray
+    layers: tuple[str, ...]
+    distance: Mapping[str, np.ndarray]
+    relative: Mapping[str, np.ndarray]
+    probability: np.ndarray
+    prediction: np.ndarray
+    class_index: np.ndarray
+
+
+def _forward(model, layers):
+    probe = checks.layer_model(model, layers, "layers", output=True)
+    softmax = not checks.ends_in_softmax(model)
 
     @tf.function(reduce_retracing=True)
     def forward(batch):
         outs = probe(batch, training=False)
         feats = [tf.reshape(o, [tf.shape(o)[0], -1]) for o in outs[:-1]]
-        p = tf.nn.softmax(outs[-1], -1) if softmax else outs[-1]
-        return feats, p
+        return feats, tf.nn.softmax(outs[-1], -1) if softmax else outs[-1]
+
+    return forward
+
+
+def invariance_curves(model: keras.Model, images, class_index=None, kind: str | None = None,
+                      amounts: Sequence[float] | None = None,
+                      layers: Sequence[str] = ("conv1", "fc7"), fill: float = 0.0, *,
+                      batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE,
+                      **renamed) -> InvarianceCurves:
+    """Distances between features of original and transformed images (paper Fig. 5).
+
+    Args:
+        model: a classifier; its output is taken as probabilities when it ends in a softmax
+            (:func:`zfkeras.methods.checks.ends_in_softmax`), else a softmax is applied.
+        images: model inputs ``(N, H, W, C)``.
+        class_index: the class whose probability is recorded: ``None`` (each image's predicted
+            class, untransformed), an int, or one int per image (the true labels, as in the
+            paper). (Formerly ``labels=``, deprecated.)
+        kind: ``"translation"``, ``"scale"`` or ``"rotation"`` (see :func:`transform`).
+        amounts: the amounts to sweep, ``(A,)``.
+        layers: names (or ``"outer/inner"`` paths) of the layers whose outputs are compared
+            (each flattened to a vector).
+        fill: value of pixels that come from outside the image.
+        batch_size: images per forward pass.
+        verbose: ``"auto"`` (a progress bar over the amounts when the run looks longer than a
+            few seconds), 0 or 1.
+
+    Returns:
+        An :class:`InvarianceCurves`.
+
+    Raises:
+        TypeError/ValueError: bad ``model``, ``images``, ``class_index``, ``kind``,
+            ``amounts``, ``layers``, ``batch_size`` or ``verbose``.
+    """
+    class_index = checks.renamed(renamed, "labels", "class_index", class_index,
+                                 "invariance_curves")
+    checks.no_more(renamed, "invariance_curves")
+    checks.check_model(model)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    x = checks.images(model, images)
+    amounts = np.asarray([] if amounts is None else amounts, np.float64)
+    if amounts.ndim != 1 or len(amounts) == 0 or not np.all(np.isfinite(amounts)):
+        raise ValueError(f"amounts must be a non-empty 1-D sequence of finite numbers, got "
+                         f"{amounts!r}")
+    layers = tuple(checks.layer_names(model, layers))
+    batch_size = checks.batch_size(batch_size)
+    checks.verbose(verbose)
+    cls = checks.class_index(class_index, len(x), int(model.outputs[0].shape[-1]))
+    forward = checks.cached(model, ("invariance", layers), lambda: _forward(model, layers))
 
     def features(batch_images):
-        parts = [forward(tf.constant(batch_images[i:i + batch_size]))
-                 for i in range(0, len(batch_images), batch_size)]
+        parts = [forward(tf.constant(batch_images[b]))
+                 for b in checks.batches(len(batch_images), batch_size)]
         feats = [np.concatenate([p[0][k].numpy() for p in parts]) for k in range(len(layers))]
         return feats, np.concatenate([p[1].numpy() for p in parts])
 
-    base, _ = features(x)
+    base, p_base = features(x)
+    cls = np.where(cls < 0, p_base.argmax(1), cls)
     norms = [np.linalg.norm(f, axis=1) for f in base]
     dist = {n: np.zeros((len(amounts), len(x)), np.float32) for n in layers}
     rel = {n: np.zeros((len(amounts), len(x)), np.float32) for n in layers}
     prob = np.zeros((len(amounts), len(x)), np.float32)
     pred = np.zeros((len(amounts), len(x)), np.int64)
+    bar = checks.Progress(len(amounts), verbose, unit_name="amount")
     for a, amount in enumerate(amounts):
         feats, p = features(transform(x, kind, amount, fill))
         for k, n in enumerate(layers):
             d = np.linalg.norm(feats[k] - base[k], axis=1)
             dist[n][a] = d
             rel[n][a] = np.divide(d, norms[k], out=np.zeros_like(d), where=norms[k] > 0)
-        prob[a] = p[np.arange(len(x)), labels]
+        prob[a] = p[np.arange(len(x)), cls]
         pred[a] = p.argmax(1)
-    return {"kind": kind, "amounts": amounts, "layers": list(layers), "distance": dist,
-            "relative": rel, "probability": prob, "prediction": pred}
-
-
+        bar.update(a + 1)
+    return InvarianceCurves(kind=kind, amounts=amounts, layers=layers, distance=dist,
+                            relative=rel, probability=prob, prediction=pred,
+                            class_index=cls.astype(np.int64))

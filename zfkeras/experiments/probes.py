@@ -11,54 +11,29 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-
-@contextlib.contextmanager
-def quiet_retracing():
-    """Silence TensorFlow's retracing warnings while a function deliberately builds and runs
-    many small models (each with its own compiled functions)."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+from zfkeras.methods import checks
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE, quiet_retracing
 
 
 def _check_layers(model: keras.Model, layers: Sequence[str]) -> None:
-    names = [lay.name for lay in model.layers]
-    if isinstance(layers, str) or not layers or any(n not in names for n in layers):
-        raise ValueError(f"layers must be a non-empty list of layer names of the model "
-                         f"({names}), got {layers!r}")
+    """Layers of ``model`` itself (these functions copy and rebuild it)."""
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a sequence of layer names, got {type(layers).__name__} "
+                        f"{layers!r}")
+    if not layers:
+        raise ValueError(f"layers must name at least one layer, got {layers!r}")
+    for n in layers:
+        checks.top_level_layer(model, n, "layers")
 
 
-def layer_features(model: keras.Model, images, layers: Sequence[str], grid: int = 2,
-                   batch_size: int = 128) -> dict[str, np.ndarray]:
-    """Each layer's output, pooled to a small fixed size and flattened.
-
-    Feature maps ``(N, h, w, c)`` are max-pooled over a ``grid x grid`` partition of their
-    spatial extent (``grid=1``: global max pooling) to ``(N, grid * grid * c)``; vector outputs
-    are kept as they are.
-
-    Args:
-        model: a Keras model; images: its inputs ``(N, H, W, C)``; layers: layer names.
-        grid: the pooling grid; batch_size: images per forward pass.
-
-    Returns:
-        dict layer name -> float32 ``(N, D_layer)``.
-    """
-    _check_layers(model, layers)
-    if not isinstance(grid, int) or grid < 1:
-        raise ValueError(f"grid must be a positive int, got {grid!r}")
-    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in layers])
+def _pooled(model, layers, grid):
+    probe = checks.layer_model(model, layers, "layers")
 
     def pool(t):
         if len(t.shape) != 4:
@@ -78,11 +53,45 @@ def layer_features(model: keras.Model, images, layers: Sequence[str], grid: int 
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         return [pool(o) for o in outs]
 
-    x = np.asarray(images, np.float32)
+    return run
+
+
+def layer_features(model: keras.Model, images, layers: Sequence[str], grid: int = 2, *,
+                   batch_size: int = BATCH_SIZE,
+                   verbose: int | str = VERBOSE) -> dict[str, np.ndarray]:
+    """Each layer's output, pooled to a small fixed size and flattened.
+
+    Feature maps ``(N, h, w, c)`` are max-pooled over a ``grid x grid`` partition of their
+    spatial extent (``grid=1``: global max pooling) to ``(N, grid * grid * c)``; vector outputs
+    are kept as they are.
+
+    Args:
+        model: a Keras model; images: its inputs ``(N, H, W, C)``; layers: layer names (or
+            ``"outer/inner"`` paths).
+        grid: the pooling grid; batch_size: images per forward pass; verbose: ``"auto"``
+            (a progress bar when the run looks longer than a few seconds), 0 or 1.
+
+    Returns:
+        dict layer name -> float32 ``(N, D_layer)``.
+
+    Raises:
+        TypeError/ValueError: bad model, images, layers, grid, batch_size or verbose.
+    """
+    checks.check_model(model)
+    x = checks.images(model, images)
+    layers = tuple(checks.layer_names(model, layers))
+    if not isinstance(grid, int) or isinstance(grid, bool) or grid < 1:
+        raise ValueError(f"grid must be a positive int, got {grid!r}")
+    checks.batch_size(batch_size)
+    checks.verbose(verbose)
+    run = checks.cached(model, ("pooled", layers, grid), lambda: _pooled(model, layers, grid))
+    parts = list(checks.batches(len(x), batch_size))
+    bar, out = checks.Progress(len(parts), verbose), []
     with quiet_retracing():
-        parts = [[o.numpy() for o in run(tf.constant(x[i:i + batch_size]))]
-                 for i in range(0, len(x), batch_size)]
-    return {n: np.concatenate([p[k] for p in parts]) for k, n in enumerate(layers)}
+        for k, b in enumerate(parts):
+            out.append([o.numpy() for o in run(tf.constant(x[b]))])
+            bar.update(k + 1)
+    return {n: np.concatenate([p[k] for p in out]) for k, n in enumerate(layers)}
 
 
 def linear_probe(train_features, train_labels, test_features, test_labels,
@@ -107,14 +116,16 @@ def linear_probe(train_features, train_labels, test_features, test_labels,
 def probe_layers(model: keras.Model, x_train, y_train, x_test, y_test,
                  layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6",
                                           "fc7"),
-                 grid: int = 2, c: float = 0.1) -> dict[str, float]:
-    """Paper Table 7: the test accuracy of a linear probe on each layer's pooled features.
+                 grid: int = 2, c: float = 0.1, *, batch_size: int = BATCH_SIZE,
+                 verbose: int | str = VERBOSE) -> dict[str, float]:
+    """Paper Table 7: the test accuracy of a linear probe on each layer's pooled features
+    (:func:`layer_features`, whose arguments and errors apply).
 
     Returns:
         dict layer name -> accuracy, in the order of ``layers``.
     """
-    ftr = layer_features(model, x_train, layers, grid)
-    fte = layer_features(model, x_test, layers, grid)
+    ftr = layer_features(model, x_train, layers, grid, batch_size=batch_size, verbose=verbose)
+    fte = layer_features(model, x_test, layers, grid, batch_size=batch_size, verbose=verbose)
     return {n: linear_probe(ftr[n], y_train, fte[n], y_test, c) for n in layers}
 
 
@@ -144,7 +155,8 @@ def transfer_model(model: keras.Model, num_classes: int, layer: str = "fc7",
     in a sub-model named ``features``) and a new softmax ``new_predictions`` with
     ``num_classes`` units on top. ``model`` itself is not touched (fine-tuning the copy leaves
     it as it was)."""
-    _check_layers(model, [layer])
+    checks.check_model(model)
+    checks.top_level_layer(model, layer)
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     base = keras.Model(copy.inputs[0], copy.get_layer(layer).output, name="features")

@@ -9,7 +9,7 @@ import numpy as np
 
 from zfkeras.experiments.diagnostics import BANDS
 from zfkeras.experiments.evolution import crop_to_signal, snapshot_layers
-from zfkeras.experiments.invariance import UNITS
+from zfkeras.experiments.invariance import UNITS, InvarianceCurves
 from zfkeras.figures.common import to_display
 from zfkeras.figures.style import (
     FONT,
@@ -121,13 +121,13 @@ def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None,
     return fig
 
 
-def invariance_figure(results: Sequence[dict], names: Sequence[str] | None = None,
+def invariance_figure(results: Sequence[InvarianceCurves], names: Sequence[str] | None = None,
                       relative: bool = True, size: float | None = None):
     """The paper's Fig. 5 grid: one column per transformation, rows for the low layer's
     distance, the high layer's distance and the true-class probability; one line per image.
 
     Args:
-        results: dicts from :func:`invariance_curves` (one per kind).
+        results: :class:`InvarianceCurves` from :func:`invariance_curves` (one per kind).
         names: a label per image for the legend.
         relative: plot distances divided by the original's feature norm (else raw).
         size: at least this many inches per column (default: the course's 11-inch width).

@@ -15,66 +15,24 @@ per model.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods import checks
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, trace, walk
-from zfkeras.models import pre_softmax
-
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _cached(model, key, make):
-    slot = _CACHE.setdefault(model, {})
-    if key not in slot:
-        slot[key] = make()
-    return slot[key]
-
-
-def _images(model, images) -> np.ndarray:
-    x = np.asarray(images, np.float32) if not tf.is_tensor(images) else images.numpy()
-    if x.ndim == 3:
-        x = x[None]
-    want = tuple(model.inputs[0].shape[1:])
-    if x.ndim != 4 or any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
-        raise ValueError(f"images must be (N, {', '.join(map(str, want))}) model inputs, got "
-                         f"shape {np.shape(images)}")
-    if len(x) == 0:
-        raise ValueError(f"images must hold at least one image, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("images must be finite, got NaN or inf values")
-    return x
-
-
-def _classes(class_index, n: int, num_classes: int) -> np.ndarray:
-    """-1 marks "the predicted class"."""
-    if class_index is None:
-        return np.full(n, -1, np.int32)
-    if isinstance(class_index, (int, np.integer)) and not isinstance(class_index, bool):
-        c = np.full(n, int(class_index), np.int32)
-    elif isinstance(class_index, (Sequence, np.ndarray)) and len(class_index) == n and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in class_index):
-        c = np.asarray(class_index, np.int32)
-    else:
-        raise TypeError(f"class_index must be None, an int or {n} ints (one per image), got "
-                        f"{class_index!r}")
-    if c.min() < 0 or c.max() >= num_classes:
-        raise ValueError(f"class_index must be in [0, {num_classes}), got {class_index!r}")
-    return c
+from zfkeras.models.architectures import pre_softmax
 
 
 def _conv_layer(entries, layer):
-    """The feature-map entry: a named layer, or the last layer with a 4-D output of more than
-    1x1 that is not a pooling layer (Grad-CAM's "last convolutional feature maps")."""
+    """The feature-map entry: a named layer (already checked on the model), or the last layer
+    with a 4-D output of more than 1x1 that is not a pooling layer (Grad-CAM's "last
+    convolutional feature maps")."""
     if layer is not None:
         path, op, out = find(entries, layer)
-        if len(out.shape) != 4:
-            raise ValueError(f"layer must have a 4-D (N, H, W, C) output, got {layer!r} with "
-                             f"output shape {tuple(out.shape)}")
         return path, out
     for path, op, out in reversed(entries):
         if (isinstance(op, keras.layers.Layer) and not _is_graph_model(op) and len(out.shape) == 4
@@ -142,14 +100,28 @@ def _normalize(cam, size=None, mats=None):
     return tf.math.divide_no_nan(tf.nn.relu(cam), peak).numpy()
 
 
+def _prepare(model, images, class_index, batch_size, verbose, layer=None):
+    """The checks shared by gradcam and guided backpropagation."""
+    checks.check_model(model)
+    checks.batch_size(batch_size)
+    checks.verbose(verbose)
+    x = checks.images(model, images, single=True)
+    if layer is not None:
+        checks.feature_layer(model, layer)
+    num_classes = int(model.outputs[0].shape[-1])
+    return x, checks.class_index(class_index, len(x), num_classes)
+
+
 def gradcam(model: keras.Model, images, class_index=None, layer: str | None = None,
-            resize: bool = True, *, batch_size: int = 128) -> np.ndarray:
+            resize: bool = True, *, batch_size: int = BATCH_SIZE,
+            verbose: int | str = VERBOSE) -> np.ndarray:
     """Grad-CAM heatmaps of a class score.
 
     Args:
         model: a Keras classifier (Sequential, Functional or nested); when it ends in a softmax
             the score is taken before it (:func:`zfkeras.pre_softmax`).
-        images: model inputs ``(N, H, W, C)`` (or one ``(H, W, C)``), already preprocessed.
+        images: model inputs ``(N, H, W, C)``, already preprocessed; one image ``(H, W, C)`` is
+            accepted too (a batch of one).
         class_index: ``None`` (the predicted class of each image), an int, or one int per image.
         layer: name (or ``"outer/inner"`` path) of a layer with a 4-D output; default the last
             4-D layer before the classifier that is not a pooling layer (the last convolutional
@@ -158,30 +130,31 @@ def gradcam(model: keras.Model, images, class_index=None, layer: str | None = No
             receptive field when the layers' geometry is known (else a plain image resize);
             ``False`` keeps the layer's resolution.
         batch_size: images per forward+backward pass.
+        verbose: ``"auto"`` (a progress bar when the run looks longer than a few seconds),
+            0 or 1.
 
     Returns:
         ``(N, H, W)`` float32 heatmaps in [0, 1], each scaled by its maximum (an all-zero map
         stays zero).
 
     Raises:
-        TypeError/ValueError: bad model, images, class_index, layer or batch_size.
+        TypeError/ValueError: bad model, images, class_index, layer, batch_size or verbose
+            (:mod:`zfkeras.methods.checks`).
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    run, num_classes, path = _cached(model, ("gradcam", layer),
-                                     lambda: _gradcam_fn(model, layer))
-    x = _images(model, images)
-    cls = _classes(class_index, len(x), num_classes)
+    x, cls = _prepare(model, images, class_index, batch_size, verbose, layer)
+    run, num_classes, path = checks.cached(model, ("gradcam", layer),
+                                           lambda: _gradcam_fn(model, layer))
     size = x.shape[1:3] if resize else None
     maps, mats = [], None
-    for i in range(0, len(x), batch_size):
-        cam = run(tf.constant(x[i:i + batch_size]), tf.constant(cls[i:i + batch_size]))[0]
+    parts = list(checks.batches(len(x), batch_size))
+    bar = checks.Progress(len(parts), verbose)
+    for k, b in enumerate(parts):
+        cam = run(tf.constant(x[b]), tf.constant(cls[b]))[0]
         if size is not None and mats is None:
-            mats = _cached(model, ("gradcam-up", layer, tuple(size)),
-                           lambda cam=cam: _upsampling(model, path, cam.shape[1:3], size))
+            mats = checks.cached(model, ("gradcam-up", layer, tuple(size)),
+                                 lambda cam=cam: _upsampling(model, path, cam.shape[1:3], size))
         maps.append(_normalize(cam, size, mats))
+        bar.update(k + 1)
     return np.concatenate(maps).astype(np.float32)
 
 
@@ -217,6 +190,8 @@ def _guided_hook(op, args, kwargs):
 
 def _guided_fn(model):
     logits_model = pre_softmax(model)
+    if logits_model is model:  # a traced copy: nothing cached may hold the model itself
+        logits_model = checks.layer_model(model, [], output=True)
     spec = [tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
             tf.TensorSpec((None,), tf.int32)]
 
@@ -233,50 +208,72 @@ def _guided_fn(model):
 
 
 def guided_backprop(model: keras.Model, images, class_index=None, *,
-                    batch_size: int = 128) -> np.ndarray:
+                    batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE) -> np.ndarray:
     """Guided backpropagation of the class score (before the softmax) down to the image.
 
-    Arguments as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 gradients (signed; show
-    them with ``zfkeras.plot.to_display(g, symmetric=True)``).
+    Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 gradients
+    (signed; show them with ``zfkeras.figures.to_display(g, symmetric=True)``).
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    run, num_classes = _cached(model, ("guided",), lambda: _guided_fn(model))
-    x = _images(model, images)
-    cls = _classes(class_index, len(x), num_classes)
-    return np.concatenate([run(tf.constant(x[i:i + batch_size]),
-                               tf.constant(cls[i:i + batch_size])).numpy()
-                           for i in range(0, len(x), batch_size)])
+    x, cls = _prepare(model, images, class_index, batch_size, verbose)
+    run, _ = checks.cached(model, ("guided",), lambda: _guided_fn(model))
+    parts = list(checks.batches(len(x), batch_size))
+    bar, out = checks.Progress(len(parts), verbose), []
+    for k, b in enumerate(parts):
+        out.append(run(tf.constant(x[b]), tf.constant(cls[b])).numpy())
+        bar.update(k + 1)
+    return np.concatenate(out)
 
 
 def guided_gradcam(model: keras.Model, images, class_index=None, layer: str | None = None, *,
-                   batch_size: int = 128) -> np.ndarray:
+                   batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE) -> np.ndarray:
     """Guided Grad-CAM: the upsampled Grad-CAM heatmap times guided backpropagation.
 
-    Arguments as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 (signed).
+    Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 (signed).
     """
-    heat = gradcam(model, images, class_index, layer, resize=True, batch_size=batch_size)
-    guided = guided_backprop(model, images, class_index, batch_size=batch_size)
+    heat = gradcam(model, images, class_index, layer, resize=True, batch_size=batch_size,
+                   verbose=verbose)
+    guided = guided_backprop(model, images, class_index, batch_size=batch_size,
+                             verbose=verbose)
     return (guided * heat[..., None]).astype(np.float32)
 
 
-def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool = False):
-    """The pointing game: the fraction of heatmaps whose maximum lies on the object.
+def check_masks(masks, n: int, argument: str = "masks") -> np.ndarray:
+    """Bool object masks ``(n, H, W)``, one per image (or per result)."""
+    masks = np.asarray(masks)
+    if masks.ndim != 3 or masks.dtype != bool or len(masks) != n:
+        raise ValueError(f"{argument} must be (N, H, W) bool with N = {n}, got shape "
+                         f"{masks.shape} dtype {masks.dtype}")
+    return masks
+
+
+def box_hits(boxes, masks) -> np.ndarray:
+    """The pointing game's one test: whether each box ``(row0, col0, row1, col1)`` (end
+    excluded, clipped to the image) holds a pixel of its mask. ``boxes`` ``(N, 4)`` ints,
+    ``masks`` bool ``(N, H, W)``; returns bool ``(N,)``. Used by :func:`pointing_hits` (a
+    window around the heatmap's peak) and :func:`zfkeras.methods.occlusion.pointing_hits` (the
+    lowest-probability occluder)."""
+    masks = check_masks(masks, len(boxes))
+    return np.array([bool(m[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)].any())
+                     for m, (r0, c0, r1, c1) in zip(masks, np.asarray(boxes, int))], bool)
+
+
+def pointing_hits(heatmaps, masks, tolerance: int = 0) -> np.ndarray:
+    """The pointing game per image: whether the heatmap's maximum lies on the object.
 
     Args:
         heatmaps: ``(N, h, w)``; resized (bilinear) to the masks' size when it differs.
         masks: ``(N, H, W)`` bool ground-truth object masks.
         tolerance: a peak within this many pixels (square window) of the mask still hits.
-        return_hits: also return the ``(N,)`` bool hits.
 
     Returns:
-        The hit rate in [0, 1] (and the hits). A flat heatmap (no peak) is a miss.
+        bool ``(N,)``. A flat heatmap (no peak) is a miss.
+
+    Raises:
+        ValueError: bad ``heatmaps``, ``masks`` or ``tolerance``.
     """
     heat = np.asarray(heatmaps, np.float32)
     masks = np.asarray(masks)
-    if masks.ndim != 3 or masks.dtype != bool:
-        raise ValueError(f"masks must be (N, H, W) bool, got shape {masks.shape} dtype "
-                         f"{masks.dtype}")
+    check_masks(masks, len(masks) if masks.ndim == 3 else 0)
     if heat.ndim != 3 or len(heat) != len(masks):
         raise ValueError(f"heatmaps must be (N, h, w) with N = {len(masks)} (the masks), got "
                          f"shape {heat.shape}")
@@ -284,15 +281,31 @@ def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool = False
         raise ValueError(f"tolerance must be an int >= 0, got {tolerance!r}")
     if heat.shape[1:] != masks.shape[1:]:
         heat = tf.image.resize(heat[..., None], masks.shape[1:], "bilinear").numpy()[..., 0]
-    heat = np.nan_to_num(heat, nan=-np.inf)
-    flat = heat.reshape(len(heat), -1)
-    peak = flat.argmax(1)
-    rows, cols = np.unravel_index(peak, masks.shape[1:])
-    t = tolerance
-    hits = np.array([masks[i, max(r - t, 0):r + t + 1, max(c - t, 0):c + t + 1].any()
-                     for i, (r, c) in enumerate(zip(rows, cols))])
-    hits &= flat.max(1) > flat.min(1)
+    flat = np.nan_to_num(heat, nan=-np.inf).reshape(len(heat), -1)
+    rows, cols = np.unravel_index(flat.argmax(1), masks.shape[1:])
+    t = int(tolerance)
+    boxes = np.stack([rows - t, cols - t, rows + t + 1, cols + t + 1], 1)
+    return box_hits(boxes, masks) & (flat.max(1) > flat.min(1))
+
+
+def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool | None = None):
+    """The pointing game (Zhang et al., 2016): the fraction of heatmaps whose maximum lies on
+    the object (:func:`pointing_hits`, averaged).
+
+    Args:
+        heatmaps, masks, tolerance: as in :func:`pointing_hits`.
+        return_hits: deprecated (the return type changed with it): ``True`` returns
+            ``(rate, hits)`` with a ``DeprecationWarning``; call :func:`pointing_hits` instead.
+
+    Returns:
+        The hit rate, a float in [0, 1] (0 for no images).
+    """
+    hits = pointing_hits(heatmaps, masks, tolerance)
     rate = float(hits.mean()) if len(hits) else 0.0
-    return (rate, hits) if return_hits else rate
-
-
+    if return_hits is not None:
+        warnings.warn("pointing_game(..., return_hits=...) is deprecated: use "
+                      "hits = pointing_hits(heatmaps, masks, tolerance) and hits.mean()",
+                      DeprecationWarning, stacklevel=2)
+        if return_hits:
+            return rate, hits
+    return rate

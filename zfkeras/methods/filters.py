@@ -13,9 +13,7 @@ All requested filters are optimized together: image ``i`` of one batch maximizes
 from __future__ import annotations
 
 import contextlib
-import time
 import warnings
-import weakref
 from collections.abc import Sequence
 
 import keras
@@ -23,21 +21,17 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras import config
-from zfkeras.methods.graph import build, find, trace
+from zfkeras.methods import checks
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 
 RECIPES = ("plain", "regularized")
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BLUR = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
 
 
 def _feature_model(model, layer, size):
     channels = model.inputs[0].shape[-1]
-    inputs, _, entries = trace(model, (size[0], size[1], channels))
-    path, op, out = find(entries, layer)
-    if len(out.shape) != 4:
-        raise ValueError(f"layer must have a 4-D (N, H, W, C) output, got {layer!r} with "
-                         f"output shape {tuple(out.shape)}")
-    return build(inputs, out), op
+    inputs, _, op, out = checks.feature_layer(model, layer, size=(size[0], size[1], channels))
+    return keras.Model(inputs, out), op
 
 
 @contextlib.contextmanager
@@ -98,9 +92,10 @@ def _step_fn(features, target_op, pre_relu, recipe, size, lr, lo, hi, jitter, de
     return step
 
 
-def _check(model, layer, filters, size, steps, seed, recipe, input_range):
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+def _check(model, layer, size, steps, seed, recipe, input_range, batch_size, verbose):
+    checks.check_model(model)
+    checks.batch_size(batch_size)
+    checks.verbose(verbose)
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
@@ -119,27 +114,28 @@ def _check(model, layer, filters, size, steps, seed, recipe, input_range):
     if (not isinstance(size, Sequence) or len(size) != 2
             or any(not isinstance(s, (int, np.integer)) or s < 8 for s in size)):
         raise ValueError(f"size must be an int or (rows, cols) of ints >= 8, got {size!r}")
-    if not isinstance(layer, str):
-        raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
+    checks.feature_layer(model, layer)
     return tuple(int(s) for s in size)
 
 
-def visualize_filters(model: keras.Model, layer: str, filters=None, size=None,
+def visualize_filters(model: keras.Model, layer: str, channels=None, size=None,
                       steps: int | None = None, seed: int = 0, recipe: str = "plain", *,
                       learning_rate: float | None = None,
                       input_range: tuple[float, float] = (-2.0, 2.0), pre_relu: bool = True,
-                      progress: bool | None = None) -> np.ndarray:
-    """Input patterns that maximize filters' mean activation, by batched gradient ascent.
+                      batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE,
+                      **renamed) -> np.ndarray:
+    """Input patterns that maximize channels' mean activation, by batched gradient ascent.
 
     Args:
         model: a Sequential, Functional or nested Keras model.
         layer: name (or ``"outer/inner"`` path) of a layer with a 4-D output.
-        filters: channel indices (an int or a sequence); default every channel of the layer.
+        channels: the layer's channels (filters) to visualize: an int or a sequence; default
+            every channel of the layer. (Formerly ``filters=``, deprecated.)
         size: pattern size, an int or ``(rows, cols)``; default the model's input size (other
             sizes work for the fully convolutional part of the graph).
         steps: ascent steps; default ``config.pick(60, 12)`` (plain) or ``pick(200, 24)``
             (regularized).
-        seed: seeds the starting noise (per filter index, so a filter's pattern is the same
+        seed: seeds the starting noise (per channel index, so a channel's pattern is the same
             alone or in a batch) and the regularizers' random draws; same seed, same result.
         recipe: ``"plain"``: ``x += lr * g / rms(g)`` from grey + noise (the textbook recipe);
             ``"regularized"``: the same step taken through a random jitter (roll) and a random
@@ -154,71 +150,64 @@ def visualize_filters(model: keras.Model, layer: str, filters=None, size=None,
             climb the filter's response before that ReLU, as the textbook recipe does on
             Xception, whose convolutions are linear; after the ReLU the gradient is zero
             wherever the filter is off, which on a grey start is almost everywhere.
-        progress: show a ``keras.utils.Progbar``; default: when the run looks longer than 3 s.
+        batch_size: patterns optimized together (results do not depend on it).
+        verbose: ``"auto"`` (a progress bar when the run looks longer than a few seconds),
+            0 or 1. (Formerly ``progress=`` None/False/True, deprecated.)
 
     Returns:
-        ``(n_filters, rows, cols, channels)`` float32 patterns in the model's input space (show
-        them with ``zfkeras.plot.image_grid(patterns, scale=True)``). A filter whose gradient is
-        zero throughout (a dead filter) gives a flat grey image and a warning; never NaN.
+        ``(n_channels, rows, cols, channels_in)`` float32 patterns in the model's input space
+        (show them with ``zfkeras.figures.image_grid(patterns, scale=True)``). A channel whose
+        gradient is zero throughout (a dead filter) gives a flat grey image and a warning;
+        never NaN.
 
     Raises:
-        TypeError/ValueError: bad model, layer, filters, size, steps, seed or recipe.
+        TypeError/ValueError: bad model, layer, channels, size, steps, seed, recipe,
+            input_range, batch_size or verbose.
     """
+    channels = checks.renamed(renamed, "filters", "channels", channels, "visualize_filters")
+    if "progress" in renamed:
+        progress = checks.renamed(renamed, "progress", "verbose", None, "visualize_filters")
+        verbose = "auto" if progress is None else int(bool(progress))
+    checks.no_more(renamed, "visualize_filters")
     if steps is None:
         steps = config.pick(60, 12) if recipe == "plain" else config.pick(200, 24)
-    size = _check(model, layer, filters, size, steps, seed, recipe, input_range)
+    size = _check(model, layer, size, steps, seed, recipe, input_range, batch_size, verbose)
     lo, hi = float(input_range[0]), float(input_range[1])
     if learning_rate is None:
         learning_rate = (0.01 if recipe == "plain" else 0.04) * (hi - lo)
-    slot = _CACHE.setdefault(model, {})
-    if ("features", layer, size) not in slot:
-        slot[("features", layer, size)] = _feature_model(model, layer, size)
-    features, target_op = slot[("features", layer, size)]
-    n_channels = features.outputs[0].shape[-1]
-    if filters is None:
-        filters = list(range(n_channels))
-    elif isinstance(filters, (int, np.integer)) and not isinstance(filters, bool):
-        filters = [int(filters)]
-    if (not isinstance(filters, (Sequence, np.ndarray)) or len(filters) == 0
-            or any(not isinstance(f, (int, np.integer)) or isinstance(f, bool) for f in filters)):
-        raise TypeError(f"filters must be None, an int or a non-empty sequence of ints, got "
-                        f"{filters!r}")
-    if min(filters) < 0 or max(filters) >= n_channels:
-        raise ValueError(f"filters must be in [0, {n_channels}) for layer {layer!r}, got "
-                         f"{list(filters)}")
+    features, target_op = checks.cached(model, ("features", layer, size),
+                                        lambda: _feature_model(model, layer, size))
+    chosen = checks.channels(channels, int(features.outputs[0].shape[-1]), layer, "channels",
+                             many=True)
     key = ("step", layer, size, recipe, float(learning_rate), lo, hi, bool(pre_relu))
-    if key not in slot:
-        slot[key] = _step_fn(features, target_op, bool(pre_relu), recipe, size,
-                             float(learning_rate), lo, hi, jitter=max(1, min(size) // 16),
-                             decay=0.01)
-    step = slot[key]
+    step = checks.cached(model, key, lambda: _step_fn(
+        features, target_op, bool(pre_relu), recipe, size, float(learning_rate), lo, hi,
+        jitter=max(1, min(size) // 16), decay=0.01))
 
-    channels = features.inputs[0].shape[-1]
-    noise = np.stack([np.random.default_rng([seed, int(f)]).normal(0, 0.025 * (hi - lo),
-                      (*size, channels)) for f in filters]).astype(np.float32)
-    x = tf.constant((lo + hi) / 2 + noise)
-    target = tf.constant(np.asarray(filters, np.int32))
-    alive = tf.zeros(len(filters), tf.bool)
-    bar, t0 = None, time.time()
-    for i in range(steps):
-        x, rms, act = step(x, target, tf.constant([seed, 2 * i], tf.int32))
-        alive = tf.logical_or(alive, rms > 0)
-        if i == 0:
-            t0 = time.time()  # the first call traces; time the next ones
-        if bar is None and (progress or (progress is None and i == 3
-                                         and (time.time() - t0) / 3 * steps > 3)):
-            bar = keras.utils.Progbar(steps, unit_name="step", interval=0.5,
-                                      stateful_metrics=["mean activation"])
-        if bar is not None:
-            bar.update(i + 1, [("mean activation", float(np.mean(act)))])
-    alive = alive.numpy()
-    out = x.numpy()
+    n_in = features.inputs[0].shape[-1]
+    parts = list(checks.batches(len(chosen), batch_size))
+    bar = checks.Progress(steps * len(parts), verbose, unit_name="step",
+                          stateful_metrics=["mean activation"])
+    out, alive = [], []
+    for k, b in enumerate(parts):
+        noise = np.stack([np.random.default_rng([seed, int(f)]).normal(0, 0.025 * (hi - lo),
+                          (*size, n_in)) for f in chosen[b]]).astype(np.float32)
+        x = tf.constant((lo + hi) / 2 + noise)
+        target = tf.constant(chosen[b])
+        live = tf.zeros(len(chosen[b]), tf.bool)
+        for i in range(steps):
+            x, rms, act = step(x, target, tf.constant([seed, 2 * i], tf.int32))
+            live = tf.logical_or(live, rms > 0)
+            bar.update(k * steps + i + 1, [("mean activation", float(np.mean(act)))])
+        out.append(x.numpy())
+        alive.append(live.numpy())
+    out, alive = np.concatenate(out), np.concatenate(alive)
     bad = ~alive | ~np.isfinite(out).all(axis=(1, 2, 3))
     if bad.any():
         out[bad] = (lo + hi) / 2
-        warnings.warn(f"layer {layer!r}: filters {[int(f) for f in np.asarray(filters)[bad]]} "
-                      f"had a zero (or non-finite) gradient throughout (dead filters); returned "
-                      f"flat grey images for them", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"layer {layer!r}: channels {chosen[bad].tolist()} had a zero (or "
+                      f"non-finite) gradient throughout (dead filters); returned flat grey "
+                      f"images for them", RuntimeWarning, stacklevel=2)
     return out
 
 

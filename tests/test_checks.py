@@ -1,0 +1,236 @@
+"""One table of bad inputs across every method, and the shared helpers of checks.py."""
+
+import logging
+import re
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zfkeras.experiments import correspondence, diagnostics, invariance, probes
+from zfkeras.methods import cam, checks, filters, occlusion
+
+RNG = np.random.default_rng(0)
+GOOD = dict(images=RNG.normal(size=(3, 12, 12, 3)).astype("float32"), class_index=None,
+            layer="conv2", channel=None, batch_size=128, verbose=0)
+
+
+def _one(images):
+    """occlusion_sensitivity takes ONE image: the first of a batch."""
+    return images[0] if np.ndim(images) == 4 else images
+
+
+# method -> (call on the generic arguments g, the generic arguments it takes)
+METHODS = {
+    "gradcam": (lambda g: cam.gradcam(
+        g["model"], g["images"], g["class_index"], g["layer"], batch_size=g["batch_size"],
+        verbose=g["verbose"]), {"images", "class_index", "layer"}),
+    "guided_backprop": (lambda g: cam.guided_backprop(
+        g["model"], g["images"], g["class_index"], batch_size=g["batch_size"],
+        verbose=g["verbose"]), {"images", "class_index"}),
+    "guided_gradcam": (lambda g: cam.guided_gradcam(
+        g["model"], g["images"], g["class_index"], g["layer"], batch_size=g["batch_size"],
+        verbose=g["verbose"]), {"images", "class_index", "layer"}),
+    "visualize_filters": (lambda g: filters.visualize_filters(
+        g["model"], g["layer"], g["channel"], steps=1, batch_size=g["batch_size"],
+        verbose=g["verbose"]), {"layer", "channel"}),
+    "occlusion_sensitivity": (lambda g: occlusion.occlusion_sensitivity(
+        g["model"], _one(g["images"]), 4, 4, g["class_index"], g["layer"],
+        channel=g["channel"], batch_size=g["batch_size"], verbose=g["verbose"]),
+        {"images", "class_index", "layer", "channel"}),
+    "invariance_curves": (lambda g: invariance.invariance_curves(
+        g["model"], g["images"], g["class_index"], "translation", [0, 2], [g["layer"], "fc7"],
+        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "class_index", "layer"}),
+    "layer_features": (lambda g: probes.layer_features(
+        g["model"], g["images"], [g["layer"]], batch_size=g["batch_size"],
+        verbose=g["verbose"]), {"images", "layer"}),
+    "dead_units": (lambda g: diagnostics.dead_units(
+        g["model"], g["images"], g["layer"], batch_size=g["batch_size"],
+        verbose=g["verbose"]), {"images", "layer"}),
+    "sign_change_score": (lambda g: correspondence.sign_change_score(
+        g["model"], g["images"], np.full((len(g["images"]), 2), 5.0), 3, g["layer"],
+        batch_size=g["batch_size"]), {"images", "layer"}),
+    "correspondence_table": (lambda g: correspondence.correspondence_table(
+        g["model"], g["images"], {"eye": np.full((len(g["images"]), 2), 5.0)},
+        np.ones(np.shape(g["images"])[:3], bool), 3, [g["layer"]], n_images=2, draws=1,
+        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "layer"}),
+}
+ALWAYS = {"model", "batch_size", "verbose"}
+
+# (case, generic arguments, the argument it needs, exception, the one wording for every method)
+NAN = np.full((3, 12, 12, 3), np.nan, np.float32)
+CASES = [
+    ("not a model", dict(model="m"), "model", TypeError,
+     r"^model must be a keras\.Model, got str$"),
+    ("unbuilt model", dict(model=keras.Sequential([keras.layers.Conv2D(2, 3)])), "model",
+     ValueError, r"^model must be built on a keras\.Input \(have defined inputs\), got an "
+                 r"unbuilt Sequential"),
+    ("images of wrong rank", dict(images=np.zeros((12, 12))), "images", ValueError,
+     r"^images? must have shape \((N, )?12, 12, 3\).*, got shape \(12, 12\)$"),
+    ("wrong channel count", dict(images=np.zeros((3, 12, 12, 1))), "images", ValueError,
+     r"^images? must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?12, 12, 1\)$"),
+    ("wrong image size", dict(images=np.zeros((3, 10, 12, 3))), "images", ValueError,
+     r"^images? must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?10, 12, 3\)$"),
+    ("NaN images", dict(images=NAN), "images", ValueError,
+     r"^images? must be finite, got \d+ NaN or inf values$"),
+    ("unknown layer", dict(layer="nope"), "layer", ValueError,
+     r"^layers? must name a layer of the model, got 'nope'; layers: conv1, conv2, gap, fc7"),
+    ("layer not a name", dict(layer=3), "layer", TypeError,
+     r"^layers? must be a layer name \(str\), got int$"),
+    ("class_index out of range", dict(class_index=4), "class_index", ValueError,
+     r"^class_index must be in \[0, 4\), got 4$"),
+    ("class_index negative", dict(class_index=-1), "class_index", ValueError,
+     r"^class_index must be in \[0, 4\), got -1$"),
+    ("class_index not an int", dict(class_index=1.5), "class_index", TypeError,
+     r"^class_index must be None,? (or )?an int.*, got 1\.5$"),
+    ("channel out of range", dict(channel=6), "channel", ValueError,
+     r"^channels? must be in \[0, 6\) for layer 'conv2', got \[?6\]?$"),
+    ("batch_size 0", dict(batch_size=0), "batch_size", ValueError,
+     r"^batch_size must be a positive int, got 0$"),
+    ("batch_size not an int", dict(batch_size=2.5), "batch_size", TypeError,
+     r"^batch_size must be a positive int, got 2\.5$"),
+    ("verbose", dict(verbose=2), "verbose", ValueError, r"^verbose must be 'auto', 0 or 1, got 2$"),
+]
+PAIRS = [(case, method) for case in CASES for method, (_, takes) in METHODS.items()
+         if case[2] in takes | ALWAYS and not (case[0] == "verbose"
+                                               and method == "sign_change_score")]
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model):
+    return tiny_model()
+
+
+@pytest.mark.parametrize("case, method", PAIRS,
+                         ids=[f"{c[0]}-{m}" for c, m in PAIRS])
+def test_one_error_table(model, case, method):
+    _, bad, _, error, wording = case
+    call, _ = METHODS[method]
+    with pytest.raises(error) as info:
+        call(dict(GOOD, model=model) | bad)
+    assert type(info.value) is error  # the same type from every method, not a subclass
+    assert re.search(wording, str(info.value)), (method, str(info.value))
+
+
+def test_every_method_runs_on_the_good_arguments(model):
+    for call, _ in METHODS.values():
+        call(dict(GOOD, model=model))
+
+
+def test_table_covers_every_method_and_argument():
+    assert {m for _, m in PAIRS} == set(METHODS)
+    for arg in ("model", "images", "layer", "class_index", "channel", "batch_size", "verbose"):
+        assert any(c[2] == arg for c, _ in PAIRS), arg
+
+
+def test_single_image_only_where_documented(model):
+    one = GOOD["images"][0]
+    assert cam.gradcam(model, one).shape == (1, 12, 12)          # documented: a batch of one
+    with pytest.raises(ValueError, match=r"^images must have shape \(N, 12, 12, 3\), got"):
+        probes.layer_features(model, one, ["conv2"])
+    with pytest.raises(ValueError, match=r"^image must have shape \(12, 12, 3\) or \(1, 12"):
+        occlusion.occlusion_sensitivity(model, GOOD["images"], 4, 4)
+
+
+def test_class_index_per_image_and_predicted():
+    assert checks.class_index(None, 3, 4).tolist() == [-1, -1, -1]
+    assert checks.class_index(2, 3, 4).tolist() == [2, 2, 2]
+    assert checks.class_index(np.array([0, 3, 1]), 3, 4).tolist() == [0, 3, 1]
+    with pytest.raises(TypeError, match="None, an int or 3 ints"):
+        checks.class_index([0, 1], 3, 4)
+    with pytest.raises(TypeError, match="^class_index must be None or an int"):
+        checks.class_index([0], 1, 4, per_image=False)
+    assert checks.channels(None, 3, "c", many=True).tolist() == [0, 1, 2]
+    assert checks.channels(None, 3, "c") is None
+
+
+def test_batches_and_batch_size():
+    assert [(s.start, s.stop) for s in checks.batches(7, 3)] == [(0, 3), (3, 6), (6, 7)]
+    assert list(checks.batches(0, 3)) == []
+    assert checks.batch_size(np.int64(4)) == 4
+    with pytest.raises(TypeError):
+        checks.batch_size(True)
+
+
+def test_progress_modes(monkeypatch):
+    clock = iter(np.arange(0.0, 100.0, 2.0))  # every update 2 s after the last
+    monkeypatch.setattr(checks.time, "time", lambda: float(next(clock)))
+    silent, always, auto = (checks.Progress(10, v) for v in (0, 1, "auto"))
+    assert silent.bar is None and isinstance(always.bar, keras.utils.Progbar)
+    auto.update(1)
+    assert auto.bar is None  # the first update (tracing) is not timed
+    auto.update(2)
+    assert isinstance(auto.bar, keras.utils.Progbar)  # 2 s a step, 9 to go: > 3 s
+    quick = checks.Progress(2, "auto")
+    quick.update(1)
+    quick.update(2)
+    assert quick.bar is None  # 2 s in all: no bar
+    with pytest.raises(ValueError, match="verbose must be"):
+        checks.verbose("always")
+
+
+def test_one_cache_per_model_released_with_it(tiny_model):
+    import gc
+    import weakref
+
+    m = tiny_model("none", seed=3)
+    calls = []
+    assert checks.cached(m, "k", lambda: calls.append(1) or "v") == "v"
+    assert checks.cached(m, "k", lambda: calls.append(1) or "w") == "v" and calls == [1]
+    cam.gradcam(m, GOOD["images"], verbose=0)  # gradcam and occlusion fill the same cache
+    cam.guided_backprop(m, GOOD["images"], verbose=0)
+    occlusion.occlusion_sensitivity(m, GOOD["images"][0], 4, 4, verbose=0)
+    invariance.invariance_curves(m, GOOD["images"], None, "rotation", [0], ["conv2"], verbose=0)
+    assert {"k", ("gradcam", None), ("guided",), ("occlusion", None)} <= set(checks._CACHE[m])
+    ref = weakref.ref(m)
+    del m
+    gc.collect()
+    assert ref() is None  # nothing cached keeps the model alive
+
+
+def test_quiet_retracing_restores_the_level():
+    logger = tf.get_logger()
+    before = logger.level
+    with checks.quiet_retracing():
+        assert logger.level == logging.ERROR
+    assert logger.level == before
+
+
+@pytest.mark.parametrize("ending, softmax", [("dense", True), ("activation", True),
+                                              ("softmax", True), ("none", False)])
+def test_ends_in_softmax_and_probabilities(tiny_model, ending, softmax):
+    m = tiny_model(ending)
+    assert checks.ends_in_softmax(m) is softmax
+    out = m(GOOD["images"])
+    p = np.asarray(checks.probabilities(m, out))
+    want = np.asarray(out) if softmax else np.asarray(keras.ops.softmax(out))
+    np.testing.assert_allclose(p, want, rtol=1e-6)
+    with pytest.raises(TypeError, match="model must be a keras.Model"):
+        checks.ends_in_softmax("m")
+
+
+def test_renamed_keyword_warns_and_rejects_both():
+    kw = {"old": 3}
+    with pytest.warns(DeprecationWarning, match=r"f\(old=\.\.\.\) is now f\(new=\.\.\.\)"):
+        assert checks.renamed(kw, "old", "new", None, "f") == 3
+    assert kw == {}
+    with pytest.raises(TypeError, match="both 'new' and its old name 'old'"):
+        checks.renamed({"old": 3}, "old", "new", 1, "f")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'x'"):
+        checks.no_more({"x": 1}, "f")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert checks.renamed({}, "old", "new", 5, "f") == 5
+
+
+def test_channels_first_and_multi_input_models_are_refused():
+    x = keras.Input((3, 8, 8))
+    cf = keras.Model(x, keras.layers.Conv2D(2, 3, data_format="channels_first", name="c")(x))
+    with pytest.raises(ValueError, match="model must be channels_last, got layer 'c'"):
+        checks.check_model(cf)
+    a, b = keras.Input((8, 8, 1)), keras.Input((8, 8, 1))
+    two = keras.Model([a, b], keras.layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="model must have a single input, got 2 inputs"):
+        cam.gradcam(two, np.zeros((1, 8, 8, 1)))

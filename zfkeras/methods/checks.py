@@ -1,0 +1,359 @@
+"""One set of argument checks, one cache and one progress display for every method.
+
+The same words mean the same things across :mod:`zfkeras.methods` and
+:mod:`zfkeras.experiments`: ``model`` (a built, single-input, channels-last ``keras.Model``),
+``images`` (a batch ``(N, H, W, C)`` of model inputs; ``image`` where a function takes exactly
+one), ``layer`` (a unique layer name or an ``"outer/inner"`` path into nested models),
+``class_index`` (``None`` = the predicted class, an int, or one int per image), ``channel`` (a
+unit of a layer), ``batch_size`` (:data:`BATCH_SIZE`) and ``verbose`` (:data:`VERBOSE`: a
+``keras.utils.Progbar`` when the run looks longer than a few seconds; 0 never, 1 always).
+
+Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (wrong value) with a
+message that starts with the argument's name and says what was expected and what was given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.methods.graph import find, trace
+from zfkeras.models.architectures import ends_in_softmax, softmax_layer
+
+__all__ = ["BATCH_SIZE", "VERBOSE", "DeprecatedItems", "Progress", "batch_size", "batches",
+           "cached", "channels", "check_model", "class_index", "ends_in_softmax", "feature_layer",
+           "image", "images", "layer", "layer_model", "layer_names", "no_more", "probabilities",
+           "quiet_retracing", "renamed", "softmax_layer", "top_level_layer", "verbose"]
+
+BATCH_SIZE = 128
+VERBOSE = "auto"
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _all_layers(model) -> Iterator:
+    for lay in getattr(model, "layers", []):
+        yield lay
+        if isinstance(lay, keras.Model):
+            yield from _all_layers(lay)
+
+
+def check_model(model, argument: str = "model") -> keras.Model:
+    """A built, single-input ``keras.Model`` taking channels-last images ``(N, H, W, C)``."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{argument} must be a keras.Model, got {type(model).__name__}")
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise ValueError(f"{argument} must be built on a keras.Input (have defined inputs), got "
+                         f"an unbuilt {type(model).__name__} {model.name!r}")
+    if len(inputs) != 1:
+        raise ValueError(f"{argument} must have a single input, got {len(inputs)} inputs")
+    if len(inputs[0].shape) != 4:
+        raise ValueError(f"{argument} must take images (N, H, W, C), got input shape "
+                         f"{tuple(inputs[0].shape)}")
+    for lay in _all_layers(model):
+        if getattr(lay, "data_format", "channels_last") == "channels_first":
+            raise ValueError(f"{argument} must be channels_last, got layer {lay.name!r} with "
+                             f"data_format='channels_first'")
+    return model
+
+
+def _array(value, argument: str) -> np.ndarray:
+    try:
+        return value.numpy().astype(np.float32) if tf.is_tensor(value) else np.asarray(
+            value, np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(f"{argument} must be an array of numbers, got "
+                        f"{type(value).__name__}") from None
+
+
+def _finite(x: np.ndarray, argument: str) -> np.ndarray:
+    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+    if bad:
+        raise ValueError(f"{argument} must be finite, got {bad} NaN or inf values")
+    return x
+
+
+def _dims(model) -> tuple:
+    return tuple(model.inputs[0].shape[1:])
+
+
+def _fits(want: tuple, got: tuple) -> bool:
+    return len(want) == len(got) and all(w is None or w == g for w, g in zip(want, got))
+
+
+def images(model: keras.Model, value, argument: str = "images",
+           single: bool = False) -> np.ndarray:
+    """``value`` as a float32 batch ``(N, H, W, C)`` matching ``model``'s input.
+
+    ``single=True`` (documented by the functions that use it) also accepts one ``(H, W, C)``
+    image and makes it a batch of one. Raises ``ValueError`` for a wrong shape, an empty batch
+    or NaN/inf values, ``TypeError`` for something that is not numbers."""
+    x = _array(value, argument)
+    want = _dims(model)
+    dims = ", ".join(map(str, want))
+    if single and x.ndim == len(want):
+        x = x[None]
+    if x.ndim != len(want) + 1 or not _fits(want, x.shape[1:]):
+        expected = f"(N, {dims})" + (f" or ({dims})" if single else "")
+        raise ValueError(f"{argument} must have shape {expected}, got shape {np.shape(value)}")
+    if len(x) == 0:
+        raise ValueError(f"{argument} must hold at least one image, got shape {x.shape}")
+    return _finite(x, argument)
+
+
+def image(model: keras.Model, value, argument: str = "image") -> np.ndarray:
+    """One float32 image ``(H, W, C)`` matching ``model``'s input; a batch of one
+    ``(1, H, W, C)`` is accepted too. Errors as in :func:`images`."""
+    x = _array(value, argument)
+    want = _dims(model)
+    dims = ", ".join(map(str, want))
+    if x.ndim == len(want) + 1 and len(x) == 1:
+        x = x[0]
+    if not _fits(want, x.shape):
+        raise ValueError(f"{argument} must have shape ({dims}) or (1, {dims}), got shape "
+                         f"{np.shape(value)}")
+    return _finite(x, argument)
+
+
+def cached(model: keras.Model, key, make: Callable):
+    """``make()`` computed once per (model, key) and kept as long as the model lives: the one
+    cache of compiled functions and traced sub-models of the package."""
+    slot = _CACHE.setdefault(model, {})
+    if key not in slot:
+        slot[key] = make()
+    return slot[key]
+
+
+def _traced(model, size=None):
+    key = ("trace", None if size is None else tuple(size))
+    return cached(model, key, lambda: trace(model, size))
+
+
+def layer(model: keras.Model, name, argument: str = "layer", size=None):
+    """Look up a layer by a unique name or an ``"outer/inner"`` path (nested models too).
+
+    Returns ``(inputs, path, layer, output)``: the traced model's input (at ``size`` =
+    ``(rows, cols, channels)`` when given), the layer's full path, the layer and its output on
+    those inputs. Raises ``TypeError`` for a non-str name, ``ValueError`` for an unknown or
+    ambiguous one (the message lists the layers)."""
+    inputs, _, entries = _traced(model, size)
+    path, op, out = find(entries, name, argument)
+    return inputs, path, op, out
+
+
+def feature_layer(model: keras.Model, name, argument: str = "layer", size=None):
+    """:func:`layer` for a layer that must output feature maps ``(N, H, W, C)``."""
+    inputs, path, op, out = layer(model, name, argument, size)
+    if len(out.shape) != 4:
+        raise ValueError(f"{argument} must have a 4-D (N, H, W, C) output, got {name!r} with "
+                         f"output shape {tuple(out.shape)}")
+    return inputs, path, op, out
+
+
+def layer_model(model: keras.Model, names: Sequence[str], argument: str = "layers",
+                output: bool = False) -> keras.Model:
+    """A model (cached, sharing ``model``'s weights) whose outputs are the named layers'
+    outputs, in order, followed by the model's output when ``output``. Names are checked as in
+    :func:`layer` (nested paths allowed)."""
+    names = tuple(names)
+
+    def make():
+        inputs, out, entries = _traced(model)
+        outs = [find(entries, n, argument)[2] for n in names] + ([out] if output else [])
+        return keras.Model(inputs, outs)
+
+    for n in names:
+        layer(model, n, argument)
+    return cached(model, ("layer_model", names, bool(output)), make)
+
+
+def layer_names(model: keras.Model, names, argument: str = "layers") -> list[str]:
+    """A non-empty sequence of layer names (or paths), each found in ``model``."""
+    if isinstance(names, str) or not isinstance(names, (Sequence, np.ndarray)):
+        raise TypeError(f"{argument} must be a sequence of layer names, got "
+                        f"{type(names).__name__} {names!r}")
+    if len(names) == 0:
+        raise ValueError(f"{argument} must name at least one layer, got {names!r}")
+    for n in names:
+        layer(model, n, argument)
+    return list(names)
+
+
+def top_level_layer(model: keras.Model, name, argument: str = "layer") -> str:
+    """A layer of ``model`` itself (not inside a nested model), for functions that copy or
+    rebuild the model; same errors as :func:`layer`."""
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a layer name (str), got {type(name).__name__}")
+    names = [lay.name for lay in model.layers]
+    if name not in names:
+        raise ValueError(f"{argument} must name a layer of the model, got {name!r}; layers: "
+                         f"{', '.join(names[:40])}{' ...' if len(names) > 40 else ''}")
+    return name
+
+
+def class_index(value, n: int, num_classes: int, argument: str = "class_index",
+                per_image: bool = True) -> np.ndarray:
+    """``(n,)`` int32 classes; -1 marks "the predicted class" (``value=None``).
+
+    ``value``: ``None``, an int, or (``per_image``) one int per image. ``TypeError`` for another
+    kind of value, ``ValueError`` for a class outside ``[0, num_classes)``."""
+    if value is None:
+        return np.full(n, -1, np.int32)
+    if _is_int(value):
+        c = np.full(n, int(value), np.int32)
+    elif per_image and isinstance(value, (Sequence, np.ndarray)) and len(value) == n and all(
+            _is_int(v) for v in value):
+        c = np.asarray(value, np.int32).reshape(n)
+    else:
+        kinds = f"None, an int or {n} ints (one per image)" if per_image else "None or an int"
+        raise TypeError(f"{argument} must be {kinds}, got {value!r}")
+    if n and (c.min() < 0 or c.max() >= num_classes):
+        raise ValueError(f"{argument} must be in [0, {num_classes}), got {value!r}")
+    return c
+
+
+def channels(value, n_channels: int, layer_name: str, argument: str = "channel",
+             many: bool = False) -> np.ndarray | None:
+    """Channels (units) of a layer with ``n_channels`` feature maps.
+
+    ``many=False``: ``None`` (returned as None: the caller picks) or an int; ``many=True``:
+    ``None`` (every channel), an int or a non-empty sequence of ints. Returns int32 indices."""
+    if value is None:
+        return np.arange(n_channels, dtype=np.int32) if many else None
+    if _is_int(value):
+        c = np.array([int(value)], np.int32)
+    elif many and isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str) \
+            and len(value) > 0 and all(_is_int(v) for v in value):
+        c = np.asarray(value, np.int32).reshape(-1)
+    else:
+        kinds = "None, an int or a non-empty sequence of ints" if many else "None or an int"
+        raise TypeError(f"{argument} must be {kinds}, got {value!r}")
+    if c.min() < 0 or c.max() >= n_channels:
+        shown = list(c.tolist()) if many else int(c[0])
+        raise ValueError(f"{argument} must be in [0, {n_channels}) for layer {layer_name!r}, "
+                         f"got {shown}")
+    return c
+
+
+def batch_size(value, argument: str = "batch_size") -> int:
+    """A positive int (``TypeError`` for a non-int, ``ValueError`` below 1)."""
+    if not _is_int(value):
+        raise TypeError(f"{argument} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{argument} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def verbose(value, argument: str = "verbose"):
+    """``"auto"``, 0 (or False) or 1 (or True)."""
+    if value == "auto" and isinstance(value, str):
+        return "auto"
+    if isinstance(value, (bool, int, np.integer)) and int(value) in (0, 1):
+        return int(value)
+    raise ValueError(f"{argument} must be 'auto', 0 or 1, got {value!r}")
+
+
+def batches(n: int, size: int) -> Iterator[slice]:
+    """Slices ``[0:size], [size:2*size], ...`` covering ``n`` items: the one batching loop."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+class Progress:
+    """The progress display of every method: a ``keras.utils.Progbar`` over ``total`` steps.
+
+    ``verbose="auto"`` starts the bar once the run looks longer than ``seconds`` (timed from
+    the second update, as the first one usually includes tracing); 1 always, 0 never."""
+
+    def __init__(self, total: int, verbose="auto", unit_name: str = "batch",
+                 seconds: float = 3.0, stateful_metrics: Sequence[str] | None = None):
+        self.total, self.mode, self.unit, self.seconds = int(total), verbose, unit_name, seconds
+        self.stateful = stateful_metrics
+        self.bar = self._bar() if verbose == 1 else None
+        self._t0 = self._n0 = None
+
+    def _bar(self):
+        return keras.utils.Progbar(self.total, unit_name=self.unit, interval=0.5,
+                                   stateful_metrics=self.stateful)
+
+    def update(self, done: int, values=None) -> None:
+        """``done`` steps finished; ``values`` as for ``Progbar.update``."""
+        if self.bar is None and self.mode == "auto":
+            now = time.time()
+            if self._t0 is None:
+                self._t0, self._n0 = now, done
+            elif done > self._n0 and (now - self._t0) / (done - self._n0) * (
+                    self.total - self._n0) > self.seconds:
+                self.bar = self._bar()
+        if self.bar is not None:
+            self.bar.update(done, values)
+
+
+@contextlib.contextmanager
+def quiet_retracing():
+    """Silence TensorFlow's retracing warnings while a function deliberately builds and runs
+    many small models or traces once per shape."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def probabilities(model: keras.Model, outputs):
+    """``outputs`` of ``model`` as probabilities: as they are when the model ends in a softmax
+    (:func:`ends_in_softmax`), else their softmax over the last axis."""
+    return outputs if ends_in_softmax(model) else tf.nn.softmax(outputs, -1)
+
+
+def renamed(kwargs: dict, old: str, new: str, value, where: str, default=None):
+    """Take the deprecated keyword ``old`` out of ``kwargs`` (a ``DeprecationWarning``; the
+    value goes to ``new``). Call once per renamed keyword, then :func:`no_more`."""
+    if old not in kwargs:
+        return value
+    if value is not default:
+        raise TypeError(f"{where}() got both {new!r} and its old name {old!r}")
+    warnings.warn(f"{where}({old}=...) is now {where}({new}=...); the old name goes in "
+                  f"zfkeras 0.3", DeprecationWarning, stacklevel=3)
+    return kwargs.pop(old)
+
+
+def no_more(kwargs: dict, where: str) -> None:
+    """``TypeError`` for keywords left over after :func:`renamed`."""
+    if kwargs:
+        raise TypeError(f"{where}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+
+
+class DeprecatedItems:
+    """Mixin for the frozen result dataclasses: ``result["name"]`` (the dict access of zfkeras
+    0.1) still works for one release, with a ``DeprecationWarning``; use ``result.name``."""
+
+    def __getitem__(self, key: str):
+        warnings.warn(f"{type(self).__name__}[{key!r}] is deprecated (results are no longer "
+                      f"dicts); use .{key}", DeprecationWarning, stacklevel=2)
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: str) -> bool:
+        warnings.warn(f"'{key}' in {type(self).__name__} is deprecated (results are no longer "
+                      f"dicts); test .{key} is not None", DeprecationWarning, stacklevel=2)
+        return getattr(self, key, None) is not None
