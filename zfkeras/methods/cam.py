@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, trace, walk
+from zfkeras.methods.rules import relu_hook
 from zfkeras.models import pre_softmax
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -224,7 +225,7 @@ def _guided_fn(model):
     def run(x, cls):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            z = walk(logits_model, x, hook=_guided_hook)
+            z = walk(logits_model, x, hook=relu_hook("guided"))
             cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
             score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
         return tape.gradient(score, x)
