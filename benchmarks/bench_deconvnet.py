@@ -10,7 +10,10 @@ on them), 64 images, layer conv5:
 2. the batched deconvnet projection against the floor, a bare compiled ``tf.GradientTape``
    gradient of the same 64 units in one call (target: at most 1.5x its time);
 3. ``top_activations`` over ``--images`` images against ``model.predict`` over the same images
-   (target: at least 0.7x its throughput).
+   (target: at least 0.7x its throughput);
+4. ResNet50 (keras.applications, weights=None, 96x96, 10 classes; the graph path, issue 11):
+   ``--resnet-images`` deconvnet projections from ``conv5_block3_add`` in one call against a
+   bare compiled ``tf.GradientTape`` gradient of the same units (target: at most 1.5x its time).
 
 Timings are medians over ``--repeats`` interleaved runs after a warm-up.
 """
@@ -26,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import best_times  # noqa: E402
 
 import zfkeras  # noqa: E402
 
@@ -40,7 +44,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--images", type=int, default=10_000, help="images for top_activations")
     p.add_argument("--repeats", type=int, default=7, help="timed runs per measurement")
+    p.add_argument("--resnet-images", type=int, default=64,
+                   help="images (one unit each) for the ResNet50 row")
+    p.add_argument("--only-resnet", action="store_true", help="measure the ResNet50 row only")
     args = p.parse_args(argv)
+    resnet = resnet_ratio(args.resnet_images, args.repeats)
+    if args.only_resnet:
+        print(f"| ResNet50 batched deconvnet / GradientTape floor (time) | {resnet:.2f}x "
+              "| <= 1.5x |")
+        return 0
     keras.utils.set_random_seed(0)
     model = zfkeras.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
     x = np.random.default_rng(0).normal(size=(64, 96, 96, 3)).astype("float32")
@@ -109,7 +121,38 @@ def main(argv=None) -> int:
           "| (none) |")
     print(f"| top_activations / model.predict (throughput) | {t_predict / t_top:.2f}x "
           "| >= 0.7x |")
+    print(f"| ResNet50 batched deconvnet / GradientTape floor (time) | {resnet:.2f}x "
+          "| <= 1.5x |")
     return 0
+
+
+def resnet_ratio(n: int, repeats: int) -> float:
+    """Time of ``n`` ResNet50 projections in one call over the bare gradient's (row 4)."""
+    keras.utils.set_random_seed(0)
+    model = keras.applications.ResNet50(weights=None, input_shape=(96, 96, 3), classes=10)
+    layer = "conv5_block3_add"
+    x = np.random.default_rng(0).normal(size=(n, 96, 96, 3)).astype("float32")
+    d = zfkeras.Deconvnet(model)
+    u = d.units(x, layer)
+    index = tf.constant(np.stack([np.arange(n), u["row"], u["col"], u["channel"]], 1))
+    value = tf.constant(u["value"])
+    sub = keras.Model(model.inputs, model.get_layer(layer).output)
+
+    @tf.function
+    def floor(images):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            act = tf.gather_nd(sub(images, training=False), index)
+        return tape.gradient(act, images, output_gradients=value)
+
+    xt = tf.constant(x)
+    np.testing.assert_allclose(d.project(x, layer, mode="backprop"), floor(xt).numpy(),
+                               atol=1e-4 * np.abs(floor(xt).numpy()).max())
+    t = best_times({"batched": lambda: d.project(x, layer),
+                    "floor": lambda: floor(xt).numpy()}, repeats)
+    print(f"ResNet50 {layer}, {n} projections: one call {t['batched'] * 1e3:.0f} ms, bare "
+          f"GradientTape floor {t['floor'] * 1e3:.0f} ms")
+    return t["batched"] / t["floor"]
 
 
 if __name__ == "__main__":

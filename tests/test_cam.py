@@ -7,6 +7,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras import data, figures
 from zfkeras.methods import cam
+from zfkeras.methods.rules import relu_hook
 
 matplotlib.use("Agg")
 
@@ -246,7 +247,7 @@ def test_guided_backprop_agrees_with_the_deconvnet_guided_mode():
     seen = {}
 
     def hook(op, args, kwargs):
-        out = cam._guided_hook(op, args, kwargs)
+        out = relu_hook("guided")(op, args, kwargs)
         if op.name == "conv5":
             seen["tape"].watch(out)
             seen["conv5"] = out

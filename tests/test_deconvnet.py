@@ -240,33 +240,114 @@ def test_functional_nested_in_functional():
     check_model(model, x, "r")
 
 
+@pytest.mark.parametrize("mode", ["deconvnet", "backprop", "guided"])
+def test_chain_and_graph_paths_agree_on_zfnet(mode):
+    keras.utils.set_random_seed(0)
+    model = zfkeras.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
+    x = np.random.default_rng(9).normal(size=(3, 96, 96, 3)).astype("float32")
+    chain, graph = Deconvnet(model, path="chain"), Deconvnet(model, path="graph")
+    assert Deconvnet(model).describe("conv5").path == "chain"
+    assert graph.describe("conv5").path == "graph" and graph.describe("conv5").nonlinear == (
+        "norm2", "norm1")  # contrast normalization: by its gradient on both paths
+    for layer in ("conv5", "pool2"):
+        a, b = chain.project(x, layer, mode=mode), graph.project(x, layer, mode=mode)
+        assert np.abs(a).max() > 0
+        np.testing.assert_allclose(b, a, atol=1e-5 * np.abs(a).max())
+    with pytest.raises(ValueError, match="steps"):
+        graph.steps("conv5")
+
+
+def test_nested_path_names_everywhere():
+    vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    model = keras.Sequential([keras.Input((32, 32, 3)), vgg, keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    x = np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype("float32")
+    d = Deconvnet(model)
+    np.testing.assert_array_equal(d.project(x, "vgg16/block3_conv3"),
+                                  d.project(x, "block3_conv3"))
+    assert zfkeras.receptive_field(model, "vgg16/block3_conv3") == zfkeras.receptive_field(
+        model, "block3_conv3")
+    top = zfkeras.top_activations(model, x, "vgg16/block3_conv3", k=2, verbose=0)
+    assert top.layer == "vgg16/block3_conv3"
+    assert zfkeras.top9_tiles(d, x, top, channels=[0]).patches.shape == (1, 2, 40, 40, 3)
+
+
+def test_unsupported_models_raise():
+    a, b = keras.Input((8, 8, 3)), keras.Input((8, 8, 3))
+    two = keras.Model([a, b], keras.layers.Add()([keras.layers.Conv2D(2, 3, name="c")(a), b[
+        :, 1:-1, 1:-1, :2]]))
+    with pytest.raises(ValueError, match="model must have one input, got 2"):
+        Deconvnet(two)
+    with pytest.raises(ValueError, match="one input"):
+        zfkeras.receptive_field(two, "c")
+    first = keras.Sequential([keras.Input((3, 8, 8)),
+                              keras.layers.Conv2D(2, 3, data_format="channels_first", name="c")])
+    with pytest.raises(ValueError, match="'c' of type Conv2D uses data_format='channels_first'"):
+        Deconvnet(first).project(np.zeros((1, 3, 8, 8), "float32"), "c")
+
+    class Block(keras.Model):  # subclassed: the walk runs it as one op
+        def __init__(self):
+            super().__init__(name="block")
+            self.conv = keras.layers.Conv2D(2, 3, name="hidden")
+
+        def call(self, x):
+            return self.conv(x)
+
+    inp = keras.Input((8, 8, 3))
+    model = keras.Model(inp, keras.layers.ReLU(name="r")(Block()(inp)))
+    with pytest.raises(ValueError, match="'hidden' is a layer of the model that the graph walk"):
+        zfkeras.top_activations(model, np.zeros((1, 8, 8, 3)), "hidden", verbose=0)
+
+
 def bad_models():
     inp = keras.Input((8, 8, 3))
     a = keras.layers.Conv2D(2, 3, padding="same")(inp)
     added = keras.layers.Add(name="add")([a, keras.layers.Conv2D(2, 1)(inp)])
     return {
-        "rescale": keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(2.0),
+        "rescale": keras.Sequential([keras.Input((8, 8, 3)),
+                                     keras.layers.Rescaling(2.0, name="rescaling"),
                                      keras.layers.Conv2D(2, 3, name="c")]),
         "sigmoid": keras.Sequential([keras.Input((8, 8, 3)),
                                      keras.layers.Conv2D(2, 3, activation="sigmoid", name="c")]),
-        "avgpool": keras.Sequential([keras.Input((8, 8, 3)), keras.layers.AveragePooling2D(2),
+        "avgpool": keras.Sequential([keras.Input((8, 8, 3)),
+                                     keras.layers.AveragePooling2D(2, name="avg"),
                                      keras.layers.Conv2D(2, 3, name="c")]),
         "add": keras.Model(inp, keras.layers.Conv2D(2, 3, name="c")(added)),
     }
 
 
-@pytest.mark.parametrize("key,match", [
-    ("rescale", "'rescaling' of type Rescaling"), ("sigmoid", "'c' of type Conv2D.*sigmoid"),
-    ("avgpool", "of type AveragePooling2D"), ("add", "'add' of type Add")])
-def test_unsupported_layers_are_named(key, match):
+@pytest.mark.parametrize("key,match,crossed", [
+    ("rescale", "'rescaling' of type Rescaling", ("linear", "rescaling")),
+    ("sigmoid", "'c' of type Conv2D.*sigmoid", ("nonlinear", "c")),
+    ("avgpool", "of type AveragePooling2D", ("linear", "avg")),
+    ("add", "'add' of type Add", ("linear", "add"))])
+def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, crossed):
     model = bad_models()[key]
+    x = np.random.default_rng(4).normal(size=(2, 8, 8, 3)).astype("float32")
     with pytest.raises(ValueError, match=match):
-        Deconvnet(model).project(np.zeros((1, 8, 8, 3), "float32"), "c")
+        Deconvnet(model, path="chain").project(x, "c")
+    with pytest.raises(ValueError, match=match + ".*switches='indices' needs the chain path"):
+        Deconvnet(model, switches="indices").project(x, "c")
+    d = Deconvnet(model)  # path="auto": the graph path
+    field, name = crossed
+    info = d.describe("c")
+    assert info.path == "graph" and info.layer == "c" and name in getattr(info, field)
+    # backprop on the graph path is the plain gradient
+    sub = keras.Model(model.inputs, model.get_layer("c").output)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        act = sub(xt)[:, 1, 1, 1]
+    u = d.units(x, "c", channel=1, location=(1, 1))
+    grad = tape.gradient(act, xt).numpy() * u["value"][:, None, None, None]
+    got = d.project(x, "c", channel=1, location=(1, 1), mode="backprop")
+    assert np.abs(grad).max() > 0
+    np.testing.assert_allclose(got, grad, atol=1e-5 * np.abs(grad).max())
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"layer": "nope"}, "layer 'nope' not found"),
-    ({"layer": "dense"}, "of type Flatten"),
+    ({"layer": "nope"}, "layer must name a layer of the model, got 'nope'"),
+    ({"layer": "dense"}, r"'dense' must output \(batch, rows, cols, channels\)"),
     ({"mode": "saliency"}, "mode must be one of"),
     ({"channel": 8}, r"channel must be in \[0, 8\)"),
     ({"channel": [1, 2]}, "one int per image"),

@@ -147,7 +147,7 @@ def test_top_activations_channels_and_small_data(mined):
     ({"data": np.zeros((64, 64, 3))}, "data must be"),
     ({"data": tf.data.Dataset.from_tensor_slices(["a", "b"])}, "data must yield images"),
     ({"data": np.zeros((0, 64, 64, 3))}, "no images"),
-    ({"layer": "fc6"}, "of type Flatten"),
+    ({"layer": "fc6"}, r"'fc6' must output \(batch, rows, cols, channels\)"),
 ])
 def test_top_activations_error_table(mined, kwargs, match):
     model, x, _ = mined

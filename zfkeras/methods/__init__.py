@@ -3,6 +3,19 @@ intermediate activations, the deconvnet and its two siblings (backprop, guided b
 filter patterns by gradient ascent, Grad-CAM, occlusion sensitivity, and top-k mining with
 receptive fields."""
 
-from zfkeras.methods import activations, cam, chain, deconvnet, filters, graph, mining, occlusion
+from zfkeras.methods import (
+    activations,
+    cam,
+    chain,
+    deconvnet,
+    fields,
+    filters,
+    graph,
+    mining,
+    occlusion,
+    rules,
+    units,
+)
 
-__all__ = ["activations", "cam", "chain", "deconvnet", "filters", "graph", "mining", "occlusion"]
+__all__ = ["activations", "cam", "chain", "deconvnet", "fields", "filters", "graph", "mining",
+           "occlusion", "rules", "units"]

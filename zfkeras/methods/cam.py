@@ -24,6 +24,7 @@ import tensorflow as tf
 from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, trace, walk
+from zfkeras.methods.rules import relu_hook
 from zfkeras.models.architectures import pre_softmax
 
 
@@ -158,36 +159,6 @@ def gradcam(model: keras.Model, images, class_index=None, layer: str | None = No
     return np.concatenate(maps).astype(np.float32)
 
 
-@tf.custom_gradient
-def guided_relu(x):
-    """ReLU whose gradient passes only where the input and the incoming gradient are positive
-    (guided backpropagation)."""
-    def grad(dy):
-        return dy * tf.cast(dy > 0, dy.dtype) * tf.cast(x > 0, dy.dtype)
-    return tf.nn.relu(x), grad
-
-
-def _is_relu(fn) -> bool:
-    return getattr(fn, "__name__", "") == "relu"
-
-
-def _guided_hook(op, args, kwargs):
-    """Run ``op`` with every ReLU (a ReLU layer, a relu Activation, a fused relu) guided."""
-    act = getattr(op, "activation", None)
-    plain_relu = isinstance(op, keras.layers.ReLU) and op.max_value is None and not (
-        op.negative_slope) and not op.threshold
-    if plain_relu or (isinstance(op, keras.layers.Activation) and _is_relu(act)):
-        return guided_relu(args[0])
-    if _is_relu(act) and not isinstance(op, keras.layers.Activation):
-        op.activation = keras.activations.linear
-        try:
-            out = op(*args, **kwargs)
-        finally:
-            op.activation = act
-        return guided_relu(out)
-    return op(*args, **kwargs)
-
-
 def _guided_fn(model):
     logits_model = pre_softmax(model)
     if logits_model is model:  # a traced copy: nothing cached may hold the model itself
@@ -199,7 +170,7 @@ def _guided_fn(model):
     def run(x, cls):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            z = walk(logits_model, x, hook=_guided_hook)
+            z = walk(logits_model, x, hook=relu_hook("guided"))
             cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
             score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
         return tape.gradient(score, x)

@@ -1,10 +1,12 @@
-"""A Keras CNN seen as a chain of layers, each with its top-down step (paper section 2.1).
+"""A chain-shaped Keras CNN, layer by layer, each with its top-down step (paper section 2.1).
 
-:func:`path_to` walks a model (Sequential, functional, models nested inside models) from its
-input to a chosen layer and returns one :class:`Step` per layer. A step runs its layer forward
+:func:`path_to` finds the layers from the model's input to a chosen layer with the one graph
+walk of :mod:`zfkeras.methods.graph` (Sequential, functional, models nested inside models) and
+returns one :class:`Step` per layer if they form a chain. A step runs its layer forward
 (recording what the way down needs: switches, the ReLU's output, the layer's input) and sends a
-signal down through it with the deconvnet's custom layers. :mod:`zfkeras.deconvnet` compiles
-these steps; :mod:`zfkeras.mining` reads their geometry (receptive fields).
+signal down through it with the deconvnet's custom layers, as paper Fig. 1 draws it.
+:class:`zfkeras.Deconvnet` compiles these steps for chains; any other graph goes down by
+``tf.custom_gradient`` ReLU rules (:mod:`zfkeras.methods.rules`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zfkeras.methods.graph import Located, locate
 from zfkeras.models.layers import (
     RULES,
     ContrastNormalization,
@@ -37,16 +40,12 @@ class Step:
         layer: the model's layer.
         kind: ``"conv"``, ``"relu"``, ``"pool"``, ``"pad"``, ``"norm"``, ``"bn"`` or
             ``"identity"``.
-        geometry: ``(kernel, stride, pad_before)`` per axis for the receptive field, as
-            ``((kr, sr, pr), (kc, sc, pc))``; ``pad_before`` is None for ``"same"`` padding
-            (it depends on the input size).
     """
 
     def __init__(self, layer: keras.layers.Layer, switches: str = "indices"):
         self.layer = layer
         self.switches = switches
         self.relu = False
-        self.geometry = ((1, 1, 0), (1, 1, 0))
         self.rect = {rule: Rectification(rule, name=f"{layer.name}_rectify_{rule}")
                      for rule in RULES}
         if isinstance(layer, keras.layers.Conv2D) and type(layer).__name__ == "Conv2D":
@@ -58,8 +57,6 @@ class Step:
             except (TypeError, ValueError) as e:
                 raise _unsupported(layer, str(e)) from e
             self.kind, self.relu = "conv", act == "relu"
-            pad = None if layer.padding == "same" else 0
-            self.geometry = tuple((k, s, pad) for k, s in zip(layer.kernel_size, layer.strides))
         elif isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
             self.kind = "relu"
             if isinstance(layer, keras.layers.ReLU):
@@ -78,13 +75,9 @@ class Step:
                                                name=f"{layer.name}_switches")
             self.unpool = Unpooling2D(layer.pool_size, layer.strides, layer.padding,
                                       name=f"{layer.name}_unpool")
-            pad = None if layer.padding == "same" else 0
-            self.geometry = tuple((k, s, pad) for k, s in zip(layer.pool_size, layer.strides))
         elif isinstance(layer, keras.layers.ZeroPadding2D):
             _channels_last(layer)
             self.kind = "pad"
-            (top, _), (left, _) = layer.padding
-            self.geometry = ((1, 1, top), (1, 1, left))
         elif isinstance(layer, ContrastNormalization):
             self.kind = "norm"
         elif isinstance(layer, keras.layers.BatchNormalization):
@@ -170,86 +163,36 @@ def _channels_last(layer):
         raise _unsupported(layer, "only data_format='channels_last'")
 
 
-def _producer(layer, model) -> keras.layers.Layer:
-    """The layer whose output ``layer`` takes as its single input inside ``model``."""
-    nodes = getattr(model, "_nodes", None)
-    candidates = [node for i, node in enumerate(layer._inbound_nodes)
-                  if nodes is None or f"{id(layer)}_ib-{i}" in nodes]
-    if len(candidates) != 1:
-        raise ValueError(f"cannot follow the input of layer {layer.name!r} in model "
-                         f"{model.name!r}: it is called {len(candidates)} times there")
-    tensors = candidates[0].input_tensors
-    if len(tensors) != 1:
-        raise _unsupported(layer, "it takes several inputs; the deconvnet needs a chain")
-    return tensors[0]._keras_history[0]
+def steps_from(located: Located, switches: str = "indices") -> list[Step]:
+    """One :class:`Step` per leaf op between the input and the located layer, if they form a
+    chain (each op's only input is the previous op's output).
+
+    Raises:
+        ValueError: an op takes several inputs or the graph branches (naming the op), or an op
+            has no top-down step here (see :class:`Step`).
+    """
+    for node in located.nodes:
+        if len(node.inputs) != 1:
+            raise _unsupported(node.op, "it takes several inputs; the deconvnet needs a chain")
+    prev, steps = located.input, []
+    for node in located.nodes:
+        if node.inputs[0] is not prev:
+            raise _unsupported(node.op, "its input is not the previous layer's output (the "
+                               "graph branches); the deconvnet needs a chain")
+        prev = keras.tree.flatten(node.output)[0]
+        steps.append(Step(node.op, switches))
+    if not steps:
+        raise ValueError(f"layer {located.path!r} is the input; choose a layer above it")
+    return steps
 
 
-def _chain(model, last) -> list[keras.layers.Layer]:
-    """Direct sub-layers of ``model`` from its input up to ``last`` (inclusive)."""
-    if isinstance(model, keras.Sequential):
-        return list(model.layers[: model.layers.index(last) + 1])
-    chain, layer = [], last
-    while not isinstance(layer, keras.layers.InputLayer):
-        chain.append(layer)
-        layer = _producer(layer, model)
-    return chain[::-1]
-
-
-def _last(model) -> keras.layers.Layer:
-    if isinstance(model, keras.Sequential):
-        return model.layers[-1]
-    if len(model.outputs) != 1:
-        raise ValueError(f"nested model {model.name!r} must have one output, got "
-                         f"{len(model.outputs)}")
-    return model.outputs[0]._keras_history[0]
-
-
-def _expand(layers) -> list[keras.layers.Layer]:
-    """Replace nested models by their own leaf layers; drop input layers."""
-    out = []
-    for layer in layers:
-        if isinstance(layer, keras.Model):
-            out += _expand(_chain(layer, _last(layer)))
-        elif not isinstance(layer, keras.layers.InputLayer):
-            out.append(layer)
-    return out
-
-
-def _find(model, name: str) -> list[keras.layers.Layer] | None:
-    for layer in model.layers:
-        if layer.name == name:
-            return _expand(_chain(model, layer))
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            inner = _find(layer, name)
-            if inner is not None:
-                return _expand(_chain(model, layer)[:-1]) + inner
-    return None
-
-
-def all_names(model) -> list[str]:
-    """Names of every layer, nested models' layers included, in order."""
-    out = []
-    for layer in model.layers:
-        out.append(layer.name)
-        if isinstance(layer, keras.Model):
-            out += all_names(layer)
-    return out
-
-
-def path_to(model: keras.Model, name: str, switches: str = "indices") -> list[Step]:
+def path_to(model: keras.Model, name, switches: str = "indices") -> list[Step]:
     """One :class:`Step` per layer from the model's input up to the layer ``name``
-    (inclusive), searching nested models too. ``switches``: how pooling steps record their
-    switches (see :class:`zfkeras.Deconvnet`).
+    (inclusive; a name, an ``"outer/inner"`` path or the layer), through nested models.
+    ``switches``: how pooling steps record their switches (see :class:`zfkeras.Deconvnet`).
 
     Raises:
         ValueError: no layer has that name (the message lists the names), or a layer on the
             way is not supported (the message names it and its type).
     """
-    leaves = _find(model, name)
-    if leaves is None:
-        raise ValueError(f"layer {name!r} not found in model {model.name!r}; its layers are "
-                         f"{all_names(model)}")
-    if not leaves:
-        raise ValueError(f"layer {name!r} is the input; choose a layer above it")
-    return [Step(layer, switches) for layer in leaves]
+    return steps_from(locate(model, name), switches)

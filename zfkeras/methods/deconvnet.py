@@ -1,46 +1,70 @@
-"""The deconvnet of paper section 2.1 (Fig. 1) on any chain-shaped Keras CNN, and its two
-relatives: backpropagation (the gradient) and guided backpropagation.
+"""The deconvnet of paper section 2.1 (Fig. 1) on any Keras CNN, and its two relatives:
+backpropagation (the gradient) and guided backpropagation.
 
 ``Deconvnet(model).project(images, "conv5")`` keeps one activation of ``conv5`` per image, sets
-every other activation of that layer to zero and sends the signal down to pixel space through
-the model's own layers, in reverse, with the custom layers of :mod:`zfkeras.layers`:
+every other activation of that layer to zero and sends the signal down to pixel space. The three
+modes differ only at the ReLUs (:mod:`zfkeras.methods.rules`): ``"deconvnet"`` rectifies the
+signal, ``"backprop"`` masks it with the forward input, ``"guided"`` does both. There are two
+ways down, with the same result wherever both apply (tested to float tolerance):
+
+**The chain path** (the course's Fig. 1 walk-through) for models whose layers, from the input
+to the chosen layer, form a chain of these kinds; each step is one of the custom layers of
+:mod:`zfkeras.models.layers`:
 
 ==========================  =======================================================
 forward layer               top-down step
 ==========================  =======================================================
-``Conv2D`` (relu or none)   :class:`~zfkeras.layers.Rectification` (if relu), then
-                            :class:`~zfkeras.layers.TiedConv2DTranspose`
-``ReLU`` / ``Activation``   :class:`~zfkeras.layers.Rectification` (``linear``: nothing)
+``Conv2D`` (relu or none)   :class:`~zfkeras.models.layers.Rectification` (if relu), then
+                            :class:`~zfkeras.models.layers.TiedConv2DTranspose`
+``ReLU`` / ``Activation``   :class:`~zfkeras.models.layers.Rectification` (linear: nothing)
 ``MaxPooling2D``            unpool: each value back at its window's maximum (with
-                            ``switches="indices"``: :class:`~zfkeras.layers.Unpooling2D`
-                            and :class:`~zfkeras.layers.MaxPoolingWithSwitches`)
+                            ``switches="indices"``: :class:`~zfkeras.models.layers.Unpooling2D`
+                            and :class:`~zfkeras.models.layers.MaxPoolingWithSwitches`)
 ``ZeroPadding2D``           crop the padding
 ``ContrastNormalization``   the normalization's own gradient (see below)
 ``BatchNormalization``      times ``gamma / sqrt(var + eps)`` (its inference-time slope)
 ``Dropout``, ``InputLayer`` nothing (identity at inference)
 ==========================  =======================================================
 
-The three modes differ only in the :class:`~zfkeras.layers.Rectification` rule. Contrast
-normalization: the paper's deconvnet has no step for it; we send the signal through the
-normalization's gradient (its exact linearization at the forward input) in every mode, so that
-``"backprop"`` is the true gradient and the three modes share everything but the ReLU rule, as
-the course text says. With ZFNet's constants (k=2, alpha=1e-4) that gradient is almost a plain
-scaling by ``2**-0.75``, so for display it is the same as skipping the layer.
+**The graph path** for any other single-input CNN (residual ``Add``, ``Concatenate``,
+squeeze-and-excitation ``Multiply``, depthwise/separable convolutions, ReLU6, swish, ...): the
+model runs with the one graph walk of :mod:`zfkeras.methods.graph`, every ReLU replaced by a
+``tf.custom_gradient`` ReLU whose backward pass is the mode's rule (a fused
+``activation="relu"`` is split off its layer), and the projection is the ``tf.GradientTape``
+gradient of the kept activation with respect to the input. So max pooling routes the signal
+through its switches (its gradient does exactly that), and every linear or elementwise layer
+passes it by its own gradient at the forward point. Non-ReLU nonlinearities (swish, gelu,
+sigmoid, hard-swish, layer normalization) have no deconvnet rule in the paper: they too pass
+the signal by their gradient, in every mode; :meth:`Deconvnet.describe` lists which layers were
+crossed which way. ReLU6 / ``max_value`` ReLUs: see :mod:`zfkeras.methods.rules`.
+
+Contrast normalization: the paper's deconvnet has no step for it; both paths send the signal
+through its gradient (its exact linearization at the forward input) in every mode, so that
+``"backprop"`` is the true gradient. With ZFNet's constants (k=2, alpha=1e-4) that gradient is
+almost a plain scaling by ``2**-0.75``.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods.chain import Step, path_to
-from zfkeras.models.layers import RULES
+from zfkeras.methods import rules
+from zfkeras.methods.chain import Step, steps_from
+from zfkeras.methods.graph import Located, build, locate, walk
+from zfkeras.methods.rules import STEP_TEXT, Crossing, crossing, relu_rules
+from zfkeras.methods.units import select as _select
+from zfkeras.methods.units import unit_arrays
 
-MODES = RULES
+__all__ = ["MODES", "PATHS", "Crossing", "Deconvnet", "relu_rules"]
+
+MODES = rules.RULES
+PATHS = ("auto", "chain", "graph")
 
 
 @contextlib.contextmanager
@@ -56,119 +80,155 @@ def _quiet_retracing():
         logger.setLevel(level)
 
 
+class _Route(NamedTuple):
+    found: Located
+    steps: list[Step] | None   # the chain path's steps, None on the graph path
+    sub: keras.Model           # the model cut at the layer (the graph path runs it)
+
+
 class Deconvnet:
     """Top-down projections of single activations of a Keras CNN (paper section 2.1, Fig. 1).
 
     Args:
-        model: a ``keras.Model`` (Sequential, functional, or with models nested inside) whose
-            layers, from its input to the layer you project, form a chain of the kinds listed
-            in the module docstring. Layers above the chosen layer (``Flatten``, ``Dense``, ...)
-            are never visited. The model is not changed: its weights and predictions are the
-            same before and after.
-        switches: how max pooling records its switches. ``"recompute"`` (default): the
-            pooling input is recorded and each value goes back to its window's maximum,
-            located again by TensorFlow's max-pooling gradient kernel on the way down.
-            ``"indices"``: as index tensors, with
-            :class:`~zfkeras.layers.MaxPoolingWithSwitches` on the way up and
-            :class:`~zfkeras.layers.Unpooling2D` on the way down, exactly as drawn in paper
-            Fig. 1. Both put every value at the same location (tested; they can differ only
-            where a window holds several equal maxima); ``"indices"`` is about 1.4x slower on
-            CPU, where TensorFlow's argmax pooling kernel is slow.
+        model: a single-input ``keras.Model`` (Sequential, Functional, nested models) built
+            from convolutions, pooling, normalization, activations and merges (every
+            ``keras.applications`` CNN). Layers above the chosen layer are never visited. The
+            model is not changed: its weights and predictions are the same before and after.
+        switches: how max pooling records its switches on the chain path. ``"recompute"``
+            (default): each value goes back to its window's maximum, located again by
+            TensorFlow's max-pooling gradient kernel. ``"indices"``: as index tensors, with
+            :class:`~zfkeras.models.layers.MaxPoolingWithSwitches` on the way up and
+            :class:`~zfkeras.models.layers.Unpooling2D` on the way down, exactly as drawn in
+            paper Fig. 1 (chain path only; about 1.4x slower on CPU). Both put every value at
+            the same location (they can differ only where a window holds equal maxima).
+        path: ``"auto"`` (default: the chain path where the layers up to the chosen one form
+            a chain of the module docstring's kinds, else the graph path), ``"chain"`` or
+            ``"graph"``.
 
     Raises:
         TypeError: ``model`` is not a ``keras.Model``.
-        ValueError: the model has several inputs (checked here); a layer of another kind lies
-            between the input and the chosen layer (checked when a layer is chosen, with the
-            layer's name and type in the message).
+        ValueError: bad ``switches`` or ``path``; several inputs. When a layer is chosen: an
+            unknown layer, ``channels_first`` layers, or (``path="chain"`` or
+            ``switches="indices"``) a layer the chain path does not support, named.
     """
 
-    def __init__(self, model: keras.Model, switches: str = "recompute"):
+    def __init__(self, model: keras.Model, switches: str = "recompute", path: str = "auto"):
         if not isinstance(model, keras.Model):
             raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
         if switches not in ("indices", "recompute"):
             raise ValueError(f"switches must be 'indices' or 'recompute', got {switches!r}")
-        self.switches = switches
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
         if len(model.inputs) != 1:
             raise ValueError(f"model must have one input, got {len(model.inputs)}")
-        self.model = model
-        self._steps: dict[str, list[Step]] = {}
+        self.model, self.switches, self.way = model, switches, path
+        self._routes: dict = {}
         self._fns: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
         self._shapes: dict[tuple, tuple[int, int, int]] = {}
 
-    # ------------------------------------------------------------------ the path
+    # ------------------------------------------------------------------ the way down
+    def _route(self, layer) -> _Route:
+        key = layer if isinstance(layer, str) else id(layer)
+        if key not in self._routes:
+            found = locate(self.model, layer)
+            steps = None
+            if self.way != "graph":
+                try:
+                    steps = steps_from(found, self.switches)
+                except ValueError as err:
+                    if self.way == "chain":
+                        raise
+                    if self.switches == "indices":
+                        raise ValueError(f"{err} (switches='indices' needs the chain path; "
+                                         f"switches='recompute' works on any graph)") from err
+            elif self.switches == "indices":
+                raise ValueError("switches='indices' needs the chain path; use "
+                                 "switches='recompute' with path='graph'")
+            sub = build(found.input, found.output, name=f"{self.model.name}_upto")
+            self._routes[key] = _Route(found, steps, sub)
+        return self._routes[key]
+
     def steps(self, layer: str | keras.layers.Layer) -> list[Step]:
-        """The forward layers from the input up to ``layer`` (inclusive), each with its top-down
-        step (see :meth:`path`). Raises ``ValueError`` for an unknown or unsupported layer."""
-        name = layer.name if isinstance(layer, keras.layers.Layer) else layer
-        if not isinstance(name, str):
-            raise TypeError(f"layer must be a layer name or a keras layer, got {layer!r}")
-        if name not in self._steps:
-            self._steps[name] = path_to(self.model, name, self.switches)
-        return self._steps[name]
+        """The chain path's steps from the input up to ``layer`` (inclusive). Raises
+        ``ValueError`` where the projection takes the graph path (see :meth:`describe`)."""
+        route = self._route(layer)
+        if route.steps is None:
+            raise ValueError(f"layer {route.found.path!r} is projected on the graph path, "
+                             f"which has no steps: see describe()")
+        return route.steps
 
     def path(self, layer: str | keras.layers.Layer) -> list[tuple[str, str, str]]:
         """``(layer name, layer type, top-down step)`` from the chosen layer down to the input,
-        in the order the signal goes."""
-        return [(s.layer.name, type(s.layer).__name__, s.describe())
-                for s in reversed(self.steps(layer))]
+        in the order the signal goes (on the graph path, names are paths into nested
+        models)."""
+        route = self._route(layer)
+        if route.steps is not None:
+            return [(s.layer.name, type(s.layer).__name__, s.describe())
+                    for s in reversed(route.steps)]
+        return [(n.path, type(n.op).__name__, STEP_TEXT[rules.kind(n.op)])
+                for n in reversed(route.found.nodes)]
 
-    def _out_shape(self, layer: str, image_shape: tuple) -> tuple[int, int, int]:
-        key = (layer, image_shape)
+    def describe(self, layer: str | keras.layers.Layer) -> Crossing:
+        """Which layers below ``layer`` a projection crosses with a ReLU rule, through
+        switches, and by gradient (linear or non-ReLU nonlinearity): a :class:`Crossing`."""
+        route = self._route(layer)
+        return crossing(route.found, "graph" if route.steps is None else "chain")
+
+    def _forward(self, route: _Route, mode: str | None):
+        """images -> the layer's activations, on the route's path."""
+        if route.steps is None:
+            hook = None if mode is None else rules.relu_hook(mode)
+            return lambda images: (walk(route.sub, images, hook), None)
+
+        def forward(images):
+            records, x = [], images
+            for step in route.steps:
+                x, rec = step.forward(x)
+                records.append(rec)
+            return x, records
+        return forward
+
+    def _out_shape(self, route: _Route, image_shape: tuple) -> tuple[int, int, int]:
+        key = (route.found.path, image_shape)
         if key not in self._shapes:
-            x = tf.zeros((1, *image_shape), tf.float32)
-            for step in self.steps(layer):
-                x, _ = step.forward(x)
+            x, _ = self._forward(route, None)(tf.zeros((1, *image_shape), tf.float32))
             if x.shape.rank != 4:
-                raise ValueError(f"layer {layer!r} must output (batch, rows, cols, channels), "
-                                 f"got shape {tuple(x.shape)}")
+                raise ValueError(f"layer {route.found.path!r} must output (batch, rows, cols, "
+                                 f"channels), got shape {tuple(x.shape)}")
             self._shapes[key] = tuple(int(d) for d in x.shape[1:])
         return self._shapes[key]
 
     # ------------------------------------------------------------------ compiled passes
-    def _function(self, layer: str, mode: str, kind: str):
-        key = (layer, mode, kind)
+    def _function(self, route: _Route, mode: str, kind: str):
+        key = (route.found.path, mode, kind)
         if key not in self._fns:
-            steps = self.steps(layer)
+            forward = self._forward(route, None if kind == "units" else mode)
 
-            def forward(images):
-                records = []
-                x = images
-                for step in steps:
-                    x, rec = step.forward(x)
-                    records.append(rec)
-                return x, records
-
-            def down(signal, records):
-                for step, rec in zip(reversed(steps), reversed(records)):
+            def down(images, signal_of):
+                if route.steps is None:  # the graph path: the gradient with the ReLU rules
+                    with tf.GradientTape(watch_accessed_variables=False) as tape:
+                        tape.watch(images)
+                        act, _ = forward(images)
+                    return tape.gradient(act, images, output_gradients=signal_of(act),
+                                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                act, records = forward(images)
+                signal = signal_of(act)
+                for step, rec in zip(reversed(route.steps), reversed(records)):
                     signal = step.down(signal, rec, mode)
                 return signal
 
             def project(images, channel, row, col):
-                act, records = forward(images)
-                n = tf.shape(act)[0]
-                best = tf.argmax(tf.reduce_max(act, axis=(1, 2)), -1, output_type=tf.int32)
-                channel = tf.where(channel >= 0, channel, best)
-                fmap = tf.gather(act, channel, axis=3, batch_dims=1)  # (n, rows, cols)
-                width = tf.shape(fmap)[2]
-                pos = tf.argmax(tf.reshape(fmap, [n, -1]), -1, output_type=tf.int32)
-                row = tf.where(row >= 0, row, pos // width)
-                col = tf.where(col >= 0, col, pos % width)
-                index = tf.stack([tf.range(n), row, col, channel], axis=1)
-                value = tf.gather_nd(act, index)
-                signal = tf.scatter_nd(index, value, tf.shape(act))
                 if kind == "units":
-                    return channel, row, col, value
-                return down(signal, records)
+                    return _select(forward(images)[0], channel, row, col)[0]
+                return down(images, lambda act: _select(act, channel, row, col)[1])
 
             def down_signal(images, signal):
-                _, records = forward(images)
-                return down(signal, records)
+                return down(images, lambda act: signal)
 
             fn = down_signal if kind == "down" else project
             # Python-only control flow (static loops over layers): no AutoGraph needed
             self._fns[key] = tf.function(fn, reduce_retracing=True, autograph=False)
         return self._fns[key]
-
     # ------------------------------------------------------------------ checks
     def _images(self, images) -> np.ndarray:
         x = np.asarray(images, dtype=np.float32)
@@ -183,33 +243,9 @@ class Deconvnet:
             raise ValueError("images must be finite, got NaN or inf values")
         return x
 
-    def _units(self, layer, n, channel, location, image_shape):
-        rows, cols, chans = self._out_shape(layer, image_shape)
-        if channel is None:
-            ch = np.full(n, -1, np.int32)
-        else:
-            ch = np.asarray(channel)
-            if ch.ndim == 0:
-                ch = np.full(n, ch)
-            if ch.shape != (n,) or not np.issubdtype(ch.dtype, np.integer):
-                raise ValueError(f"channel must be None, an int or one int per image ({n}), got "
-                                 f"{channel!r}")
-            if ch.min() < 0 or ch.max() >= chans:
-                raise ValueError(f"channel must be in [0, {chans}) for layer {layer!r}, got "
-                                 f"{channel!r}")
-        if location is None:
-            loc = np.full((n, 2), -1, np.int32)
-        else:
-            loc = np.asarray(location)
-            if loc.shape == (2,):
-                loc = np.broadcast_to(loc, (n, 2))
-            if loc.shape != (n, 2) or not np.issubdtype(loc.dtype, np.integer):
-                raise ValueError(f"location must be None, a (row, col) pair or one pair per "
-                                 f"image ({n}), got {location!r}")
-            if loc.min() < 0 or (loc[:, 0] >= rows).any() or (loc[:, 1] >= cols).any():
-                raise ValueError(f"location must be inside the {rows}x{cols} map of layer "
-                                 f"{layer!r}, got {location!r}")
-        return ch.astype(np.int32), loc[:, 0].astype(np.int32), loc[:, 1].astype(np.int32)
+    def _units(self, route, n, channel, location, image_shape):
+        return unit_arrays(self._out_shape(route, image_shape), route.found.path, n, channel,
+                           location)
 
     @staticmethod
     def _mode(mode):
@@ -228,7 +264,7 @@ class Deconvnet:
 
         Args:
             images: model inputs ``(N, rows, cols, channels)``.
-            layer: name (searched inside nested models too) or layer object.
+            layer: a layer name, an ``"outer/inner"`` path into nested models, or the layer.
             channel: ``None`` (per image, the channel holding the layer's strongest
                 activation), an int, or one int per image.
             location: ``None`` (that channel's strongest position), a ``(row, col)`` pair, or
@@ -247,9 +283,9 @@ class Deconvnet:
         """
         self._mode(mode)
         x = self._images(images)
-        name = self.steps(layer)[-1].layer.name
-        ch, row, col = self._units(name, len(x), channel, location, x.shape[1:])
-        fn = self._function(name, mode, "project")
+        route = self._route(layer)
+        ch, row, col = self._units(route, len(x), channel, location, x.shape[1:])
+        fn = self._function(route, mode, "project")
         with _quiet_retracing():
             out = [fn(x[i:i + batch_size], ch[i:i + batch_size], row[i:i + batch_size],
                       col[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
@@ -261,10 +297,10 @@ class Deconvnet:
         """The activations :meth:`project` selects, without projecting them: a dict of
         ``channel``, ``row``, ``col`` (int arrays ``(N,)``) and ``value`` (float32 ``(N,)``)."""
         x = self._images(images)
-        name = self.steps(layer)[-1].layer.name
-        ch, row, col = self._units(name, len(x), channel, location, x.shape[1:])
+        route = self._route(layer)
+        ch, row, col = self._units(route, len(x), channel, location, x.shape[1:])
         with _quiet_retracing():
-            out = self._function(name, "deconvnet", "units")(x, ch, row, col)
+            out = self._function(route, "deconvnet", "units")(x, ch, row, col)
         return dict(zip(("channel", "row", "col", "value"), (np.asarray(t) for t in out)))
 
     def down(self, images, layer: str | keras.layers.Layer, signal,
@@ -276,33 +312,11 @@ class Deconvnet:
         other modes."""
         self._mode(mode)
         x = self._images(images)
-        name = self.steps(layer)[-1].layer.name
-        want = (len(x), *self._out_shape(name, x.shape[1:]))
+        route = self._route(layer)
+        want = (len(x), *self._out_shape(route, x.shape[1:]))
         s = np.asarray(signal, np.float32)
         if s.shape != want:
-            raise ValueError(f"signal must have shape {want} for layer {name!r}, got {s.shape}")
+            raise ValueError(f"signal must have shape {want} for layer {route.found.path!r}, "
+                             f"got {s.shape}")
         with _quiet_retracing():
-            return self._function(name, mode, "down")(x, s).numpy()
-
-
-def relu_rules(forward, signal) -> dict[str, np.ndarray]:
-    """The three ways down through a ReLU on one 2-D example (chapter 07's table).
-
-    Args:
-        forward: the ReLU's forward input ``f``, a 2-D array.
-        signal: the signal ``r`` arriving from above, the same shape.
-
-    Returns:
-        ``{"deconvnet": relu(r), "backprop": r * (f > 0), "guided": relu(r) * (f > 0)}`` as
-        computed by :class:`~zfkeras.models.layers.Rectification`.
-
-    Raises:
-        ValueError: the arrays are not 2-D of one shape.
-    """
-    from zfkeras.models.layers import Rectification
-
-    f, r = np.asarray(forward, np.float32), np.asarray(signal, np.float32)
-    if f.ndim != 2 or f.shape != r.shape:
-        raise ValueError(f"forward and signal must be 2-D arrays of one shape, got {f.shape} "
-                         f"and {r.shape}")
-    return {rule: np.asarray(Rectification(rule)(r, f)) for rule in MODES}
+            return self._function(route, mode, "down")(x, s).numpy()

@@ -14,7 +14,9 @@ machinery; :mod:`zfkeras.filters` and :mod:`zfkeras.cam` use it too.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import keras
 
@@ -73,13 +75,15 @@ def walk(model: keras.Model, inputs, hook: Callable | None = None, entries: list
     return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
 
 
-def trace(model: keras.Model, input_shape: Sequence | None = None):
+def trace(model: keras.Model, input_shape: Sequence | None = None,
+          hook: Callable | None = None):
     """Re-run ``model`` on fresh ``keras.Input`` tensors.
 
     Args:
         model: a built Sequential or Functional model (nested models allowed).
         input_shape: optional ``(rows, cols, channels)`` replacing the input shape of a
             single-input model (``None`` dims allowed), for fully convolutional sub-graphs.
+        hook: computes each leaf op, as in :func:`walk`.
 
     Returns:
         ``(inputs, output, entries)``: the new inputs, the model output on them and the ordered
@@ -92,7 +96,7 @@ def trace(model: keras.Model, input_shape: Sequence | None = None):
         tuple(t.shape[1:]) for t in model.inputs]
     inputs = [keras.Input(s, dtype=t.dtype) for s, t in zip(shapes, model.inputs)]
     entries: list[Entry] = []
-    output = walk(model, inputs[0] if len(inputs) == 1 else inputs, entries=entries)
+    output = walk(model, inputs[0] if len(inputs) == 1 else inputs, hook, entries)
     return (inputs[0] if len(inputs) == 1 else inputs), output, entries
 
 
@@ -137,3 +141,113 @@ def build(inputs, outputs, name: str | None = None) -> keras.Model:
                          ) from err
 
 
+
+
+class Node(NamedTuple):
+    """One leaf op of a traced graph: its path, the op, its input tensors (flat) and output."""
+
+    path: str
+    op: object
+    inputs: tuple
+    output: object
+
+
+class Located(NamedTuple):
+    """A layer found in a single-input model's traced graph (see :func:`locate`)."""
+
+    path: str          # the entry's full path (``"vgg16/block5_conv3"``)
+    op: object         # the layer (or nested model) itself
+    input: object      # the traced keras.Input
+    output: object     # the layer's traced output
+    nodes: tuple       # the leaf Nodes between the input and the layer, in forward order
+
+
+_NODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def nodes(model: keras.Model, input_shape: Sequence | None = None):
+    """:func:`trace` that also records every leaf op's inputs: ``(inputs, output, entries,
+    nodes)`` with one :class:`Node` per leaf op in the order they ran. Cached per model and
+    input shape (the trace calls each layer once more on symbolic tensors)."""
+    slot = _NODES.setdefault(model, {})
+    key = (None if input_shape is None else tuple(input_shape), len(model.layers))
+    if key not in slot:
+        rec = []
+
+        def record(op, args, kwargs):
+            out = op(*args, **kwargs)
+            ins = tuple(t for t in keras.tree.flatten((args, kwargs))
+                        if isinstance(t, keras.KerasTensor))
+            rec.append((op, ins, out))
+            return out
+
+        inputs, output, entries = trace(model, input_shape, hook=record)
+        leaves = [e for e in entries if not _is_graph_model(e[1])]
+        made, found = set(), []
+        for (path, _, _), (op, ins, out) in zip(leaves, rec):
+            # a tensor no op made is the input (as standardized by the model, a new tensor)
+            if not isinstance(inputs, list):
+                ins = tuple(t if id(t) in made else inputs for t in ins)
+            found.append(Node(path, op, ins, out))
+            made.update(id(t) for t in keras.tree.flatten(out))
+        slot[key] = (inputs, output, entries, found)
+    return slot[key]
+
+
+def upstream(graph_nodes: list[Node], tensor) -> tuple[Node, ...]:
+    """The nodes ``tensor`` depends on, in the order they ran."""
+    producer = {id(t): n for n in graph_nodes for t in keras.tree.flatten(n.output)}
+    need, stack = set(), [tensor]
+    while stack:
+        node = producer.get(id(stack.pop()))
+        if node is not None and id(node) not in need:
+            need.add(id(node))
+            stack.extend(node.inputs)
+    return tuple(n for n in graph_nodes if id(n) in need)
+
+
+def _layer_names(model) -> list[str]:
+    out = []
+    for layer in getattr(model, "layers", []):
+        out.append(layer.name)
+        out += _layer_names(layer) if isinstance(layer, keras.Model) else []
+    return out
+
+
+def locate(model: keras.Model, layer, input_shape: Sequence | None = None,
+           argument: str = "layer") -> Located:
+    """The one lookup of a layer for the projections, receptive fields and mining.
+
+    Args:
+        model: a single-input Keras model, nested models allowed.
+        layer: a layer name that occurs once, an ``"outer/inner"`` path into nested models,
+            or the layer object.
+        input_shape: optional ``(rows, cols, channels)`` to trace with (see :func:`trace`).
+        argument: the argument's name for error messages.
+
+    Raises:
+        TypeError: ``model`` is not a Keras model or ``layer`` not a name or layer.
+        ValueError: several inputs, ``channels_first`` layers on the way, an unknown or
+            ambiguous name, or a layer that the input does not reach.
+    """
+    _check_model(model)
+    if len(model.inputs) != 1:
+        raise ValueError(f"model must have one input, got {len(model.inputs)} "
+                         f"({[t.name for t in model.inputs]})")
+    name = layer.name if isinstance(layer, keras.layers.Layer) else layer
+    inputs, _, entries, graph_nodes = nodes(model, input_shape)
+    try:
+        path, op, out = find(entries, name, argument)
+    except ValueError:
+        if name in _layer_names(model):
+            raise ValueError(f"{argument} {name!r} is a layer of the model that the graph walk "
+                             f"does not reach from the input (it is not called between the "
+                             f"input and an output, or it lies inside a subclassed model, "
+                             f"which runs as one op)") from None
+        raise
+    way = upstream(graph_nodes, out)
+    for node in way:
+        if getattr(node.op, "data_format", "channels_last") == "channels_first":
+            raise ValueError(f"layer {node.path!r} of type {type(node.op).__name__} uses "
+                             f"data_format='channels_first'; only 'channels_last' is supported")
+    return Located(path, op, inputs, out, way)

@@ -2,11 +2,16 @@
 map over a dataset, and the figure that shows their deconvnet projections beside the patches.
 
 * :func:`receptive_field` — the input box each position of a layer sees (size, stride, offset),
-  computed from the layers' kernels, strides and paddings.
+  computed from the layers' kernels, strides and paddings over every path of the graph
+  (:mod:`zfkeras.methods.fields`, re-exported here).
 * :func:`top_activations` — one streaming pass over a dataset: for each channel, the k images
   whose strongest activation of that channel is largest (image index, position, value).
-* :func:`top9_figure` — per channel, the 3x3 deconvnet projections of the top 9 beside the 3x3
-  image patches that caused them.
+* :func:`top9_tiles` — per channel, the deconvnet projections of the top 9 and the image
+  patches that caused them, cropped to the receptive field (drawn by
+  :func:`zfkeras.figures.top9_figure`).
+
+All three work on any single-input Keras CNN (the one graph walk of
+:mod:`zfkeras.methods.graph`); mining needs only a forward pass up to the layer.
 """
 
 from __future__ import annotations
@@ -20,79 +25,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods.chain import path_to
 from zfkeras.methods.deconvnet import Deconvnet
+from zfkeras.methods.fields import ReceptiveField, receptive_field
+from zfkeras.methods.graph import build, locate
 
-
-@dataclass(frozen=True)
-class ReceptiveField:
-    """The input box seen by every position of a layer, per axis ``(rows, cols)``.
-
-    Position ``(i, j)`` sees input rows ``offset[0] + i * stride[0]`` up to (not including)
-    ``offset[0] + i * stride[0] + size[0]``, and likewise for columns. A box may reach outside
-    the image (into the zero padding): ``offset`` can be negative.
-    """
-
-    size: tuple[int, int]
-    stride: tuple[int, int]
-    offset: tuple[int, int]
-    input_size: tuple[int, int]
-    output_size: tuple[int, int]
-
-    def box(self, row, col) -> tuple:
-        """``(top, left, bottom, right)`` of position ``(row, col)``, bottom/right exclusive,
-        not clipped to the image; ``row``/``col`` may be int arrays (broadcast)."""
-        top = self.offset[0] + np.asarray(row) * self.stride[0]
-        left = self.offset[1] + np.asarray(col) * self.stride[1]
-        return top, left, top + self.size[0], left + self.size[1]
-
-    def centres(self, axis: int) -> np.ndarray:
-        """Input coordinate (pixels, float) of the centre of every position's box along
-        ``axis`` (0: rows, 1: columns): ``offset + (size - 1) / 2 + i * stride``."""
-        if axis not in (0, 1):
-            raise ValueError(f"axis must be 0 (rows) or 1 (columns), got {axis!r}")
-        return (self.offset[axis] + (self.size[axis] - 1) / 2
-                + self.stride[axis] * np.arange(self.output_size[axis]))
-
-
-def receptive_field(model: keras.Model, layer: str,
-                    input_size: Sequence[int] | None = None) -> ReceptiveField:
-    """The receptive field of ``layer`` (paper Fig. 2: a patch is the receptive field of an
-    activation).
-
-    Computed layer by layer from the input: a layer with kernel ``k``, stride ``s`` and
-    ``p`` padded pixels before the first row grows the box by ``(k - 1) * jump``, multiplies the
-    jump by ``s`` and moves the offset by ``-p * jump`` (``"same"`` padding puts
-    ``max((out - 1) * s + k - n, 0) // 2`` pixels before, which needs the sizes).
-
-    Args:
-        model: a model that :class:`~zfkeras.Deconvnet` accepts up to ``layer``.
-        layer: layer name (nested models searched).
-        input_size: ``(rows, cols)`` when the model's input size is not fixed.
-
-    Raises:
-        ValueError: unknown or unsupported layer; unknown input size.
-    """
-    size = input_size if input_size is not None else tuple(model.inputs[0].shape[1:3])
-    if len(size) != 2 or any(not isinstance(n, int) or n < 1 for n in size):
-        raise ValueError(f"input_size must be (rows, cols) positive ints (the model's input "
-                         f"size is {tuple(model.inputs[0].shape[1:3])}), got {input_size!r}")
-    rf, jump, offset, n = [1, 1], [1, 1], [0, 0], list(size)
-    for step in path_to(model, layer):
-        for axis, (k, s, pad) in enumerate(step.geometry):
-            if step.kind == "pad":
-                after = step.layer.padding[axis][1]
-                out = n[axis] + pad + after
-            elif pad is None:  # "same"
-                out = -(-n[axis] // s)
-                pad = max((out - 1) * s + k - n[axis], 0) // 2
-            else:
-                out = (n[axis] - k) // s + 1
-            offset[axis] -= pad * jump[axis]
-            rf[axis] += (k - 1) * jump[axis]
-            jump[axis] *= s
-            n[axis] = out
-    return ReceptiveField(tuple(rf), tuple(jump), tuple(offset), tuple(size), tuple(n))
+__all__ = ["ReceptiveField", "Top9Tiles", "TopActivations", "receptive_field", "top9_tiles",
+           "top_activations"]
 
 
 @dataclass(frozen=True)
@@ -140,17 +78,18 @@ def top_activations(model: keras.Model, data, layer: str, k: int = 9,
     per channel. Compiled with ``tf.function``; a progress bar when ``verbose``.
 
     Args:
-        model: a model that :class:`~zfkeras.Deconvnet` accepts up to ``layer``.
+        model: a single-input Keras CNN (any graph, nested models included).
         data: model inputs as an array ``(N, rows, cols, channels)`` or a ``tf.data.Dataset``
             of such batches (or of ``(images, labels)`` tuples, or of single images).
-        layer: layer name (nested models searched).
+        layer: a layer name, an ``"outer/inner"`` path into nested models, or the layer.
         k: activations kept per channel.
         channels: channel indices to track (default: all).
         batch_size: images per pass for arrays and unbatched datasets.
         verbose: 0 = silent, 1 = progress bar.
 
     Returns:
-        :class:`TopActivations` with ``(len(channels), min(k, N))`` arrays.
+        :class:`TopActivations` with ``(len(channels), min(k, N))`` arrays; its ``layer`` is
+        the layer's full path (``"vgg16/block5_conv3"`` inside a nested model).
 
     Raises:
         ValueError: bad ``k``, ``channels``, ``data`` or ``layer``.
@@ -159,23 +98,22 @@ def top_activations(model: keras.Model, data, layer: str, k: int = 9,
         raise ValueError(f"k must be a positive int, got {k!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    steps = path_to(model, layer)
-
+    found = locate(model, layer)
+    if len(found.output.shape) != 4:
+        raise ValueError(f"layer {found.path!r} must output (batch, rows, cols, channels), got "
+                         f"shape {tuple(found.output.shape)}")
     image_shape = tuple(model.inputs[0].shape[1:])
-    probe = _forward(steps, tf.zeros((1, *[d or 64 for d in image_shape])))
-    if probe.shape.rank != 4:
-        raise ValueError(f"layer {layer!r} must output (batch, rows, cols, channels), got "
-                         f"shape {tuple(probe.shape)}")
-    n_channels = int(probe.shape[3])
+    n_channels = int(found.output.shape[3])
     chans = np.arange(n_channels) if channels is None else np.asarray(channels)
     if (chans.ndim != 1 or len(chans) == 0 or not np.issubdtype(chans.dtype, np.integer)
             or chans.min() < 0 or chans.max() >= n_channels):
         raise ValueError(f"channels must be a non-empty sequence of ints in [0, {n_channels}) "
                          f"for layer {layer!r}, got {channels!r}")
-    key = (steps[-1].layer.name, tuple(int(c) for c in chans), k)
+    key = (found.path, tuple(int(c) for c in chans), k)
     cache = _COMPILED.setdefault(model, {})
     if key not in cache:
-        cache[key] = _compile(steps, chans, k, image_shape, n_channels)
+        sub = build(found.input, found.output, name=f"{model.name}_upto")
+        cache[key] = _compile(sub, chans, k, image_shape, n_channels)
     update = cache[key]
     best_v = tf.fill((len(chans), k), -np.inf)
     best_i = tf.fill((len(chans), k), tf.constant(-1, tf.int64))
@@ -195,21 +133,14 @@ def top_activations(model: keras.Model, data, layer: str, k: int = 9,
         raise ValueError("data holds no images")
     keep = min(k, seen)
     pos = best_p.numpy()[:, :keep]
-    return TopActivations(steps[-1].layer.name, chans, best_i.numpy()[:, :keep], pos // 65536,
+    return TopActivations(found.path, chans, best_i.numpy()[:, :keep], pos // 65536,
                           pos % 65536, best_v.numpy()[:, :keep])
 
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _forward(steps, x):
-    for step in steps:
-        if step.kind != "identity":
-            x = step.layer(x, training=False) if step.kind == "bn" else step.layer(x)
-    return x
-
-
-def _compile(steps, chans, k, image_shape, n_channels):
+def _compile(sub, chans, k, image_shape, n_channels):
     """The compiled per-batch update of :func:`top_activations` (one trace per model, layer,
     channels and k)."""
     chans_t = tf.constant(chans, tf.int32)
@@ -220,7 +151,7 @@ def _compile(steps, chans, k, image_shape, n_channels):
 
     @tf.function(input_signature=spec)
     def update(x, start, best_v, best_i, best_p):
-        a = _forward(steps, x)
+        a = sub(x, training=False)
         if not every:
             a = tf.gather(a, chans_t, axis=3)
         n, width = tf.shape(a)[0], tf.shape(a)[2]

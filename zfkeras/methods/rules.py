@@ -1,0 +1,204 @@
+"""The three ways down through a ReLU (paper section 2.1; Springenberg et al., 2015), as one
+``tf.custom_gradient`` used by every method that sends a signal down a graph: the projections
+of :class:`zfkeras.Deconvnet` on any graph and guided backpropagation in :mod:`zfkeras.methods.cam`.
+
+With ``f`` the ReLU's forward input and ``r`` the signal arriving from above:
+
+* ``"backprop"``: ``r * (f > 0)`` (the gradient);
+* ``"deconvnet"``: ``relu(r)`` (the paper: the forward input is ignored);
+* ``"guided"``: ``relu(r) * (f > 0)``.
+
+ReLU6 and ``max_value`` ReLUs (MobileNetV2): the upper clip is a second gate of the forward
+input, so ``backprop`` and ``guided`` pass the signal only where ``0 < f < max_value`` (the
+exact gradient's support, so ``backprop`` stays the gradient); ``deconvnet`` ignores the forward
+input, clip included. A ReLU with ``negative_slope`` or ``threshold`` is no ReLU here: it is
+passed by its gradient, like swish, gelu, sigmoid and hard-swish, which have no deconvnet rule
+in the paper.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+RULES = ("deconvnet", "backprop", "guided")
+
+_SWITCHES = (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
+             keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
+             keras.layers.GlobalMaxPooling3D)
+# Linear (or, for Multiply, elementwise bilinear) layers: passed by their own gradient.
+_LINEAR = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+           keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
+           keras.layers.Conv2DTranspose, keras.layers.Dense, keras.layers.BatchNormalization,
+           keras.layers.ZeroPadding2D, keras.layers.Cropping2D, keras.layers.UpSampling2D,
+           keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply,
+           keras.layers.Average, keras.layers.Concatenate, keras.layers.AveragePooling2D,
+           keras.layers.GlobalAveragePooling2D, keras.layers.Reshape, keras.layers.Flatten,
+           keras.layers.Permute, keras.layers.Dropout, keras.layers.SpatialDropout2D,
+           keras.layers.GaussianNoise, keras.layers.Rescaling, keras.layers.Normalization,
+           keras.layers.Identity, keras.layers.InputLayer, keras.layers.Activation)
+_LINEAR_NAMES = ("LayerScale",)  # keras.applications.convnext: a per-channel scale
+# keras.ops called on symbolic tensors in a Functional graph (``x + y``): elementwise ops
+_LINEAR_OPS = ("Add", "Subtract", "Multiply", "Negative", "Identity")
+_ELEMENTWISE_OPS = _LINEAR_OPS + ("Divide", "TrueDivide", "Absolute", "Square", "Sqrt", "Exp",
+                                  "Log", "Sigmoid", "Tanh", "Relu", "Relu6", "Silu", "Gelu",
+                                  "HardSigmoid", "HardSilu", "Maximum", "Minimum", "Power")
+
+
+def is_elementwise_op(op) -> bool:
+    """Whether ``op`` is a keras op (not a layer) acting elementwise (with broadcasting)."""
+    return not isinstance(op, keras.layers.Layer) and type(op).__name__ in _ELEMENTWISE_OPS
+
+
+def relu_max(fn) -> tuple[bool, float | None]:
+    """``(is a ReLU, its max_value)`` of an activation function (``relu``, ``relu6``)."""
+    name = getattr(fn, "__name__", "")
+    return (name in ("relu", "relu6"), 6.0 if name == "relu6" else None)
+
+
+def relu_of(op) -> tuple[str, float | None] | None:
+    """How ``op`` holds a ReLU: ``("layer", max_value)`` for a ``ReLU`` layer (no
+    negative_slope, no threshold) or a relu/relu6 ``Activation``, ``("fused", max_value)`` for
+    a layer with ``activation="relu"`` (convolutions, dense), else None."""
+    if isinstance(op, keras.layers.ReLU):
+        if op.negative_slope or op.threshold:
+            return None
+        return "layer", (None if op.max_value is None else float(op.max_value))
+    is_relu, top = relu_max(getattr(op, "activation", None))
+    if not is_relu:
+        return None
+    return ("layer" if isinstance(op, keras.layers.Activation) else "fused"), top
+
+
+def kind(op) -> str:
+    """How a projection crosses ``op``: ``"relu"`` (a ReLU layer: the mode's rule),
+    ``"fused"`` (the layer's gradient, then the rule for its fused ReLU), ``"switches"`` (max
+    pooling: its gradient routes through the switches), ``"linear"`` (linear or elementwise:
+    its gradient at the forward point) or ``"nonlinear"`` (any other op: its gradient, no
+    deconvnet rule)."""
+    relu = relu_of(op)
+    if relu is not None:
+        return "relu" if relu[0] == "layer" else "fused"
+    if isinstance(op, _SWITCHES):
+        return "switches"
+    act = getattr(op, "activation", None)
+    if act is not None and getattr(act, "__name__", "") != "linear":
+        return "nonlinear"
+    if isinstance(op, _LINEAR) or type(op).__name__ in _LINEAR_NAMES or (
+            is_elementwise_op(op) and type(op).__name__ in _LINEAR_OPS):
+        return "linear"
+    return "nonlinear"
+
+
+@functools.cache
+def rectifier(mode: str, max_value: float | None = None):
+    """A ReLU (clipped at ``max_value`` if given) whose gradient is the ``mode``'s rule."""
+    if mode not in RULES:
+        raise ValueError(f"mode must be one of {RULES}, got {mode!r}")
+
+    @tf.custom_gradient
+    def rectify(x):
+        y = tf.nn.relu(x) if max_value is None else tf.clip_by_value(x, 0.0, max_value)
+
+        def grad(r):
+            if mode == "deconvnet":
+                return tf.nn.relu(r)
+            gate = x > 0 if max_value is None else (x > 0) & (x < max_value)
+            signal = r if mode == "backprop" else tf.nn.relu(r)
+            return signal * tf.cast(gate, r.dtype)
+        return y, grad
+
+    return rectify
+
+
+def relu_hook(mode: str):
+    """A :func:`zfkeras.methods.graph.walk` hook running every ReLU (see :func:`relu_of`) with
+    the ``mode``'s rule as its gradient and every other op as it is. A fused ReLU is split off:
+    the layer runs with a linear activation (restored at once), then the rule."""
+    if mode not in RULES:
+        raise ValueError(f"mode must be one of {RULES}, got {mode!r}")
+
+    def hook(op, args, kwargs):
+        relu = relu_of(op)
+        if relu is None:
+            return op(*args, **kwargs)
+        where, top = relu
+        if where == "layer":
+            return rectifier(mode, top)(args[0])
+        act = op.activation
+        op.activation = keras.activations.linear
+        try:
+            out = op(*args, **kwargs)
+        finally:
+            op.activation = act
+        return rectifier(mode, top)(out)
+
+    return hook
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """How a projection from ``layer`` crosses the layers below it
+    (:meth:`zfkeras.Deconvnet.describe`).
+
+    Each field lists layer paths in the order the signal meets them (top-down). A layer with a
+    fused ReLU (``Conv2D(..., activation="relu")``) is in ``relu`` and in ``linear``.
+
+    Attributes:
+        layer: the chosen layer's path.
+        path: ``"chain"`` or ``"graph"``, the way down used.
+        relu: crossed with the mode's ReLU rule.
+        switches: max pooling, crossed through its switches.
+        linear: crossed by their gradient, linear or elementwise (conv, batch norm, padding,
+            ``Add``, ``Concatenate``, ``Multiply``, ...).
+        nonlinear: crossed by their gradient, non-ReLU nonlinearities (no deconvnet rule).
+    """
+
+    layer: str
+    path: str
+    relu: tuple[str, ...]
+    switches: tuple[str, ...]
+    linear: tuple[str, ...]
+    nonlinear: tuple[str, ...]
+
+
+def crossing(found, path: str) -> Crossing:
+    """The :class:`Crossing` of a located layer (:func:`zfkeras.methods.graph.locate`)."""
+    lists: dict[str, list[str]] = {"relu": [], "switches": [], "linear": [], "nonlinear": []}
+    for node in reversed(found.nodes):
+        k = kind(node.op)
+        for field in (("relu", "linear") if k == "fused" else (k,)):
+            lists[field].append(node.path)
+    return Crossing(found.path, path, **{k: tuple(v) for k, v in lists.items()})
+
+
+STEP_TEXT = {"relu": "rectify", "fused": "rectify, then the layer's gradient",
+              "switches": "unpool with the switches (max pooling's gradient)",
+              "linear": "the layer's gradient", "nonlinear": "the layer's gradient (no rule)"}
+
+
+def relu_rules(forward, signal) -> dict[str, np.ndarray]:
+    """The three ways down through a ReLU on one 2-D example (chapter 07's table).
+
+    Args:
+        forward: the ReLU's forward input ``f``, a 2-D array.
+        signal: the signal ``r`` arriving from above, the same shape.
+
+    Returns:
+        ``{"deconvnet": relu(r), "backprop": r * (f > 0), "guided": relu(r) * (f > 0)}`` as
+        computed by :class:`~zfkeras.models.layers.Rectification`.
+
+    Raises:
+        ValueError: the arrays are not 2-D of one shape.
+    """
+    from zfkeras.models.layers import Rectification
+
+    f, r = np.asarray(forward, np.float32), np.asarray(signal, np.float32)
+    if f.ndim != 2 or f.shape != r.shape:
+        raise ValueError(f"forward and signal must be 2-D arrays of one shape, got {f.shape} "
+                         f"and {r.shape}")
+    return {rule: np.asarray(Rectification(rule)(r, f)) for rule in RULES}

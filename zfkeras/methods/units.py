@@ -1,0 +1,53 @@
+"""The units a projection keeps: checks of ``channel``/``location`` and the selection of one
+activation per image, shared by both paths of :class:`zfkeras.Deconvnet`."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channel, location):
+    """``(channel, row, col)`` int32 arrays ``(n,)`` for a layer of output ``shape`` (rows,
+    cols, channels); -1 marks "the strongest". Raises ``ValueError`` naming the argument."""
+    rows, cols, chans = shape
+    if channel is None:
+        ch = np.full(n, -1, np.int32)
+    else:
+        ch = np.asarray(channel)
+        if ch.ndim == 0:
+            ch = np.full(n, ch)
+        if ch.shape != (n,) or not np.issubdtype(ch.dtype, np.integer):
+            raise ValueError(f"channel must be None, an int or one int per image ({n}), got "
+                             f"{channel!r}")
+        if ch.min() < 0 or ch.max() >= chans:
+            raise ValueError(f"channel must be in [0, {chans}) for layer {layer!r}, got "
+                             f"{channel!r}")
+    if location is None:
+        loc = np.full((n, 2), -1, np.int32)
+    else:
+        loc = np.asarray(location)
+        if loc.shape == (2,):
+            loc = np.broadcast_to(loc, (n, 2))
+        if loc.shape != (n, 2) or not np.issubdtype(loc.dtype, np.integer):
+            raise ValueError(f"location must be None, a (row, col) pair or one pair per "
+                             f"image ({n}), got {location!r}")
+        if loc.min() < 0 or (loc[:, 0] >= rows).any() or (loc[:, 1] >= cols).any():
+            raise ValueError(f"location must be inside the {rows}x{cols} map of layer "
+                             f"{layer!r}, got {location!r}")
+    return ch.astype(np.int32), loc[:, 0].astype(np.int32), loc[:, 1].astype(np.int32)
+
+
+def select(act, channel, row, col):
+    """The kept unit per image (-1: the strongest) and the signal holding only its value."""
+    n = tf.shape(act)[0]
+    best = tf.argmax(tf.reduce_max(act, axis=(1, 2)), -1, output_type=tf.int32)
+    channel = tf.where(channel >= 0, channel, best)
+    fmap = tf.gather(act, channel, axis=3, batch_dims=1)  # (n, rows, cols)
+    width = tf.shape(fmap)[2]
+    pos = tf.argmax(tf.reshape(fmap, [n, -1]), -1, output_type=tf.int32)
+    row = tf.where(row >= 0, row, pos // width)
+    col = tf.where(col >= 0, col, pos % width)
+    index = tf.stack([tf.range(n), row, col, channel], axis=1)
+    value = tf.gather_nd(act, index)
+    return (channel, row, col, value), tf.scatter_nd(index, value, tf.shape(act))
