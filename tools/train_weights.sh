@@ -16,3 +16,10 @@ $PY -m zfkeras.train --arch alexnet --dataset cifar10 --epochs 25 --out runs/ale
 $PY -m zfkeras.experiments.evolution --out data/evolution-shapes.npz
 $PY -m zfkeras.experiments.probes --out data/generalization-shapes.json
 $PY -m zfkeras.experiments.ablation --out data/ablation-shapes.json
+# Issue 13's fair tests (shapes and CIFAR-10; about 15, 5 and 10 minutes on 2 CPU cores):
+# every ablation variant to convergence (early stopping), chapter 14
+$PY -m zfkeras.experiments.ablation --patience 4 --verbose 2 --out data/ablation-converged-shapes.json
+# conv1 with and without the filter renormalization, 7x7/2 and 11x11/4, chapter 11
+$PY -m zfkeras.experiments.renorm --out data/dead-filters-shapes.npz
+# pretrain on 6 CIFAR-10 classes, transfer to the 4 held out, chapter 14
+$PY -m zfkeras.experiments.transfer --out data/transfer-cifar10.json

@@ -1,6 +1,7 @@
 """The paper's experiments, one module per section: feature evolution (Fig. 4), invariance
 (Fig. 5), architecture diagnostics (Fig. 6), correspondence (Fig. 8), ablation (Table 3) and
-probes and transfer (Tables 4-7)."""
+probes and transfer (Tables 4-7); renorm: dead filters with and without the filter
+renormalization (Fig. 6)."""
 
 from zfkeras.experiments import (
     ablation,
@@ -9,6 +10,9 @@ from zfkeras.experiments import (
     evolution,
     invariance,
     probes,
+    renorm,
+    transfer,
 )
 
-__all__ = ["ablation", "correspondence", "diagnostics", "evolution", "invariance", "probes"]
+__all__ = ["ablation", "correspondence", "diagnostics", "evolution", "invariance", "probes",
+           "renorm", "transfer"]

@@ -252,13 +252,14 @@ def generalization(source: str = "zfnet-cifar10", per_class: Sequence[int] = (1,
 
 
 def main(argv=None) -> int:
-    """``python -m zfkeras.probes --out data/generalization-shapes.json``: the shipped
+    """``python -m zfkeras.experiments.probes --out data/generalization-shapes.json``: the shipped
     generalization table (few-shot transfer from ``zfnet-cifar10`` to the shapes)."""
     import argparse
     import json
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m zfkeras.probes", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m zfkeras.experiments.probes",
+                                description=main.__doc__)
     p.add_argument("--out", default="data/generalization-shapes.json")
     p.add_argument("--source", default="zfnet-cifar10")
     p.add_argument("--epochs", type=int, default=100)
@@ -266,7 +267,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     result = generalization(args.source, epochs=args.epochs,
                             fine_tune_epochs=args.fine_tune_epochs)
-    result["command"] = "python -m zfkeras.probes " + " ".join(
+    result["command"] = "python -m zfkeras.experiments.probes " + " ".join(
         sys.argv[1:] if argv is None else argv)
     result["keras"] = keras.__version__
     with open(args.out, "w") as f:

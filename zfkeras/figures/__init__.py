@@ -9,6 +9,7 @@ fonts, integer zoom with nearest-neighbour sampling, colour bars that state thei
 without changing matplotlib's global settings.
 """
 
+from zfkeras.figures import dissection
 from zfkeras.figures.common import (
     confusion_matrix,
     filters_grid,
@@ -37,7 +38,7 @@ from zfkeras.figures.methods import (
 from zfkeras.figures.occlusion import occlusion_figure
 from zfkeras.figures.patches import top9_figure
 
-__all__ = ["bands_figure", "channel_grids", "compare_figure", "confusion_matrix",
+__all__ = ["bands_figure", "dissection", "channel_grids", "compare_figure", "confusion_matrix",
            "evolution_figure", "filters_grid", "findings", "generalization_figure",
            "gradcam_figure", "image_grid", "invariance_figure", "learning_curves",
            "occlusion_figure", "overlay", "patterns_figure", "probe_figure", "rules_figure",

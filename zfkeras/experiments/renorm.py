@@ -1,0 +1,229 @@
+"""Dead first-layer filters with and without the filter renormalization (paper Fig. 6 b, c).
+
+The paper saw dead filters in AlexNet's first layer (Fig. 6 b) and none in its 7x7/2 layer
+(Fig. 6 c). Its networks renormalized every conv filter whose RMS exceeded 0.1 (section 3), a cap
+that stops a filter from growing until one large update kills it; with the cap on (our recipe's
+default) no dead filters can be expected. This module trains both first layers with and without
+the cap, under one budget and a learning rate high enough for the cap to matter, and measures:
+
+* :func:`dead_by_activity`: filters whose ReLU output is zero (``<= eps``) on at least
+  ``fraction`` of all positions of all validation images;
+* :func:`zfkeras.experiments.diagnostics.dead_filters`: filters whose weights collapsed (RMS
+  below a fraction of the layer's largest).
+
+Python: :func:`run_dead_filters`, :func:`dead_filter_report`. Command line (the shipped
+``data/dead-filters-shapes.npz``)::
+
+    python -m zfkeras.experiments.renorm --out data/dead-filters-shapes.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, replace
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zfkeras import config, training
+from zfkeras import data as zdata
+from zfkeras.experiments.diagnostics import dead_filters
+
+RUNS = (("zfnet", True), ("zfnet", False), ("alexnet", True), ("alexnet", False))
+
+
+def run_name(arch: str, renorm: bool) -> str:
+    """``"zfnet, renorm"`` / ``"alexnet, no renorm"``: the key of a run."""
+    return f"{arch}, {'renorm' if renorm else 'no renorm'}"
+
+
+def dead_filter_recipe(**overrides) -> training.Recipe:
+    """The shared budget of the four runs: 64x64 shapes, 2,000 images, 5 epochs of batches of
+    32 (310 steps), lr 0.05 (tiny in quick mode)."""
+    base = training.Recipe(dataset="shapes", image_size=64, lr=0.05, epochs=config.pick(5, 1),
+                           train_size=config.pick(2000, 64), test_size=config.pick(1000, 32),
+                           batch_size=32, seed=0)
+    return replace(base, **overrides)
+
+
+def conv1_outputs(kernel, bias, images, stride: int, pad: int) -> tf.Tensor:
+    """ReLU output of a first conv layer: zero padding ``pad``, then a "valid" convolution.
+
+    Args:
+        kernel: ``(kh, kw, c, n)``; bias: ``(n,)``; images: model inputs ``(N, H, W, c)``.
+
+    Returns:
+        float32 ``(N, h, w, n)``.
+
+    Raises:
+        ValueError: mismatched shapes or a negative ``pad`` / non-positive ``stride``.
+    """
+    k = tf.convert_to_tensor(kernel, tf.float32)
+    b = tf.convert_to_tensor(bias, tf.float32)
+    x = tf.convert_to_tensor(images, tf.float32)
+    if k.shape.rank != 4 or b.shape != (k.shape[3],):
+        raise ValueError(f"kernel must be (kh, kw, c, n) and bias (n,), got {k.shape} and "
+                         f"{b.shape}")
+    if x.shape.rank != 4 or x.shape[3] != k.shape[2]:
+        raise ValueError(f"images must be (N, H, W, {k.shape[2]}), got shape {x.shape}")
+    if stride < 1 or pad < 0:
+        raise ValueError(f"stride must be >= 1 and pad >= 0, got stride={stride}, pad={pad}")
+    x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    return tf.nn.relu(tf.nn.conv2d(x, k, stride, "VALID") + b)
+
+
+def zero_fraction(kernel, bias, images, stride: int, pad: int, eps: float = 1e-6,
+                  batch_size: int = 256) -> np.ndarray:
+    """Float ``(n,)``: for each filter, the fraction of (image, position) pairs where its ReLU
+    output is ``<= eps`` (see :func:`conv1_outputs`)."""
+    zeros, total = 0, 0
+    for i in range(0, len(images), batch_size):
+        a = conv1_outputs(kernel, bias, images[i:i + batch_size], stride, pad)
+        zeros = zeros + tf.reduce_sum(tf.cast(a <= eps, tf.float64), axis=(0, 1, 2)).numpy()
+        total += int(np.prod(a.shape[:3]))
+    if total == 0:
+        raise ValueError("images must hold at least one image")
+    return zeros / total
+
+
+def dead_by_activity(kernel, bias, images, stride: int, pad: int, eps: float = 1e-6,
+                     fraction: float = 0.99) -> np.ndarray:
+    """Bool ``(n,)``: filters whose ReLU output is ``<= eps`` on at least ``fraction`` of all
+    positions of all ``images`` (a dead ReLU unit).
+
+    Raises:
+        ValueError: ``fraction`` not in (0, 1].
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    return zero_fraction(kernel, bias, images, stride, pad, eps) >= fraction
+
+
+def _conv1_geometry(model: keras.Model) -> tuple[int, int]:
+    conv = model.get_layer("conv1")
+    names = [lay.name for lay in model.layers]
+    pad = model.get_layer("pad1").padding[0][0] if "pad1" in names else 0
+    return int(conv.strides[0]), int(pad)
+
+
+def train_run(recipe: training.Recipe, xtr, ytr, xte, yte, num_classes: int,
+              verbose: int = 0) -> dict:
+    """Train ``recipe``'s model; return its conv1 ``kernel``, ``bias``, ``stride``, ``pad``, the
+    per-pixel ``mean``, the per-epoch ``history`` (loss, accuracy, val_accuracy), the
+    ``test_accuracy`` (centre crop; NaN if training diverged) and ``seconds``."""
+    keras.utils.set_random_seed(recipe.seed)
+    mean = zdata.per_pixel_mean(xtr)
+    train_ds, test_ds = training.make_datasets(recipe, xtr, ytr, xte, yte, mean)
+    model = training.build_model(recipe, num_classes)
+    training.compile_model(model, recipe, training.steps_for(len(xtr), recipe.batch_size))
+    t0 = time.time()
+    hist = model.fit(train_ds, epochs=recipe.epochs, validation_data=test_ds, verbose=verbose,
+                     callbacks=[keras.callbacks.TerminateOnNaN()])
+    seconds = time.time() - t0
+    kernel, bias = (np.asarray(w) for w in model.get_layer("conv1").get_weights())
+    finite = bool(np.isfinite(kernel).all() and np.isfinite(hist.history["loss"]).all())
+    acc = training.evaluate(model, xte, yte, mean, recipe.crop_scale) if finite else float("nan")
+    stride, pad = _conv1_geometry(model)
+    epochs = min(len(v) for v in hist.history.values())  # a diverged run stops mid-epoch
+    history = [{k: round(float(v[e]), 4) for k, v in hist.history.items()}
+               for e in range(epochs)]
+    return {"kernel": kernel, "bias": bias, "stride": stride, "pad": pad, "mean": mean,
+            "history": history, "test_accuracy": round(acc, 4), "seconds": round(seconds, 1)}
+
+
+def run_dead_filters(recipe: training.Recipe | None = None, runs=RUNS,
+                     verbose: int = 0) -> dict:
+    """Train every ``(arch, renorm)`` of ``runs`` with the same recipe and data.
+
+    Returns:
+        dict run name (:func:`run_name`) -> the dict of :func:`train_run`, plus ``"recipe"``
+        (the shared recipe as a dict).
+    """
+    recipe = recipe or dead_filter_recipe()
+    xtr, ytr, xte, yte, names = training.load_dataset(recipe)
+    out = {"recipe": asdict(recipe)}
+    bar = keras.utils.Progbar(len(runs), verbose=1 if verbose == 0 else 0)
+    for k, (arch, renorm) in enumerate(runs):
+        rec = replace(recipe, arch=arch, renorm=renorm)
+        out[run_name(arch, renorm)] = train_run(rec, xtr, ytr, xte, yte, len(names), verbose)
+        bar.update(k + 1)
+    return out
+
+
+def save_runs(result: dict, path, command: str) -> None:
+    """Write :func:`run_dead_filters`' result as a small ``.npz`` (per run: ``<key>/kernel``,
+    ``bias``, ``mean``; the rest as JSON in ``info``)."""
+    arrays, info = {}, {"recipe": result["recipe"], "command": command,
+                        "keras": keras.__version__, "runs": {}}
+    for key, run in result.items():
+        if key == "recipe":
+            continue
+        for a in ("kernel", "bias", "mean"):
+            arrays[f"{key}/{a}"] = np.asarray(run[a], np.float32)
+        info["runs"][key] = {k: v for k, v in run.items() if k not in ("kernel", "bias", "mean")}
+    np.savez_compressed(path, info=json.dumps(info), **arrays)
+
+
+def load_runs(path) -> dict:
+    """Read a file written by :func:`save_runs` back into the form of :func:`run_dead_filters`
+    (plus ``"command"``)."""
+    with np.load(path) as z:
+        info = json.loads(str(z["info"]))
+        out = {"recipe": info["recipe"], "command": info["command"]}
+        for key, run in info["runs"].items():
+            out[key] = dict(run) | {a: z[f"{key}/{a}"] for a in ("kernel", "bias", "mean")}
+    return out
+
+
+def dead_filter_report(runs: dict, images, eps: float = 1e-6, fraction: float = 0.99,
+                       rel_threshold: float = 0.1) -> dict:
+    """For each run: conv1 filters dead by activity on ``images`` (uint8 validation images at
+    the runs' size, fed through the evaluation view with the run's mean) and by weight norm.
+
+    Returns:
+        dict run name -> ``{"filters", "dead_activity", "dead_norm", "zero_fraction"
+        (float (n,)), "test_accuracy"}``.
+    """
+    rec = runs["recipe"]
+    out = {}
+    for key, run in runs.items():
+        if key in ("recipe", "command"):
+            continue
+        x = zdata.centre_crop(zdata.normalize(np.asarray(images), run["mean"]),
+                              rec["image_size"], rec["crop_scale"])
+        if not np.isfinite(run["kernel"]).all():
+            out[key] = {"filters": int(run["kernel"].shape[-1]), "dead_activity": None,
+                        "dead_norm": None, "zero_fraction": None,
+                        "test_accuracy": run["test_accuracy"]}
+            continue
+        zf = zero_fraction(run["kernel"], run["bias"], x, run["stride"], run["pad"], eps)
+        out[key] = {"filters": int(run["kernel"].shape[-1]),
+                    "dead_activity": int(np.sum(zf >= fraction)),
+                    "dead_norm": int(dead_filters(run["kernel"], rel_threshold).sum()),
+                    "zero_fraction": zf, "test_accuracy": run["test_accuracy"]}
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m zfkeras.experiments.renorm", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="data/dead-filters-shapes.npz")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    args = p.parse_args(argv)
+    over = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
+    result = run_dead_filters(dead_filter_recipe(**over))
+    args_used = sys.argv[1:] if argv is None else argv
+    save_runs(result, args.out, "python -m zfkeras.experiments.renorm " + " ".join(args_used))
+    for key, run in result.items():
+        if key != "recipe":
+            print(f"{key:20s} test {run['test_accuracy']:.3f}  {run['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Transfer to new classes within one domain (paper Tables 4-7, Fig. 9).
+
+The paper trained on ImageNet and then, with layers 1-7 frozen, trained only a new softmax on
+Caltech-101/256 (photographs of other classes) with few labelled images per class, against the
+same network trained from scratch on those images. The analog here stays inside CIFAR-10: the
+network is pretrained on the *source* classes only, and the *target* classes (never seen in
+pretraining) are learned from 1, 5, 10, 25, 50 or 100 labelled images per class:
+
+* ``frozen``: a new softmax (multinomial logistic regression) on each layer's frozen features
+  (Table 7 per layer; fc7 is the paper's Tables 4-6 setting);
+* ``scratch``: the same architecture from random weights, trained on the same images.
+
+Python: :func:`source_target_split`, :func:`pretrain`, :func:`transfer_curves`,
+:func:`run_transfer`. Command line (the shipped ``data/transfer-cifar10.json``)::
+
+    python -m zfkeras.experiments.transfer --out data/transfer-cifar10.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zfkeras import config, training
+from zfkeras import data as zdata
+from zfkeras.experiments.probes import (
+    few_shot_indices,
+    layer_features,
+    linear_probe,
+    quiet_retracing,
+)
+
+LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
+TARGET_CLASSES = ("frog", "horse", "ship", "truck")  # held out of pretraining
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into a label array: ``source`` (pretraining) and ``target`` (new classes), and
+    the labels renumbered ``0..k-1`` within each part (``source_labels``, ``target_labels``,
+    in the order of ``source_classes`` / ``target_classes``)."""
+
+    source: np.ndarray
+    target: np.ndarray
+    source_labels: np.ndarray
+    target_labels: np.ndarray
+    source_classes: tuple[int, ...]
+    target_classes: tuple[int, ...]
+
+
+def source_target_split(labels, target_classes: Sequence[int]) -> Split:
+    """Split a labelled set into source classes and held-out target classes.
+
+    Args:
+        labels: int ``(N,)`` class labels.
+        target_classes: the labels held out of pretraining (at least one; every other label
+            present in ``labels`` is a source class).
+
+    Returns:
+        a :class:`Split`; no index of a target-class image is in ``source``.
+
+    Raises:
+        ValueError: ``target_classes`` empty, repeated, absent from ``labels``, or covering
+            every class (no source left).
+    """
+    labels = np.asarray(labels).ravel()
+    targets = [int(c) for c in target_classes]
+    present = sorted(int(c) for c in np.unique(labels))
+    if not targets or len(set(targets)) != len(targets):
+        raise ValueError(f"target_classes must be distinct labels, got {target_classes!r}")
+    missing = [c for c in targets if c not in present]
+    if missing:
+        raise ValueError(f"target_classes must be labels present in labels ({present}), got "
+                         f"{missing} absent")
+    sources = [c for c in present if c not in targets]
+    if not sources:
+        raise ValueError(f"target_classes must leave at least one source class, got all of "
+                         f"{present}")
+    is_target = np.isin(labels, targets)
+    src, tgt = np.flatnonzero(~is_target), np.flatnonzero(is_target)
+    s_map = np.vectorize({c: i for i, c in enumerate(sources)}.get, otypes=[np.int32])
+    t_map = np.vectorize({c: i for i, c in enumerate(targets)}.get, otypes=[np.int32])
+    return Split(src, tgt, s_map(labels[src]) if len(src) else np.zeros(0, np.int32),
+                 t_map(labels[tgt]), tuple(sources), tuple(targets))
+
+
+def transfer_recipe(**overrides) -> training.Recipe:
+    """Pretraining recipe of the shipped run: CIFAR-10 source classes at 64x64, 1,000 images
+    per source class, 8 epochs of batches of 64 (tiny in quick mode)."""
+    base = training.Recipe(dataset="cifar10", image_size=64, epochs=config.pick(8, 1),
+                           train_size=config.pick(6000, 60), batch_size=config.pick(64, 32),
+                           seed=0)
+    return replace(base, **overrides)
+
+
+def pretrain(recipe: training.Recipe, x, y, num_classes: int, verbose: int = 0):
+    """Train ``recipe``'s model on uint8 images ``x`` (labels ``0..num_classes-1``) with the
+    recipe's SGD schedule and augmentation; return ``(model, mean, history)``."""
+    keras.utils.set_random_seed(recipe.seed)
+    mean = zdata.per_pixel_mean(x)
+    train_ds, _ = training.make_datasets(recipe, x, y, x[:1], y[:1], mean)
+    model = training.build_model(recipe, num_classes)
+    training.compile_model(model, recipe, training.steps_for(len(x), recipe.batch_size))
+    hist = model.fit(train_ds, epochs=recipe.epochs, verbose=verbose)
+    rows = [{k: round(float(v[e]), 4) for k, v in hist.history.items()}
+            for e in range(len(hist.history["loss"]))]
+    return model, mean, rows
+
+
+def eval_view(images, mean, recipe: training.Recipe) -> tf.Tensor:
+    """The centre-crop evaluation view of uint8 images (model inputs)."""
+    return zdata.centre_crop(zdata.normalize(np.asarray(images), mean), recipe.image_size,
+                             recipe.crop_scale)
+
+
+def train_scratch(recipe: training.Recipe, x, y, num_classes: int, steps: int) -> tuple:
+    """The same network from random weights, trained on the few images ``x`` (uint8) for
+    ``steps`` Adam (1e-3) steps of augmented batches; returns ``(model, mean)`` (the mean of
+    ``x`` itself: nothing from the source is used)."""
+    keras.utils.set_random_seed(recipe.seed)
+    mean = zdata.per_pixel_mean(x)
+    batch = min(32, len(x))
+    ds = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=recipe.seed)
+          .repeat().batch(batch)
+          .map(lambda a, b: (zdata.augment_batch(a, mean, recipe.image_size, recipe.crop_scale),
+                             b)).prefetch(2))
+    model = training.build_model(recipe, num_classes)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+    return model, mean
+
+
+def transfer_curves(model: keras.Model, mean, recipe: training.Recipe, x_pool, y_pool, x_test,
+                    y_test, per_class: Sequence[int] = (1, 5, 10, 25, 50, 100),
+                    layers: Sequence[str] = LAYERS, repeats: int = 2,
+                    scratch_steps: int = 120) -> list[dict]:
+    """For each number of labelled target images per class and each of ``repeats`` random
+    draws: the test accuracy of a new softmax on each layer's frozen features of ``model``
+    (pretrained, normalized with its ``mean``), and of the network trained from scratch.
+
+    Args:
+        x_pool, y_pool: uint8 target-class images and labels ``0..k-1`` to draw from;
+        x_test, y_test: the target test set.
+
+    Returns:
+        one dict per ``per_class``: ``per_class``, ``frozen`` (dict layer -> mean accuracy over
+        the draws), ``scratch`` (mean), ``frozen_runs`` / ``scratch_runs`` (each draw).
+    """
+    classes = int(np.max(y_pool)) + 1
+    test_feats = layer_features(model, eval_view(x_test, mean, recipe), layers)
+    rows = []
+    bar = keras.utils.Progbar(len(per_class) * repeats)
+    for n in per_class:
+        frozen_runs, scratch_runs = [], []
+        for r in range(repeats):
+            idx = few_shot_indices(y_pool, int(n), seed=r)
+            x, y = x_pool[idx], np.asarray(y_pool)[idx]
+            feats = layer_features(model, eval_view(x, mean, recipe), layers)
+            frozen_runs.append({lay: round(linear_probe(feats[lay], y, test_feats[lay],
+                                                        y_test), 4) for lay in layers})
+            with quiet_retracing():
+                scratch, s_mean = train_scratch(replace(recipe, seed=r), x, y, classes,
+                                                scratch_steps)
+                scratch_runs.append(round(training.evaluate(scratch, x_test, y_test, s_mean,
+                                                            recipe.crop_scale), 4))
+            bar.add(1)
+        rows.append({"per_class": int(n),
+                     "frozen": {lay: round(float(np.mean([f[lay] for f in frozen_runs])), 4)
+                                for lay in layers},
+                     "scratch": round(float(np.mean(scratch_runs)), 4),
+                     "frozen_runs": frozen_runs, "scratch_runs": scratch_runs})
+    return rows
+
+
+def run_transfer(recipe: training.Recipe | None = None,
+                 target_names: Sequence[str] = TARGET_CLASSES,
+                 per_class: Sequence[int] | None = None, test_per_class: int | None = None,
+                 repeats: int | None = None, scratch_steps: int | None = None,
+                 data_dir: str | None = None) -> dict:
+    """Pretrain on CIFAR-10's source classes, then :func:`transfer_curves` on the held-out
+    ``target_names`` (test images from CIFAR-10's test split). Returns a JSON-ready dict."""
+    recipe = recipe or transfer_recipe()
+    per_class = per_class or config.pick((1, 5, 10, 25, 50, 100), (1, 2))
+    repeats = repeats or config.pick(2, 1)
+    scratch_steps = scratch_steps or config.pick(120, 2)
+    test_per_class = test_per_class or config.pick(500, 5)
+    names = list(zdata.CIFAR10_CLASSES)
+    unknown = [t for t in target_names if t not in names]
+    if unknown:
+        raise ValueError(f"target_names must be CIFAR-10 classes ({names}), got {unknown}")
+    limit = config.pick(None, 30)  # images per class read (quick mode: a few)
+    xtr, ytr = zdata.cifar10("train", data_dir, limit)
+    xte, yte = zdata.cifar10("test", data_dir, limit)
+    targets = [names.index(t) for t in target_names]
+    split, test_split = source_target_split(ytr, targets), source_target_split(yte, targets)
+    rng = np.random.default_rng(recipe.seed)
+    keep = np.sort(rng.permutation(len(split.source))[:recipe.train_size or len(split.source)])
+    x_src, y_src = xtr[split.source[keep]], split.source_labels[keep]
+    t0 = time.time()
+    with quiet_retracing():
+        model, mean, history = pretrain(recipe, x_src, y_src, len(split.source_classes))
+    pretrain_seconds = round(time.time() - t0, 1)
+    s_test = test_split.source[:]
+    source_acc = training.evaluate(model, xte[s_test], test_split.source_labels, mean,
+                                   recipe.crop_scale)
+    test_idx = np.concatenate([test_split.target[test_split.target_labels == k][:test_per_class]
+                               for k in range(len(targets))])
+    t_test = np.isin(test_split.target, test_idx)
+    x_test, y_test = xte[test_split.target[t_test]], test_split.target_labels[t_test]
+    rows = transfer_curves(model, mean, recipe, xtr[split.target], split.target_labels, x_test,
+                           y_test, per_class, LAYERS, repeats, scratch_steps)
+    return {"recipe": asdict(recipe), "source_classes": [names[c] for c in split.source_classes],
+            "target_classes": list(target_names), "source_images": int(len(x_src)),
+            "source_test_accuracy": round(source_acc, 4), "pretrain_history": history,
+            "pretrain_seconds": pretrain_seconds, "test_images": int(len(y_test)),
+            "repeats": repeats, "scratch_steps": scratch_steps,
+            "seconds": round(time.time() - t0, 1), "rows": rows}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m zfkeras.experiments.transfer",
+                                description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="data/transfer-cifar10.json")
+    p.add_argument("--epochs", type=int, default=None, help="pretraining epochs")
+    p.add_argument("--train-size", type=int, default=None, help="source images")
+    p.add_argument("--repeats", type=int, default=None, help="random draws per size")
+    p.add_argument("--scratch-steps", type=int, default=None)
+    args = p.parse_args(argv)
+    over = {k: v for k, v in (("epochs", args.epochs), ("train_size", args.train_size))
+            if v is not None}
+    result = run_transfer(transfer_recipe(**over), repeats=args.repeats,
+                          scratch_steps=args.scratch_steps)
+    args_used = sys.argv[1:] if argv is None else argv
+    result["command"] = "python -m zfkeras.experiments.transfer " + " ".join(args_used)
+    result["keras"] = keras.__version__
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+    print(f"source accuracy {result['source_test_accuracy']:.3f}")
+    for r in result["rows"]:
+        print(f"{r['per_class']:4d}/class  fc7 {r['frozen']['fc7']:.3f}  "
+              f"best {max(r['frozen'].values()):.3f}  scratch {r['scratch']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
