@@ -189,6 +189,7 @@ def test_image_must_match_model(model):
         zfkeras.occlusion_sensitivity(model, np.zeros((10, 12, 3)), 4, 2)
 
 
+@pytest.mark.slow
 @pytest.mark.shipped
 def test_shipped_shapes_lowest_probability_on_the_object():
     # issue 6: for zfnet-shapes the occluder position with the lowest true-class probability
