@@ -16,7 +16,7 @@ SHELL := /bin/bash
 PIP_LOCATION_NOISE := ^WARNING: Location 'file://[^']*' is ignored: it is neither a file nor a directory\.$$
 QUIET_PIP = 2>&1 | { grep -v "$(PIP_LOCATION_NOISE)" || true; }
 
-.PHONY: setup course chapters test lint weights clean
+.PHONY: setup course chapters test test-unit lint weights clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	@echo "setup: $(VENV) with zfkeras (editable) and its course and test extras"
@@ -41,8 +41,14 @@ chapters: setup
 
 ## All tests: lint, unit tests, and every chapter under nbval in quick mode.
 test: setup
-	$(BIN)/ruff check zfkeras tests benchmarks tools
+	$(BIN)/ruff check zfkeras tests benchmarks tools chapters
 	ZFKERAS_QUICK=1 $(BIN)/python -m pytest tests chapters --nbval-lax --nbval-current-env -p no:cacheprovider
+
+## The quick loop while editing (a few minutes on 2 cores): lint, then the unit tests without
+## the slow ones (training, wheel builds, large architectures) and those loading shipped models.
+test-unit: setup
+	$(BIN)/ruff check zfkeras tests benchmarks tools chapters
+	ZFKERAS_QUICK=1 $(BIN)/python -m pytest tests -m "not slow and not shipped" -q -p no:cacheprovider
 
 ## Retrain the shipped weights (hours on 2 CPU cores; minutes on a GPU).
 weights: setup

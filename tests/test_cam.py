@@ -183,6 +183,7 @@ def shapes_game():
     return trained, random, d["masks"]
 
 
+@pytest.mark.shipped
 def test_pointing_game_shapes_trained_vs_randomized(shapes_game):
     # issue 5: the peak on the object for at least 90% of unseen images (strict), and clearly
     # lower with re-initialized weights (Adebayo et al.). Tolerance 8 px = half the 16-px stride
@@ -268,7 +269,7 @@ def test_upsampling_puts_cells_at_receptive_field_centres():
     # ZFNet at 96 px: conv1 (pad 1, 7x7/2) centres 2i+2, pool1 ("same", nothing padded before)
     # 4i+4, conv2 (5x5/2) 8i+12, pool2 16i+20; conv3-5 keep them: 20, 36, 52, 68, 84 px.
     m = zfkeras.zfnet((96, 96, 3), 5, width=0.125, fc_units=8)
-    rows, cols = cam._upsampling(m, "conv5", (5, 5), (96, 96))
+    rows, cols = cam.upsampling(m, "conv5", (5, 5), (96, 96))
     for i in range(5):
         one_hot = np.zeros((1, 5, 5), np.float32)
         one_hot[0, i, 4 - i] = 1

@@ -9,12 +9,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import zfkeras
 from zfkeras.experiments import correspondence, diagnostics, invariance, probes
 from zfkeras.methods import cam, checks, filters, occlusion
 
 RNG = np.random.default_rng(0)
 GOOD = dict(images=RNG.normal(size=(3, 12, 12, 3)).astype("float32"), class_index=None,
             layer="conv2", channel=None, batch_size=128, verbose=0)
+
+
+def _blank(images):
+    """One all-zero concept map (or heatmap) per image, at image size."""
+    return np.zeros(np.shape(images)[:3], np.int32)
+
+
+def _project(mode):
+    return (lambda g: zfkeras.Deconvnet(g["model"]).project(
+        g["images"], g["layer"], mode=mode, batch_size=g["batch_size"]), {"images", "layer"})
 
 
 def _one(images):
@@ -56,8 +67,24 @@ METHODS = {
         g["model"], g["images"], {"eye": np.full((len(g["images"]), 2), 5.0)},
         np.ones(np.shape(g["images"])[:3], bool), 3, [g["layer"]], n_images=2, draws=1,
         batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "layer"}),
+    **{f"Deconvnet.project-{mode}": _project(mode)
+       for mode in ("deconvnet", "backprop", "guided")},
+    "top_activations": (lambda g: zfkeras.top_activations(
+        g["model"], g["images"], g["layer"], k=2, channels=g["channel"],
+        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "layer", "channel"}),
+    "receptive_field": (lambda g: zfkeras.receptive_field(g["model"], g["layer"]), {"layer"}),
+    "dissect": (lambda g: zfkeras.dissect(
+        g["model"], g["layer"], g["images"], {"c": _blank(g["images"])},
+        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "layer"}),
+    "deletion_curve": (lambda g: zfkeras.faithfulness.deletion_curve(
+        g["model"], g["images"], _blank(g["images"]), g["class_index"], steps=2,
+        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "class_index"}),
 }
 ALWAYS = {"model", "batch_size", "verbose"}
+# the generic arguments a method does not take although they are in ALWAYS
+LACKS = {"sign_change_score": {"verbose"}, "receptive_field": {"batch_size", "verbose"},
+         **{f"Deconvnet.project-{mode}": {"verbose"}
+            for mode in ("deconvnet", "backprop", "guided")}}
 
 # (case, generic arguments, the argument it needs, exception, the one wording for every method)
 NAN = np.full((3, 12, 12, 3), np.nan, np.float32)
@@ -68,13 +95,13 @@ CASES = [
      ValueError, r"^model must be built on a keras\.Input \(have defined inputs\), got an "
                  r"unbuilt Sequential"),
     ("images of wrong rank", dict(images=np.zeros((12, 12))), "images", ValueError,
-     r"^images? must have shape \((N, )?12, 12, 3\).*, got shape \(12, 12\)$"),
+     r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \(12, 12\)$"),
     ("wrong channel count", dict(images=np.zeros((3, 12, 12, 1))), "images", ValueError,
-     r"^images? must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?12, 12, 1\)$"),
+     r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?12, 12, 1\)$"),
     ("wrong image size", dict(images=np.zeros((3, 10, 12, 3))), "images", ValueError,
-     r"^images? must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?10, 12, 3\)$"),
+     r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?10, 12, 3\)$"),
     ("NaN images", dict(images=NAN), "images", ValueError,
-     r"^images? must be finite, got \d+ NaN or inf values$"),
+     r"^(images?|data) must be finite, got \d+ NaN or inf values$"),
     ("unknown layer", dict(layer="nope"), "layer", ValueError,
      r"^layers? must name a layer of the model, got 'nope'; layers: conv1, conv2, gap, fc7"),
     ("layer not a name", dict(layer=3), "layer", TypeError,
@@ -94,8 +121,7 @@ CASES = [
     ("verbose", dict(verbose=2), "verbose", ValueError, r"^verbose must be 'auto', 0 or 1, got 2$"),
 ]
 PAIRS = [(case, method) for case in CASES for method, (_, takes) in METHODS.items()
-         if case[2] in takes | ALWAYS and not (case[0] == "verbose"
-                                               and method == "sign_change_score")]
+         if case[2] in (takes | ALWAYS) - LACKS.get(method, set())]
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +209,8 @@ def test_one_cache_per_model_released_with_it(tiny_model):
     cam.guided_backprop(m, GOOD["images"], verbose=0)
     occlusion.occlusion_sensitivity(m, GOOD["images"][0], 4, 4, verbose=0)
     invariance.invariance_curves(m, GOOD["images"], None, "rotation", [0], ["conv2"], verbose=0)
-    assert {"k", ("gradcam", None), ("guided",), ("occlusion", None)} <= set(checks._CACHE[m])
+    for key in (("gradcam", None), ("guided",), ("occlusion", None)):  # already there
+        assert checks.cached(m, key, lambda: "new") != "new", key
     ref = weakref.ref(m)
     del m
     gc.collect()

@@ -212,6 +212,7 @@ def test_paper_size_zfnet():
     check_model(model, x, "conv5")
 
 
+@pytest.mark.shipped
 def test_shipped_zfnet_shapes():
     shipped = zfkeras.pretrained("zfnet-shapes")
     images = zfkeras.data.shapes(2, seed=3, image_size=shipped.model.input.shape[1])["images"]
@@ -276,14 +277,15 @@ def test_unsupported_models_raise():
     a, b = keras.Input((8, 8, 3)), keras.Input((8, 8, 3))
     two = keras.Model([a, b], keras.layers.Add()([keras.layers.Conv2D(2, 3, name="c")(a), b[
         :, 1:-1, 1:-1, :2]]))
-    with pytest.raises(ValueError, match="model must have one input, got 2"):
+    with pytest.raises(ValueError, match="model must have a single input, got 2 inputs"):
         Deconvnet(two)
-    with pytest.raises(ValueError, match="one input"):
+    with pytest.raises(ValueError, match="model must have a single input, got 2 inputs"):
         zfkeras.receptive_field(two, "c")
     first = keras.Sequential([keras.Input((3, 8, 8)),
                               keras.layers.Conv2D(2, 3, data_format="channels_first", name="c")])
-    with pytest.raises(ValueError, match="'c' of type Conv2D uses data_format='channels_first'"):
-        Deconvnet(first).project(np.zeros((1, 3, 8, 8), "float32"), "c")
+    with pytest.raises(ValueError, match="model must be channels_last, got layer 'c' with "
+                                         "data_format='channels_first'"):
+        Deconvnet(first)
 
     class Block(keras.Model):  # subclassed: the walk runs it as one op
         def __init__(self):
@@ -354,8 +356,9 @@ def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, c
     ({"channel": 1.5}, "channel must be"),
     ({"location": (7, 0)}, "location must be inside the 7x6"),
     ({"location": (1, 2, 3)}, "location must be None"),
-    ({"images": np.zeros((27, 25, 3))}, "images must be"),
-    ({"images": np.zeros((1, 25, 27, 3))}, r"images must be \(batch, 27, 25, 3\)"),
+    ({"images": np.zeros((27, 25, 3))}, r"images must have shape \(N, 27, 25, 3\)"),
+    ({"images": np.zeros((1, 25, 27, 3))}, r"images must have shape \(N, 27, 25, 3\)"),
+    ({"batch_size": 0}, "batch_size must be a positive int, got 0"),
     ({"images": np.full((1, 27, 25, 3), np.nan)}, "finite"),
 ])
 def test_project_error_table(kwargs, match):

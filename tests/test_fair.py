@@ -76,6 +76,7 @@ def quick(monkeypatch):
     monkeypatch.setenv("ZFKERAS_QUICK", "1")
 
 
+@pytest.mark.slow
 def test_ablation_to_convergence_quick(quick):
     recipe = ablation.budget_recipe(converged=True, width=0.125, fc_units=16, epochs=3)
     variants = {"full": {}, "narrow fc": {"fc_units": 8}}
@@ -111,6 +112,7 @@ def test_dead_filter_runs_quick(quick, tmp_path):
                                atol=1e-6)
 
 
+@pytest.mark.slow
 def test_transfer_quick(quick, cifar_dir, tmp_path):
     result = transfer.run_transfer(transfer.transfer_recipe(width=0.125, fc_units=16),
                                    per_class=(1, 2), data_dir=cifar_dir)

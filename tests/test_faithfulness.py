@@ -12,10 +12,10 @@ import zfkeras
 from zfkeras.methods.deletion import Curve, blur, deletion_curve, insertion_curve
 from zfkeras.methods.faithfulness import (
     METHODS,
-    _reinitialize,
     explain,
     pointing_game,
     randomization_test,
+    reinitialize,
 )
 from zfkeras.methods.similarity import normalize, ranks, spearman, ssim
 
@@ -159,7 +159,7 @@ def test_reinitialize_uses_the_layers_initializers_and_a_fallback():
                                bias_initializer="ones")
     layer.build((None, 300))
     layer.kernel.assign(np.zeros((300, 400)))
-    _reinitialize(layer, seed=5)
+    reinitialize(layer, seed=5)
     k = np.asarray(layer.kernel)
     assert k.std() == pytest.approx(np.sqrt(2 / 700), rel=0.05)  # glorot: 2 / (in + out)
     np.testing.assert_array_equal(np.asarray(layer.bias), 1.0)
@@ -174,7 +174,7 @@ def test_reinitialize_uses_the_layers_initializers_and_a_fallback():
     s = Scale()
     s.build((None, 1000))
     s.w.assign(np.random.default_rng(0).normal(3.0, 2.0, 1000))
-    _reinitialize(s, seed=1)
+    reinitialize(s, seed=1)
     w = np.asarray(s.w)
     assert w.mean() == pytest.approx(3.0, abs=0.3) and w.std() == pytest.approx(2.0, rel=0.1)
 

@@ -143,10 +143,9 @@ def test_top_activations_channels_and_small_data(mined):
 @pytest.mark.parametrize("kwargs,match", [
     ({"k": 0}, "k must be a positive int"),
     ({"channels": [64]}, r"channels must be .* \[0, 64\)"),
-    ({"channels": []}, "channels must be a non-empty"),
-    ({"data": np.zeros((64, 64, 3))}, "data must be"),
+    ({"data": np.zeros((64, 64, 3))}, r"data must have shape \(N, 64, 64, 3\)"),
     ({"data": tf.data.Dataset.from_tensor_slices(["a", "b"])}, "data must yield images"),
-    ({"data": np.zeros((0, 64, 64, 3))}, "no images"),
+    ({"data": np.zeros((0, 64, 64, 3))}, "data must hold at least one image"),
     ({"layer": "fc6"}, r"'fc6' must output \(batch, rows, cols, channels\)"),
 ])
 def test_top_activations_error_table(mined, kwargs, match):
@@ -154,6 +153,12 @@ def test_top_activations_error_table(mined, kwargs, match):
     args = {"model": model, "data": x[:4], "layer": "conv2", "verbose": 0, **kwargs}
     with pytest.raises(ValueError, match=match):
         top_activations(**args)
+
+
+def test_top_activations_channels_must_be_ints(mined):
+    model, x, _ = mined
+    with pytest.raises(TypeError, match="channels must be None, an int or a non-empty sequence"):
+        top_activations(model, x[:4], "conv2", channels=[], verbose=0)
 
 
 def test_top9_tiles_crops(mined):

@@ -189,6 +189,8 @@ def test_image_must_match_model(model):
         zfkeras.occlusion_sensitivity(model, np.zeros((10, 12, 3)), 4, 2)
 
 
+@pytest.mark.slow
+@pytest.mark.shipped
 def test_shipped_shapes_lowest_probability_on_the_object():
     # issue 6: for zfnet-shapes the occluder position with the lowest true-class probability
     # overlaps the object in at least 90% of unseen images (a 24-px square, about the radius of

@@ -220,6 +220,7 @@ def test_wheel_holds_the_shipped_files(built):
 
 
 @pytest.mark.slow
+@pytest.mark.shipped
 def test_wheel_install_works_from_any_folder(built):
     site = built["site"]
     out = _run_isolated(site, LOAD, built["tmp"])
@@ -232,6 +233,7 @@ def test_wheel_install_works_from_any_folder(built):
 
 
 @pytest.mark.slow
+@pytest.mark.shipped
 def test_editable_install_finds_the_checkout_data(built):
     src = built["src"]
     out = _run_isolated(built["esite"], LOAD, built["tmp"])

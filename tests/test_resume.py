@@ -46,6 +46,7 @@ def expected_lr(iteration: int) -> float:
     return LR * 0.5 * (1 + math.cos(math.pi * (iteration - STEPS) / ((EPOCHS - 1) * STEPS)))
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys):
     out, ref, marker = tmp_path / "run", tmp_path / "ref", tmp_path / "stalled"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

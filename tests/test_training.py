@@ -71,6 +71,7 @@ def test_bad_strategy():
         training.make_strategy("horovod")
 
 
+@pytest.mark.slow
 def test_cli_mirrored_on_two_logical_cpus(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "zfkeras.train", "--dataset", "shapes", "--epochs", "1",

@@ -61,6 +61,7 @@ def test_shipped_bundles_are_compact():
         assert np.load(config.shipped_dir() / f"{name}.mean.npy").dtype == np.float32
 
 
+@pytest.mark.shipped
 def test_cifar_bundle_means_are_the_training_set_mean(cifar_dir):
     # independent: the per-pixel mean of CIFAR-10's 50,000 training images, computed here with a
     # plain float64 sum (the JSON of zfkeras 0.1 stored it rounded to 3 decimals)
@@ -73,6 +74,7 @@ def test_cifar_bundle_means_are_the_training_set_mean(cifar_dir):
         np.testing.assert_allclose(mean, expected, atol=5.1e-4, rtol=0)
 
 
+@pytest.mark.shipped
 def test_shapes_bundle_mean_matches_the_generator():
     # regenerating the 20,000 training images takes a minute and 1.3 GB; 1,000 other images of
     # the same generator estimate the mean to about 1.5 grey levels per pixel (their standard
@@ -127,6 +129,7 @@ def test_train_install_writes_where_pretrained_reads(tiny_run, monkeypatch):
                                atol=1e-6)
 
 
+@pytest.mark.shipped
 def test_search_order_data_env_then_user_then_shipped(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
@@ -188,6 +191,7 @@ def cifar_test(cifar_dir):
 
 
 @pytest.mark.parametrize("name, arch", [("zfnet-cifar10", "zfnet"), ("alexnet-cifar10", "alexnet")])
+@pytest.mark.shipped
 def test_cifar_bundles(name, arch, cifar_test):
     b = zfkeras.pretrained(name)
     assert b.class_names == list(data.CIFAR10_CLASSES)
@@ -205,6 +209,7 @@ def test_cifar_bundles(name, arch, cifar_test):
         b.preprocess(np.zeros((2, 28, 28, 3), np.uint8))
 
 
+@pytest.mark.shipped
 def test_cifar_recipes_identical():
     a = zfkeras.pretrained("zfnet-cifar10").info["recipe"]
     b = zfkeras.pretrained("alexnet-cifar10").info["recipe"]
@@ -212,6 +217,7 @@ def test_cifar_recipes_identical():
                                                              if k != "arch"}
 
 
+@pytest.mark.shipped
 def test_shapes_bundle_on_unseen_images():
     b = zfkeras.pretrained("zfnet-shapes")
     ds = data.shapes(1000, seed=999, image_size=b.model.input.shape[1])

@@ -1,4 +1,13 @@
-"""CIFAR-10 from a one-folder-per-class tree (offline) or ``keras.datasets.cifar10`` (online)."""
+"""CIFAR-10 from a one-folder-per-class tree (offline) or ``keras.datasets.cifar10`` (online).
+
+Why not ``keras.utils.image_dataset_from_directory`` (issue 14, measured): the folder reader
+below is ~40 lines, reads the 10,000 test JPEGs in about 4 s on a shared 2-core machine, keeps
+them in memory per process (``functools.lru_cache``), checks every file and supports a
+per-class ``limit``. TensorFlow's JPEG decoder gives different pixels than OpenCV's on the
+same files (every one of 200 test images differed, by up to 5 grey levels), and the shipped
+weights, means and accuracies were made with OpenCV's: switching would change them. The Keras
+loader would also need the whole ``tf.data`` pipeline collected back into arrays.
+"""
 
 from __future__ import annotations
 

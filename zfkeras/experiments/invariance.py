@@ -65,10 +65,10 @@ def transform(images, kind: str, amount: float, fill: float = 0.0) -> np.ndarray
         raise ValueError(f"images must be (N, H, W, C), got shape {tuple(x.shape)}")
     h, w = int(x.shape[1]), int(x.shape[2])
     m = tf.tile(tf.constant(_matrix(kind, float(amount), h, w))[None], [tf.shape(x)[0], 1])
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=x, transforms=m, output_shape=tf.constant([h, w]),
-        fill_value=tf.constant(fill, tf.float32), interpolation="BILINEAR",
-        fill_mode="CONSTANT").numpy()
+    # keras.ops.image.affine_transform: the same projective-transform kernel (bit-identical
+    # to the raw TensorFlow op used before), through the public Keras API
+    return np.asarray(keras.ops.image.affine_transform(
+        x, m, interpolation="bilinear", fill_mode="constant", fill_value=float(fill)))
 
 
 @dataclass(frozen=True, eq=False)

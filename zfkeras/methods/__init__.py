@@ -13,9 +13,10 @@ from zfkeras.methods import (
     graph,
     mining,
     occlusion,
+    pointing,
     rules,
     units,
 )
 
 __all__ = ["activations", "cam", "chain", "deconvnet", "fields", "filters", "graph", "mining",
-           "occlusion", "rules", "units"]
+           "occlusion", "pointing", "rules", "units"]

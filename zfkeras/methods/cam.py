@@ -24,6 +24,9 @@ import tensorflow as tf
 from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, trace, walk
+from zfkeras.methods.pointing import box_hits as box_hits  # public here too
+from zfkeras.methods.pointing import check_masks as check_masks
+from zfkeras.methods.pointing import peak_scores
 from zfkeras.methods.rules import relu_hook
 from zfkeras.models.architectures import pre_softmax
 
@@ -63,7 +66,7 @@ def _gradcam_fn(model, layer):
     return run, int(logits.shape[-1]), path
 
 
-def _upsampling(model, path, grid, size):
+def upsampling(model: keras.Model, path: str, grid, size):
     """Bilinear weights ``(H, n_rows)`` and ``(W, n_cols)`` that put each cell's value at the
     centre of its receptive field (``zfkeras.receptive_field``) and interpolate in between.
 
@@ -153,7 +156,7 @@ def gradcam(model: keras.Model, images, class_index=None, layer: str | None = No
         cam = run(tf.constant(x[b]), tf.constant(cls[b]))[0]
         if size is not None and mats is None:
             mats = checks.cached(model, ("gradcam-up", layer, tuple(size)),
-                                 lambda cam=cam: _upsampling(model, path, cam.shape[1:3], size))
+                                 lambda cam=cam: upsampling(model, path, cam.shape[1:3], size))
         maps.append(_normalize(cam, size, mats))
         bar.update(k + 1)
     return np.concatenate(maps).astype(np.float32)
@@ -208,28 +211,9 @@ def guided_gradcam(model: keras.Model, images, class_index=None, layer: str | No
     return (guided * heat[..., None]).astype(np.float32)
 
 
-def check_masks(masks, n: int, argument: str = "masks") -> np.ndarray:
-    """Bool object masks ``(n, H, W)``, one per image (or per result)."""
-    masks = np.asarray(masks)
-    if masks.ndim != 3 or masks.dtype != bool or len(masks) != n:
-        raise ValueError(f"{argument} must be (N, H, W) bool with N = {n}, got shape "
-                         f"{masks.shape} dtype {masks.dtype}")
-    return masks
-
-
-def box_hits(boxes, masks) -> np.ndarray:
-    """The pointing game's one test: whether each box ``(row0, col0, row1, col1)`` (end
-    excluded, clipped to the image) holds a pixel of its mask. ``boxes`` ``(N, 4)`` ints,
-    ``masks`` bool ``(N, H, W)``; returns bool ``(N,)``. Used by :func:`pointing_hits` (a
-    window around the heatmap's peak) and :func:`zfkeras.methods.occlusion.pointing_hits` (the
-    lowest-probability occluder)."""
-    masks = check_masks(masks, len(boxes))
-    return np.array([bool(m[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)].any())
-                     for m, (r0, c0, r1, c1) in zip(masks, np.asarray(boxes, int))], bool)
-
-
 def pointing_hits(heatmaps, masks, tolerance: int = 0) -> np.ndarray:
-    """The pointing game per image: whether the heatmap's maximum lies on the object.
+    """The pointing game per image: whether the heatmap's maximum (the first one, row-major)
+    lies on the object (:func:`zfkeras.methods.pointing.peak_scores` with ``first=True``).
 
     Args:
         heatmaps: ``(N, h, w)``; resized (bilinear) to the masks' size when it differs.
@@ -252,11 +236,8 @@ def pointing_hits(heatmaps, masks, tolerance: int = 0) -> np.ndarray:
         raise ValueError(f"tolerance must be an int >= 0, got {tolerance!r}")
     if heat.shape[1:] != masks.shape[1:]:
         heat = tf.image.resize(heat[..., None], masks.shape[1:], "bilinear").numpy()[..., 0]
-    flat = np.nan_to_num(heat, nan=-np.inf).reshape(len(heat), -1)
-    rows, cols = np.unravel_index(flat.argmax(1), masks.shape[1:])
-    t = int(tolerance)
-    boxes = np.stack([rows - t, cols - t, rows + t + 1, cols + t + 1], 1)
-    return box_hits(boxes, masks) & (flat.max(1) > flat.min(1))
+    heat = np.nan_to_num(heat, nan=-np.inf)
+    return peak_scores(heat, masks, int(tolerance), first=True) > 0
 
 
 def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool | None = None):

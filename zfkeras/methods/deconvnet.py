@@ -46,7 +46,6 @@ almost a plain scaling by ``2**-0.75``.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -54,7 +53,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods import rules
+from zfkeras.methods import checks, rules
 from zfkeras.methods.chain import Step, steps_from
 from zfkeras.methods.graph import Located, build, locate, walk
 from zfkeras.methods.rules import STEP_TEXT, Crossing, crossing, relu_rules
@@ -65,19 +64,6 @@ __all__ = ["MODES", "PATHS", "Crossing", "Deconvnet", "relu_rules"]
 
 MODES = rules.RULES
 PATHS = ("auto", "chain", "graph")
-
-
-@contextlib.contextmanager
-def _quiet_retracing():
-    """Every (layer, mode, batch shape) compiles once by design; TensorFlow's "frequent
-    retracing" warning would count those first traces as retraces."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 class _Route(NamedTuple):
@@ -113,14 +99,11 @@ class Deconvnet:
     """
 
     def __init__(self, model: keras.Model, switches: str = "recompute", path: str = "auto"):
-        if not isinstance(model, keras.Model):
-            raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+        checks.check_model(model)
         if switches not in ("indices", "recompute"):
             raise ValueError(f"switches must be 'indices' or 'recompute', got {switches!r}")
         if path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-        if len(model.inputs) != 1:
-            raise ValueError(f"model must have one input, got {len(model.inputs)}")
         self.model, self.switches, self.way = model, switches, path
         self._routes: dict = {}
         self._fns: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
@@ -231,17 +214,7 @@ class Deconvnet:
         return self._fns[key]
     # ------------------------------------------------------------------ checks
     def _images(self, images) -> np.ndarray:
-        x = np.asarray(images, dtype=np.float32)
-        if x.ndim != 4:
-            raise ValueError(f"images must be (batch, rows, cols, channels), got shape "
-                             f"{x.shape}")
-        want = tuple(self.model.inputs[0].shape[1:])
-        if any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
-            raise ValueError(f"images must be (batch, {', '.join(map(str, want))}) for this "
-                             f"model, got shape {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("images must be finite, got NaN or inf values")
-        return x
+        return checks.images(self.model, images)
 
     def _units(self, route, n, channel, location, image_shape):
         return unit_arrays(self._out_shape(route, image_shape), route.found.path, n, channel,
@@ -283,13 +256,14 @@ class Deconvnet:
         """
         self._mode(mode)
         x = self._images(images)
+        batch_size = checks.batch_size(batch_size)
         route = self._route(layer)
         ch, row, col = self._units(route, len(x), channel, location, x.shape[1:])
         fn = self._function(route, mode, "project")
-        with _quiet_retracing():
-            out = [fn(x[i:i + batch_size], ch[i:i + batch_size], row[i:i + batch_size],
-                      col[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros_like(x)
+        with checks.quiet_retracing():
+            out = [fn(x[b], ch[b], row[b], col[b]).numpy()
+                   for b in checks.batches(len(x), batch_size)]
+        return np.concatenate(out)
 
     def units(self, images, layer: str | keras.layers.Layer,
               channel: int | Sequence[int] | None = None,
@@ -299,7 +273,7 @@ class Deconvnet:
         x = self._images(images)
         route = self._route(layer)
         ch, row, col = self._units(route, len(x), channel, location, x.shape[1:])
-        with _quiet_retracing():
+        with checks.quiet_retracing():
             out = self._function(route, "deconvnet", "units")(x, ch, row, col)
         return dict(zip(("channel", "row", "col", "value"), (np.asarray(t) for t in out)))
 
@@ -318,5 +292,5 @@ class Deconvnet:
         if s.shape != want:
             raise ValueError(f"signal must have shape {want} for layer {route.found.path!r}, "
                              f"got {s.shape}")
-        with _quiet_retracing():
+        with checks.quiet_retracing():
             return self._function(route, mode, "down")(x, s).numpy()

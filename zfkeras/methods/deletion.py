@@ -12,16 +12,14 @@ function (cached per model).
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods.faithfulness import _check, predicted_classes
-
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+from zfkeras.methods import checks
+from zfkeras.methods.faithfulness import predicted_classes
 
 
 @dataclass(frozen=True)
@@ -40,17 +38,9 @@ class Curve:
     auc: np.ndarray
 
 
-def _softmax_output(model) -> bool:
-    last = model.layers[-1]
-    return isinstance(last, keras.layers.Softmax) or getattr(
-        getattr(last, "activation", None), "__name__", "") == "softmax"
-
-
 def _compiled(model):
-    if model in _CACHE:
-        return _CACHE[model]
     shape = tuple(model.inputs[0].shape[1:])
-    probabilities = not _softmax_output(model)
+    probabilities = not checks.ends_in_softmax(model)
     spec = tf.TensorSpec
 
     @tf.function(input_signature=[spec((None, *shape), tf.float32),
@@ -67,7 +57,6 @@ def _compiled(model):
         p = tf.reshape(p, [-1, s, tf.shape(p)[-1]])
         return tf.gather(p, cls, axis=2, batch_dims=1)
 
-    _CACHE[model] = run
     return run
 
 
@@ -84,8 +73,10 @@ def blur(images, size: int = 11, sigma: float = 5.0) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_size) -> Curve:
-    x = _check(model, images)
+def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_size,
+           verbose) -> Curve:
+    checks.check_model(model)
+    x = checks.images(model, images)
     heat = np.asarray(heatmaps, np.float64)
     if heat.ndim == 4:
         heat = np.abs(heat).sum(-1)
@@ -94,8 +85,8 @@ def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_
                          f"(N, H, W, C)) at image size, got shape {np.shape(heatmaps)}")
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    checks.batch_size(batch_size)
+    checks.verbose(verbose)
     if isinstance(baseline, str):
         if baseline != "blur":
             raise ValueError(f"baseline must be a number, an array broadcastable to the images "
@@ -117,17 +108,15 @@ def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_
     np.put_along_axis(rank, order, np.arange(pixels)[None], axis=1)
     rank = rank.reshape(x.shape[:3]).astype(np.int32)
     counts = (np.arange(steps + 1) * pixels) // steps
-    run = _compiled(model)
+    run = checks.cached(model, ("deletion",), lambda: _compiled(model))
     per = max(1, batch_size // (steps + 1))
     start, end = (base, x) if insert else (x, base)
-    bar = keras.utils.Progbar(n, verbose=1) if n * (steps + 1) > 50 * batch_size else None
+    bar = checks.Progress(n, verbose, unit_name="image")
     scores = []
-    for i in range(0, n, per):
-        sl = slice(i, i + per)
+    for sl in checks.batches(n, per):
         scores.append(run(start[sl], end[sl], rank[sl], counts.astype(np.int32),
                           cls[sl]).numpy())
-        if bar is not None:
-            bar.update(min(i + per, n))
+        bar.update(sl.stop)
     scores = np.concatenate(scores).astype(np.float64)
     fractions = counts / pixels
     auc = ((scores[:, 1:] + scores[:, :-1]) / 2 * np.diff(fractions)).sum(1)
@@ -135,7 +124,8 @@ def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_
 
 
 def deletion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = 32,
-                   baseline=0.0, *, batch_size: int = 128) -> Curve:
+                   baseline=0.0, *, batch_size: int = checks.BATCH_SIZE,
+                   verbose=checks.VERBOSE) -> Curve:
     """RISE deletion: the class probability as the pixels are removed, most important first.
 
     Args:
@@ -153,20 +143,25 @@ def deletion_curve(model: keras.Model, images, heatmaps, class_index=None, steps
             an image, one image each) or ``"blur"`` (:func:`blur` of each image).
         batch_size: model inputs per forward pass (images per pass: ``batch_size // (steps +
             1)``, at least one).
+        verbose: ``"auto"`` (a progress bar when the run looks longer than a few seconds),
+            0 or 1.
 
     Returns:
         A :class:`Curve`. Lower ``auc`` = a more faithful heatmap.
 
     Raises:
-        TypeError/ValueError: bad model, images, heatmaps, class_index, steps, baseline or
-            batch_size.
+        TypeError/ValueError: bad model, images, heatmaps, class_index, steps, baseline,
+            batch_size or verbose (the shared checks of :mod:`zfkeras.methods.checks`).
     """
-    return _curve(model, images, heatmaps, class_index, steps, baseline, False, batch_size)
+    return _curve(model, images, heatmaps, class_index, steps, baseline, False, batch_size,
+                  verbose)
 
 
 def insertion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = 32,
-                    baseline="blur", *, batch_size: int = 128) -> Curve:
+                    baseline="blur", *, batch_size: int = checks.BATCH_SIZE,
+                    verbose=checks.VERBOSE) -> Curve:
     """RISE insertion: start from ``baseline`` (default ``"blur"``: a blurred copy of each
     image, as in RISE) and put the image's pixels back, most important first. Arguments,
     return value and errors as in :func:`deletion_curve`; higher ``auc`` = more faithful."""
-    return _curve(model, images, heatmaps, class_index, steps, baseline, True, batch_size)
+    return _curve(model, images, heatmaps, class_index, steps, baseline, True, batch_size,
+                  verbose)

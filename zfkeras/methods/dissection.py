@@ -29,17 +29,16 @@ of images (masks ``(pixels, units)`` times one-hot labels ``(pixels, concepts)``
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods import checks
 from zfkeras.methods.activations import activation_model
 from zfkeras.methods.mining import receptive_field
 
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CHUNK_VALUES = 2 ** 24  # mask values per counting step (bounds memory; exact float32 counts)
 
 
@@ -109,15 +108,13 @@ def upsampling(model: keras.Model, layer: str, grid, size) -> tuple[np.ndarray, 
 
 
 def _compiled(model, layer, size):
-    slot = _CACHE.setdefault(model, {})
-    key = (layer, tuple(size))
-    if key in slot:
-        return slot[key]
+    return checks.cached(model, ("dissect", layer, tuple(size)),
+                         lambda: _compile(model, layer, size))
+
+
+def _compile(model, layer, size):
     sub = activation_model(model, [layer])
-    out = sub.outputs[0]
-    if len(out.shape) != 4:
-        raise ValueError(f"layer must have a 4-D (N, rows, cols, units) output, got {layer!r} "
-                         f"with output shape {tuple(out.shape)}")
+    out = sub.outputs[0]  # 4-D: checked by checks.feature_layer
     grid, units = tuple(out.shape[1:3]), int(out.shape[3])
     rows, cols = (tf.constant(m) for m in upsampling(model, layer, grid, size))
     xspec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
@@ -146,30 +143,20 @@ def _compiled(model, layer, size):
         return (tf.matmul(mask, onehot, transpose_a=True), tf.reduce_sum(mask, 0),
                 tf.reduce_sum(onehot, 0))
 
-    slot[key] = (forward, top, count, grid, units)
-    return slot[key]
+    return forward, top, count, grid, units
 
 
-def _check(model, images, concept_maps, quantile, iou_threshold, batch_size, concept_names):
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    if len(model.inputs) != 1:
-        raise ValueError(f"model must have one input, got {len(model.inputs)}")
-    x = np.asarray(images)
-    want = tuple(model.inputs[0].shape[1:])
-    if x.ndim != 4 or len(x) == 0 or any(w is not None and w != g
-                                         for w, g in zip(want, x.shape[1:])):
-        raise ValueError(f"images must be (N, {', '.join(map(str, want))}) model inputs with "
-                         f"N >= 1, got shape {x.shape}")
-    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
-        raise ValueError("images must be finite, got NaN or inf values")
+def _check(model, layer, images, concept_maps, quantile, iou_threshold, batch_size,
+           concept_names):
+    checks.check_model(model)
+    x = checks.images(model, images)
+    checks.feature_layer(model, layer)
     real = (int, float, np.integer, np.floating)
     if isinstance(quantile, bool) or not isinstance(quantile, real) or not 0 < quantile < 1:
         raise ValueError(f"quantile must be a number in (0, 1), got {quantile!r}")
     if not isinstance(iou_threshold, real) or not 0 <= iou_threshold <= 1:
         raise ValueError(f"iou_threshold must be a number in [0, 1], got {iou_threshold!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    checks.batch_size(batch_size)
     if not isinstance(concept_maps, dict) or not concept_maps:
         raise TypeError(f"concept_maps must be a non-empty dict category -> (N, H, W) int "
                         f"label maps, got {type(concept_maps).__name__}")
@@ -196,7 +183,7 @@ def _check(model, images, concept_maps, quantile, iou_threshold, batch_size, con
 
 def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile: float = 0.005,
             iou_threshold: float = 0.04, batch_size: int = 64, concept_names: dict | None = None,
-            verbose: int = 1) -> Dissection:
+            verbose=1) -> Dissection:
     """Dissect every unit of ``layer`` against labelled concepts (Bau et al., 2017).
 
     Args:
@@ -211,7 +198,8 @@ def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile
             mask values, so memory stays bounded for large maps).
         concept_names: optional ``{category: [names]}`` (index 0 = "none"); default the label
             indices as strings, ``max label + 1`` names per category.
-        verbose: 1 shows a progress bar over both passes.
+        verbose: 1 shows a progress bar over both passes, 0 none, ``"auto"`` one when the
+            run looks longer than a few seconds.
 
     Returns:
         A :class:`Dissection`.
@@ -221,8 +209,9 @@ def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile
             (wrong N, wrong spatial size, not integer, negative or unnamed labels), quantile,
             iou_threshold, batch_size or concept_names.
     """
-    x, maps, names = _check(model, images, concept_maps, quantile, iou_threshold, batch_size,
-                            concept_names)
+    x, maps, names = _check(model, layer, images, concept_maps, quantile, iou_threshold,
+                            batch_size, concept_names)
+    verbose = checks.verbose(verbose)
     size = x.shape[1:3]
     forward, top, count, grid, units = _compiled(model, layer, size)
     n = len(x)
@@ -233,12 +222,11 @@ def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile
     chunk = max(1, min(batch_size, _CHUNK_VALUES // (size[0] * size[1]
                                                * max(units, len(cats) * int(sum(depth))))))
     starts = range(0, n, batch_size)
-    bar = keras.utils.Progbar(2 * len(starts), verbose=verbose) if verbose else None
+    bar = checks.Progress(2 * len(starts), verbose)
     kept = tf.fill([units, m], tf.constant(-np.inf, tf.float32))
     for step, i in enumerate(starts):  # pass 1: the top-m values of every unit
         kept = top(kept, forward(tf.constant(x[i:i + batch_size], tf.float32)))
-        if bar is not None:
-            bar.update(step + 1)
+        bar.update(step + 1)
     thresholds = tf.reduce_min(kept, axis=1)
     total = int(sum(depth))
     inter, mask_sum, label_sum = np.zeros((units, total)), np.zeros(units), np.zeros(total)
@@ -252,8 +240,7 @@ def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile
             inter += out[0].numpy()
             mask_sum += out[1].numpy()
             label_sum += out[2].numpy()
-        if bar is not None:
-            bar.update(len(starts) + step + 1)
+        bar.update(len(starts) + step + 1)
     union = mask_sum[:, None] + label_sum[None, :] - inter
     iou_all = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     iou_all[:, offsets] = 0.0  # label 0 ("none") is never a concept
@@ -278,8 +265,8 @@ def unit_masks(model: keras.Model, layer: str, images, thresholds, units=None) -
         thresholds: ``(units,)`` levels, e.g. ``Dissection.thresholds``.
         units: unit indices to return (default all).
     """
-    x, _, _ = _check(model, images, {"_": np.zeros(np.shape(images)[:3], np.int32)}, 0.5, 0.0,
-                     1, None)
+    blank = {"_": np.zeros(np.shape(images)[:3], np.int32)}
+    x, _, _ = _check(model, layer, images, blank, 0.5, 0.0, 1, None)
     forward, _, _, grid, n_units = _compiled(model, layer, x.shape[1:3])
     t = np.asarray(thresholds, np.float32)
     if t.shape != (n_units,):

@@ -22,20 +22,19 @@ the gradient).
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods import cam
+from zfkeras.methods import cam, checks
 from zfkeras.methods.occlusion import occlusion_sensitivity
+from zfkeras.methods.pointing import peak_scores
 from zfkeras.methods.similarity import normalize, spearman, ssim
 from zfkeras.models import pre_softmax
 
 METHODS = ("deconvnet", "guided", "backprop", "gradcam", "guided_gradcam", "occlusion")
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _rule_relu(rule: str):
@@ -81,8 +80,7 @@ def _relu_rule(model, rule: str):
 
 
 def _projection(model, images, cls, rule, batch_size):
-    slot = _CACHE.setdefault(model, {})
-    if rule not in slot:
+    def make():
         logits = pre_softmax(model)
 
         @tf.function(input_signature=[
@@ -95,12 +93,14 @@ def _projection(model, images, cls, rule, batch_size):
                                                 batch_dims=1))
             return tape.gradient(score, x)
 
-        slot[rule] = run
+        return run
+
+    run = checks.cached(model, ("faithfulness", rule), make)
     guard = _relu_rule(model, rule) if rule != "backprop" else contextlib.nullcontext()
     with guard:
-        return np.concatenate([slot[rule](tf.constant(images[i:i + batch_size], tf.float32),
-                                          tf.constant(cls[i:i + batch_size], tf.int32)).numpy()
-                               for i in range(0, len(images), batch_size)])
+        return np.concatenate([run(tf.constant(images[b], tf.float32),
+                                   tf.constant(cls[b], tf.int32)).numpy()
+                               for b in checks.batches(len(images), batch_size)])
 
 
 def explain(model: keras.Model, images, class_index, method: str | Callable,
@@ -150,7 +150,7 @@ def explain(model: keras.Model, images, class_index, method: str | Callable,
     return maps.astype(np.float32)
 
 
-def _reinitialize(layer, seed: int) -> None:
+def reinitialize(layer, seed: int) -> None:
     """Draw ``layer``'s weights again from its own initializers (``kernel_initializer`` for
     ``kernel``, ``gamma_initializer`` for ``gamma``, ...) seeded by ``seed``. A variable without
     an initializer attribute gets normal noise with the mean and standard deviation of its
@@ -172,37 +172,22 @@ def _reinitialize(layer, seed: int) -> None:
         v.assign(value.astype(np.dtype(v.dtype)))
 
 
-def _check(model, images):
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    if len(model.inputs) != 1:
-        raise ValueError(f"model must have one input, got {len(model.inputs)}")
-    x = np.asarray(images, np.float32)
-    want = tuple(model.inputs[0].shape[1:])
-    if x.ndim != 4 or len(x) == 0 or any(w is not None and w != g
-                                         for w, g in zip(want, x.shape[1:])):
-        raise ValueError(f"images must be (N, {', '.join(map(str, want))}) model inputs with "
-                         f"N >= 1, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("images must be finite, got NaN or inf values")
-    return x
+def _check(model, images) -> np.ndarray:
+    checks.check_model(model)
+    return checks.images(model, images)
 
 
-def predicted_classes(model: keras.Model, images, class_index=None) -> np.ndarray:
-    """``(N,)`` int32: ``class_index`` broadcast to the images, or the model's top class."""
+def predicted_classes(model: keras.Model, images, class_index=None,
+                      batch_size: int = checks.BATCH_SIZE) -> np.ndarray:
+    """``(N,)`` int32: ``class_index`` broadcast to the images, or the model's top class.
+
+    Raises ``TypeError``/``ValueError`` as :func:`zfkeras.methods.checks.class_index`."""
     x = _check(model, images)
-    out = model.predict(x, batch_size=128, verbose=0)
-    k = out.shape[-1]
+    batch_size = checks.batch_size(batch_size)
+    c = checks.class_index(class_index, len(x), int(model.outputs[0].shape[-1]))
     if class_index is None:
-        return np.argmax(out, -1).astype(np.int32)
-    c = np.asarray(class_index)
-    if c.ndim == 0:
-        c = np.full(len(x), c)
-    if c.shape != (len(x),) or not np.issubdtype(c.dtype, np.integer) or c.min() < 0 or (
-            c.max() >= k):
-        raise ValueError(f"class_index must be None, an int or {len(x)} ints in [0, {k}), got "
-                         f"{class_index!r}")
-    return c.astype(np.int32)
+        c = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), -1).astype(np.int32)
+    return c
 
 
 def randomization_test(model: keras.Model, method: str | Callable, images, class_index=None,
@@ -211,7 +196,7 @@ def randomization_test(model: keras.Model, method: str | Callable, images, class
 
     Works on a clone (``keras.models.clone_model`` + the original weights): ``model`` itself
     is never changed. The layers with trainable weights are re-initialized from the output
-    side down with their own initializers (see :func:`_reinitialize`), step ``i`` seeded by
+    side down with their own initializers (see :func:`reinitialize`), step ``i`` seeded by
     ``seed + i``: cumulatively (``cascade=True``: after step ``i`` the top ``i`` layers are
     random) or one at a time (``cascade=False``: the others keep their trained weights). The
     class explained stays the original model's (``class_index=None``: its top class per image).
@@ -236,6 +221,7 @@ def randomization_test(model: keras.Model, method: str | Callable, images, class
         TypeError/ValueError: bad model, method, images or class_index.
     """
     x = _check(model, images)
+    verbose = checks.verbose(verbose)
     if not (callable(method) or method in METHODS):
         raise ValueError(f"method must be one of {METHODS} or a callable (model, images, "
                          f"class_index) -> maps, got {method!r}")
@@ -247,18 +233,17 @@ def randomization_test(model: keras.Model, method: str | Callable, images, class
     first = explain(clone, x, cls, method)
     names, rho, sim, maps = ["original"], [1.0], [1.0], [first]
     ref = np.abs(first)
-    bar = keras.utils.Progbar(len(layers)) if verbose and len(layers) > 3 else None
+    bar = checks.Progress(len(layers), verbose if len(layers) > 3 else 0, unit_name="layer")
     for step, layer in enumerate(layers, start=1):
         if not cascade:
             clone.set_weights(original)
-        _reinitialize(layer, seed + step)
+        reinitialize(layer, seed + step)
         m = explain(clone, x, cls, method)
         names.append(layer.name)
         rho.append(float(spearman(ref, np.abs(m)).mean()))
         sim.append(float(ssim(normalize(ref), normalize(np.abs(m))).mean()))
         maps.append(m)
-        if bar is not None:
-            bar.update(step)
+        bar.update(step)
     return {"layers": names, "spearman": np.array(rho), "ssim": np.array(sim),
             "maps": np.stack(maps)}
 
@@ -270,7 +255,8 @@ def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
     every pixel holding the map's maximum counts: the score of an image is the fraction of its
     peak pixels that lie within ``tolerance`` pixels (square window) of the mask, so a map
     whose maximum is a plateau is not judged by an arbitrary pixel of it. With a single peak
-    the score is that function's hit (0 or 1). A flat map (no peak) scores 0.
+    the score is that function's hit (0 or 1). A flat map (no peak) scores 0. Both are
+    :func:`zfkeras.methods.pointing.peak_scores`.
 
     Args:
         maps: ``(N, H, W)``, or ``(N, H, W, C)`` reduced by the sum of absolute values over
@@ -295,13 +281,7 @@ def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
         raise ValueError("maps must be finite, got NaN or inf values")
     if not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
         raise ValueError(f"tolerance must be an int >= 0, got {tolerance!r}")
-    t = int(tolerance)
-    near = np.pad(masks, ((0, 0), (t, t), (t, t)))
-    near = np.lib.stride_tricks.sliding_window_view(near, (2 * t + 1, 2 * t + 1), axis=(1, 2))
-    near = near.any(axis=(-2, -1))
-    peak = m == m.max(axis=(1, 2), keepdims=True)
-    score = (peak & near).sum(axis=(1, 2)) / peak.sum(axis=(1, 2))
-    return np.where(m.max(axis=(1, 2)) > m.min(axis=(1, 2)), score, 0.0)
+    return peak_scores(m, masks, int(tolerance))
 
 
 def __getattr__(name: str):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from zfkeras.methods import rules
+from zfkeras.methods import checks, rules
 from zfkeras.methods.graph import locate
 from zfkeras.models.layers import ContrastNormalization
 
@@ -161,11 +161,13 @@ def receptive_field(model: keras.Model, layer, input_size: Sequence[int] | None 
         A :class:`ReceptiveField`.
 
     Raises:
-        ValueError: unknown layer; unknown input size; a layer on the way without known
-            geometry (named, see the module docstring); ``layer``'s output is not a feature
-            map ``(N, rows, cols, channels)``.
+        TypeError: ``model`` is not a ``keras.Model``; ``layer`` is not a name or a layer.
+        ValueError: an unbuilt or multi-input model; unknown layer; unknown input size; a
+            layer on the way without known geometry (named, see the module docstring);
+            ``layer``'s output is not a feature map ``(N, rows, cols, channels)``.
     """
-    given = tuple(model.inputs[0].shape[1:3]) if isinstance(model, keras.Model) else ()
+    checks.check_model(model)
+    given = tuple(model.inputs[0].shape[1:3])
     size = tuple(input_size) if input_size is not None else given
     if len(size) != 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in size):
         raise ValueError(f"input_size must be (rows, cols) positive ints (the model's input "

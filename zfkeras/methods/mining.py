@@ -17,7 +17,6 @@ All three work on any single-input Keras CNN (the one graph walk of
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods import checks
 from zfkeras.methods.deconvnet import Deconvnet
 from zfkeras.methods.fields import ReceptiveField, receptive_field
 from zfkeras.methods.graph import build, locate
@@ -47,7 +47,7 @@ class TopActivations:
     value: np.ndarray
 
 
-def _batches(data, batch_size):
+def _batches(model, data, batch_size):
     if isinstance(data, tf.data.Dataset):
         spec = data.element_spec
         if isinstance(spec, (tuple, list)):
@@ -59,17 +59,13 @@ def _batches(data, batch_size):
             data = data.batch(batch_size)
         n = int(data.cardinality())
         return iter(data.prefetch(2)), (n if n >= 0 else None)
-    x = data if isinstance(data, tf.Tensor) else np.asarray(data)
-    if x.ndim != 4:
-        raise ValueError(f"data must be (N, rows, cols, channels) images or a tf.data.Dataset, "
-                         f"got shape {tuple(x.shape)}")
-    return (x[i:i + batch_size] for i in range(0, len(x), batch_size)), math.ceil(
-        len(x) / batch_size)
+    x = checks.images(model, data, "data")
+    return (x[b] for b in checks.batches(len(x), batch_size)), math.ceil(len(x) / batch_size)
 
 
 def top_activations(model: keras.Model, data, layer: str, k: int = 9,
                     channels: Sequence[int] | None = None, batch_size: int = 128,
-                    verbose: int = 1) -> TopActivations:
+                    verbose=1) -> TopActivations:
     """Stream over ``data`` once and keep, for each channel of ``layer``, the ``k`` images with
     the strongest activation (paper Fig. 2: "the top 9 activations ... across the validation
     data"). Each image counts once per channel, at its strongest position.
@@ -83,61 +79,61 @@ def top_activations(model: keras.Model, data, layer: str, k: int = 9,
             of such batches (or of ``(images, labels)`` tuples, or of single images).
         layer: a layer name, an ``"outer/inner"`` path into nested models, or the layer.
         k: activations kept per channel.
-        channels: channel indices to track (default: all).
+        channels: channel indices to track: ``None`` (all), an int or a non-empty sequence
+            of ints.
         batch_size: images per pass for arrays and unbatched datasets.
-        verbose: 0 = silent, 1 = progress bar.
+        verbose: 0 = silent, 1 = progress bar, ``"auto"`` = a bar when the run looks longer
+            than a few seconds (:class:`zfkeras.methods.checks.Progress`).
 
     Returns:
         :class:`TopActivations` with ``(len(channels), min(k, N))`` arrays; its ``layer`` is
         the layer's full path (``"vgg16/block5_conv3"`` inside a nested model).
 
     Raises:
-        ValueError: bad ``k``, ``channels``, ``data`` or ``layer``.
+        TypeError: ``model`` is not a ``keras.Model``; ``layer`` is not a name or a layer;
+            ``channels`` or ``batch_size`` is not ints.
+        ValueError: bad ``k``, ``channels``, ``data`` (wrong shape, NaN, no images), ``layer``,
+            ``batch_size`` or ``verbose``.
     """
+    checks.check_model(model)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = checks.batch_size(batch_size)
+    verbose = checks.verbose(verbose)
     found = locate(model, layer)
     if len(found.output.shape) != 4:
         raise ValueError(f"layer {found.path!r} must output (batch, rows, cols, channels), got "
                          f"shape {tuple(found.output.shape)}")
     image_shape = tuple(model.inputs[0].shape[1:])
     n_channels = int(found.output.shape[3])
-    chans = np.arange(n_channels) if channels is None else np.asarray(channels)
-    if (chans.ndim != 1 or len(chans) == 0 or not np.issubdtype(chans.dtype, np.integer)
-            or chans.min() < 0 or chans.max() >= n_channels):
-        raise ValueError(f"channels must be a non-empty sequence of ints in [0, {n_channels}) "
-                         f"for layer {layer!r}, got {channels!r}")
-    key = (found.path, tuple(int(c) for c in chans), k)
-    cache = _COMPILED.setdefault(model, {})
-    if key not in cache:
-        sub = build(found.input, found.output, name=f"{model.name}_upto")
-        cache[key] = _compile(sub, chans, k, image_shape, n_channels)
-    update = cache[key]
+    chans = checks.channels(channels, n_channels, found.path, "channels", many=True)
+    key = ("top_activations", found.path, tuple(int(c) for c in chans), k)
+    update = checks.cached(model, key, lambda: _compile(
+        build(found.input, found.output, name=f"{model.name}_upto"), chans, k, image_shape,
+        n_channels))
     best_v = tf.fill((len(chans), k), -np.inf)
     best_i = tf.fill((len(chans), k), tf.constant(-1, tf.int64))
     best_p = tf.zeros((len(chans), k), tf.int32)
-    batches, n_batches = _batches(data, batch_size)
-    bar = keras.utils.Progbar(n_batches, unit_name="batch") if verbose else None
-    seen = 0
+    batches, n_batches = _batches(model, data, batch_size)
+    if n_batches is None:  # a dataset of unknown length: a bar without a target
+        bar = keras.utils.Progbar(None, unit_name="batch") if verbose == 1 else None
+    else:
+        bar = checks.Progress(n_batches, verbose)
+    seen = done = 0
     for x in batches:
         if tuple(x.shape[1:]) != tuple(d or g for d, g in zip(image_shape, x.shape[1:])):
             raise ValueError(f"data images must be {image_shape}, got {tuple(x.shape[1:])}")
         best_v, best_i, best_p = update(tf.cast(x, tf.float32), tf.constant(seen, tf.int64),
                                         best_v, best_i, best_p)
-        seen += int(x.shape[0])
+        seen, done = seen + int(x.shape[0]), done + 1
         if bar is not None:
-            bar.add(1)
+            bar.update(done)
     if seen == 0:
         raise ValueError("data holds no images")
     keep = min(k, seen)
     pos = best_p.numpy()[:, :keep]
     return TopActivations(found.path, chans, best_i.numpy()[:, :keep], pos // 65536,
                           pos % 65536, best_v.numpy()[:, :keep])
-
-
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _compile(sub, chans, k, image_shape, n_channels):

@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.cam import box_hits, check_masks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.pointing import box_hits, check_masks
 
 
 def output_is_softmax(model: keras.Model) -> bool:
@@ -215,7 +215,7 @@ def pointing_hits(results: Sequence[OcclusionResult], masks) -> np.ndarray:
     """For each occlusion result, whether the occluder at the lowest-probability position
     overlaps the object's mask: the pointing game of :func:`zfkeras.methods.cam.pointing_hits`
     with the occluder square in place of the window around a heatmap's peak (one test,
-    :func:`zfkeras.methods.cam.box_hits`).
+    :func:`zfkeras.methods.pointing.box_hits`).
 
     Args:
         results: a sequence of :class:`OcclusionResult`.
