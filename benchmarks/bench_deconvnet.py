@@ -44,14 +44,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--images", type=int, default=10_000, help="images for top_activations")
     p.add_argument("--repeats", type=int, default=7, help="timed runs per measurement")
-    p.add_argument("--resnet-images", type=int, default=64,
-                   help="images (one unit each) for the ResNet50 row")
+    p.add_argument(
+        "--resnet-images", type=int, default=64, help="images (one unit each) for the ResNet50 row"
+    )
     p.add_argument("--only-resnet", action="store_true", help="measure the ResNet50 row only")
     args = p.parse_args(argv)
     resnet = resnet_ratio(args.resnet_images, args.repeats)
     if args.only_resnet:
-        print(f"| ResNet50 batched deconvnet / GradientTape floor (time) | {resnet:.2f}x "
-              "| <= 1.5x |")
+        print(
+            f"| ResNet50 batched deconvnet / GradientTape floor (time) | {resnet:.2f}x | <= 1.5x |"
+        )
         return 0
     keras.utils.set_random_seed(0)
     model = zfkeras.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
@@ -76,10 +78,15 @@ def main(argv=None) -> int:
     batched = lambda: d.project(x, "conv5", channel=channel)  # noqa: E731
     indices = lambda: d_ix.project(x, "conv5", channel=channel)  # noqa: E731
     bare = lambda: floor(xt).numpy()  # noqa: E731
-    singles = lambda: [d.project(x[i:i + 1], "conv5", channel=int(channel[i]))  # noqa: E731
-                       for i in range(64)]
-    np.testing.assert_allclose(d.project(x, "conv5", channel=channel, mode="backprop"), bare(),
-                               atol=1e-4 * np.abs(bare()).max())
+
+    def singles():
+        return [d.project(x[i : i + 1], "conv5", channel=int(channel[i])) for i in range(64)]
+
+    np.testing.assert_allclose(
+        d.project(x, "conv5", channel=channel, mode="backprop"),
+        bare(),
+        atol=1e-4 * np.abs(bare()).max(),
+    )
     np.testing.assert_allclose(indices(), batched(), atol=1e-4 * np.abs(batched()).max())
     for fn in (batched, indices, bare, singles):
         fn()
@@ -100,29 +107,37 @@ def main(argv=None) -> int:
     model.predict(dataset(256), verbose=0)
     zfkeras.top_activations(model, dataset(256), "conv5", verbose=0)
     t_predict = seconds(lambda: model.predict(dataset(args.images), verbose=0))
-    t_top = seconds(lambda: zfkeras.top_activations(model, dataset(args.images), "conv5",
-                                                    verbose=0))
+    t_top = seconds(
+        lambda: zfkeras.top_activations(model, dataset(args.images), "conv5", verbose=0)
+    )
 
-    print(f"command: python benchmarks/bench_deconvnet.py --images {args.images} "
-          f"--repeats {args.repeats}")
+    print(
+        f"command: python benchmarks/bench_deconvnet.py --images {args.images} "
+        f"--repeats {args.repeats}"
+    )
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, {os.cpu_count()} CPU cores")
-    print(f"64 projections, conv5: one call {t['batched'] * 1e3:.0f} ms (switches='indices' "
-          f"{t['indices'] * 1e3:.0f} ms), 64 calls {t['singles'] * 1e3:.0f} ms, bare "
-          f"GradientTape floor {t['floor'] * 1e3:.0f} ms")
-    print(f"top_activations {args.images / t_top:.0f} images/s, model.predict "
-          f"{args.images / t_predict:.0f} images/s")
+    print(
+        f"64 projections, conv5: one call {t['batched'] * 1e3:.0f} ms (switches='indices' "
+        f"{t['indices'] * 1e3:.0f} ms), 64 calls {t['singles'] * 1e3:.0f} ms, bare "
+        f"GradientTape floor {t['floor'] * 1e3:.0f} ms"
+    )
+    print(
+        f"top_activations {args.images / t_top:.0f} images/s, model.predict "
+        f"{args.images / t_predict:.0f} images/s"
+    )
     print("| figure | measured | target |")
     print("|---|---|---|")
-    print(f"| 64 units in one call vs 64 calls (speed-up) | {t['singles'] / t['batched']:.1f}x "
-          "| >= 3x |")
-    print(f"| batched deconvnet / GradientTape floor (time) | {t['batched'] / t['floor']:.2f}x "
-          "| <= 1.5x |")
-    print(f"| same with switches='indices' (time) | {t['indices'] / t['floor']:.2f}x "
-          "| (none) |")
-    print(f"| top_activations / model.predict (throughput) | {t_predict / t_top:.2f}x "
-          "| >= 0.7x |")
-    print(f"| ResNet50 batched deconvnet / GradientTape floor (time) | {resnet:.2f}x "
-          "| <= 1.5x |")
+    print(
+        f"| 64 units in one call vs 64 calls (speed-up) | {t['singles'] / t['batched']:.1f}x "
+        "| >= 3x |"
+    )
+    print(
+        f"| batched deconvnet / GradientTape floor (time) | {t['batched'] / t['floor']:.2f}x "
+        "| <= 1.5x |"
+    )
+    print(f"| same with switches='indices' (time) | {t['indices'] / t['floor']:.2f}x | (none) |")
+    print(f"| top_activations / model.predict (throughput) | {t_predict / t_top:.2f}x | >= 0.7x |")
+    print(f"| ResNet50 batched deconvnet / GradientTape floor (time) | {resnet:.2f}x | <= 1.5x |")
     return 0
 
 
@@ -146,12 +161,18 @@ def resnet_ratio(n: int, repeats: int) -> float:
         return tape.gradient(act, images, output_gradients=value)
 
     xt = tf.constant(x)
-    np.testing.assert_allclose(d.project(x, layer, mode="backprop"), floor(xt).numpy(),
-                               atol=1e-4 * np.abs(floor(xt).numpy()).max())
-    t = best_times({"batched": lambda: d.project(x, layer),
-                    "floor": lambda: floor(xt).numpy()}, repeats)
-    print(f"ResNet50 {layer}, {n} projections: one call {t['batched'] * 1e3:.0f} ms, bare "
-          f"GradientTape floor {t['floor'] * 1e3:.0f} ms")
+    np.testing.assert_allclose(
+        d.project(x, layer, mode="backprop"),
+        floor(xt).numpy(),
+        atol=1e-4 * np.abs(floor(xt).numpy()).max(),
+    )
+    t = best_times(
+        {"batched": lambda: d.project(x, layer), "floor": lambda: floor(xt).numpy()}, repeats
+    )
+    print(
+        f"ResNet50 {layer}, {n} projections: one call {t['batched'] * 1e3:.0f} ms, bare "
+        f"GradientTape floor {t['floor'] * 1e3:.0f} ms"
+    )
     return t["batched"] / t["floor"]
 
 

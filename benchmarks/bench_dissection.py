@@ -53,10 +53,10 @@ def floor(model, layer, x, maps, quantile=0.005, batch_size=64):
         msum, lsum = np.zeros(units), np.zeros(sum(depth))
         eye = np.eye(sum(depth), dtype=np.float32)
         for i in range(0, n, 16):
-            up = np.einsum("Hi,nijk->nHjk", rows, a[i:i + 16])
+            up = np.einsum("Hi,nijk->nHjk", rows, a[i : i + 16])
             mask = (np.einsum("Wj,nHjk->nHWk", cols, up) > t).reshape(-1, units)
             mask = mask.astype(np.float32)
-            onehot = sum(eye[maps[c][i:i + 16].reshape(-1) + o] for c, o in zip(cats, offsets))
+            onehot = sum(eye[maps[c][i : i + 16].reshape(-1) + o] for c, o in zip(cats, offsets))
             inter += mask.T @ onehot
             msum += mask.sum(0)
             lsum += onehot.sum(0)
@@ -74,22 +74,26 @@ def main() -> None:
     keras.utils.set_random_seed(0)
     model = zfkeras.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
     data = zfkeras.data.shapes(args.images, seed=0, image_size=96)
-    x = ((data["images"].astype(np.float32) - 128.0) / 64.0)
+    x = (data["images"].astype(np.float32) - 128.0) / 64.0
     maps = concepts(data, np.random.default_rng(0))
     bare = floor(model, "conv5", x, maps)
-    runs = {"dissect (2 streaming passes)": lambda: dissect(model, "conv5", x, maps, verbose=0),
-            "bare predict + numpy counts": bare}
+    runs = {
+        "dissect (2 streaming passes)": lambda: dissect(model, "conv5", x, maps, verbose=0),
+        "bare predict + numpy counts": bare,
+    }
     d, (t, iou) = runs["dissect (2 streaming passes)"](), bare()
     np.testing.assert_allclose(d.thresholds, t, rtol=1e-5)
     col = 0
     for cat in maps:
-        ref = iou[:, col:col + d.iou[cat].shape[1]].copy()
+        ref = iou[:, col : col + d.iou[cat].shape[1]].copy()
         ref[:, 0] = 0
         np.testing.assert_allclose(d.iou[cat], ref, atol=1e-3)
         col += d.iou[cat].shape[1]
     best = best_times(runs, args.rounds)
-    print(f"Dissection of conv5 (128 units, 5x5) over {args.images} images 96x96, 3 categories "
-          f"({sum(v.shape[1] for v in d.iou.values())} concepts), best of {args.rounds} rounds")
+    print(
+        f"Dissection of conv5 (128 units, 5x5) over {args.images} images 96x96, 3 categories "
+        f"({sum(v.shape[1] for v in d.iou.values())} concepts), best of {args.rounds} rounds"
+    )
     for name, sec in best.items():
         print(f"  {name:30s} {sec:7.3f} s")
     ratio = best["dissect (2 streaming passes)"] / best["bare predict + numpy counts"]

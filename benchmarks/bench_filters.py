@@ -65,15 +65,19 @@ def main() -> None:
     kw = dict(steps=args.steps, recipe="plain", progress=False)
     runs = {
         "one batched call": lambda: zfkeras.visualize_filters(model, args.layer, fs, **kw),
-        "one call per filter": lambda: [zfkeras.visualize_filters(model, args.layer, [f], **kw)
-                                        for f in fs],
+        "one call per filter": lambda: [
+            zfkeras.visualize_filters(model, args.layer, [f], **kw) for f in fs
+        ],
         "bare batched tf.function": bare(model, args.layer, args.filters, args.steps),
-        "bare, one filter at a time": bare(model, args.layer, args.filters, args.steps,
-                                           one_at_a_time=True),
+        "bare, one filter at a time": bare(
+            model, args.layer, args.filters, args.steps, one_at_a_time=True
+        ),
     }
     best = best_times(runs, args.rounds)
-    print(f"{args.filters} {args.layer} filters x {args.steps} steps, plain recipe, CPU-size "
-          f"ZFNet, best of {args.rounds} rounds")
+    print(
+        f"{args.filters} {args.layer} filters x {args.steps} steps, plain recipe, CPU-size "
+        f"ZFNet, best of {args.rounds} rounds"
+    )
     for name, t in best.items():
         print(f"  {name:26s} {t:7.3f} s")
     gain = best["one call per filter"] / best["one batched call"]

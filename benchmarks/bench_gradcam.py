@@ -74,21 +74,23 @@ def main() -> None:
     floor = bare(model)
     runs = {
         "one batched call": lambda: zfkeras.gradcam(model, x),
-        "one call per image": lambda: [zfkeras.gradcam(model, x[i:i + 1]) for i in range(len(x))],
+        "one call per image": lambda: [zfkeras.gradcam(model, x[i : i + 1]) for i in range(len(x))],
         "bare batched tf.function": lambda: floor(x),
     }
     vis = tf_keras_vis(model)
     if vis is not None:
         runs["tf-keras-vis Gradcam"] = lambda: vis(x)
-    np.testing.assert_allclose(runs["one batched call"](), runs["bare batched tf.function"](),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        runs["one batched call"](), runs["bare batched tf.function"](), atol=1e-4
+    )
     best = best_times(runs, args.rounds)
-    print(f"Grad-CAM of {args.images} images, CPU-size ZFNet (conv5), best of {args.rounds} "
-          f"rounds")
+    print(f"Grad-CAM of {args.images} images, CPU-size ZFNet (conv5), best of {args.rounds} rounds")
     for name, t in best.items():
         print(f"  {name:26s} {t:7.3f} s")
-    print(f"batching gain: {best['one call per image'] / best['one batched call']:.2f}x "
-          f"(target >= 3x)")
+    print(
+        f"batching gain: {best['one call per image'] / best['one batched call']:.2f}x "
+        f"(target >= 3x)"
+    )
     lib = best["one batched call"]
     print(f"library / bare floor: {lib / best['bare batched tf.function']:.2f}x (target <= 1.5x)")
     if vis is not None:

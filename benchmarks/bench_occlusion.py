@@ -46,7 +46,7 @@ def copies(image, patch, stride, fill=0.0):
     k = 0
     for r in rows:
         for c in cols:
-            out[k, r:r + patch, c:c + patch] = fill
+            out[k, r : r + patch, c : c + patch] = fill
             k += 1
     return out
 
@@ -85,8 +85,10 @@ def main() -> None:
     ours(args.stride)
     floor()  # warm-up (tracing)
     t_ours, t_floor = best(lambda: ours(args.stride), args.rounds), best(floor, args.rounds)
-    print(f"model: {name}; {args.images} images, patch {args.patch}, stride {args.stride}: "
-          f"{n} occluded copies")
+    print(
+        f"model: {name}; {args.images} images, patch {args.patch}, stride {args.stride}: "
+        f"{n} occluded copies"
+    )
     print(f"ours   {t_ours:7.2f} s  ({n / t_ours:6.0f} copies/s)")
     print(f"floor  {t_floor:7.2f} s  ({n / t_floor:6.0f} copies/s)  bare model.predict")
     print(f"ours / floor = {t_ours / t_floor:.2f} (target <= 1.3)")
@@ -104,8 +106,10 @@ def main() -> None:
     ours(args.patch)
     theirs()
     t_same, t_theirs = best(lambda: ours(args.patch), args.rounds), best(theirs, args.rounds)
-    print(f"stride = patch = {args.patch}: ours {t_same:.2f} s, tf-explain {t_theirs:.2f} s, "
-          f"speed-up {t_theirs / t_same:.1f}x (target >= 2.5x)")
+    print(
+        f"stride = patch = {args.patch}: ours {t_same:.2f} s, tf-explain {t_theirs:.2f} s, "
+        f"speed-up {t_theirs / t_same:.1f}x (target >= 2.5x)"
+    )
 
 
 if __name__ == "__main__":

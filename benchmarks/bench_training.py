@@ -23,8 +23,14 @@ from zfkeras import models  # noqa: E402
 
 
 def build(custom: bool) -> keras.Model:
-    m = models.zfnet((96, 96, 3), 10, width=0.5, fc_units=512, contrast_norm=custom,
-                     renorm_radius=0.1 if custom else None)
+    m = models.zfnet(
+        (96, 96, 3),
+        10,
+        width=0.5,
+        fc_units=512,
+        contrast_norm=custom,
+        renorm_radius=0.1 if custom else None,
+    )
     m.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy")
     return m
 
@@ -53,8 +59,7 @@ def main() -> None:
     for name, r in rate.items():
         print(f"{name:20s} {r:7.1f} images/s")
     cost = rate["plain"] / rate["with custom pieces"] - 1
-    print(f"cost of contrast normalization + filter renormalization: {cost:+.1%} "
-          f"(target < 15%)")
+    print(f"cost of contrast normalization + filter renormalization: {cost:+.1%} (target < 15%)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SHARED_CIFAR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared",
-                                            "datasets", "cifar10"))
+SHARED_CIFAR = os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets", "cifar10")
+)
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +36,9 @@ def tiny_model():
         h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
         h = keras.layers.Dense(5, activation="relu", name="fc7")(h)
         if ending == "dense":
-            return keras.Model(x, keras.layers.Dense(classes, activation="softmax",
-                                                     name="predictions")(h))
+            return keras.Model(
+                x, keras.layers.Dense(classes, activation="softmax", name="predictions")(h)
+            )
         z = keras.layers.Dense(classes, name="predictions")(h)
         if ending == "activation":
             z = keras.layers.Activation("softmax", name="softmax")(z)

@@ -10,8 +10,16 @@ from zfkeras.experiments import ablation
 
 @pytest.fixture(scope="module")
 def recipe():
-    return training.Recipe(dataset="shapes", image_size=64, width=0.125, fc_units=16, epochs=1,
-                           batch_size=8, train_size=16, test_size=8)
+    return training.Recipe(
+        dataset="shapes",
+        image_size=64,
+        width=0.125,
+        fc_units=16,
+        epochs=1,
+        batch_size=8,
+        train_size=16,
+        test_size=8,
+    )
 
 
 def names(model):
@@ -43,16 +51,18 @@ def test_fresh_weights_and_renorm_kept(recipe):
     full = ablation.build_variant(recipe, 5)
     copy = ablation.remove_layers(full, ())
     assert copy.get_layer("conv1").kernel_constraint is not None
-    assert not np.allclose(copy.get_layer("conv1").kernel.numpy(),
-                           full.get_layer("conv1").kernel.numpy())
+    assert not np.allclose(
+        copy.get_layer("conv1").kernel.numpy(), full.get_layer("conv1").kernel.numpy()
+    )
 
 
 def test_train_variant_runs(recipe):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (16, 64, 64, 3), dtype=np.uint8)
     y = np.arange(16) % 5
-    res = ablation.train_variant(ablation.build_variant(recipe, 5, ablation.FC), recipe,
-                                 x, y, x[:8], y[:8])
+    res = ablation.train_variant(
+        ablation.build_variant(recipe, 5, ablation.FC), recipe, x, y, x[:8], y[:8]
+    )
     assert set(res) == {"test_accuracy", "train_accuracy", "params", "seconds"}
     assert 0 <= res["test_accuracy"] <= 1
 

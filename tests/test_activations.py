@@ -79,21 +79,26 @@ def _twin():
     def block(name):
         i = keras.Input((8, 8, 1))
         return keras.Model(i, keras.layers.Conv2D(2, 3, name="conv")(i), name=name)
+
     inp = keras.Input((8, 8, 1))
     return keras.Model(inp, keras.layers.Add()([block("a")(inp), block("b")(inp)]))
 
 
-@pytest.mark.parametrize("model, layers, error, match", [
-    ("not a model", None, TypeError, "model must be a keras.Model"),
-    (keras.Sequential([keras.layers.Dense(2)]), None, ValueError, "defined inputs"),
-    ("zf", ["nope"], ValueError, "must name a layer.*'nope'"),
-    ("zf", 3, TypeError, "layers must be"),
-    ("zf", [], TypeError, "layers must be"),
-    ("twin", ["conv"], ValueError, "ambiguous.*a/conv"),
-])
+@pytest.mark.parametrize(
+    "model, layers, error, match",
+    [
+        ("not a model", None, TypeError, "model must be a keras.Model"),
+        (keras.Sequential([keras.layers.Dense(2)]), None, ValueError, "defined inputs"),
+        ("zf", ["nope"], ValueError, "must name a layer.*'nope'"),
+        ("zf", 3, TypeError, "layers must be"),
+        ("zf", [], TypeError, "layers must be"),
+        ("twin", ["conv"], ValueError, "ambiguous.*a/conv"),
+    ],
+)
 def test_errors(small_zfnet, model, layers, error, match):
-    model = {"zf": small_zfnet, "twin": _twin()}.get(model, model) if isinstance(model, str) \
-        else model
+    model = (
+        {"zf": small_zfnet, "twin": _twin()}.get(model, model) if isinstance(model, str) else model
+    )
     with pytest.raises(error, match=match):
         activations.activation_model(model, layers)
 
@@ -112,8 +117,7 @@ def test_twin_paths_resolve():
 def test_channel_grids(small_zfnet):
     am = activations.activation_model(small_zfnet, ["conv1", "conv2"])
     x = np.random.default_rng(2).normal(size=(1, 64, 64, 3)).astype(np.float32)
-    fig = figures.channel_grids({k: v.numpy() for k, v in am(x).items()}, image=x[0],
-                                    channels=8)
+    fig = figures.channel_grids({k: v.numpy() for k, v in am(x).items()}, image=x[0], channels=8)
     assert len(fig.axes) == 3 and "conv2" in fig.axes[2].get_title()
     with pytest.raises(ValueError, match=r"activations\['a'\]"):
         figures.channel_grids({"a": np.zeros((3, 3))})

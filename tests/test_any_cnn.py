@@ -23,8 +23,11 @@ ARCHS = {
     "mobilenetv2": (keras.applications.MobileNetV2, "block_3_expand_relu", "block_2_add"),
     "densenet121": (keras.applications.DenseNet121, "conv3_block2_concat", "conv2_block1_concat"),
     "efficientnetb0": (keras.applications.EfficientNetB0, "block3a_expand_activation", None),
-    "convnext_tiny": (keras.applications.ConvNeXtTiny, "convnext_tiny_stage_1_block_0_identity",
-                      None),
+    "convnext_tiny": (
+        keras.applications.ConvNeXtTiny,
+        "convnext_tiny_stage_1_block_0_identity",
+        None,
+    ),
 }
 SLOW = {"densenet121", "efficientnetb0", "convnext_tiny"}
 PARAMS = [pytest.param(a, marks=pytest.mark.slow) if a in SLOW else a for a in ARCHS]
@@ -35,6 +38,7 @@ _BUILT: dict = {}
 @pytest.fixture(scope="module")
 def built():
     """Build each architecture once per module (on first use)."""
+
     def get(arch):
         if arch not in _BUILT:
             keras.utils.set_random_seed(0)
@@ -42,6 +46,7 @@ def built():
             model = ctor(weights=None, input_shape=(SIZE, SIZE, 3), classes=10)
             _BUILT[arch] = (model, zfkeras.Deconvnet(model))
         return _BUILT[arch]
+
     yield get
     _BUILT.clear()
 
@@ -123,8 +128,9 @@ def gradient_support(model, layer, row, col):
     return np.any(tape.gradient(act, x).numpy() != 0, axis=(0, 3))
 
 
-@pytest.mark.parametrize("arch", ["resnet50", "mobilenetv2",
-                                  pytest.param("densenet121", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "arch", ["resnet50", "mobilenetv2", pytest.param("densenet121", marks=pytest.mark.slow)]
+)
 def test_receptive_field_against_gradient_support(built, arch):
     model, _ = built(arch)
     layer = ARCHS[arch][2]
@@ -147,8 +153,9 @@ def branching_model():
     rng = np.random.default_rng(7)
     inp = keras.Input((15, 15, 3))
     a = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="c1")(inp)
-    b = keras.layers.BatchNormalization(name="bn")(keras.layers.Conv2D(6, 3, padding="same",
-                                                                       name="c2")(a))
+    b = keras.layers.BatchNormalization(name="bn")(
+        keras.layers.Conv2D(6, 3, padding="same", name="c2")(a)
+    )
     b = keras.layers.ReLU(name="r2")(b)
     s = keras.layers.Add(name="add")([a, b])
     p = keras.layers.MaxPooling2D(3, 2, name="pool")(s)
@@ -169,6 +176,7 @@ def branching_model():
 
 def bare_projection(model, x, units, mode):
     """The branching model rewritten with tf ops; each ReLU's gradient is the mode's rule."""
+
     def rule(top=None):
         @tf.custom_gradient
         def relu(z):
@@ -176,9 +184,14 @@ def bare_projection(model, x, units, mode):
 
             def grad(r):
                 on = tf.cast((z > 0) & ((z < top) if top else True), r.dtype)
-                return {"backprop": r * on, "deconvnet": tf.nn.relu(r),
-                        "guided": tf.nn.relu(r) * on}[mode]
+                return {
+                    "backprop": r * on,
+                    "deconvnet": tf.nn.relu(r),
+                    "guided": tf.nn.relu(r) * on,
+                }[mode]
+
             return y, grad
+
         return relu
 
     def conv(name, t):
@@ -195,8 +208,9 @@ def bare_projection(model, x, units, mode):
         p = tf.nn.max_pool2d(a + b, 3, 2, "VALID")
         cat = tf.concat([rule(6.0)(conv("c3", p)), p], -1)
         top = rule()(conv("top", cat))
-        idx = np.stack([np.arange(len(units["row"])), units["row"], units["col"],
-                        units["channel"]], 1)
+        idx = np.stack(
+            [np.arange(len(units["row"])), units["row"], units["col"], units["channel"]], 1
+        )
         kept = tf.scatter_nd(idx, tf.gather_nd(top, idx), tf.shape(top))
     return tape.gradient(top, x, output_gradients=kept).numpy()
 

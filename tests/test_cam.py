@@ -83,25 +83,38 @@ def test_hand_worked_linear_head():
 
 def test_score_is_taken_before_the_softmax(images):
     with_softmax, linear = small(True), small(False)
-    np.testing.assert_allclose(cam.gradcam(with_softmax, images, class_index=2),
-                               cam.gradcam(linear, images, class_index=2), atol=1e-5)
+    np.testing.assert_allclose(
+        cam.gradcam(with_softmax, images, class_index=2),
+        cam.gradcam(linear, images, class_index=2),
+        atol=1e-5,
+    )
 
 
 def test_batch_size_does_not_change_results(model, images):
-    np.testing.assert_allclose(cam.gradcam(model, images, batch_size=1),
-                               cam.gradcam(model, images, batch_size=4), atol=1e-5)
+    np.testing.assert_allclose(
+        cam.gradcam(model, images, batch_size=1),
+        cam.gradcam(model, images, batch_size=4),
+        atol=1e-5,
+    )
 
 
 def test_nested_vgg_default_layer():
     keras.utils.set_random_seed(0)
     vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
-    seq = keras.Sequential([keras.Input((64, 64, 3)), vgg, keras.layers.Flatten(),
-                            keras.layers.Dense(3, activation="softmax")])
+    seq = keras.Sequential(
+        [
+            keras.Input((64, 64, 3)),
+            vgg,
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     x = np.random.default_rng(1).uniform(0, 50, (2, 64, 64, 3)).astype(np.float32)
     h = cam.gradcam(seq, x, class_index=[0, 2], resize=False)
     assert h.shape == (2, 4, 4)
-    np.testing.assert_allclose(h, cam.gradcam(seq, x, [0, 2], "vgg16/block5_conv3",
-                                              resize=False), atol=1e-6)
+    np.testing.assert_allclose(
+        h, cam.gradcam(seq, x, [0, 2], "vgg16/block5_conv3", resize=False), atol=1e-6
+    )
     g = cam.guided_gradcam(seq, x, [0, 2])
     assert g.shape == (2, 64, 64, 3) and np.isfinite(g).all()
 
@@ -134,10 +147,10 @@ def test_pointing_game_hand_cases():
     masks = np.zeros((4, 10, 10), bool)
     masks[:, 2:4, 2:4] = True
     heat = np.zeros((4, 10, 10), np.float32)
-    heat[0, 3, 3] = 1   # on the object
-    heat[1, 8, 8] = 1   # far away
-    heat[2, 5, 5] = 1   # two pixels off: a hit only with tolerance 2
-    hits = cam.pointing_hits(heat, masks)   # heat[3] is flat: a miss
+    heat[0, 3, 3] = 1  # on the object
+    heat[1, 8, 8] = 1  # far away
+    heat[2, 5, 5] = 1  # two pixels off: a hit only with tolerance 2
+    hits = cam.pointing_hits(heat, masks)  # heat[3] is flat: a miss
     assert hits.tolist() == [True, False, False, False]
     assert cam.pointing_game(heat, masks) == 0.25
     assert cam.pointing_hits(heat, masks, tolerance=2).tolist() == [True, False, True, False]
@@ -154,10 +167,14 @@ def test_pointing_game_hand_cases():
 
 
 def test_single_image_is_a_batch_of_one(model, images):
-    np.testing.assert_allclose(cam.gradcam(model, images[2]), cam.gradcam(model, images[2:3]),
-                               atol=1e-6)
-    np.testing.assert_allclose(cam.guided_backprop(model, images[2], 1),
-                               cam.guided_backprop(model, images[2:3], 1), atol=1e-6)
+    np.testing.assert_allclose(
+        cam.gradcam(model, images[2]), cam.gradcam(model, images[2:3]), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        cam.guided_backprop(model, images[2], 1),
+        cam.guided_backprop(model, images[2:3], 1),
+        atol=1e-6,
+    )
 
 
 def test_nested_softmax_is_skipped_and_layer_paths_stay_valid(images):
@@ -202,11 +219,16 @@ def test_overlay_and_figure(images):
     img = np.full((24, 24, 3), 255, np.uint8)
     out = figures.overlay(img, heat, alpha=0.5)
     assert out.shape == (24, 24, 3) and out.min() >= 0 and out.max() <= 1
-    fig = figures.gradcam_figure(np.repeat(img[None], 2, 0), np.stack([heat, heat]), ["a", "b"],
-                             guided=np.zeros((2, 24, 24, 3)))
+    fig = figures.gradcam_figure(
+        np.repeat(img[None], 2, 0),
+        np.stack([heat, heat]),
+        ["a", "b"],
+        guided=np.zeros((2, 24, 24, 3)),
+    )
     assert len(fig.axes) == 6
-    fig = figures.gradcam_figure(np.repeat(img[None], 2, 0), {"a": np.stack([heat, heat]),
-                                                          "b": np.stack([heat, heat])})
+    fig = figures.gradcam_figure(
+        np.repeat(img[None], 2, 0), {"a": np.stack([heat, heat]), "b": np.stack([heat, heat])}
+    )
     assert len(fig.axes) == 6
     with pytest.raises(ValueError, match="one map per image"):
         figures.gradcam_figure(np.repeat(img[None], 2, 0), heat[None])
@@ -217,19 +239,25 @@ def test_overlay_and_figure(images):
     assert zfkeras.gradcam is cam.gradcam and zfkeras.overlay is figures.overlay
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(model="m"), TypeError, "model must be a keras.Model"),
-    (dict(images=np.zeros((2, 20, 24, 3))), ValueError,
-     r"images must have shape \(N, 24, 24, 3\) or \(24, 24, 3\), got shape \(2, 20, 24, 3\)"),
-    (dict(images=np.full((1, 24, 24, 3), np.nan)), ValueError, "finite"),
-    (dict(images=np.zeros((0, 24, 24, 3))), ValueError, "at least one image"),
-    (dict(class_index=4), ValueError, r"class_index must be in \[0, 4\)"),
-    (dict(class_index=[0, 1]), TypeError, "class_index must be None, an int or 6 ints"),
-    (dict(class_index=1.5), TypeError, "class_index"),
-    (dict(layer="nope"), ValueError, "must name a layer.*'nope'"),
-    (dict(layer="fc"), ValueError, "4-D.*'fc'"),
-    (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(model="m"), TypeError, "model must be a keras.Model"),
+        (
+            dict(images=np.zeros((2, 20, 24, 3))),
+            ValueError,
+            r"images must have shape \(N, 24, 24, 3\) or \(24, 24, 3\), got shape \(2, 20, 24, 3\)",
+        ),
+        (dict(images=np.full((1, 24, 24, 3), np.nan)), ValueError, "finite"),
+        (dict(images=np.zeros((0, 24, 24, 3))), ValueError, "at least one image"),
+        (dict(class_index=4), ValueError, r"class_index must be in \[0, 4\)"),
+        (dict(class_index=[0, 1]), TypeError, "class_index must be None, an int or 6 ints"),
+        (dict(class_index=1.5), TypeError, "class_index"),
+        (dict(layer="nope"), ValueError, "must name a layer.*'nope'"),
+        (dict(layer="fc"), ValueError, "4-D.*'fc'"),
+        (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
+    ],
+)
 def test_errors(model, images, kwargs, error, match):
     args = dict(model=model, images=images) | kwargs
     with pytest.raises(error, match=match):

@@ -14,8 +14,14 @@ from zfkeras.experiments import correspondence, diagnostics, invariance, probes
 from zfkeras.methods import cam, checks, filters, occlusion
 
 RNG = np.random.default_rng(0)
-GOOD = dict(images=RNG.normal(size=(3, 12, 12, 3)).astype("float32"), class_index=None,
-            layer="conv2", channel=None, batch_size=128, verbose=0)
+GOOD = dict(
+    images=RNG.normal(size=(3, 12, 12, 3)).astype("float32"),
+    class_index=None,
+    layer="conv2",
+    channel=None,
+    batch_size=128,
+    verbose=0,
+)
 
 
 def _blank(images):
@@ -24,8 +30,12 @@ def _blank(images):
 
 
 def _project(mode):
-    return (lambda g: zfkeras.Deconvnet(g["model"]).project(
-        g["images"], g["layer"], mode=mode, batch_size=g["batch_size"]), {"images", "layer"})
+    return (
+        lambda g: zfkeras.Deconvnet(g["model"]).project(
+            g["images"], g["layer"], mode=mode, batch_size=g["batch_size"]
+        ),
+        {"images", "layer"},
+    )
 
 
 def _one(images):
@@ -35,93 +45,270 @@ def _one(images):
 
 # method -> (call on the generic arguments g, the generic arguments it takes)
 METHODS = {
-    "gradcam": (lambda g: cam.gradcam(
-        g["model"], g["images"], g["class_index"], g["layer"], batch_size=g["batch_size"],
-        verbose=g["verbose"]), {"images", "class_index", "layer"}),
-    "guided_backprop": (lambda g: cam.guided_backprop(
-        g["model"], g["images"], g["class_index"], batch_size=g["batch_size"],
-        verbose=g["verbose"]), {"images", "class_index"}),
-    "guided_gradcam": (lambda g: cam.guided_gradcam(
-        g["model"], g["images"], g["class_index"], g["layer"], batch_size=g["batch_size"],
-        verbose=g["verbose"]), {"images", "class_index", "layer"}),
-    "visualize_filters": (lambda g: filters.visualize_filters(
-        g["model"], g["layer"], g["channel"], steps=1, batch_size=g["batch_size"],
-        verbose=g["verbose"]), {"layer", "channel"}),
-    "occlusion_sensitivity": (lambda g: occlusion.occlusion_sensitivity(
-        g["model"], _one(g["images"]), 4, 4, g["class_index"], g["layer"],
-        channel=g["channel"], batch_size=g["batch_size"], verbose=g["verbose"]),
-        {"images", "class_index", "layer", "channel"}),
-    "invariance_curves": (lambda g: invariance.invariance_curves(
-        g["model"], g["images"], g["class_index"], "translation", [0, 2], [g["layer"], "fc7"],
-        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "class_index", "layer"}),
-    "layer_features": (lambda g: probes.layer_features(
-        g["model"], g["images"], [g["layer"]], batch_size=g["batch_size"],
-        verbose=g["verbose"]), {"images", "layer"}),
-    "dead_units": (lambda g: diagnostics.dead_units(
-        g["model"], g["images"], g["layer"], batch_size=g["batch_size"],
-        verbose=g["verbose"]), {"images", "layer"}),
-    "sign_change_score": (lambda g: correspondence.sign_change_score(
-        g["model"], g["images"], np.full((len(g["images"]), 2), 5.0), 3, g["layer"],
-        batch_size=g["batch_size"]), {"images", "layer"}),
-    "correspondence_table": (lambda g: correspondence.correspondence_table(
-        g["model"], g["images"], {"eye": np.full((len(g["images"]), 2), 5.0)},
-        np.ones(np.shape(g["images"])[:3], bool), 3, [g["layer"]], n_images=2, draws=1,
-        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "layer"}),
-    **{f"Deconvnet.project-{mode}": _project(mode)
-       for mode in ("deconvnet", "backprop", "guided")},
-    "top_activations": (lambda g: zfkeras.top_activations(
-        g["model"], g["images"], g["layer"], k=2, channels=g["channel"],
-        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "layer", "channel"}),
+    "gradcam": (
+        lambda g: cam.gradcam(
+            g["model"],
+            g["images"],
+            g["class_index"],
+            g["layer"],
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "class_index", "layer"},
+    ),
+    "guided_backprop": (
+        lambda g: cam.guided_backprop(
+            g["model"],
+            g["images"],
+            g["class_index"],
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "class_index"},
+    ),
+    "guided_gradcam": (
+        lambda g: cam.guided_gradcam(
+            g["model"],
+            g["images"],
+            g["class_index"],
+            g["layer"],
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "class_index", "layer"},
+    ),
+    "visualize_filters": (
+        lambda g: filters.visualize_filters(
+            g["model"],
+            g["layer"],
+            g["channel"],
+            steps=1,
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"layer", "channel"},
+    ),
+    "occlusion_sensitivity": (
+        lambda g: occlusion.occlusion_sensitivity(
+            g["model"],
+            _one(g["images"]),
+            4,
+            4,
+            g["class_index"],
+            g["layer"],
+            channel=g["channel"],
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "class_index", "layer", "channel"},
+    ),
+    "invariance_curves": (
+        lambda g: invariance.invariance_curves(
+            g["model"],
+            g["images"],
+            g["class_index"],
+            "translation",
+            [0, 2],
+            [g["layer"], "fc7"],
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "class_index", "layer"},
+    ),
+    "layer_features": (
+        lambda g: probes.layer_features(
+            g["model"], g["images"], [g["layer"]], batch_size=g["batch_size"], verbose=g["verbose"]
+        ),
+        {"images", "layer"},
+    ),
+    "dead_units": (
+        lambda g: diagnostics.dead_units(
+            g["model"], g["images"], g["layer"], batch_size=g["batch_size"], verbose=g["verbose"]
+        ),
+        {"images", "layer"},
+    ),
+    "sign_change_score": (
+        lambda g: correspondence.sign_change_score(
+            g["model"],
+            g["images"],
+            np.full((len(g["images"]), 2), 5.0),
+            3,
+            g["layer"],
+            batch_size=g["batch_size"],
+        ),
+        {"images", "layer"},
+    ),
+    "correspondence_table": (
+        lambda g: correspondence.correspondence_table(
+            g["model"],
+            g["images"],
+            {"eye": np.full((len(g["images"]), 2), 5.0)},
+            np.ones(np.shape(g["images"])[:3], bool),
+            3,
+            [g["layer"]],
+            n_images=2,
+            draws=1,
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "layer"},
+    ),
+    **{f"Deconvnet.project-{mode}": _project(mode) for mode in ("deconvnet", "backprop", "guided")},
+    "top_activations": (
+        lambda g: zfkeras.top_activations(
+            g["model"],
+            g["images"],
+            g["layer"],
+            k=2,
+            channels=g["channel"],
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "layer", "channel"},
+    ),
     "receptive_field": (lambda g: zfkeras.receptive_field(g["model"], g["layer"]), {"layer"}),
-    "dissect": (lambda g: zfkeras.dissect(
-        g["model"], g["layer"], g["images"], {"c": _blank(g["images"])},
-        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "layer"}),
-    "deletion_curve": (lambda g: zfkeras.faithfulness.deletion_curve(
-        g["model"], g["images"], _blank(g["images"]), g["class_index"], steps=2,
-        batch_size=g["batch_size"], verbose=g["verbose"]), {"images", "class_index"}),
+    "dissect": (
+        lambda g: zfkeras.dissect(
+            g["model"],
+            g["layer"],
+            g["images"],
+            {"c": _blank(g["images"])},
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "layer"},
+    ),
+    "deletion_curve": (
+        lambda g: zfkeras.faithfulness.deletion_curve(
+            g["model"],
+            g["images"],
+            _blank(g["images"]),
+            g["class_index"],
+            steps=2,
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "class_index"},
+    ),
 }
 ALWAYS = {"model", "batch_size", "verbose"}
 # the generic arguments a method does not take although they are in ALWAYS
-LACKS = {"sign_change_score": {"verbose"}, "receptive_field": {"batch_size", "verbose"},
-         **{f"Deconvnet.project-{mode}": {"verbose"}
-            for mode in ("deconvnet", "backprop", "guided")}}
+LACKS = {
+    "sign_change_score": {"verbose"},
+    "receptive_field": {"batch_size", "verbose"},
+    **{f"Deconvnet.project-{mode}": {"verbose"} for mode in ("deconvnet", "backprop", "guided")},
+}
 
 # (case, generic arguments, the argument it needs, exception, the one wording for every method)
 NAN = np.full((3, 12, 12, 3), np.nan, np.float32)
 CASES = [
-    ("not a model", dict(model="m"), "model", TypeError,
-     r"^model must be a keras\.Model, got str$"),
-    ("unbuilt model", dict(model=keras.Sequential([keras.layers.Conv2D(2, 3)])), "model",
-     ValueError, r"^model must be built on a keras\.Input \(have defined inputs\), got an "
-                 r"unbuilt Sequential"),
-    ("images of wrong rank", dict(images=np.zeros((12, 12))), "images", ValueError,
-     r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \(12, 12\)$"),
-    ("wrong channel count", dict(images=np.zeros((3, 12, 12, 1))), "images", ValueError,
-     r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?12, 12, 1\)$"),
-    ("wrong image size", dict(images=np.zeros((3, 10, 12, 3))), "images", ValueError,
-     r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?10, 12, 3\)$"),
-    ("NaN images", dict(images=NAN), "images", ValueError,
-     r"^(images?|data) must be finite, got \d+ NaN or inf values$"),
-    ("unknown layer", dict(layer="nope"), "layer", ValueError,
-     r"^layers? must name a layer of the model, got 'nope'; layers: conv1, conv2, gap, fc7"),
-    ("layer not a name", dict(layer=3), "layer", TypeError,
-     r"^layers? must be a layer name \(str\), got int$"),
-    ("class_index out of range", dict(class_index=4), "class_index", ValueError,
-     r"^class_index must be in \[0, 4\), got 4$"),
-    ("class_index negative", dict(class_index=-1), "class_index", ValueError,
-     r"^class_index must be in \[0, 4\), got -1$"),
-    ("class_index not an int", dict(class_index=1.5), "class_index", TypeError,
-     r"^class_index must be None,? (or )?an int.*, got 1\.5$"),
-    ("channel out of range", dict(channel=6), "channel", ValueError,
-     r"^channels? must be in \[0, 6\) for layer 'conv2', got \[?6\]?$"),
-    ("batch_size 0", dict(batch_size=0), "batch_size", ValueError,
-     r"^batch_size must be a positive int, got 0$"),
-    ("batch_size not an int", dict(batch_size=2.5), "batch_size", TypeError,
-     r"^batch_size must be a positive int, got 2\.5$"),
+    (
+        "not a model",
+        dict(model="m"),
+        "model",
+        TypeError,
+        r"^model must be a keras\.Model, got str$",
+    ),
+    (
+        "unbuilt model",
+        dict(model=keras.Sequential([keras.layers.Conv2D(2, 3)])),
+        "model",
+        ValueError,
+        r"^model must be built on a keras\.Input \(have defined inputs\), got an "
+        r"unbuilt Sequential",
+    ),
+    (
+        "images of wrong rank",
+        dict(images=np.zeros((12, 12))),
+        "images",
+        ValueError,
+        r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \(12, 12\)$",
+    ),
+    (
+        "wrong channel count",
+        dict(images=np.zeros((3, 12, 12, 1))),
+        "images",
+        ValueError,
+        r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?12, 12, 1\)$",
+    ),
+    (
+        "wrong image size",
+        dict(images=np.zeros((3, 10, 12, 3))),
+        "images",
+        ValueError,
+        r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?10, 12, 3\)$",
+    ),
+    (
+        "NaN images",
+        dict(images=NAN),
+        "images",
+        ValueError,
+        r"^(images?|data) must be finite, got \d+ NaN or inf values$",
+    ),
+    (
+        "unknown layer",
+        dict(layer="nope"),
+        "layer",
+        ValueError,
+        r"^layers? must name a layer of the model, got 'nope'; layers: conv1, conv2, gap, fc7",
+    ),
+    (
+        "layer not a name",
+        dict(layer=3),
+        "layer",
+        TypeError,
+        r"^layers? must be a layer name \(str\), got int$",
+    ),
+    (
+        "class_index out of range",
+        dict(class_index=4),
+        "class_index",
+        ValueError,
+        r"^class_index must be in \[0, 4\), got 4$",
+    ),
+    (
+        "class_index negative",
+        dict(class_index=-1),
+        "class_index",
+        ValueError,
+        r"^class_index must be in \[0, 4\), got -1$",
+    ),
+    (
+        "class_index not an int",
+        dict(class_index=1.5),
+        "class_index",
+        TypeError,
+        r"^class_index must be None,? (or )?an int.*, got 1\.5$",
+    ),
+    (
+        "channel out of range",
+        dict(channel=6),
+        "channel",
+        ValueError,
+        r"^channels? must be in \[0, 6\) for layer 'conv2', got \[?6\]?$",
+    ),
+    (
+        "batch_size 0",
+        dict(batch_size=0),
+        "batch_size",
+        ValueError,
+        r"^batch_size must be a positive int, got 0$",
+    ),
+    (
+        "batch_size not an int",
+        dict(batch_size=2.5),
+        "batch_size",
+        TypeError,
+        r"^batch_size must be a positive int, got 2\.5$",
+    ),
     ("verbose", dict(verbose=2), "verbose", ValueError, r"^verbose must be 'auto', 0 or 1, got 2$"),
 ]
-PAIRS = [(case, method) for case in CASES for method, (_, takes) in METHODS.items()
-         if case[2] in (takes | ALWAYS) - LACKS.get(method, set())]
+PAIRS = [
+    (case, method)
+    for case in CASES
+    for method, (_, takes) in METHODS.items()
+    if case[2] in (takes | ALWAYS) - LACKS.get(method, set())
+]
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +316,7 @@ def model(tiny_model):
     return tiny_model()
 
 
-@pytest.mark.parametrize("case, method", PAIRS,
-                         ids=[f"{c[0]}-{m}" for c, m in PAIRS])
+@pytest.mark.parametrize("case, method", PAIRS, ids=[f"{c[0]}-{m}" for c, m in PAIRS])
 def test_one_error_table(model, case, method):
     _, bad, _, error, wording = case
     call, _ = METHODS[method]
@@ -153,7 +339,7 @@ def test_table_covers_every_method_and_argument():
 
 def test_single_image_only_where_documented(model):
     one = GOOD["images"][0]
-    assert cam.gradcam(model, one).shape == (1, 12, 12)          # documented: a batch of one
+    assert cam.gradcam(model, one).shape == (1, 12, 12)  # documented: a batch of one
     with pytest.raises(ValueError, match=r"^images must have shape \(N, 12, 12, 3\), got"):
         probes.layer_features(model, one, ["conv2"])
     with pytest.raises(ValueError, match=r"^image must have shape \(12, 12, 3\) or \(1, 12"):
@@ -225,8 +411,9 @@ def test_quiet_retracing_restores_the_level():
     assert logger.level == before
 
 
-@pytest.mark.parametrize("ending, softmax", [("dense", True), ("activation", True),
-                                              ("softmax", True), ("none", False)])
+@pytest.mark.parametrize(
+    "ending, softmax", [("dense", True), ("activation", True), ("softmax", True), ("none", False)]
+)
 def test_ends_in_softmax_and_probabilities(tiny_model, ending, softmax):
     m = tiny_model(ending)
     assert checks.ends_in_softmax(m) is softmax

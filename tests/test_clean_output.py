@@ -64,9 +64,10 @@ def log_lines(path: str | Path) -> list[str]:
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_outputs_have_no_log_lines(path):
     found = log_lines(path)
-    assert not found, (f"{path.name} stores {len(found)} log line(s); re-execute it with "
-                       f"`make chapters NB={path.relative_to(path.parent.parent)}`:\n"
-                       + "\n".join(found[:6]))
+    assert not found, (
+        f"{path.name} stores {len(found)} log line(s); re-execute it with "
+        f"`make chapters NB={path.relative_to(path.parent.parent)}`:\n" + "\n".join(found[:6])
+    )
 
 
 def notebook_with(tmp_path, outputs) -> Path:
@@ -87,40 +88,54 @@ STORED_NOISE = (
     "different computation orders. To turn them off, set the environment variable "
     "`TF_ENABLE_ONEDNN_OPTS=0`.\n"
     "I0000 00:00:1795514610.517397   10034 cudart_stub.cc:31] Could not find cuda drivers on "
-    "your machine, GPU will not be used.\n")
+    "your machine, GPU will not be used.\n"
+)
 GPU_NOISE = (
     "E0000 00:00:1712345678.123456    4242 cuda_dnn.cc:8310] Unable to register cuDNN factory: "
     "Attempting to register factory for plugin cuDNN when one has already been registered\n"
     "W0000 00:00:1712345678.223456    4242 computation_placer.cc:177] computation placer "
     "already registered. Please check linkage and avoid linking the same target more than once.\n"
     "2025-01-01 12:00:00.000000: W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] "
-    "TF-TRT Warning: Could not find TensorRT\n")
+    "TF-TRT Warning: Could not find TensorRT\n"
+)
 CHAPTER_PRINTS = (
     "zfkeras 0.1.0 | keras 3.15.1 | tensorflow 2.21.0 | quick mode: True\n"
     "Epoch 1/3\n"
     "4/4 - 2s - 412ms/step - accuracy: 0.1172 - loss: 2.3018 - val_accuracy: 0.1055\n"
     "conv1: 96 filters 7x7, stride 2 -> (None, 110, 110, 96)\n"
-    "after 1 epoch(s) on 512 images: test accuracy 0.105\n")
+    "after 1 epoch(s) on 512 images: test accuracy 0.105\n"
+)
 
 
 def test_log_lines_finds_each_stored_and_gpu_log_line(tmp_path):
-    path = notebook_with(tmp_path, [
-        nbformat.v4.new_output("stream", name="stderr", text=STORED_NOISE),
-        nbformat.v4.new_output("stream", name="stdout", text=CHAPTER_PRINTS),
-        nbformat.v4.new_output("display_data", data={"text/plain": GPU_NOISE})])
+    path = notebook_with(
+        tmp_path,
+        [
+            nbformat.v4.new_output("stream", name="stderr", text=STORED_NOISE),
+            nbformat.v4.new_output("stream", name="stdout", text=CHAPTER_PRINTS),
+            nbformat.v4.new_output("display_data", data={"text/plain": GPU_NOISE}),
+        ],
+    )
     found = log_lines(path)
     expected = STORED_NOISE.splitlines() + GPU_NOISE.splitlines()
     assert found == [f"[1] {line}" for line in expected]
 
 
 def test_log_lines_keeps_what_a_chapter_prints(tmp_path):
-    warning = ("/work/zfkeras/cam.py:80: UserWarning: class score gradient is zero for image 3; "
-               "its map is all zeros\n  warnings.warn(\n")
-    path = notebook_with(tmp_path, [
-        nbformat.v4.new_output("stream", name="stdout", text=CHAPTER_PRINTS),
-        nbformat.v4.new_output("stream", name="stderr", text=warning),
-        nbformat.v4.new_output("execute_result", data={"text/plain": "(32, 32, 3)"},
-                               execution_count=1)])
+    warning = (
+        "/work/zfkeras/cam.py:80: UserWarning: class score gradient is zero for image 3; "
+        "its map is all zeros\n  warnings.warn(\n"
+    )
+    path = notebook_with(
+        tmp_path,
+        [
+            nbformat.v4.new_output("stream", name="stdout", text=CHAPTER_PRINTS),
+            nbformat.v4.new_output("stream", name="stderr", text=warning),
+            nbformat.v4.new_output(
+                "execute_result", data={"text/plain": "(32, 32, 3)"}, execution_count=1
+            ),
+        ],
+    )
     assert log_lines(path) == []
 
 
@@ -131,8 +146,13 @@ RUN_AS_STARTUP = f"import runpy; runpy.run_path({str(QUIET)!r}, run_name='__main
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**environ, **env}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**environ, **env},
+        timeout=300,
+    )
 
 
 def test_quiet_startup_filters_log_lines_and_keeps_the_rest(tmp_path):
@@ -140,7 +160,8 @@ def test_quiet_startup_filters_log_lines_and_keeps_the_rest(tmp_path):
     noise = (STORED_NOISE + GPU_NOISE).splitlines(keepends=True)[:5]
     written = "".join(noise[:2]) + genuine + "".join(noise[2:])
     (tmp_path / "tensorflow.py").write_text(  # a stand-in writing straight to file descriptor 2
-        f"import os\nos.write(2, {written.encode()!r})\n")
+        f"import os\nos.write(2, {written.encode()!r})\n"
+    )
     done = run_python(RUN_AS_STARTUP, PYTHONPATH=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stderr == genuine
@@ -152,8 +173,10 @@ def test_quiet_startup_lets_an_import_error_through_and_leaves_no_names(tmp_path
     assert done.returncode != 0 and "ImportError: no tensorflow here" in done.stderr
     (tmp_path / "tensorflow.py").write_text("")
     namespace = {"__name__": "__main__"}  # IPython runs the file in the kernel's namespace
-    done = run_python(f"exec(open({str(QUIET)!r}).read(), ns := {namespace!r}); "
-                      "print(sorted(ns))", PYTHONPATH=str(tmp_path))
+    done = run_python(
+        f"exec(open({str(QUIET)!r}).read(), ns := {namespace!r}); print(sorted(ns))",
+        PYTHONPATH=str(tmp_path),
+    )
     assert done.stdout.split() == ["['__builtins__',", "'__name__']"], done.stderr
 
 

@@ -7,10 +7,17 @@ from zfkeras.data import concepts
 KEYS = ("colour", "texture", "part", "object")
 NOISE = 6  # documented: a palette-painted pixel lies within +-6 of its palette RGB per channel
 # The design, written out by hand: which parts each class is built from.
-DESIGN = {"face": {"eye", "mouth"}, "cat": {"ear", "eye"},
-          "robot": {"ear", "eye", "mouth", "wheel"}, "car": {"window", "wheel"},
-          "bus": {"window", "door", "wheel"}, "house": {"window", "door"}, "mug": {"handle"},
-          "cupboard": {"door", "handle"}, "suitcase": {"handle", "wheel"}}
+DESIGN = {
+    "face": {"eye", "mouth"},
+    "cat": {"ear", "eye"},
+    "robot": {"ear", "eye", "mouth", "wheel"},
+    "car": {"window", "wheel"},
+    "bus": {"window", "door", "wheel"},
+    "house": {"window", "door"},
+    "mug": {"handle"},
+    "cupboard": {"door", "handle"},
+    "suitcase": {"handle", "wheel"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +38,11 @@ def test_shapes_dtypes_and_names(world):
     assert world["concept_names"]["object"] == ["none", *world["class_names"]]
     assert 8 <= len(world["class_names"]) <= 10
     assert {"red", "green", "blue", "yellow", "white", "black"} <= set(
-        world["concept_names"]["colour"])
+        world["concept_names"]["colour"]
+    )
     assert {"plain", "dots", "checker", "stripes-horizontal", "stripes-vertical"} <= set(
-        world["concept_names"]["texture"])
+        world["concept_names"]["texture"]
+    )
     small = concepts(3, seed=1, image_size=64)
     assert small["images"].shape == (3, 64, 64, 3)
     assert small["concept_maps"]["part"].shape == (3, 64, 64)
@@ -118,8 +127,10 @@ def test_textures(world):
     names, img = world["concept_names"]["texture"], world["images"]
     np.testing.assert_array_equal(tex == 0, col == 0)  # both "none" exactly on clutter
     assert (tex[part > 0] == names.index("plain")).all()  # parts are plain
-    steps = {n: (_mean_step(img, tex == names.index(n), 0),
-                 _mean_step(img, tex == names.index(n), 1)) for n in names[1:]}
+    steps = {
+        n: (_mean_step(img, tex == names.index(n), 0), _mean_step(img, tex == names.index(n), 1))
+        for n in names[1:]
+    }
     rows_h, cols_h = steps["stripes-horizontal"]
     rows_v, cols_v = steps["stripes-vertical"]
     # stripes change along one axis only (the other sees the +-6 noise alone: ~13 summed
@@ -131,16 +142,19 @@ def test_textures(world):
         assert 0.8 < steps[n][0] / steps[n][1] < 1.25, steps
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"n": 0}, ValueError, "n must be an int >= 1"),
-    ({"n": -3}, ValueError, "n must"),
-    ({"n": 2.0}, TypeError, "n must be an int"),
-    ({"n": True}, TypeError, "n must be an int"),
-    ({"n": 2, "seed": -1}, ValueError, "seed must be an int >= 0"),
-    ({"n": 2, "seed": "a"}, TypeError, "seed must be an int"),
-    ({"n": 2, "image_size": 32}, ValueError, "image_size must be an int >= 64"),
-    ({"n": 2, "image_size": 128.0}, TypeError, "image_size must be an int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n": 0}, ValueError, "n must be an int >= 1"),
+        ({"n": -3}, ValueError, "n must"),
+        ({"n": 2.0}, TypeError, "n must be an int"),
+        ({"n": True}, TypeError, "n must be an int"),
+        ({"n": 2, "seed": -1}, ValueError, "seed must be an int >= 0"),
+        ({"n": 2, "seed": "a"}, TypeError, "seed must be an int"),
+        ({"n": 2, "image_size": 32}, ValueError, "image_size must be an int >= 64"),
+        ({"n": 2, "image_size": 128.0}, TypeError, "image_size must be an int"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         concepts(**kwargs)

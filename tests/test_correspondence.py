@@ -9,9 +9,7 @@ from zfkeras.experiments import correspondence as corr
 
 
 def test_hamming_by_hand():
-    eps = np.array([[1.0, -2.0, 0.0],
-                    [3.0, 0.5, 0.0],
-                    [-1.0, -1.0, 0.0]])
+    eps = np.array([[1.0, -2.0, 0.0], [3.0, 0.5, 0.0], [-1.0, -1.0, 0.0]])
     # pairs: (0,1) differ at feature 1 -> 1; (0,2) at feature 0 -> 1; (1,2) at 0 and 1 -> 2.
     # sum 4, over 3 pairs x 3 features
     assert corr.hamming_score(eps) == pytest.approx(4 / 9)
@@ -61,19 +59,31 @@ def test_table_on_tiny_model():
     assert "±" in figures.table_markdown(t, {"random": ("0.11", "0.07")}).data
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_images=1), "n_images must be"),
-    (dict(n_images=9), "n_images must be"),
-    (dict(draws=0), "draws must be"),
-    (dict(layers=("nope",)), "layers must name a layer of the model, got .nope."),
-    (dict(masks=np.ones((6, 5, 5), bool)), "masks must be"),
-    (dict(parts={"eye": np.full((6, 2), np.nan)}), "parts"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_images=1), "n_images must be"),
+        (dict(n_images=9), "n_images must be"),
+        (dict(draws=0), "draws must be"),
+        (dict(layers=("nope",)), "layers must name a layer of the model, got .nope."),
+        (dict(masks=np.ones((6, 5, 5), bool)), "masks must be"),
+        (dict(parts={"eye": np.full((6, 2), np.nan)}), "parts"),
+    ],
+)
 def test_errors(kwargs, match):
     inp = keras.Input((8, 8, 1))
     model = keras.Model(inp, keras.layers.Flatten(name="flat")(inp))
-    args = dict(model=model, images=np.zeros((6, 8, 8, 1)), parts={"eye": np.ones((6, 2))},
-                masks=np.ones((6, 8, 8), bool), patch_size=2, layers=("flat",)) | kwargs
+    args = (
+        dict(
+            model=model,
+            images=np.zeros((6, 8, 8, 1)),
+            parts={"eye": np.ones((6, 2))},
+            masks=np.ones((6, 8, 8), bool),
+            patch_size=2,
+            layers=("flat",),
+        )
+        | kwargs
+    )
     with pytest.raises(ValueError, match=match):
         corr.correspondence_table(**args)
 
@@ -88,7 +98,7 @@ def test_hamming_errors():
 def test_align_centres_and_scales():
     x = np.zeros((2, 21, 21, 1), np.float32)
     masks = np.zeros((2, 21, 21), bool)
-    masks[0, 2:7, 3:8] = True    # centroid (4, 5)
+    masks[0, 2:7, 3:8] = True  # centroid (4, 5)
     masks[1, 10:19, 8:17] = True  # centroid (14, 12)
     x[0, 4, 5] = x[1, 14, 12] = 1.0
     parts = {"p": np.array([[4.0, 5.0], [14.0, 12.0]])}

@@ -14,8 +14,12 @@ def test_cifar10_from_folder(cifar_dir):
     assert x.shape == (30, 32, 32, 3) and x.dtype == np.uint8
     np.testing.assert_array_equal(y, np.repeat(np.arange(10), 3))
     # independent decoder: TensorFlow's JPEG reader on the same file
-    first = os.path.join(cifar_dir, "test", "airplane", sorted(
-        os.listdir(os.path.join(cifar_dir, "test", "airplane")))[0])
+    first = os.path.join(
+        cifar_dir,
+        "test",
+        "airplane",
+        sorted(os.listdir(os.path.join(cifar_dir, "test", "airplane")))[0],
+    )
     ref = tf.io.decode_image(tf.io.read_file(first), channels=3).numpy().astype(int)
     diff = np.abs(ref - x[0].astype(int))  # decoders differ slightly in chroma upsampling
     assert diff.mean() < 1.5 and diff.max() <= 10
@@ -53,8 +57,9 @@ def test_cifar10_malformed_folder(tmp_path):
     assert "automobile" in str(err.value) and "ZFKERAS_CIFAR10" in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"split": "val"}, "split"),
-                                           ({"split": "test", "limit": 0}, "limit")])
+@pytest.mark.parametrize(
+    "kwargs, match", [({"split": "val"}, "split"), ({"split": "test", "limit": 0}, "limit")]
+)
 def test_cifar10_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.cifar10(**kwargs, data_dir="/nonexistent")
@@ -95,8 +100,8 @@ def test_masks_cover_the_object(ds):
             inside.append(_extreme(img)[core].mean())
         ring = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~m
         outside.append(_extreme(img)[ring].mean())
-    assert np.mean(inside) > 0.97      # the object's pixels are inside the mask
-    assert np.mean(outside) < 0.15     # and the mask does not spill onto background
+    assert np.mean(inside) > 0.97  # the object's pixels are inside the mask
+    assert np.mean(outside) < 0.15  # and the mask does not spill onto background
 
 
 def test_face_parts(ds):
@@ -115,8 +120,10 @@ def test_face_parts(ds):
             assert np.abs(img[r, c] - body).max() > 100  # the part is drawn in another colour
 
 
-@pytest.mark.parametrize("kwargs, match", [({"n": 0}, "n must"), ({"image_size": 16}, "image_size"),
-                                           ({"classes": ("blob",)}, "classes")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"n": 0}, "n must"), ({"image_size": 16}, "image_size"), ({"classes": ("blob",)}, "classes")],
+)
 def test_shapes_bad_arguments(kwargs, match):
     args = {"n": 4, **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -144,8 +151,13 @@ def test_ten_crops_corners_centre_and_mirrors():
     crops = data.ten_crops(x, 12, 1.25).numpy()
     assert crops.shape == (10, 3, 12, 12, 3)
     s = 1 / 1.25
-    expected_boxes = [[0, 0, s, s], [0, 1 - s, s, 1], [1 - s, 0, 1, s], [1 - s, 1 - s, 1, 1],
-                      [(1 - s) / 2, (1 - s) / 2, (1 + s) / 2, (1 + s) / 2]]
+    expected_boxes = [
+        [0, 0, s, s],
+        [0, 1 - s, s, 1],
+        [1 - s, 0, 1, s],
+        [1 - s, 1 - s, 1, 1],
+        [(1 - s) / 2, (1 - s) / 2, (1 + s) / 2, (1 + s) / 2],
+    ]
     for i, b in enumerate(expected_boxes):
         ref = tf.image.crop_and_resize(x, np.tile(b, (3, 1)), np.arange(3), (12, 12)).numpy()
         np.testing.assert_allclose(crops[i], ref, atol=1e-5)

@@ -22,7 +22,9 @@ def relu_with_rule(mode):
             if mode == "deconvnet":
                 return tf.nn.relu(dy)
             return tf.nn.relu(dy) * tf.cast(z > 0, dy.dtype)
+
         return tf.nn.relu(z), grad
+
     return relu
 
 
@@ -42,29 +44,36 @@ def reference(model, x, name, units, mode, argmax_pool=False):
         a = x
         for layer in leaves(model):
             if isinstance(layer, keras.layers.Conv2D):
-                a = tf.nn.convolution(a, layer.kernel, strides=layer.strides,
-                                      padding=layer.padding.upper())
+                a = tf.nn.convolution(
+                    a, layer.kernel, strides=layer.strides, padding=layer.padding.upper()
+                )
                 a = a + layer.bias if layer.use_bias else a
                 a = relu(a) if layer.activation.__name__ == "relu" else a
             elif isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
                 a = relu(a)
             elif isinstance(layer, keras.layers.MaxPooling2D):
-                pool = (lambda *p: tf.nn.max_pool_with_argmax(*p)[0]) if argmax_pool else (
-                    tf.nn.max_pool2d)
+                pool = (
+                    (lambda *p: tf.nn.max_pool_with_argmax(*p)[0])
+                    if argmax_pool
+                    else (tf.nn.max_pool2d)
+                )
                 a = pool(a, layer.pool_size, layer.strides, layer.padding.upper())
             elif isinstance(layer, keras.layers.ZeroPadding2D):
                 a = tf.pad(a, [[0, 0], *layer.padding, [0, 0]])
             elif isinstance(layer, ContrastNormalization):
-                a = tf.nn.local_response_normalization(a, layer.depth_radius, layer.bias,
-                                                       layer.alpha, layer.beta)
+                a = tf.nn.local_response_normalization(
+                    a, layer.depth_radius, layer.bias, layer.alpha, layer.beta
+                )
             elif isinstance(layer, keras.layers.BatchNormalization):
-                a = ((a - layer.moving_mean) * tf.math.rsqrt(layer.moving_variance +
-                                                             layer.epsilon)) * layer.gamma
+                a = (
+                    (a - layer.moving_mean) * tf.math.rsqrt(layer.moving_variance + layer.epsilon)
+                ) * layer.gamma
                 a = a + layer.beta
             if layer.name == name:
                 break
-        idx = np.stack([np.arange(len(units["channel"])), units["row"], units["col"],
-                        units["channel"]], 1)
+        idx = np.stack(
+            [np.arange(len(units["channel"])), units["row"], units["col"], units["channel"]], 1
+        )
         kept = tf.scatter_nd(idx, tf.gather_nd(a, idx), tf.shape(a))
     return tape.gradient(a, x, output_gradients=kept).numpy()
 
@@ -72,20 +81,23 @@ def reference(model, x, name, units, mode, argmax_pool=False):
 def small_model():
     """Every supported kind, odd sizes; pooling before the ReLU so windows have no ties."""
     rng = np.random.default_rng(0)
-    model = keras.Sequential([
-        keras.Input((27, 25, 3)),
-        keras.layers.ZeroPadding2D(((1, 2), (0, 1))),
-        keras.layers.Conv2D(6, 5, strides=2, name="c1"),
-        keras.layers.BatchNormalization(name="bn"),
-        keras.layers.MaxPooling2D(3, 2, padding="same", name="p1"),
-        keras.layers.ReLU(name="r1"),
-        ContrastNormalization(name="n1"),
-        keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c2"),
-        keras.layers.Dropout(0.5),
-        keras.layers.Conv2D(8, 3, name="c3"),
-        keras.layers.Activation("relu", name="r3"),
-        keras.layers.Flatten(), keras.layers.Dense(4, name="dense"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((27, 25, 3)),
+            keras.layers.ZeroPadding2D(((1, 2), (0, 1))),
+            keras.layers.Conv2D(6, 5, strides=2, name="c1"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.MaxPooling2D(3, 2, padding="same", name="p1"),
+            keras.layers.ReLU(name="r1"),
+            ContrastNormalization(name="n1"),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c2"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Conv2D(8, 3, name="c3"),
+            keras.layers.Activation("relu", name="r3"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, name="dense"),
+        ]
+    )
     bn = model.get_layer("bn")
     for w in (bn.gamma, bn.beta, bn.moving_mean):
         w.assign(rng.normal(0, 0.5, w.shape))
@@ -124,17 +136,22 @@ def test_backprop_is_the_gradient_tape_gradient():
 
 
 def test_the_three_rules_at_a_relu_on_the_input():
-    model = keras.Sequential([keras.Input((9, 9, 2)), keras.layers.ReLU(name="r0"),
-                              keras.layers.Conv2D(3, 3, activation="relu", name="c")])
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 2)),
+            keras.layers.ReLU(name="r0"),
+            keras.layers.Conv2D(3, 3, activation="relu", name="c"),
+        ]
+    )
     d = Deconvnet(model)
-    out = {m: d.project(X[:3, :9, :9, :2], "c", mode=m) for m in ("deconvnet", "backprop",
-                                                                  "guided")}
+    out = {
+        m: d.project(X[:3, :9, :9, :2], "c", mode=m) for m in ("deconvnet", "backprop", "guided")
+    }
     negative = X[:3, :9, :9, :2] <= 0
     assert np.all(out["guided"][negative] == 0) and out["guided"].min() >= 0
     assert np.all(out["backprop"][negative] == 0) and out["backprop"].min() < 0
     assert np.any(out["deconvnet"][negative] != 0) and out["deconvnet"].min() >= 0
-    np.testing.assert_allclose(out["guided"], np.maximum(out["backprop"], 0) * ~negative,
-                               atol=1e-6)
+    np.testing.assert_allclose(out["guided"], np.maximum(out["backprop"], 0) * ~negative, atol=1e-6)
 
 
 def test_deconvnet_differs_from_backprop_on_a_random_network():
@@ -153,18 +170,24 @@ def test_projection_is_linear_in_the_selected_value(mode):
     signal[tuple(idx.T)] = units["value"]
     p = d.project(X, "c3", mode=mode)
     np.testing.assert_allclose(d.down(X, "c3", signal, mode), p, atol=1e-6)
-    np.testing.assert_allclose(d.down(X, "c3", 2.5 * signal, mode), 2.5 * p, rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(d.down(X, "c3", 2.5 * signal, mode), 2.5 * p, rtol=1e-5, atol=1e-6)
     # without biases or normalization, doubling the image doubles the activation, keeps the
     # switches and masks, and so doubles the projection
-    plain = keras.Sequential([keras.Input((27, 25, 3)),
-                              keras.layers.Conv2D(4, 3, use_bias=False, activation="relu"),
-                              keras.layers.MaxPooling2D(3, 2),
-                              keras.layers.Conv2D(5, 3, use_bias=False, activation="relu",
-                                                  name="top")])
+    plain = keras.Sequential(
+        [
+            keras.Input((27, 25, 3)),
+            keras.layers.Conv2D(4, 3, use_bias=False, activation="relu"),
+            keras.layers.MaxPooling2D(3, 2),
+            keras.layers.Conv2D(5, 3, use_bias=False, activation="relu", name="top"),
+        ]
+    )
     dp = Deconvnet(plain)
-    np.testing.assert_allclose(dp.project(2 * X, "top", mode=mode),
-                               2 * dp.project(X, "top", mode=mode), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        dp.project(2 * X, "top", mode=mode),
+        2 * dp.project(X, "top", mode=mode),
+        rtol=1e-4,
+        atol=1e-6,
+    )
 
 
 def test_selection_batching_and_unchanged_forward_pass():
@@ -182,9 +205,8 @@ def test_selection_batching_and_unchanged_forward_pass():
     chans, loc = [3, 1, 4, 1, 5], np.array([[0, 0], [1, 2], [2, 1], [5, 5], [3, 0]])
     batched = d.project(X, "c2", channel=chans, location=loc, mode="guided", batch_size=2)
     for i in range(5):
-        one = d.project(X[i:i + 1], "c2", channel=chans[i], location=tuple(loc[i]),
-                        mode="guided")
-        np.testing.assert_allclose(batched[i:i + 1], one, atol=1e-6)
+        one = d.project(X[i : i + 1], "c2", channel=chans[i], location=tuple(loc[i]), mode="guided")
+        np.testing.assert_allclose(batched[i : i + 1], one, atol=1e-6)
     np.testing.assert_array_equal(model.predict(X, verbose=0), before)
     for w, w0 in zip(model.get_weights(), weights):
         np.testing.assert_array_equal(w, w0)
@@ -221,17 +243,22 @@ def test_shipped_zfnet_shapes():
 
 def test_vgg16_nested_in_sequential():
     vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-    model = keras.Sequential([keras.Input((32, 32, 3)), vgg, keras.layers.Flatten(),
-                              keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [keras.Input((32, 32, 3)), vgg, keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
     x = np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype("float32")
     check_model(model, x, "block4_conv3")
     assert Deconvnet(model).path("block1_pool")[0] == (
-        "block1_pool", "MaxPooling2D", "unpool with the switches")
+        "block1_pool",
+        "MaxPooling2D",
+        "unpool with the switches",
+    )
 
 
 def test_functional_nested_in_functional():
-    inner = keras.Sequential([keras.Input((12, 12, 4)), keras.layers.Conv2D(5, 3, name="ic")],
-                             name="inner")
+    inner = keras.Sequential(
+        [keras.Input((12, 12, 4)), keras.layers.Conv2D(5, 3, name="ic")], name="inner"
+    )
     inp = keras.Input((14, 14, 3))
     a = keras.layers.Conv2D(4, 3, activation="relu", name="oc")(inp)
     out = keras.layers.ReLU(name="r")(inner(a))
@@ -249,7 +276,9 @@ def test_chain_and_graph_paths_agree_on_zfnet(mode):
     chain, graph = Deconvnet(model, path="chain"), Deconvnet(model, path="graph")
     assert Deconvnet(model).describe("conv5").path == "chain"
     assert graph.describe("conv5").path == "graph" and graph.describe("conv5").nonlinear == (
-        "norm2", "norm1")  # contrast normalization: by its gradient on both paths
+        "norm2",
+        "norm1",
+    )  # contrast normalization: by its gradient on both paths
     for layer in ("conv5", "pool2"):
         a, b = chain.project(x, layer, mode=mode), graph.project(x, layer, mode=mode)
         assert np.abs(a).max() > 0
@@ -260,14 +289,15 @@ def test_chain_and_graph_paths_agree_on_zfnet(mode):
 
 def test_nested_path_names_everywhere():
     vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-    model = keras.Sequential([keras.Input((32, 32, 3)), vgg, keras.layers.Flatten(),
-                              keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [keras.Input((32, 32, 3)), vgg, keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
     x = np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype("float32")
     d = Deconvnet(model)
-    np.testing.assert_array_equal(d.project(x, "vgg16/block3_conv3"),
-                                  d.project(x, "block3_conv3"))
+    np.testing.assert_array_equal(d.project(x, "vgg16/block3_conv3"), d.project(x, "block3_conv3"))
     assert zfkeras.receptive_field(model, "vgg16/block3_conv3") == zfkeras.receptive_field(
-        model, "block3_conv3")
+        model, "block3_conv3"
+    )
     top = zfkeras.top_activations(model, x, "vgg16/block3_conv3", k=2, verbose=0)
     assert top.layer == "vgg16/block3_conv3"
     assert zfkeras.top9_tiles(d, x, top, channels=[0]).patches.shape == (1, 2, 40, 40, 3)
@@ -275,16 +305,20 @@ def test_nested_path_names_everywhere():
 
 def test_unsupported_models_raise():
     a, b = keras.Input((8, 8, 3)), keras.Input((8, 8, 3))
-    two = keras.Model([a, b], keras.layers.Add()([keras.layers.Conv2D(2, 3, name="c")(a), b[
-        :, 1:-1, 1:-1, :2]]))
+    two = keras.Model(
+        [a, b], keras.layers.Add()([keras.layers.Conv2D(2, 3, name="c")(a), b[:, 1:-1, 1:-1, :2]])
+    )
     with pytest.raises(ValueError, match="model must have a single input, got 2 inputs"):
         Deconvnet(two)
     with pytest.raises(ValueError, match="model must have a single input, got 2 inputs"):
         zfkeras.receptive_field(two, "c")
-    first = keras.Sequential([keras.Input((3, 8, 8)),
-                              keras.layers.Conv2D(2, 3, data_format="channels_first", name="c")])
-    with pytest.raises(ValueError, match="model must be channels_last, got layer 'c' with "
-                                         "data_format='channels_first'"):
+    first = keras.Sequential(
+        [keras.Input((3, 8, 8)), keras.layers.Conv2D(2, 3, data_format="channels_first", name="c")]
+    )
+    with pytest.raises(
+        ValueError,
+        match="model must be channels_last, got layer 'c' with data_format='channels_first'",
+    ):
         Deconvnet(first)
 
     class Block(keras.Model):  # subclassed: the walk runs it as one op
@@ -306,23 +340,36 @@ def bad_models():
     a = keras.layers.Conv2D(2, 3, padding="same")(inp)
     added = keras.layers.Add(name="add")([a, keras.layers.Conv2D(2, 1)(inp)])
     return {
-        "rescale": keras.Sequential([keras.Input((8, 8, 3)),
-                                     keras.layers.Rescaling(2.0, name="rescaling"),
-                                     keras.layers.Conv2D(2, 3, name="c")]),
-        "sigmoid": keras.Sequential([keras.Input((8, 8, 3)),
-                                     keras.layers.Conv2D(2, 3, activation="sigmoid", name="c")]),
-        "avgpool": keras.Sequential([keras.Input((8, 8, 3)),
-                                     keras.layers.AveragePooling2D(2, name="avg"),
-                                     keras.layers.Conv2D(2, 3, name="c")]),
+        "rescale": keras.Sequential(
+            [
+                keras.Input((8, 8, 3)),
+                keras.layers.Rescaling(2.0, name="rescaling"),
+                keras.layers.Conv2D(2, 3, name="c"),
+            ]
+        ),
+        "sigmoid": keras.Sequential(
+            [keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, activation="sigmoid", name="c")]
+        ),
+        "avgpool": keras.Sequential(
+            [
+                keras.Input((8, 8, 3)),
+                keras.layers.AveragePooling2D(2, name="avg"),
+                keras.layers.Conv2D(2, 3, name="c"),
+            ]
+        ),
         "add": keras.Model(inp, keras.layers.Conv2D(2, 3, name="c")(added)),
     }
 
 
-@pytest.mark.parametrize("key,match,crossed", [
-    ("rescale", "'rescaling' of type Rescaling", ("linear", "rescaling")),
-    ("sigmoid", "'c' of type Conv2D.*sigmoid", ("nonlinear", "c")),
-    ("avgpool", "of type AveragePooling2D", ("linear", "avg")),
-    ("add", "'add' of type Add", ("linear", "add"))])
+@pytest.mark.parametrize(
+    "key,match,crossed",
+    [
+        ("rescale", "'rescaling' of type Rescaling", ("linear", "rescaling")),
+        ("sigmoid", "'c' of type Conv2D.*sigmoid", ("nonlinear", "c")),
+        ("avgpool", "of type AveragePooling2D", ("linear", "avg")),
+        ("add", "'add' of type Add", ("linear", "add")),
+    ],
+)
 def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, crossed):
     model = bad_models()[key]
     x = np.random.default_rng(4).normal(size=(2, 8, 8, 3)).astype("float32")
@@ -347,20 +394,23 @@ def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, c
     np.testing.assert_allclose(got, grad, atol=1e-5 * np.abs(grad).max())
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"layer": "nope"}, "layer must name a layer of the model, got 'nope'"),
-    ({"layer": "dense"}, r"'dense' must output \(batch, rows, cols, channels\)"),
-    ({"mode": "saliency"}, "mode must be one of"),
-    ({"channel": 8}, r"channel must be in \[0, 8\)"),
-    ({"channel": [1, 2]}, "one int per image"),
-    ({"channel": 1.5}, "channel must be"),
-    ({"location": (7, 0)}, "location must be inside the 7x6"),
-    ({"location": (1, 2, 3)}, "location must be None"),
-    ({"images": np.zeros((27, 25, 3))}, r"images must have shape \(N, 27, 25, 3\)"),
-    ({"images": np.zeros((1, 25, 27, 3))}, r"images must have shape \(N, 27, 25, 3\)"),
-    ({"batch_size": 0}, "batch_size must be a positive int, got 0"),
-    ({"images": np.full((1, 27, 25, 3), np.nan)}, "finite"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"layer": "nope"}, "layer must name a layer of the model, got 'nope'"),
+        ({"layer": "dense"}, r"'dense' must output \(batch, rows, cols, channels\)"),
+        ({"mode": "saliency"}, "mode must be one of"),
+        ({"channel": 8}, r"channel must be in \[0, 8\)"),
+        ({"channel": [1, 2]}, "one int per image"),
+        ({"channel": 1.5}, "channel must be"),
+        ({"location": (7, 0)}, "location must be inside the 7x6"),
+        ({"location": (1, 2, 3)}, "location must be None"),
+        ({"images": np.zeros((27, 25, 3))}, r"images must have shape \(N, 27, 25, 3\)"),
+        ({"images": np.zeros((1, 25, 27, 3))}, r"images must have shape \(N, 27, 25, 3\)"),
+        ({"batch_size": 0}, "batch_size must be a positive int, got 0"),
+        ({"images": np.full((1, 27, 25, 3), np.nan)}, "finite"),
+    ],
+)
 def test_project_error_table(kwargs, match):
     model = small_model()
     args = {"images": X[:3], "layer": "c2", **kwargs}

@@ -11,9 +11,9 @@ from zfkeras.experiments import diagnostics as diag
 def test_bands_known_patterns():
     n = 8
     r, c = np.mgrid[:n, :n]
-    smooth = np.cos(2 * np.pi * r / n)            # 1 cycle over 8 px: low
-    checker = (-1.0) ** (r + c)                   # Nyquist in both axes: high
-    stripes = np.cos(2 * np.pi * 2 * c / n)       # 2 cycles / 8 px = 0.5 Nyquist: middle
+    smooth = np.cos(2 * np.pi * r / n)  # 1 cycle over 8 px: low
+    checker = (-1.0) ** (r + c)  # Nyquist in both axes: high
+    stripes = np.cos(2 * np.pi * 2 * c / n)  # 2 cycles / 8 px = 0.5 Nyquist: middle
     b = diag.frequency_bands(np.stack([smooth, checker, stripes]), size=8)
     np.testing.assert_allclose(b, [[1, 0, 0], [0, 0, 1], [0, 1, 0]], atol=1e-9)
 
@@ -51,11 +51,14 @@ def test_figures():
     assert figures.bands_figure({n: diag.frequency_bands(v) for n, v in k.items()}) is not None
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: diag.frequency_bands(np.zeros(5)), "x must be"),
-    (lambda: diag.frequency_bands(np.zeros((2, 40, 40)), size=32), "size must be"),
-    (lambda: diag.dead_filters(np.zeros((3, 3))), "kernel must be"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: diag.frequency_bands(np.zeros(5)), "x must be"),
+        (lambda: diag.frequency_bands(np.zeros((2, 40, 40)), size=32), "size must be"),
+        (lambda: diag.dead_filters(np.zeros((3, 3))), "kernel must be"),
+    ],
+)
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -36,17 +36,19 @@ def _detector_data(n=40, size=24, seed=0):
     rng = np.random.default_rng(seed)
     x = np.full((n, size, size, 3), 0.5, np.float32)
     colour = np.full((n, size, size), 2, np.int32)  # 1 red, 2 grey (stripes too), 3 never
-    texture = np.zeros((n, size, size), np.int32)   # 1 stripes
+    texture = np.zeros((n, size, size), np.int32)  # 1 stripes
     for i in range(n):
         s = 8
         r0, c0 = rng.integers(0, size // 2 - s + 1, 2)
-        x[i, r0:r0 + s, c0:c0 + s] = [rng.uniform(0.7, 1.0), 0.0, 0.05]
-        x[i, r0:r0 + s, c0:c0 + s, 0] += rng.uniform(0, 0.1, (s, s))
-        colour[i, r0:r0 + s, c0:c0 + s] = 1
+        x[i, r0 : r0 + s, c0 : c0 + s] = [rng.uniform(0.7, 1.0), 0.0, 0.05]
+        x[i, r0 : r0 + s, c0 : c0 + s, 0] += rng.uniform(0, 0.1, (s, s))
+        colour[i, r0 : r0 + s, c0 : c0 + s] = 1
         r1, c1 = rng.integers(size // 2, size - s + 1, 2)
         rows = (np.arange(s) % 2).astype(np.float32)[:, None, None]
-        x[i, r1:r1 + s, c1:c1 + s] = rows * rng.uniform(0.6, 1.0) + rng.uniform(0, .05, (s, s, 1))
-        texture[i, r1:r1 + s, c1:c1 + s] = 1
+        x[i, r1 : r1 + s, c1 : c1 + s] = rows * rng.uniform(0.6, 1.0) + rng.uniform(
+            0, 0.05, (s, s, 1)
+        )
+        texture[i, r1 : r1 + s, c1 : c1 + s] = 1
     return x, {"colour": colour, "texture": texture}
 
 
@@ -65,8 +67,7 @@ def test_known_detectors_are_labelled():
     assert d.detectors() == {"colour": 1, "texture": 1}
     # a higher bar than any unit reaches: no detectors at all
     high = dissect(model, "units", x, maps, quantile=0.05, iou_threshold=0.99, verbose=0)
-    assert all(b[0] is None for b in high.best) and high.summary() == {"colour": 0,
-                                                                       "texture": 0}
+    assert all(b[0] is None for b in high.best) and high.summary() == {"colour": 0, "texture": 0}
     assert high.concept_names["texture"] == ("0", "1")
 
 
@@ -88,8 +89,12 @@ def _numpy_dissection(a, maps, quantile, centres, strides, size):
         r0, r1, fr = interp(r, 0)
         for c in range(size[1]):
             c0, c1, fc = interp(c, 1)
-            up[:, r, c] = ((1 - fr) * (1 - fc) * a[:, r0, c0] + (1 - fr) * fc * a[:, r0, c1]
-                           + fr * (1 - fc) * a[:, r1, c0] + fr * fc * a[:, r1, c1])
+            up[:, r, c] = (
+                (1 - fr) * (1 - fc) * a[:, r0, c0]
+                + (1 - fr) * fc * a[:, r0, c1]
+                + fr * (1 - fc) * a[:, r1, c0]
+                + fr * fc * a[:, r1, c1]
+            )
     iou = {}
     for cat, m in maps.items():
         names = m.max() + 1
@@ -117,8 +122,13 @@ def test_matches_numpy_reference():
     np.testing.assert_allclose(d.thresholds, t, rtol=1e-6)
     for cat in maps:
         np.testing.assert_allclose(d.iou[cat], iou[cat], atol=1e-12)
-    best = [max(((c, str(j), iou[c][u, j]) for c in iou for j in range(iou[c].shape[1])),
-                key=lambda b: b[2]) for u in range(4)]
+    best = [
+        max(
+            ((c, str(j), iou[c][u, j]) for c in iou for j in range(iou[c].shape[1])),
+            key=lambda b: b[2],
+        )
+        for u in range(4)
+    ]
     assert [b[:2] for b in d.best] == [b[:2] for b in best]
     masks = unit_masks(model, "c", x, d.thresholds, units=[1, 3])
     assert masks.shape == (7, 11, 11, 2)
@@ -149,33 +159,42 @@ def test_streaming_does_not_depend_on_batch_size(monkeypatch):
         np.testing.assert_allclose(a.iou[cat], b.iou[cat])
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(images=np.zeros((3, 16, 16, 3))), "concept_maps"),
-    (dict(maps={"colour": np.zeros((4, 8, 8), int)}), "concept_maps"),
-    (dict(maps={"colour": np.zeros((4, 16, 16))}), "int"),
-    (dict(maps={"colour": -np.ones((4, 16, 16), int)}), "labels"),
-    (dict(maps={}), "concept_maps"),
-    (dict(quantile=0.0), "quantile"),
-    (dict(quantile=1.5), "quantile"),
-    (dict(iou_threshold=-0.1), "iou_threshold"),
-    (dict(batch_size=0), "batch_size"),
-    (dict(layer="nope"), "layer"),
-    (dict(images=np.zeros((4, 15, 15, 3))), "images"),
-    (dict(images=np.full((4, 16, 16, 3), np.nan)), "finite"),
-    (dict(quantile=np.float32(2.0)), "quantile"),
-    (dict(names={"colour": ["none"]}), "labels"),
-    (dict(names={"other": ["none"]}), "concept_names"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(images=np.zeros((3, 16, 16, 3))), "concept_maps"),
+        (dict(maps={"colour": np.zeros((4, 8, 8), int)}), "concept_maps"),
+        (dict(maps={"colour": np.zeros((4, 16, 16))}), "int"),
+        (dict(maps={"colour": -np.ones((4, 16, 16), int)}), "labels"),
+        (dict(maps={}), "concept_maps"),
+        (dict(quantile=0.0), "quantile"),
+        (dict(quantile=1.5), "quantile"),
+        (dict(iou_threshold=-0.1), "iou_threshold"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(layer="nope"), "layer"),
+        (dict(images=np.zeros((4, 15, 15, 3))), "images"),
+        (dict(images=np.full((4, 16, 16, 3), np.nan)), "finite"),
+        (dict(quantile=np.float32(2.0)), "quantile"),
+        (dict(names={"colour": ["none"]}), "labels"),
+        (dict(names={"other": ["none"]}), "concept_names"),
+    ],
+)
 def test_bad_input(change, match):
     model = _detector_model(16)
     x = change.get("images", np.zeros((4, 16, 16, 3), np.float32))
     maps = change.get("maps", {"colour": np.ones((4, 16, 16), int)})
     with pytest.raises((ValueError, TypeError), match=match):
-        dissect(model, change.get("layer", "units"), x, maps,
-                quantile=change.get("quantile", 0.005),
-                iou_threshold=change.get("iou_threshold", 0.04),
-                batch_size=change.get("batch_size", 64), concept_names=change.get("names"),
-                verbose=0)
+        dissect(
+            model,
+            change.get("layer", "units"),
+            x,
+            maps,
+            quantile=change.get("quantile", 0.005),
+            iou_threshold=change.get("iou_threshold", 0.04),
+            batch_size=change.get("batch_size", 64),
+            concept_names=change.get("names"),
+            verbose=0,
+        )
 
 
 def test_layer_must_be_4d():

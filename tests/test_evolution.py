@@ -20,8 +20,9 @@ def run():
     model.compile("sgd", "sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     data = rng.normal(size=(16, 12, 12, 3)).astype("float32")
-    cb = evolution.FeatureEvolution(data[:6], epochs=[2, 1, 4], layers=["conv1", "conv2"],
-                                    units=3, store_size=8)
+    cb = evolution.FeatureEvolution(
+        data[:6], epochs=[2, 1, 4], layers=["conv1", "conv2"], units=3, store_size=8
+    )
     model.fit(data, np.arange(16) % 2, epochs=5, batch_size=8, verbose=0, callbacks=[cb])
     return model, cb, data
 
@@ -36,13 +37,11 @@ def test_snapshots_at_exactly_the_requested_epochs(run):
 
 def test_strongest_image_is_found(run):
     model, cb, data = run
-    acts = keras.Model(model.inputs, model.get_layer("conv2").output).predict(data[:6],
-                                                                             verbose=0)
+    acts = keras.Model(model.inputs, model.get_layer("conv2").output).predict(data[:6], verbose=0)
     snap = cb.snapshot()  # the final weights
     ch = snap["conv2"]["channel"]
     np.testing.assert_array_equal(snap["conv2"]["image"], acts.max((1, 2))[:, ch].argmax(0))
-    np.testing.assert_allclose(snap["conv2"]["value"], acts.max((1, 2))[:, ch].max(0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(snap["conv2"]["value"], acts.max((1, 2))[:, ch].max(0), rtol=1e-5)
 
 
 def test_save_load_round_trip(run, tmp_path):
@@ -60,6 +59,7 @@ def test_stabilization_by_hand():
     def snap(vectors):
         p = np.asarray(vectors, np.float32).reshape(1, 1, 2, 1)
         return {"conv1_kernel": np.zeros(1), "c": {"projection": p, "channel": np.array([0])}}
+
     snaps = {1: snap([1, 0]), 2: snap([0, 1]), 3: snap([0, 2]), 5: snap([0.1, 1])}
     s = evolution.stabilization(snaps, threshold=0.1, aligned=False)["c"]
     assert s["epochs"] == [2, 3, 5]
@@ -71,9 +71,12 @@ def test_stabilization_by_hand():
 def test_stabilization_aligned_ignores_position():
     def snap(r, c, image):
         p = np.zeros((1, 12, 12, 3), np.float32)
-        p[0, r:r + 3, c:c + 3] = [[1, -1, 1]] * 3
-        return {"conv1_kernel": np.zeros(1),
-                "c": {"projection": p, "channel": np.array([0]), "image": np.array([image])}}
+        p[0, r : r + 3, c : c + 3] = [[1, -1, 1]] * 3
+        return {
+            "conv1_kernel": np.zeros(1),
+            "c": {"projection": p, "channel": np.array([0]), "image": np.array([image])},
+        }
+
     snaps = {1: snap(2, 2, 4), 2: snap(6, 5, 9)}  # away from the border: same crop
     s = evolution.stabilization(snaps)["c"]
     assert s["change"][0] == pytest.approx(0, abs=1e-6) and s["jumps"] == [1.0]
@@ -86,12 +89,15 @@ def test_figure(run):
     assert len(fig.axes) == 6 * 3
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(probe_images=np.zeros((3, 3))), "probe_images"),
-    (dict(epochs=[0, 1]), "epochs"),
-    (dict(layers="conv1"), "layers"),
-    (dict(units=0), "units"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(probe_images=np.zeros((3, 3))), "probe_images"),
+        (dict(epochs=[0, 1]), "epochs"),
+        (dict(layers="conv1"), "layers"),
+        (dict(units=0), "units"),
+    ],
+)
 def test_errors(kwargs, match):
     args = dict(probe_images=np.zeros((2, 12, 12, 3))) | kwargs
     with pytest.raises(ValueError, match=match):

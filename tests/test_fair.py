@@ -12,6 +12,7 @@ from zfkeras.experiments import ablation, renorm, transfer
 
 # ---- the source/target split (no target class leaks into pretraining)
 
+
 def test_split_keeps_targets_out_of_source():
     labels = np.random.default_rng(0).integers(0, 10, 500)
     split = transfer.source_target_split(labels, [6, 9, 2])
@@ -26,14 +27,17 @@ def test_split_keeps_targets_out_of_source():
         assert split.source_classes[s] == labels[i]
 
 
-@pytest.mark.parametrize("targets, match", [([], "distinct"), ([1, 1], "distinct"),
-                                            ([11], "absent"), ([0, 1, 2], "at least one")])
+@pytest.mark.parametrize(
+    "targets, match",
+    [([], "distinct"), ([1, 1], "distinct"), ([11], "absent"), ([0, 1, 2], "at least one")],
+)
 def test_split_rejects_bad_targets(targets, match):
     with pytest.raises(ValueError, match=match):
         transfer.source_target_split(np.array([0, 1, 2, 2]), targets)
 
 
 # ---- the dead-filter activity measure on a hand-built first layer
+
 
 def hand_layer():
     rng = np.random.default_rng(1)
@@ -51,7 +55,7 @@ def test_conv1_outputs_match_a_numpy_loop():
     for n in range(2):
         for i in range(5):
             for j in range(5):
-                patch = xp[n, 2 * i:2 * i + 3, 2 * j:2 * j + 3, :]
+                patch = xp[n, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3, :]
                 want[n, i, j] = np.maximum(0, np.tensordot(patch, kernel, 3) + bias)
     np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -70,6 +74,7 @@ def test_very_negative_bias_is_dead_others_alive():
 
 
 # ---- the chapter-facing functions in quick mode
+
 
 @pytest.fixture
 def quick(monkeypatch):
@@ -102,20 +107,23 @@ def test_dead_filter_runs_quick(quick, tmp_path):
     report = renorm.dead_filter_report(runs, images)["alexnet, no renorm"]
     assert report["filters"] == 12 and 0 <= report["dead_activity"] <= 12
     # the same count from the trained model's own conv1 output (an independent path)
-    model = training.build_model(training.Recipe(**(runs["recipe"] | {"arch": "alexnet",
-                                                                       "renorm": False})), 5)
+    model = training.build_model(
+        training.Recipe(**(runs["recipe"] | {"arch": "alexnet", "renorm": False})), 5
+    )
     conv = model.get_layer("conv1")
     conv.set_weights([run["kernel"], run["bias"]])
     x = transfer.eval_view(images, run["mean"], training.Recipe(**runs["recipe"]))
     act = keras.Model(model.inputs[0], conv.output)(x).numpy()
-    np.testing.assert_allclose(report["zero_fraction"], (act <= 1e-6).mean(axis=(0, 1, 2)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        report["zero_fraction"], (act <= 1e-6).mean(axis=(0, 1, 2)), atol=1e-6
+    )
 
 
 @pytest.mark.slow
 def test_transfer_quick(quick, cifar_dir, tmp_path):
-    result = transfer.run_transfer(transfer.transfer_recipe(width=0.125, fc_units=16),
-                                   per_class=(1, 2), data_dir=cifar_dir)
+    result = transfer.run_transfer(
+        transfer.transfer_recipe(width=0.125, fc_units=16), per_class=(1, 2), data_dir=cifar_dir
+    )
     assert result["source_classes"] == ["airplane", "automobile", "bird", "cat", "deer", "dog"]
     assert [r["per_class"] for r in result["rows"]] == [1, 2]
     for r in result["rows"]:

@@ -35,16 +35,22 @@ def test_spearman_matches_scipy_with_ties():
 
 def test_ssim_identity_noise_and_tensorflow():
     rng = np.random.default_rng(1)
-    x = normalize(cv2.GaussianBlur(rng.random((3, 32, 32)).transpose(1, 2, 0), (7, 7), 2)
-                  .transpose(2, 0, 1))
+    x = normalize(
+        cv2.GaussianBlur(rng.random((3, 32, 32)).transpose(1, 2, 0), (7, 7), 2).transpose(2, 0, 1)
+    )
     np.testing.assert_allclose(ssim(x, x), 1.0, atol=1e-12)
-    noisy = [ssim(x, np.clip(x + rng.normal(0, s, x.shape), 0, 1)).mean()
-             for s in (0.02, 0.1, 0.3)]
+    noisy = [ssim(x, np.clip(x + rng.normal(0, s, x.shape), 0, 1)).mean() for s in (0.02, 0.1, 0.3)]
     assert 1 > noisy[0] > noisy[1] > noisy[2]
     y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
-    want = tf.image.ssim(tf.constant(x[..., None], tf.float32),
-                         tf.constant(y[..., None], tf.float32), max_val=1.0, filter_size=11,
-                         filter_sigma=1.5, k1=0.01, k2=0.03).numpy()
+    want = tf.image.ssim(
+        tf.constant(x[..., None], tf.float32),
+        tf.constant(y[..., None], tf.float32),
+        max_val=1.0,
+        filter_size=11,
+        filter_sigma=1.5,
+        k1=0.01,
+        k2=0.03,
+    ).numpy()
     np.testing.assert_allclose(ssim(x, y), want, atol=1e-5)
     with pytest.raises(ValueError, match="same shape"):
         ssim(x, y[:, :10])
@@ -80,18 +86,21 @@ def test_backprop_guided_and_deconvnet_of_the_class_score():
         tape.watch(xt)
         score = tf.reduce_sum(tf.gather(logits(xt), cls, axis=1, batch_dims=1))
     grad = tape.gradient(score, xt).numpy()
-    np.testing.assert_allclose(explain(model, x, cls, "backprop"), np.abs(grad).sum(-1),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        explain(model, x, cls, "backprop"), np.abs(grad).sum(-1), rtol=1e-5, atol=1e-7
+    )
     guided = zfkeras.methods.cam.guided_backprop(model, x, cls)
-    np.testing.assert_allclose(explain(model, x, cls, "guided"), np.abs(guided).sum(-1),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        explain(model, x, cls, "guided"), np.abs(guided).sum(-1), rtol=1e-5, atol=1e-7
+    )
     # deconvnet: ReLU(signal) at fc, through its kernel, then zfkeras.Deconvnet from "top"
     w_fc = model.get_layer("fc").get_weights()[0]
     w_out = model.get_layer("logits").get_weights()[0]
     signal = (np.maximum(w_out[:, cls].T, 0) @ w_fc.T).reshape(3, 3, 3, 3)
     down = zfkeras.Deconvnet(model).down(x, "top", signal, mode="deconvnet")
-    np.testing.assert_allclose(explain(model, x, cls, "deconvnet"), np.abs(down).sum(-1),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        explain(model, x, cls, "deconvnet"), np.abs(down).sum(-1), rtol=1e-4, atol=1e-6
+    )
     # the patched activations are restored
     assert model.get_layer("fc").activation is keras.activations.relu
 
@@ -115,9 +124,13 @@ def test_randomization_cascade_keeps_the_model_and_randomizes_top_down():
     seen = []
 
     def record(m, images, class_index):
-        same = {lay.name: all(np.array_equal(a, b) for a, b in
-                              zip(lay.get_weights(), original[lay.name]))
-                for lay in m.layers if lay.weights}
+        same = {
+            lay.name: all(
+                np.array_equal(a, b) for a, b in zip(lay.get_weights(), original[lay.name])
+            )
+            for lay in m.layers
+            if lay.weights
+        }
         seen.append(same)
         return explain(m, images, class_index, "backprop")
 
@@ -130,7 +143,12 @@ def test_randomization_cascade_keeps_the_model_and_randomizes_top_down():
     seen.clear()
     randomization_test(model, record, x, cascade=False, verbose=0)
     assert [[k for k, v in s.items() if not v] for s in seen] == [
-        [], ["logits"], ["fc"], ["top"], ["conv"]]
+        [],
+        ["logits"],
+        ["fc"],
+        ["top"],
+        ["conv"],
+    ]
 
 
 def test_randomization_scores_against_independent_measures():
@@ -141,22 +159,28 @@ def test_randomization_scores_against_independent_measures():
     maps = np.abs(out["maps"])
     assert np.all(maps.std(axis=(2, 3)) > 0)
     for k in range(1, len(maps)):
-        rho = np.mean([scipy.stats.spearmanr(maps[0, i].ravel(), maps[k, i].ravel())[0]
-                       for i in range(3)])
+        rho = np.mean(
+            [scipy.stats.spearmanr(maps[0, i].ravel(), maps[k, i].ravel())[0] for i in range(3)]
+        )
         assert out["spearman"][k] == pytest.approx(rho, abs=1e-9)
-        tfs = tf.image.ssim(tf.constant(normalize(maps[0])[..., None], tf.float32),
-                            tf.constant(normalize(maps[k])[..., None], tf.float32), 1.0).numpy()
+        tfs = tf.image.ssim(
+            tf.constant(normalize(maps[0])[..., None], tf.float32),
+            tf.constant(normalize(maps[k])[..., None], tf.float32),
+            1.0,
+        ).numpy()
         assert out["ssim"][k] == pytest.approx(tfs.mean(), abs=1e-5)
     assert out["spearman"][-1] < 0.9  # a fully random network explains something else
     guided = randomization_test(model, "guided", x, class_index=1, seed=3, verbose=0)
-    np.testing.assert_allclose(guided["maps"][0],
-                               np.abs(zfkeras.methods.cam.guided_backprop(model, x, 1)).sum(-1),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        guided["maps"][0],
+        np.abs(zfkeras.methods.cam.guided_backprop(model, x, 1)).sum(-1),
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 def test_reinitialize_uses_the_layers_initializers_and_a_fallback():
-    layer = keras.layers.Dense(400, kernel_initializer="glorot_normal",
-                               bias_initializer="ones")
+    layer = keras.layers.Dense(400, kernel_initializer="glorot_normal", bias_initializer="ones")
     layer.build((None, 300))
     layer.kernel.assign(np.zeros((300, 400)))
     reinitialize(layer, seed=5)
@@ -195,8 +219,7 @@ def test_randomization_bad_input():
 def _region_model():
     """Two logits: z0 = sum of the pixels in rows 2-4, cols 1-5; z1 = 0; softmax."""
     inp = keras.Input((8, 8, 1))
-    out = keras.layers.Dense(2, activation="softmax", use_bias=False)(
-        keras.layers.Flatten()(inp))
+    out = keras.layers.Dense(2, activation="softmax", use_bias=False)(keras.layers.Flatten()(inp))
     model = keras.Model(inp, out)
     region = np.zeros((8, 8), bool)
     region[2:5, 1:6] = True
@@ -230,44 +253,52 @@ def test_deletion_matches_numpy_and_perfect_order_drops_fastest():
     bad = deletion_curve(model, x, shuffled, class_index=0, steps=16)
     assert isinstance(good, Curve) and good.scores.shape == (5, 17)
     np.testing.assert_allclose(good.fractions, np.arange(17) * 4 / 64)
-    np.testing.assert_allclose(good.scores, _numpy_curve(x, perfect, region, 16, 0 * x, False),
-                               rtol=1e-5)
-    np.testing.assert_allclose(bad.scores, _numpy_curve(x, shuffled, region, 16, 0 * x, False),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        good.scores, _numpy_curve(x, perfect, region, 16, 0 * x, False), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        bad.scores, _numpy_curve(x, shuffled, region, 16, 0 * x, False), rtol=1e-5
+    )
     np.testing.assert_allclose(good.auc, np.trapezoid(good.scores, good.fractions, axis=1))
     assert np.all(good.auc < bad.auc)
     ins = insertion_curve(model, x, perfect, class_index=0, steps=8, baseline=-0.5)
-    np.testing.assert_allclose(ins.scores,
-                               _numpy_curve(x, perfect, region, 8, np.full_like(x, -0.5), True),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        ins.scores, _numpy_curve(x, perfect, region, 8, np.full_like(x, -0.5), True), rtol=1e-5
+    )
     assert np.all(ins.auc > insertion_curve(model, x, shuffled, 0, 8, baseline=-0.5).auc)
 
 
 def test_blur_matches_opencv_and_is_the_insertion_start():
     x = np.random.default_rng(2).random((2, 20, 24, 3)).astype(np.float32)
-    want = np.stack([cv2.GaussianBlur(im, (11, 11), 5, borderType=cv2.BORDER_REFLECT_101)
-                     for im in x])
+    want = np.stack(
+        [cv2.GaussianBlur(im, (11, 11), 5, borderType=cv2.BORDER_REFLECT_101) for im in x]
+    )
     np.testing.assert_allclose(blur(x), want, atol=1e-5)
     model, region = _region_model()
     x8 = np.random.default_rng(3).random((2, 8, 8, 1)).astype(np.float32)
     curve = insertion_curve(model, x8, np.zeros((2, 8, 8)), class_index=0, steps=4)
-    np.testing.assert_allclose(curve.scores,
-                               _numpy_curve(x8, np.zeros((2, 8, 8)), region, 4,
-                                            blur(x8), True), rtol=1e-5)
+    np.testing.assert_allclose(
+        curve.scores, _numpy_curve(x8, np.zeros((2, 8, 8)), region, 4, blur(x8), True), rtol=1e-5
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(heatmaps=np.zeros((2, 4, 4))), "heatmaps"),
-    (dict(steps=0), "steps"),
-    (dict(baseline="noise"), "baseline"),
-    (dict(baseline=np.zeros(3)), "baseline"),
-    (dict(class_index=[0]), "class_index"),
-    (dict(batch_size=0), "batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(heatmaps=np.zeros((2, 4, 4))), "heatmaps"),
+        (dict(steps=0), "steps"),
+        (dict(baseline="noise"), "baseline"),
+        (dict(baseline=np.zeros(3)), "baseline"),
+        (dict(class_index=[0]), "class_index"),
+        (dict(batch_size=0), "batch_size"),
+    ],
+)
 def test_deletion_bad_input(kwargs, match):
     model, _ = _region_model()
-    args = dict(heatmaps=np.zeros((2, 8, 8)), class_index=None, steps=4, baseline=0.0,
-                batch_size=8) | kwargs
+    args = (
+        dict(heatmaps=np.zeros((2, 8, 8)), class_index=None, steps=4, baseline=0.0, batch_size=8)
+        | kwargs
+    )
     with pytest.raises((ValueError, TypeError), match=match):
         deletion_curve(model, np.zeros((2, 8, 8, 1)), **args)
 
@@ -283,8 +314,8 @@ def test_pointing_game_agrees_with_cam_and_scores_plateaus():
     plateau = np.zeros((2, 6, 6))
     plateau[:, 0, :4] = 1.0  # four peak pixels
     mask = np.zeros((2, 6, 6), bool)
-    mask[0, 0, 0] = True      # one of the four on the object
-    mask[1, 3, 3] = True      # 3 px (square window) from every peak pixel
+    mask[0, 0, 0] = True  # one of the four on the object
+    mask[1, 3, 3] = True  # 3 px (square window) from every peak pixel
     np.testing.assert_allclose(pointing_game(plateau, mask), [0.25, 0.0])
     np.testing.assert_allclose(pointing_game(plateau, mask, tolerance=3), [1.0, 1.0])
     np.testing.assert_allclose(pointing_game(plateau, mask, tolerance=2), [0.75, 0.0])

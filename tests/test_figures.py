@@ -23,25 +23,46 @@ def _occlusion_result(h=32, p=8, s=4, layer=True):
     rows = cols = np.arange(0, h - p + 1, s)
     prob = np.ones((len(rows), len(cols)), np.float32)
     prob[2, 3] = 0.2
-    res = {"probability": prob, "top_class": np.zeros(prob.shape, int), "rows": rows,
-           "cols": cols, "class_index": 0, "base_probability": 1.0, "patch_size": p,
-           "stride": s, "top_probability": prob}
+    res = {
+        "probability": prob,
+        "top_class": np.zeros(prob.shape, int),
+        "rows": rows,
+        "cols": cols,
+        "class_index": 0,
+        "base_probability": 1.0,
+        "patch_size": p,
+        "stride": s,
+        "top_probability": prob,
+    }
     if layer:
-        res.update(activation=RNG.random(prob.shape).astype(np.float32), channel=3,
-                   base_activation=1.0, layer="conv5")
+        res.update(
+            activation=RNG.random(prob.shape).astype(np.float32),
+            channel=3,
+            base_activation=1.0,
+            layer="conv5",
+        )
     return res
 
 
 def _invariance():
     amounts = np.arange(5.0)
-    return {"kind": "translation", "amounts": amounts, "layers": ["conv1"],
-            "distance": {"conv1": RNG.random((5, 2))}, "relative": {"conv1": RNG.random((5, 2))},
-            "probability": RNG.random((5, 2))}
+    return {
+        "kind": "translation",
+        "amounts": amounts,
+        "layers": ["conv1"],
+        "distance": {"conv1": RNG.random((5, 2))},
+        "relative": {"conv1": RNG.random((5, 2))},
+        "probability": RNG.random((5, 2)),
+    }
 
 
 def _tiles(h):
-    return Top9Tiles("conv1", np.array([0, 1]), RNG.normal(size=(2, 9, h, h, 3)).astype("float32"),
-                     RNG.integers(0, 255, (2, 9, h, h, 3), dtype=np.uint8))
+    return Top9Tiles(
+        "conv1",
+        np.array([0, 1]),
+        RNG.normal(size=(2, 9, h, h, 3)).astype("float32"),
+        RNG.integers(0, 255, (2, 9, h, h, 3), dtype=np.uint8),
+    )
 
 
 def _snapshots():
@@ -57,39 +78,93 @@ kernel = RNG.normal(size=(7, 7, 3, 32)).astype(np.float32)
 CASES = {
     "image_grid": (lambda: figures.image_grid(img32, list("abcd"), ncols=4), True, True, False),
     "filters_grid": (lambda: figures.filters_grid(kernel, title="t"), True, True, False),
-    "learning_curves": (lambda: figures.learning_curves(
-        [{"epoch": 1, "loss": 1.0, "accuracy": 0.5}, {"epoch": 2, "loss": 0.5,
-                                                       "accuracy": 0.7}]), True, False, False),
-    "confusion_matrix": (lambda: figures.confusion_matrix(np.eye(3) * 5 + 1, list("abc")),
-                         False, False, True),
-    "channel_grids": (lambda: figures.channel_grids(
-        {"conv1": RNG.random((12, 12, 8)), "conv5": RNG.random((3, 3, 8))},
-        image=img32[0]), True, True, True),
-    "gradcam_figure": (lambda: figures.gradcam_figure(img32, heat, list("abcd"),
-                                                      guided=RNG.normal(size=(4, 32, 32, 3))),
-                       True, True, True),
-    "rules_figure": (lambda: figures.rules_figure(np.eye(3) - 0.5, np.ones((3, 3))), True, True,
-                     True),
-    "patterns_figure": (lambda: figures.patterns_figure(
-        {"w": np.moveaxis(kernel[..., :4], -1, 0), "p": RNG.random((4, 32, 32, 3))}), True, True,
-        False),
+    "learning_curves": (
+        lambda: figures.learning_curves(
+            [{"epoch": 1, "loss": 1.0, "accuracy": 0.5}, {"epoch": 2, "loss": 0.5, "accuracy": 0.7}]
+        ),
+        True,
+        False,
+        False,
+    ),
+    "confusion_matrix": (
+        lambda: figures.confusion_matrix(np.eye(3) * 5 + 1, list("abc")),
+        False,
+        False,
+        True,
+    ),
+    "channel_grids": (
+        lambda: figures.channel_grids(
+            {"conv1": RNG.random((12, 12, 8)), "conv5": RNG.random((3, 3, 8))}, image=img32[0]
+        ),
+        True,
+        True,
+        True,
+    ),
+    "gradcam_figure": (
+        lambda: figures.gradcam_figure(
+            img32, heat, list("abcd"), guided=RNG.normal(size=(4, 32, 32, 3))
+        ),
+        True,
+        True,
+        True,
+    ),
+    "rules_figure": (
+        lambda: figures.rules_figure(np.eye(3) - 0.5, np.ones((3, 3))),
+        True,
+        True,
+        True,
+    ),
+    "patterns_figure": (
+        lambda: figures.patterns_figure(
+            {"w": np.moveaxis(kernel[..., :4], -1, 0), "p": RNG.random((4, 32, 32, 3))}
+        ),
+        True,
+        True,
+        False,
+    ),
     "top9_figure": (lambda: figures.top9_figure(_tiles(7)), True, True, False),
-    "occlusion_figure": (lambda: figures.occlusion_figure(
-        [img32[0], img32[1]], [_occlusion_result(), _occlusion_result()],
-        projection=[img32[0], img32[1]], class_names=["a", "b"]), True, True, True),
+    "occlusion_figure": (
+        lambda: figures.occlusion_figure(
+            [img32[0], img32[1]],
+            [_occlusion_result(), _occlusion_result()],
+            projection=[img32[0], img32[1]],
+            class_names=["a", "b"],
+        ),
+        True,
+        True,
+        True,
+    ),
     "evolution_figure": (lambda: figures.evolution_figure(_snapshots()), True, True, False),
-    "compare_figure": (lambda: figures.compare_figure({"a": kernel, "b": kernel}), True, True,
-                       False),
-    "bands_figure": (lambda: figures.bands_figure({"a": RNG.random((4, 3))}), False, False,
-                     False),
-    "invariance_figure": (lambda: figures.invariance_figure([_invariance()], names=["x", "y"]),
-                          True, False, False),
-    "probe_figure": (lambda: figures.probe_figure({"conv1": 0.5, "fc7": 0.8}, chance=0.2),
-                     False, False, False),
-    "generalization_figure": (lambda: figures.generalization_figure(
-        [{"per_class": 1, "frozen": 0.3, "fine_tuned": 0.4, "scratch": 0.2},
-         {"per_class": 5, "frozen": 0.5, "fine_tuned": 0.6, "scratch": 0.3}]), False, False,
-        False),
+    "compare_figure": (
+        lambda: figures.compare_figure({"a": kernel, "b": kernel}),
+        True,
+        True,
+        False,
+    ),
+    "bands_figure": (lambda: figures.bands_figure({"a": RNG.random((4, 3))}), False, False, False),
+    "invariance_figure": (
+        lambda: figures.invariance_figure([_invariance()], names=["x", "y"]),
+        True,
+        False,
+        False,
+    ),
+    "probe_figure": (
+        lambda: figures.probe_figure({"conv1": 0.5, "fc7": 0.8}, chance=0.2),
+        False,
+        False,
+        False,
+    ),
+    "generalization_figure": (
+        lambda: figures.generalization_figure(
+            [
+                {"per_class": 1, "frozen": 0.3, "fine_tuned": 0.4, "scratch": 0.2},
+                {"per_class": 5, "frozen": 0.5, "fine_tuned": 0.6, "scratch": 0.3},
+            ]
+        ),
+        False,
+        False,
+        False,
+    ),
 }
 
 
@@ -123,12 +198,23 @@ def test_figure_standard(name, plain_keys):
         if images:
             assert shown and all(im.get_interpolation() == "nearest" for im in shown), name
         assert any(hasattr(ax, "_colorbar") for ax in axes) == heatmap, name
-        texts = [t for ax in axes for t in [ax.title, ax.xaxis.label, ax.yaxis.label,
-                                             *ax.texts, *ax.get_xticklabels(),
-                                             *ax.get_yticklabels()] if t.get_text()]
+        texts = [
+            t
+            for ax in axes
+            for t in [
+                ax.title,
+                ax.xaxis.label,
+                ax.yaxis.label,
+                *ax.texts,
+                *ax.get_xticklabels(),
+                *ax.get_yticklabels(),
+            ]
+            if t.get_text()
+        ]
         texts += [t for t in fig.texts if t.get_text()]
-        assert all(t.get_fontsize() >= 8 for t in texts), \
-            [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 8]
+        assert all(t.get_fontsize() >= 8 for t in texts), [
+            (t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 8
+        ]
         assert set(vars(fig)) <= plain_keys, set(vars(fig)) - plain_keys
     finally:
         plt.close(fig)
@@ -137,34 +223,46 @@ def test_figure_standard(name, plain_keys):
 def test_tile_mosaic_known_answer():
     tiles = np.array([[[1, 2], [3, 4]], [[5, 6], [7, 8]], [[9, 10], [11, 12]]], np.int32)
     # three 2x2 tiles, two per row, 1-px separators of 0, a frame; the empty cell is filled
-    want = np.array([[0, 0, 0, 0, 0, 0, 0],
-                     [0, 1, 2, 0, 5, 6, 0],
-                     [0, 3, 4, 0, 7, 8, 0],
-                     [0, 0, 0, 0, 0, 0, 0],
-                     [0, 9, 10, 0, 0, 0, 0],
-                     [0, 11, 12, 0, 0, 0, 0],
-                     [0, 0, 0, 0, 0, 0, 0]])
+    want = np.array(
+        [
+            [0, 0, 0, 0, 0, 0, 0],
+            [0, 1, 2, 0, 5, 6, 0],
+            [0, 3, 4, 0, 7, 8, 0],
+            [0, 0, 0, 0, 0, 0, 0],
+            [0, 9, 10, 0, 0, 0, 0],
+            [0, 11, 12, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0, 0, 0],
+        ]
+    )
     np.testing.assert_array_equal(figures.tile_mosaic(tiles, 0, ncols=2), want)
     # zoom 2, no frame, 1-px separators of -1: each pixel becomes a 2x2 block
     got = figures.tile_mosaic(tiles[:2], -1, ncols=2, zoom=2, border=False)
-    want = np.array([[1, 1, 2, 2, -1, 5, 5, 6, 6],
-                     [1, 1, 2, 2, -1, 5, 5, 6, 6],
-                     [3, 3, 4, 4, -1, 7, 7, 8, 8],
-                     [3, 3, 4, 4, -1, 7, 7, 8, 8]])
+    want = np.array(
+        [
+            [1, 1, 2, 2, -1, 5, 5, 6, 6],
+            [1, 1, 2, 2, -1, 5, 5, 6, 6],
+            [3, 3, 4, 4, -1, 7, 7, 8, 8],
+            [3, 3, 4, 4, -1, 7, 7, 8, 8],
+        ]
+    )
     np.testing.assert_array_equal(got, want)
     # colour tiles with a colour separator; NaN separators for float tiles
-    rgb = figures.tile_mosaic(np.zeros((2, 1, 1, 3), np.uint8), [255, 0, 0], ncols=2, sep=1,
-                              border=False)
+    rgb = figures.tile_mosaic(
+        np.zeros((2, 1, 1, 3), np.uint8), [255, 0, 0], ncols=2, sep=1, border=False
+    )
     np.testing.assert_array_equal(rgb[0, 1], [255, 0, 0])
     assert np.isnan(figures.tile_mosaic(np.ones((2, 1, 1)), np.nan, border=False)[0, 1])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(tiles=np.zeros((2, 2))), "tiles must be"),
-    (dict(tiles=np.zeros((1, 2, 2)), zoom=0), "zoom must be"),
-    (dict(tiles=np.zeros((1, 2, 2)), sep=-1), "sep must be"),
-    (dict(tiles=np.zeros((1, 2, 2), np.uint8), fill=np.nan), "fill NaN"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(tiles=np.zeros((2, 2))), "tiles must be"),
+        (dict(tiles=np.zeros((1, 2, 2)), zoom=0), "zoom must be"),
+        (dict(tiles=np.zeros((1, 2, 2)), sep=-1), "sep must be"),
+        (dict(tiles=np.zeros((1, 2, 2), np.uint8), fill=np.nan), "fill NaN"),
+    ],
+)
 def test_tile_mosaic_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         figures.tile_mosaic(**kwargs)
@@ -196,6 +294,7 @@ def test_integer_zoom_and_width():
 
 def test_occlusion_figure_rows_and_objects():
     """Several examples give one row each; a result may be an object with the dict's fields."""
+
     class Result:
         def __init__(self, d):
             self.__dict__.update(d)

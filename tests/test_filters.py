@@ -41,10 +41,12 @@ def test_ascent_increases_the_target_filter(model):
 
 
 def test_regularized_increases_and_stays_in_range(model):
-    out = filters.visualize_filters(model, "c2", [1, 3], steps=25, recipe="regularized",
-                                    input_range=(-1.0, 1.0))
-    start = filters.visualize_filters(model, "c2", [1, 3], steps=1, learning_rate=1e-9,
-                                      input_range=(-1.0, 1.0))
+    out = filters.visualize_filters(
+        model, "c2", [1, 3], steps=25, recipe="regularized", input_range=(-1.0, 1.0)
+    )
+    start = filters.visualize_filters(
+        model, "c2", [1, 3], steps=1, learning_rate=1e-9, input_range=(-1.0, 1.0)
+    )
     a0, a1 = mean_act(model, "c2", start), mean_act(model, "c2", out)
     assert a1[0, 1] > 5 * a0[0, 1] + 0.02 and a1[1, 3] > 5 * a0[1, 3] + 0.02
     assert out.min() >= -1 and out.max() <= 1 and np.isfinite(out).all()
@@ -55,19 +57,22 @@ def test_batched_equals_one_by_one_and_seeded(model):
     alone = filters.visualize_filters(model, "c2", 6, steps=10, seed=3)
     assert both.shape == (2, 16, 16, 3) and alone.shape == (1, 16, 16, 3)
     np.testing.assert_allclose(both[1], alone[0], atol=1e-5)
-    np.testing.assert_array_equal(both, filters.visualize_filters(model, "c2", [4, 6], steps=10,
-                                                                  seed=3))
+    np.testing.assert_array_equal(
+        both, filters.visualize_filters(model, "c2", [4, 6], steps=10, seed=3)
+    )
     assert not np.allclose(both, filters.visualize_filters(model, "c2", [4, 6], steps=10, seed=4))
 
 
 def test_batch_size_and_deprecated_keywords(model):
     ref = filters.visualize_filters(model, "c2", [0, 3, 5], steps=4, seed=1, recipe="regularized")
-    chunked = filters.visualize_filters(model, "c2", [0, 3, 5], steps=4, seed=1,
-                                        recipe="regularized", batch_size=2, verbose=0)
+    chunked = filters.visualize_filters(
+        model, "c2", [0, 3, 5], steps=4, seed=1, recipe="regularized", batch_size=2, verbose=0
+    )
     np.testing.assert_allclose(chunked, ref, atol=1e-6)
     with pytest.warns(DeprecationWarning, match=r"channels=") as rec:
-        old = filters.visualize_filters(model, "c2", steps=4, seed=1, recipe="regularized",
-                                        filters=[0, 3, 5], progress=False)
+        old = filters.visualize_filters(
+            model, "c2", steps=4, seed=1, recipe="regularized", filters=[0, 3, 5], progress=False
+        )
     assert any("verbose=" in str(w.message) for w in rec)
     np.testing.assert_array_equal(old, ref)
 
@@ -89,28 +94,32 @@ def test_default_filters_size_and_nested():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = filters.visualize_filters(outer, "c1", steps=3, size=24)
     assert out.shape == (6, 24, 24, 3)
-    np.testing.assert_allclose(out, filters.visualize_filters(inner, "c1", steps=3, size=24),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        out, filters.visualize_filters(inner, "c1", steps=3, size=24), atol=1e-5
+    )
     assert zfkeras.visualize_filters is filters.visualize_filters
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(model="m"), TypeError, "model must be a keras.Model"),
-    (dict(layer=3), TypeError, "layer must be a layer name"),
-    (dict(layer="nope"), ValueError, "must name a layer.*'nope'"),
-    (dict(layer="out"), ValueError, "4-D.*'out'"),
-    (dict(channels=[8]), ValueError, r"channels must be in \[0, 8\) for layer 'c2', got \[8\]"),
-    (dict(channels="a"), TypeError, "channels must be None, an int or a non-empty sequence"),
-    (dict(channels=[]), TypeError, "channels must be"),
-    (dict(channels=[1], filters=[2]), TypeError, "both 'channels' and its old name 'filters'"),
-    (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
-    (dict(verbose="yes"), ValueError, "verbose must be 'auto', 0 or 1"),
-    (dict(recipe="fancy"), ValueError, "recipe must be one of.*'fancy'"),
-    (dict(steps=0), ValueError, "steps must be a positive int, got 0"),
-    (dict(seed=-1), ValueError, "seed must be"),
-    (dict(size=4), ValueError, "size must be.*4"),
-    (dict(input_range=(1, 0)), ValueError, "input_range"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(model="m"), TypeError, "model must be a keras.Model"),
+        (dict(layer=3), TypeError, "layer must be a layer name"),
+        (dict(layer="nope"), ValueError, "must name a layer.*'nope'"),
+        (dict(layer="out"), ValueError, "4-D.*'out'"),
+        (dict(channels=[8]), ValueError, r"channels must be in \[0, 8\) for layer 'c2', got \[8\]"),
+        (dict(channels="a"), TypeError, "channels must be None, an int or a non-empty sequence"),
+        (dict(channels=[]), TypeError, "channels must be"),
+        (dict(channels=[1], filters=[2]), TypeError, "both 'channels' and its old name 'filters'"),
+        (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
+        (dict(verbose="yes"), ValueError, "verbose must be 'auto', 0 or 1"),
+        (dict(recipe="fancy"), ValueError, "recipe must be one of.*'fancy'"),
+        (dict(steps=0), ValueError, "steps must be a positive int, got 0"),
+        (dict(seed=-1), ValueError, "seed must be"),
+        (dict(size=4), ValueError, "size must be.*4"),
+        (dict(input_range=(1, 0)), ValueError, "input_range"),
+    ],
+)
 def test_errors(model, kwargs, error, match):
     args = dict(model=model, layer="c2", steps=2) | kwargs
     with pytest.raises(error, match=match):

@@ -23,14 +23,16 @@ def model():
     f = keras.layers.Flatten(name="flat")(x)
     y = keras.layers.Dense(4, activation="relu", name="fc7")(keras.layers.Flatten()(c))
     out = keras.layers.Dense(3, activation="softmax", name="predictions")(
-        keras.layers.Concatenate()([y, keras.layers.Dense(1)(f)]))
+        keras.layers.Concatenate()([y, keras.layers.Dense(1)(f)])
+    )
     return keras.Model(x, out)
 
 
 @pytest.mark.parametrize("kind", invariance.KINDS)
 def test_identity_is_exact(images, kind):
-    np.testing.assert_allclose(invariance.transform(images, kind, invariance.IDENTITY[kind]),
-                               images, atol=1e-6)
+    np.testing.assert_allclose(
+        invariance.transform(images, kind, invariance.IDENTITY[kind]), images, atol=1e-6
+    )
 
 
 def test_integer_translation_is_a_shift(images):
@@ -54,8 +56,9 @@ def test_scale_by_2_about_the_centre():
 
 def test_zero_distance_at_identity(model, images):
     for kind in invariance.KINDS:
-        res = invariance.invariance_curves(model, images, [0, 1, 2], kind,
-                                           [invariance.IDENTITY[kind]], layers=("conv1", "fc7"))
+        res = invariance.invariance_curves(
+            model, images, [0, 1, 2], kind, [invariance.IDENTITY[kind]], layers=("conv1", "fc7")
+        )
         for name in ("conv1", "fc7"):
             np.testing.assert_allclose(res.distance[name], 0, atol=1e-5)
         base = model.predict(images, verbose=0)[np.arange(3), [0, 1, 2]]
@@ -63,8 +66,9 @@ def test_zero_distance_at_identity(model, images):
 
 
 def test_known_distance_on_pixels(model, images):
-    res = invariance.invariance_curves(model, images, [0, 0, 0], "translation", [0, 2, -1],
-                                       layers=("flat",), batch_size=2)
+    res = invariance.invariance_curves(
+        model, images, [0, 0, 0], "translation", [0, 2, -1], layers=("flat",), batch_size=2
+    )
     for a, t in enumerate([0, 2, -1]):
         shifted = np.zeros_like(images)
         if t > 0:
@@ -75,31 +79,39 @@ def test_known_distance_on_pixels(model, images):
             shifted = images
         d = np.linalg.norm((shifted - images).reshape(3, -1), axis=1)
         np.testing.assert_allclose(res.distance["flat"][a], d, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(res.relative["flat"][a],
-                                   d / np.linalg.norm(images.reshape(3, -1), axis=1), rtol=1e-5)
+        np.testing.assert_allclose(
+            res.relative["flat"][a], d / np.linalg.norm(images.reshape(3, -1), axis=1), rtol=1e-5
+        )
     assert res.probability.shape == res.prediction.shape == (3, 3)
 
 
 def test_figure(model, images):
     warnings.simplefilter("error", DeprecationWarning)  # the figure reads attributes
-    res = [invariance.invariance_curves(model, images, [0, 1, 2], k, [0.5, 1, 2])
-           for k in ("translation", "scale")]
+    res = [
+        invariance.invariance_curves(model, images, [0, 1, 2], k, [0.5, 1, 2])
+        for k in ("translation", "scale")
+    ]
     fig = figures.invariance_figure(res, names=["a", "b", "c"])
     assert len(fig.axes) == 6
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(kind="shear"), "kind must be one of"),
-    (dict(amounts=[]), "amounts must be a non-empty"),
-    (dict(class_index=[0]), "class_index must be None, an int or 3 ints"),
-    (dict(class_index=3), r"class_index must be in \[0, 3\), got 3"),
-    (dict(layers=("nope",)), "layers must name a layer of the model, got 'nope'"),
-    (dict(layers="conv1"), "layers must be a sequence of layer names"),
-    (dict(images=np.zeros((10, 10, 2))), r"images must have shape \(N, 10, 10, 2\), got shape"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(kind="shear"), "kind must be one of"),
+        (dict(amounts=[]), "amounts must be a non-empty"),
+        (dict(class_index=[0]), "class_index must be None, an int or 3 ints"),
+        (dict(class_index=3), r"class_index must be in \[0, 3\), got 3"),
+        (dict(layers=("nope",)), "layers must name a layer of the model, got 'nope'"),
+        (dict(layers="conv1"), "layers must be a sequence of layer names"),
+        (dict(images=np.zeros((10, 10, 2))), r"images must have shape \(N, 10, 10, 2\), got shape"),
+    ],
+)
 def test_errors(model, images, kwargs, match):
-    args = dict(model=model, images=images, class_index=[0, 1, 2], kind="translation",
-                amounts=[0, 1]) | kwargs
+    args = (
+        dict(model=model, images=images, class_index=[0, 1, 2], kind="translation", amounts=[0, 1])
+        | kwargs
+    )
     with pytest.raises((ValueError, TypeError), match=match):
         invariance.invariance_curves(**args)
 
@@ -130,14 +142,20 @@ def test_probabilities_for_every_softmax_form(images, form):
     # and the softmax applied twice)
     m = ending(form)
     amounts = [0, 2]
-    res = invariance.invariance_curves(m, images, [0, 1, 3], "translation", amounts,
-                                       layers=("conv1", "fc7") if form != "nested"
-                                       else ("inner/conv1", "fc7"))
+    res = invariance.invariance_curves(
+        m,
+        images,
+        [0, 1, 3],
+        "translation",
+        amounts,
+        layers=("conv1", "fc7") if form != "nested" else ("inner/conv1", "fc7"),
+    )
     for a, amount in enumerate(amounts):
         out = m.predict(invariance.transform(images, "translation", amount), verbose=0)
         want = np.asarray(keras.ops.softmax(out)) if form == "none" else out
-        np.testing.assert_allclose(res.probability[a], want[np.arange(3), [0, 1, 3]],
-                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            res.probability[a], want[np.arange(3), [0, 1, 3]], rtol=1e-5, atol=1e-7
+        )
         np.testing.assert_array_equal(res.prediction[a], want.argmax(1))
     assert invariance.checks.ends_in_softmax(m) == (form != "none")
 
@@ -147,8 +165,9 @@ def test_default_class_is_the_prediction_and_labels_is_deprecated(model, images)
     res = invariance.invariance_curves(model, images, None, "rotation", [0, 90])
     np.testing.assert_array_equal(res.class_index, pred)
     with pytest.warns(DeprecationWarning, match="class_index"):
-        old = invariance.invariance_curves(model, images, kind="rotation", amounts=[0, 90],
-                                           labels=pred)
+        old = invariance.invariance_curves(
+            model, images, kind="rotation", amounts=[0, 90], labels=pred
+        )
     np.testing.assert_array_equal(old.probability, res.probability)
     with pytest.warns(DeprecationWarning, match=r"\.probability"):
         np.testing.assert_array_equal(res["probability"], res.probability)

@@ -12,7 +12,7 @@ def lrn_loop(a, n=5, k=2.0, alpha=1e-4, beta=0.75):
     c = a.shape[-1]
     for i in range(c):
         lo, hi = max(0, i - n // 2), min(c - 1, i + n // 2)
-        s = np.sum(a[..., lo:hi + 1] ** 2, axis=-1)
+        s = np.sum(a[..., lo : hi + 1] ** 2, axis=-1)
         out[..., i] = a[..., i] / (k + alpha * s) ** beta
     return out
 
@@ -35,7 +35,7 @@ def test_filter_renorm_scales_only_large_filters():
     rng = np.random.default_rng(1)
     w = rng.normal(0, 0.05, (3, 3, 4, 6)).astype("float32")
     w[..., 0] *= 10  # rms ~0.5
-    w[..., 3] *= 4   # rms ~0.2
+    w[..., 3] *= 4  # rms ~0.2
     got = np.asarray(FilterRenorm(0.1)(keras.ops.convert_to_tensor(w)))
     for j in range(6):
         rms = np.sqrt(np.mean(w[..., j] ** 2))
@@ -53,7 +53,7 @@ def test_renorm_applied_during_training():
     m.fit(x, np.arange(8) % 3, epochs=1, batch_size=8, verbose=0)
     for i in range(1, 6):
         k = m.get_layer(f"conv{i}").kernel.numpy()
-        rms = np.sqrt(np.mean(k ** 2, axis=(0, 1, 2)))
+        rms = np.sqrt(np.mean(k**2, axis=(0, 1, 2)))
         assert rms.max() <= 0.1 + 1e-5, f"conv{i}"
 
 

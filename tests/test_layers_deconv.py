@@ -14,8 +14,14 @@ from zfkeras.models.layers import (
 )
 
 POOLS = [  # (input rows, cols, pool, stride, padding)
-    (8, 8, 2, 2, "valid"), (9, 7, 3, 2, "valid"), (46, 46, 3, 2, "same"), (10, 10, 3, 2, "same"),
-    (11, 13, 3, 2, "same"), (7, 7, 3, 1, "same"), (13, 13, 3, 2, "valid")]
+    (8, 8, 2, 2, "valid"),
+    (9, 7, 3, 2, "valid"),
+    (46, 46, 3, 2, "same"),
+    (10, 10, 3, 2, "same"),
+    (11, 13, 3, 2, "same"),
+    (7, 7, 3, 1, "same"),
+    (13, 13, 3, 2, "valid"),
+]
 
 
 def distinct(shape, seed=0):
@@ -63,8 +69,9 @@ def test_unpooling_is_the_gradient_of_max_pooling(rows, cols, k, s, padding):
     _, switches = MaxPoolingWithSwitches(k, s, padding)(x)
     got = Unpooling2D(k, s, padding)(g, switches, output_size=(rows, cols)).numpy()
     np.testing.assert_allclose(got, grad, atol=1e-6)
-    np.testing.assert_allclose(got, unpool_loop(g.numpy(), np.asarray(switches), x.shape),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        got, unpool_loop(g.numpy(), np.asarray(switches), x.shape), atol=1e-6
+    )
 
 
 def test_unpooling_adds_values_that_share_a_switch():
@@ -76,11 +83,14 @@ def test_unpooling_adds_values_that_share_a_switch():
     assert np.asarray(out)[0, 2, 2, 0] == 6.0 and np.count_nonzero(np.asarray(out)) == 1
 
 
-@pytest.mark.parametrize("rule,expect", [
-    ("deconvnet", [0.0, 0.0, 2.0, 3.0]),   # zero where the signal is negative
-    ("backprop", [-1.0, 0.0, 0.0, 3.0]),   # zero where the forward input is negative
-    ("guided", [0.0, 0.0, 0.0, 3.0]),      # zero where either is
-])
+@pytest.mark.parametrize(
+    "rule,expect",
+    [
+        ("deconvnet", [0.0, 0.0, 2.0, 3.0]),  # zero where the signal is negative
+        ("backprop", [-1.0, 0.0, 0.0, 3.0]),  # zero where the forward input is negative
+        ("guided", [0.0, 0.0, 0.0, 3.0]),  # zero where either is
+    ],
+)
 def test_rectification_rules(rule, expect):
     signal = np.array([-1.0, -2.0, 2.0, 3.0], "float32")
     forward = np.array([1.0, -1.0, -1.0, 1.0], "float32")
@@ -95,8 +105,15 @@ def test_rectification_errors():
 
 
 CONVS = [  # (input size, kernel, stride, padding): ZFNet's odd sizes included
-    (98, 7, 2, "valid"), (23, 5, 2, "valid"), (5, 3, 1, "same"), (14, 7, 2, "valid"),
-    (13, 3, 2, "same"), (12, 3, 2, "same"), (9, 4, 3, "valid"), (10, 1, 1, "valid")]
+    (98, 7, 2, "valid"),
+    (23, 5, 2, "valid"),
+    (5, 3, 1, "same"),
+    (14, 7, 2, "valid"),
+    (13, 3, 2, "same"),
+    (12, 3, 2, "same"),
+    (9, 4, 3, "valid"),
+    (10, 1, 1, "valid"),
+]
 
 
 @pytest.mark.parametrize("n,k,s,padding", CONVS)
@@ -126,7 +143,7 @@ def test_transposed_filtering_hand_loop_and_flip():
     loop = np.zeros((1, 6, 6, 3), "float32")
     for i in range(4):
         for j in range(4):
-            loop[0, i:i + 3, j:j + 3] += np.einsum("abco,o->abc", kernel, y[0, i, j])
+            loop[0, i : i + 3, j : j + 3] += np.einsum("abco,o->abc", kernel, y[0, i, j])
     got = TiedConv2DTranspose(conv)(y).numpy()  # default size: (4 - 1) * 1 + 3 = 6
     np.testing.assert_allclose(got, loop, atol=1e-5)
     flipped = np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))  # (3, 3, out=2 -> in, in=3)

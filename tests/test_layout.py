@@ -35,8 +35,9 @@ def test_imports_point_one_way(path):
     own = rel[0] if rel[0] in ORDER else None
     mods = _imports(path)
     if own != "figures":
-        assert not any(m.split(".")[0] in {"matplotlib", "IPython"} for m in mods), \
+        assert not any(m.split(".")[0] in {"matplotlib", "IPython"} for m in mods), (
             "only zfkeras.figures imports matplotlib"
+        )
     if own is None:
         return
     for m in mods:
@@ -46,8 +47,10 @@ def test_imports_point_one_way(path):
 
 
 def test_import_zfkeras_does_not_load_figures():
-    code = ("import sys, zfkeras; print('zfkeras.figures' in sys.modules); "
-            "zfkeras.figures; print('zfkeras.figures' in sys.modules)")
+    code = (
+        "import sys, zfkeras; print('zfkeras.figures' in sys.modules); "
+        "zfkeras.figures; print('zfkeras.figures' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
 

@@ -5,8 +5,18 @@ import tensorflow as tf
 
 from zfkeras import models
 
-PAPER_SHAPES = {"conv1": 110, "pool1": 55, "norm1": 55, "conv2": 26, "pool2": 13, "norm2": 13,
-                "conv3": 13, "conv4": 13, "conv5": 13, "pool5": 6}
+PAPER_SHAPES = {
+    "conv1": 110,
+    "pool1": 55,
+    "norm1": 55,
+    "conv2": 26,
+    "pool2": 13,
+    "norm2": 13,
+    "conv3": 13,
+    "conv4": 13,
+    "conv5": 13,
+    "pool5": 6,
+}
 PAPER_CHANNELS = {"conv1": 96, "conv2": 256, "conv3": 384, "conv4": 384, "conv5": 256}
 
 
@@ -75,23 +85,27 @@ def test_cpu_size_topology():
     assert m.output.shape[-1] == 10
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"input_shape": (224, 224)}, "input_shape"),
-    ({"input_shape": (224, 224, 0)}, "input_shape"),
-    ({"input_shape": (40, 40, 3)}, "at least 53"),
-    ({"num_classes": 0}, "num_classes"),
-    ({"width": 0}, "width"),
-    ({"fc_units": 2.5}, "fc_units"),
-    ({"dropout": 1.0}, "dropout"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"input_shape": (224, 224)}, "input_shape"),
+        ({"input_shape": (224, 224, 0)}, "input_shape"),
+        ({"input_shape": (40, 40, 3)}, "at least 53"),
+        ({"num_classes": 0}, "num_classes"),
+        ({"width": 0}, "width"),
+        ({"fc_units": 2.5}, "fc_units"),
+        ({"dropout": 1.0}, "dropout"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.zfnet(**kwargs)
 
 
 def test_options_remove_layers():
-    m = models.zfnet((64, 64, 3), 4, width=0.25, fc_units=8, dropout=0, contrast_norm=False,
-                     renorm_radius=None)
+    m = models.zfnet(
+        (64, 64, 3), 4, width=0.25, fc_units=8, dropout=0, contrast_norm=False, renorm_radius=None
+    )
     names = {layer.name for layer in m.layers}
     assert not names & {"norm1", "norm2", "drop6", "drop7"}
     assert m.get_layer("conv1").kernel_constraint is None
@@ -105,8 +119,9 @@ def test_pre_softmax_gives_logits():
     fc7 = keras.Model(m.input, m.get_layer("drop7").output)(x)
     k, b = m.get_layer("predictions").get_weights()
     np.testing.assert_allclose(logits, np.asarray(fc7) @ k + b, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(keras.ops.softmax(logits)), np.asarray(m(x)),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(keras.ops.softmax(logits)), np.asarray(m(x)), rtol=1e-4, atol=1e-6
+    )
     with pytest.raises(TypeError, match="model"):
         models.pre_softmax("not a model")
 
@@ -143,8 +158,9 @@ def _ending(form):
     return keras.Model(x, z), hand
 
 
-@pytest.mark.parametrize("form", ["dense", "conv", "activation", "softmax", "ops", "nested",
-                                  "none"])
+@pytest.mark.parametrize(
+    "form", ["dense", "conv", "activation", "softmax", "ops", "nested", "none"]
+)
 def test_pre_softmax_and_ends_in_softmax_for_every_form(form):
     model, hand = _ending(form)
     x = np.random.default_rng(1).normal(size=(4, 6, 6, 2)).astype("float32")
@@ -154,8 +170,9 @@ def test_pre_softmax_and_ends_in_softmax_for_every_form(form):
     assert models.architectures.ends_in_softmax(model) == (form != "none")
     assert (logits is model) == (form == "none")
     if form != "none":
-        np.testing.assert_allclose(np.asarray(keras.ops.softmax(want)), np.asarray(model(x)),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(keras.ops.softmax(want)), np.asarray(model(x)), rtol=1e-5, atol=1e-6
+        )
     if form == "nested":  # the nested model keeps its name: "inner/c" paths stay valid
         assert [lay.name for lay in logits.layers][-1] == "inner"
 

@@ -34,13 +34,14 @@ def plain_loop(model, image, p, s, fill, layer=None):
     """The definition, one occluded copy at a time."""
     feats = keras.Model(model.inputs, model.get_layer(layer).output) if layer else None
     base = model.predict(image[None], verbose=0)[0]
-    channel = int(np.argmax(feats.predict(image[None], verbose=0)[0].sum((0, 1)))) if layer \
-        else None
+    channel = (
+        int(np.argmax(feats.predict(image[None], verbose=0)[0].sum((0, 1)))) if layer else None
+    )
     probs, acts = [], []
     for r in range(0, image.shape[0] - p + 1, s):
         for c in range(0, image.shape[1] - p + 1, s):
             x = image.copy()
-            x[r:r + p, c:c + p] = fill
+            x[r : r + p, c : c + p] = fill
             probs.append(model.predict(x[None], verbose=0)[0])
             if layer:
                 acts.append(feats.predict(x[None], verbose=0)[0, ..., channel].sum())
@@ -63,17 +64,24 @@ def test_equals_plain_loop(model, image):
     assert res.base_probability == pytest.approx(base[cls], rel=1e-5)
 
 
-@pytest.mark.parametrize("h, w, p, s, rows, cols", [
-    (12, 10, 4, 3, [0, 3, 6], [0, 3, 6]),      # 12 - 4 = 8 is off the grid: last offset 6
-    (12, 10, 4, 2, [0, 2, 4, 6, 8], [0, 2, 4, 6]),
-    (12, 10, 10, 5, [0], [0]),
-    (12, 10, 1, 11, [0, 11], [0]),
-])
+@pytest.mark.parametrize(
+    "h, w, p, s, rows, cols",
+    [
+        (12, 10, 4, 3, [0, 3, 6], [0, 3, 6]),  # 12 - 4 = 8 is off the grid: last offset 6
+        (12, 10, 4, 2, [0, 2, 4, 6, 8], [0, 2, 4, 6]),
+        (12, 10, 10, 5, [0], [0]),
+        (12, 10, 1, 11, [0, 11], [0]),
+    ],
+)
 def test_positions(h, w, p, s, rows, cols):
-    model = keras.Sequential([keras.Input((h, w, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(3, activation="softmax")])
-    res = zfkeras.occlusion_sensitivity(model, np.zeros((h, w, 3), "float32"), p, s,
-                                        class_index=1)
+    model = keras.Sequential(
+        [
+            keras.Input((h, w, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    res = zfkeras.occlusion_sensitivity(model, np.zeros((h, w, 3), "float32"), p, s, class_index=1)
     assert res.rows.tolist() == rows and res.cols.tolist() == cols
     assert res.probability.shape == res.top_class.shape == (len(rows), len(cols))
 
@@ -105,16 +113,23 @@ def test_default_fill_is_zero_and_fill_image(model, image):
 
 def test_pointing_hits():
     prob = np.array([[0.9, 0.1], [0.5, 0.6]])
-    res = occlusion.OcclusionResult(probability=prob, top_class=np.zeros((2, 2), int),
-                                    top_probability=prob, rows=np.array([0, 4]),
-                                    cols=np.array([0, 4]), class_index=0, base_probability=1.0,
-                                    patch_size=4, stride=4)
+    res = occlusion.OcclusionResult(
+        probability=prob,
+        top_class=np.zeros((2, 2), int),
+        top_probability=prob,
+        rows=np.array([0, 4]),
+        cols=np.array([0, 4]),
+        class_index=0,
+        base_probability=1.0,
+        patch_size=4,
+        stride=4,
+    )
     masks = np.zeros((2, 8, 8), bool)
-    masks[0, 1, 5] = True   # inside the occluder at (0, 4)
-    masks[1, 5, 1] = True   # elsewhere
+    masks[0, 1, 5] = True  # inside the occluder at (0, 4)
+    masks[1, 5, 1] = True  # elsewhere
     assert occlusion.pointing_hits([res, res], masks).tolist() == [True, False]
     # chance: of the 4 squares, (0, 4) alone covers (1, 5); (4, 0) alone covers (5, 1)
-    masks[1, 1, 1] = True   # now (0, 0) too
+    masks[1, 1, 1] = True  # now (0, 0) too
     np.testing.assert_allclose(occlusion.pointing_chance([res, res], masks), [0.25, 0.5])
     with pytest.raises(ValueError, match="masks must be"):
         occlusion.pointing_chance([res], masks)
@@ -142,13 +157,14 @@ def test_chosen_channel_and_nested_layer(model, image):
     for r in (0, 4, 8):
         for c in (0, 4):
             x = image.copy()
-            x[r:r + 4, c:c + 4] = 0
+            x[r : r + 4, c : c + 4] = 0
             want.append(feats.predict(x[None], verbose=0)[0, ..., 2].sum())
     assert res.channel == 2
     np.testing.assert_allclose(res.activation.ravel(), want, rtol=1e-5, atol=1e-5)
     outer = keras.Sequential([keras.Input((12, 10, 3)), model])
-    nested = zfkeras.occlusion_sensitivity(outer, image, 4, 4, layer=f"{model.name}/conv",
-                                           channel=2)
+    nested = zfkeras.occlusion_sensitivity(
+        outer, image, 4, 4, layer=f"{model.name}/conv", channel=2
+    )
     np.testing.assert_allclose(nested.activation, res.activation, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(nested.probability, res.probability, rtol=1e-5)
 
@@ -156,28 +172,35 @@ def test_chosen_channel_and_nested_layer(model, image):
 def test_figure(model, image):
     warnings.simplefilter("error", DeprecationWarning)  # the figure reads attributes
     res = zfkeras.occlusion_sensitivity(model, image, 4, 2, layer="conv")
-    fig = figures.occlusion_figure(image, res, projection=image, class_names=list("abcde"),
-                                     mask=np.ones((12, 10), bool))
+    fig = figures.occlusion_figure(
+        image, res, projection=image, class_names=list("abcde"), mask=np.ones((12, 10), bool)
+    )
     assert len(fig.axes) >= 5
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(model="m"), "model must be a keras.Model"),
-    (dict(image=np.zeros((12, 10))), r"image must have shape \(12, 10, 3\) or \(1, 12, 10, 3\)"),
-    (dict(patch_size=0), "patch_size"),
-    (dict(patch_size=11), "patch_size"),
-    (dict(patch_size=2.0), "patch_size"),
-    (dict(stride=0), "stride"),
-    (dict(class_index=5), "class_index"),
-    (dict(layer="nope"), "layer must name a layer of the model, got 'nope'"),
-    (dict(layer="out"), r"layer must have a 4-D \(N, H, W, C\) output, got 'out'"),
-    (dict(layer="conv", channel=4), r"channel must be in \[0, 4\) for layer 'conv', got 4"),
-    (dict(channel=1), "channel needs a layer"),
-    (dict(verbose=2), "verbose must be 'auto', 0 or 1, got 2"),
-    (dict(fill=np.zeros(4)), "fill must broadcast"),
-    (dict(fill=np.nan), "fill must be a finite"),
-    (dict(batch_size=0), "batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(model="m"), "model must be a keras.Model"),
+        (
+            dict(image=np.zeros((12, 10))),
+            r"image must have shape \(12, 10, 3\) or \(1, 12, 10, 3\)",
+        ),
+        (dict(patch_size=0), "patch_size"),
+        (dict(patch_size=11), "patch_size"),
+        (dict(patch_size=2.0), "patch_size"),
+        (dict(stride=0), "stride"),
+        (dict(class_index=5), "class_index"),
+        (dict(layer="nope"), "layer must name a layer of the model, got 'nope'"),
+        (dict(layer="out"), r"layer must have a 4-D \(N, H, W, C\) output, got 'out'"),
+        (dict(layer="conv", channel=4), r"channel must be in \[0, 4\) for layer 'conv', got 4"),
+        (dict(channel=1), "channel needs a layer"),
+        (dict(verbose=2), "verbose must be 'auto', 0 or 1, got 2"),
+        (dict(fill=np.zeros(4)), "fill must broadcast"),
+        (dict(fill=np.nan), "fill must be a finite"),
+        (dict(batch_size=0), "batch_size"),
+    ],
+)
 def test_errors(model, image, kwargs, match):
     args = dict(model=model, image=image, patch_size=4, stride=2) | kwargs
     with pytest.raises((ValueError, TypeError), match=match):
@@ -198,8 +221,10 @@ def test_shipped_shapes_lowest_probability_on_the_object():
     bundle = zfkeras.pretrained("zfnet-shapes")
     d = zfkeras.data.shapes(100, seed=4321, image_size=int(bundle.model.input.shape[1]))
     x = bundle.preprocess(d["images"])
-    results = [zfkeras.occlusion_sensitivity(bundle.model, img, 24, 8, class_index=int(y))
-               for img, y in zip(x, d["labels"])]
+    results = [
+        zfkeras.occlusion_sensitivity(bundle.model, img, 24, 8, class_index=int(y))
+        for img, y in zip(x, d["labels"])
+    ]
     hits = occlusion.pointing_hits(results, d["masks"])
     chance = occlusion.pointing_chance(results, d["masks"]).mean()
     assert hits.mean() >= 0.9, hits.mean()

@@ -23,15 +23,20 @@ import zfkeras
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-SHIPPED = sorted(p.name for p in (ROOT / "data").iterdir()
-                 if p.suffix in {".keras", ".json", ".npy", ".npz"})
+SHIPPED = sorted(
+    p.name for p in (ROOT / "data").iterdir() if p.suffix in {".keras", ".json", ".npy", ".npz"}
+)
 BUNDLES = ("zfnet-cifar10", "alexnet-cifar10", "zfnet-shapes")
 EXPERIMENTS = ("evolution-shapes.npz", "generalization-shapes.json", "ablation-shapes.json")
 # Declared but never imported: each is run as a command or loaded by another tool.
-TOOLS = {"ruff": "make test lints", "nbval": "pytest plugin, make test runs the chapters",
-         "ipykernel": "the kernel that nbval and tools/render.py start",
-         "jupyterlab": "the interface to open the chapters",
-         "setuptools": "builds the wheel below", "wheel": "bdist_wheel for setuptools < 70.1"}
+TOOLS = {
+    "ruff": "make test lints",
+    "nbval": "pytest plugin, make test runs the chapters",
+    "ipykernel": "the kernel that nbval and tools/render.py start",
+    "jupyterlab": "the interface to open the chapters",
+    "setuptools": "builds the wheel below",
+    "wheel": "bdist_wheel for setuptools < 70.1",
+}
 # Imported only inside try/except ImportError by a benchmark, which then says how to get it.
 GUARDED = {"tf_explain": "tf-explain", "tf_keras_vis": "tf-keras-vis"}
 
@@ -60,8 +65,9 @@ def _third_party(paths, local=()) -> dict[str, str]:
         if path.suffix == ".ipynb":
             cells = json.loads(path.read_text())["cells"]
             source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-            source = "\n".join(line for line in source.splitlines()
-                               if not line.lstrip().startswith(("%", "!")))
+            source = "\n".join(
+                line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+            )
         else:
             source = path.read_text()
         for mod in _imports(source):
@@ -83,12 +89,15 @@ def _distributions(module: str) -> set[str]:
 
 
 CORE = {_dist(r) for r in PYPROJECT["project"]["dependencies"]}
-EXTRAS = {k: {_dist(r) for r in v}
-          for k, v in PYPROJECT["project"]["optional-dependencies"].items()}
+EXTRAS = {
+    k: {_dist(r) for r in v} for k, v in PYPROJECT["project"]["optional-dependencies"].items()
+}
 SCOPES = {  # what each part of the repository may import: core deps plus these extras
     "zfkeras": (sorted((ROOT / "zfkeras").rglob("*.py")), CORE),
-    "tests": ([ROOT / "conftest.py", *sorted((ROOT / "tests").glob("*.py"))],
-              CORE | EXTRAS["test"]),
+    "tests": (
+        [ROOT / "conftest.py", *sorted((ROOT / "tests").glob("*.py"))],
+        CORE | EXTRAS["test"],
+    ),
     "tools": (sorted((ROOT / "tools").glob("*.py")), CORE | EXTRAS["course"]),
     "chapters": (sorted((ROOT / "chapters").glob("*.ipynb")), CORE | EXTRAS["course"]),
     "benchmarks": (sorted((ROOT / "benchmarks").glob("*.py")), CORE),
@@ -131,8 +140,11 @@ def test_every_declared_dependency_is_used():
 
 
 def test_requirements_txt_defers_to_pyproject():
-    lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln.strip()
+        for ln in (ROOT / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     assert lines == ["-e .[course,test]"]
 
 
@@ -142,8 +154,9 @@ def test_version_is_pyproject_version():
 
 def test_every_package_is_listed():
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts)
-             for p in (ROOT / "zfkeras").rglob("__init__.py")}
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "zfkeras").rglob("__init__.py")
+    }
     assert found | {"zfkeras.shipped"} == listed
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"zfkeras.shipped": "data"}
 
@@ -162,8 +175,7 @@ def built(tmp_path_factory):
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
 
     def run(*args):
-        res = subprocess.run([*pip, *args], cwd=src, capture_output=True, text=True,
-                             timeout=300)
+        res = subprocess.run([*pip, *args], cwd=src, capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
 
     run("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "dist"), ".")
@@ -180,15 +192,23 @@ def _run_isolated(site: Path, code: str, tmp: Path) -> dict:
     that no other installation of zfkeras (an editable one included) is importable. It runs in
     an empty folder with an empty HOME and no $ZFKERAS_DATA; it prints one JSON line."""
     env_sites = [p for p in sys.path if p.endswith("site-packages")]
-    boot = (f"import sys, site; site.addsitedir({str(site)!r}); "
-            f"sys.path.extend({env_sites!r})\n")
+    boot = f"import sys, site; site.addsitedir({str(site)!r}); sys.path.extend({env_sites!r})\n"
     cwd = tmp / "elsewhere"
     cwd.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PYTHONPATH", "ZFKERAS_DATA", "XDG_DATA_HOME"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "ZFKERAS_DATA", "XDG_DATA_HOME"}
+    }
     env.update(HOME=str(tmp / "home"), TF_CPP_MIN_LOG_LEVEL="3")
-    res = subprocess.run([sys.executable, "-S", "-c", boot + code], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-S", "-c", boot + code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
 

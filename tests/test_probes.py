@@ -92,19 +92,32 @@ def test_probe_layers_and_figure(model):
     assert len(figures.probe_figure(acc, chance=1 / 3).axes) == 1
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), ["x"]),
-     "layers must name a layer of the model, got 'x'"),
-    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), "conv1"),
-     "layers must be a sequence of layer names"),
-    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 3)), ["conv1"]),
-     r"images must have shape \(N, 6, 6, 2\), got shape \(1, 6, 6, 3\)"),
-    (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), ["conv1"], grid=0), "grid"),
-    (lambda m: probes.linear_probe(np.zeros((3, 2)), [0, 1, 0], np.zeros((3, 4)), [0, 1, 0]),
-     "same D"),
-    (lambda m: probes.transfer_model(m, 3, layer="fc9"),
-     "layer must name a layer of the model, got 'fc9'"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), ["x"]),
+            "layers must name a layer of the model, got 'x'",
+        ),
+        (
+            lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), "conv1"),
+            "layers must be a sequence of layer names",
+        ),
+        (
+            lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 3)), ["conv1"]),
+            r"images must have shape \(N, 6, 6, 2\), got shape \(1, 6, 6, 3\)",
+        ),
+        (lambda m: probes.layer_features(m, np.zeros((1, 6, 6, 2)), ["conv1"], grid=0), "grid"),
+        (
+            lambda m: probes.linear_probe(np.zeros((3, 2)), [0, 1, 0], np.zeros((3, 4)), [0, 1, 0]),
+            "same D",
+        ),
+        (
+            lambda m: probes.transfer_model(m, 3, layer="fc9"),
+            "layer must name a layer of the model, got 'fc9'",
+        ),
+    ],
+)
 def test_errors(model, call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call(model)
@@ -115,8 +128,9 @@ def test_few_shot_transfer_leaves_model_unchanged(model):
     x = rng.normal(size=(12, 6, 6, 2)).astype("float32")
     y = np.arange(12) % 2
     before = [w.numpy().copy() for w in model.weights]
-    res = probes.few_shot_transfer(model, x, y, x, y, per_class=3, epochs=2, fine_tune_epochs=2,
-                                   fine_tune_layers=["fc7"])
+    res = probes.few_shot_transfer(
+        model, x, y, x, y, per_class=3, epochs=2, fine_tune_epochs=2, fine_tune_layers=["fc7"]
+    )
     assert set(res) == {"per_class", "frozen", "fine_tuned", "scratch"}
     assert all(0 <= res[k] <= 1 for k in ("frozen", "fine_tuned", "scratch"))
     for w, b in zip(model.weights, before):

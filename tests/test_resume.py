@@ -16,10 +16,32 @@ from zfkeras import train as cli
 from zfkeras import training
 
 STEPS, EPOCHS, LR = 4, 3, 0.05
-ARGS = ["--dataset", "shapes", "--epochs", str(EPOCHS), "--steps-per-epoch", str(STEPS),
-        "--train-size", "256", "--test-size", "32", "--width", "0.125", "--fc-units", "16",
-        "--image-size", "64", "--batch-size", "16", "--lr", str(LR), "--warmup-epochs", "1",
-        "--verbose", "0"]
+ARGS = [
+    "--dataset",
+    "shapes",
+    "--epochs",
+    str(EPOCHS),
+    "--steps-per-epoch",
+    str(STEPS),
+    "--train-size",
+    "256",
+    "--test-size",
+    "32",
+    "--width",
+    "0.125",
+    "--fc-units",
+    "16",
+    "--image-size",
+    "64",
+    "--batch-size",
+    "16",
+    "--lr",
+    str(LR),
+    "--warmup-epochs",
+    "1",
+    "--verbose",
+    "0",
+]
 BUNDLE = {"checkpoint.keras", "history.json", "model.keras", "model.json"}
 
 # The same command line, with a callback that stops dead after the 6th optimizer step (2 steps
@@ -50,9 +72,13 @@ def expected_lr(iteration: int) -> float:
 def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys):
     out, ref, marker = tmp_path / "run", tmp_path / "ref", tmp_path / "stalled"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-c", STALLING, str(marker), *ARGS, "--out",
-                             str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALLING, str(marker), *ARGS, "--out", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()[1][-3000:]
@@ -65,11 +91,17 @@ def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys):
     assert first_out.splitlines()[0] == f"starting {out} fresh"
     assert not (out / "model.json").exists()
 
-    res = subprocess.run([sys.executable, "-m", "zfkeras.train", *ARGS, "--out", str(out)],
-                         capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "zfkeras.train", *ARGS, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.splitlines()[0] == (
-        f"resuming {out} from epoch 1 of {EPOCHS} (pass --fresh to start over)")
+        f"resuming {out} from epoch 1 of {EPOCHS} (pass --fresh to start over)"
+    )
 
     assert cli.main([*ARGS, "--out", str(ref)]) == 0  # the same command, never interrupted
     assert capsys.readouterr().out.splitlines()[0] == f"starting {ref} fresh"
@@ -82,15 +114,17 @@ def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys):
         assert json.loads((folder / "history.json").read_text()) == hist
         assert [r["epoch"] for r in hist] == list(range(1, EPOCHS + 1))
         assert [r["iterations"] for r in hist] == [STEPS * e for e in range(1, EPOCHS + 1)]
-        np.testing.assert_allclose([r["lr"] for r in hist],
-                                   [expected_lr(r["iterations"]) for r in hist], atol=1e-7)
+        np.testing.assert_allclose(
+            [r["lr"] for r in hist], [expected_lr(r["iterations"]) for r in hist], atol=1e-7
+        )
         assert all(np.isfinite(r["loss"]) for r in hist)
         assert set(os.listdir(folder)) == BUNDLE  # no backup, no temporary file left
         ckpt = keras.saving.load_model(folder / "checkpoint.keras")
         assert int(ckpt.optimizer.iterations.numpy()) == EPOCHS * STEPS
     assert [set(r) for r in resumed["history"]] == [set(r) for r in straight["history"]]
-    np.testing.assert_allclose([r["lr"] for r in resumed["history"]],
-                               [r["lr"] for r in straight["history"]], atol=1e-7)
+    np.testing.assert_allclose(
+        [r["lr"] for r in resumed["history"]], [r["lr"] for r in straight["history"]], atol=1e-7
+    )
 
 
 class Interrupt(Exception):
@@ -108,21 +142,33 @@ class RaiseAt(keras.callbacks.Callback):
 
 
 def test_other_recipe_is_refused_and_fresh_starts_over(tmp_path, capsys):
-    tiny = dict(dataset="shapes", epochs=2, batch_size=16, width=0.125, fc_units=16,
-                image_size=64, train_size=64, test_size=32, lr=0.01)
+    tiny = dict(
+        dataset="shapes",
+        epochs=2,
+        batch_size=16,
+        width=0.125,
+        fc_units=16,
+        image_size=64,
+        train_size=64,
+        test_size=32,
+        lr=0.01,
+    )
     with pytest.raises(Interrupt):
-        training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0,
-                       callbacks=[RaiseAt(3)])
+        training.train(
+            training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0, callbacks=[RaiseAt(3)]
+        )
     assert training.read_backup(tmp_path / "backup")["epoch"] == 1
     with pytest.raises(ValueError, match=r"lr=0.01 there, 0.02 now.*fresh"):
-        training.train(training.Recipe(**{**tiny, "lr": 0.02}), tmp_path, steps_per_epoch=2,
-                       verbose=0)
+        training.train(
+            training.Recipe(**{**tiny, "lr": 0.02}), tmp_path, steps_per_epoch=2, verbose=0
+        )
     with pytest.raises(ValueError, match="steps_per_epoch=2 there, 3 now"):
         training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=3, verbose=0)
     (tmp_path / ".partial-1-model.keras").write_text("half written")  # a killed write
     capsys.readouterr()
-    _, info = training.train(training.Recipe(**{**tiny, "lr": 0.02}), tmp_path,
-                             steps_per_epoch=2, verbose=0, fresh=True)
+    _, info = training.train(
+        training.Recipe(**{**tiny, "lr": 0.02}), tmp_path, steps_per_epoch=2, verbose=0, fresh=True
+    )
     assert capsys.readouterr().out.splitlines()[0] == f"starting {tmp_path} fresh"
     assert info["resumed_from_epoch"] is None
     assert [r["iterations"] for r in info["history"]] == [2, 4]

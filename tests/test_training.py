@@ -9,8 +9,17 @@ import pytest
 
 from zfkeras import models, training
 
-TINY = dict(dataset="shapes", epochs=2, batch_size=16, width=0.125, fc_units=16,
-            image_size=64, train_size=64, test_size=32, lr=0.01)
+TINY = dict(
+    dataset="shapes",
+    epochs=2,
+    batch_size=16,
+    width=0.125,
+    fc_units=16,
+    image_size=64,
+    train_size=64,
+    test_size=32,
+    lr=0.01,
+)
 
 
 def test_train_writes_bundle_and_history(tmp_path):
@@ -44,7 +53,8 @@ def test_evaluate_single_and_ten_crop_against_numpy():
     assert training.evaluate(m, x, y, mean, 1.0) == pytest.approx(np.mean(p.argmax(1) == y))
     ten = (p + pm) / 2
     assert training.evaluate(m, x, y, mean, 1.0, ten_crop=True, batch_size=7) == pytest.approx(
-        np.mean(ten.argmax(1) == y))
+        np.mean(ten.argmax(1) == y)
+    )
 
 
 def test_schedule_warms_up_then_decays():
@@ -59,8 +69,9 @@ def test_schedule_warms_up_then_decays():
     assert m.optimizer.momentum == 0.9
 
 
-@pytest.mark.parametrize("field, value, match", [("arch", "vgg", "arch"),
-                                                  ("dataset", "mnist", "dataset")])
+@pytest.mark.parametrize(
+    "field, value, match", [("arch", "vgg", "arch"), ("dataset", "mnist", "dataset")]
+)
 def test_bad_recipe(tmp_path, field, value, match):
     with pytest.raises(ValueError, match=match):
         training.train(training.Recipe(**{**TINY, field: value}), tmp_path, verbose=0)
@@ -74,10 +85,37 @@ def test_bad_strategy():
 @pytest.mark.slow
 def test_cli_mirrored_on_two_logical_cpus(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "zfkeras.train", "--dataset", "shapes", "--epochs", "1",
-           "--steps-per-epoch", "2", "--train-size", "64", "--test-size", "32", "--width",
-           "0.125", "--fc-units", "16", "--image-size", "64", "--batch-size", "16",
-           "--strategy", "mirrored", "--logical-cpus", "2", "--out", str(out), "--verbose", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "zfkeras.train",
+        "--dataset",
+        "shapes",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--train-size",
+        "64",
+        "--test-size",
+        "32",
+        "--width",
+        "0.125",
+        "--fc-units",
+        "16",
+        "--image-size",
+        "64",
+        "--batch-size",
+        "16",
+        "--strategy",
+        "mirrored",
+        "--logical-cpus",
+        "2",
+        "--out",
+        str(out),
+        "--verbose",
+        "0",
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -105,7 +143,9 @@ def test_help_is_a_sentence_for_every_option(capsys):
         text = action.help or ""
         assert not text.lower().startswith("recipe field"), action.dest
         assert text[0].isupper() and text.endswith(".") and len(text.split()) >= 6, (
-            action.dest, text)
+            action.dest,
+            text,
+        )
     with pytest.raises(SystemExit):
         train.main(["--help"])
     shown = " ".join(capsys.readouterr().out.split())  # undo the line wrapping
@@ -124,8 +164,17 @@ def test_no_renorm_flag_reaches_the_recipe():
 def test_renorm_switch_caps_or_leaves_filters(renorm):
     """One SGD step from a conv1 filter of RMS 5: with renormalization every filter ends at RMS
     <= 0.1 (the big one at exactly 0.1), without it the kernel is the plain SGD update."""
-    recipe = training.Recipe(**{**TINY, "renorm": renorm, "lr": 0.5, "warmup_epochs": 0,
-                                "weight_decay": 0.0, "dropout": 0.0, "epochs": 1})
+    recipe = training.Recipe(
+        **{
+            **TINY,
+            "renorm": renorm,
+            "lr": 0.5,
+            "warmup_epochs": 0,
+            "weight_decay": 0.0,
+            "dropout": 0.0,
+            "epochs": 1,
+        }
+    )
     model = training.build_model(recipe, 3)
     training.compile_model(model, recipe, steps_per_epoch=1)
     conv1 = model.get_layer("conv1")
@@ -143,11 +192,11 @@ def test_renorm_switch_caps_or_leaves_filters(renorm):
     grad = tape.gradient(loss, conv1.kernel).numpy()
     model.train_on_batch(x, y)
     step = w0 - 0.5 * grad  # first SGD step: the momentum buffer starts at zero
-    rms = np.sqrt((step ** 2).reshape(-1, step.shape[-1]).mean(0))
+    rms = np.sqrt((step**2).reshape(-1, step.shape[-1]).mean(0))
     expected = step * np.minimum(1.0, 0.1 / rms) if renorm else step
     after = conv1.kernel.numpy()
     np.testing.assert_allclose(after, expected, rtol=1e-4, atol=1e-6)
-    rms_after = np.sqrt((after ** 2).reshape(-1, after.shape[-1]).mean(0))
+    rms_after = np.sqrt((after**2).reshape(-1, after.shape[-1]).mean(0))
     if renorm:
         assert rms_after[0] == pytest.approx(0.1, rel=1e-4)
         assert np.all(rms_after <= 0.1 * (1 + 1e-5))

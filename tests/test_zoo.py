@@ -9,9 +9,28 @@ import zfkeras
 from zfkeras import config, data, training
 from zfkeras.models import zoo
 
-TINY = ["--dataset", "shapes", "--epochs", "1", "--steps-per-epoch", "2", "--train-size", "64",
-        "--test-size", "32", "--width", "0.125", "--fc-units", "16", "--image-size", "64",
-        "--batch-size", "16", "--verbose", "0"]
+TINY = [
+    "--dataset",
+    "shapes",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "2",
+    "--train-size",
+    "64",
+    "--test-size",
+    "32",
+    "--width",
+    "0.125",
+    "--fc-units",
+    "16",
+    "--image-size",
+    "64",
+    "--batch-size",
+    "16",
+    "--verbose",
+    "0",
+]
 
 
 @pytest.fixture
@@ -28,8 +47,9 @@ def test_unknown_name(no_user_data):
         zfkeras.pretrained("resnet")
 
 
-@pytest.mark.parametrize("name, error", [(3, TypeError), ("", ValueError),
-                                         ("../zfnet-shapes", ValueError)])
+@pytest.mark.parametrize(
+    "name, error", [(3, TypeError), ("", ValueError), ("../zfnet-shapes", ValueError)]
+)
 def test_bad_name(name, error):
     with pytest.raises(error, match="name"):
         zfkeras.pretrained(name)
@@ -43,8 +63,12 @@ def test_missing_files_say_how_to_get_them(tmp_path, monkeypatch, no_user_data):
 
 def test_shipped_files_resolve(no_user_data):
     assert set(zoo.NAMES) <= set(zoo.available())
-    for name in ("evolution-shapes.npz", "generalization-shapes.json", "ablation-shapes.json",
-                 "zfnet-shapes.mean.npy"):
+    for name in (
+        "evolution-shapes.npz",
+        "generalization-shapes.json",
+        "ablation-shapes.json",
+        "zfnet-shapes.mean.npy",
+    ):
         assert config.shipped_file(name) == config.shipped_dir() / name
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
         config.shipped_file("nothing.npz")
@@ -113,7 +137,10 @@ def test_train_install_writes_where_pretrained_reads(tiny_run, monkeypatch):
     monkeypatch.delenv("ZFKERAS_DATA", raising=False)
     user = tiny_run / "home" / ".local" / "share" / "zfkeras"
     assert sorted(p.name for p in user.iterdir()) == [
-        "tiny-shapes.json", "tiny-shapes.keras", "tiny-shapes.mean.npy"]
+        "tiny-shapes.json",
+        "tiny-shapes.keras",
+        "tiny-shapes.mean.npy",
+    ]
     assert "mean" not in json.loads((user / "tiny-shapes.json").read_text())
     assert "tiny-shapes" in zoo.available()
     b = zfkeras.pretrained("tiny-shapes")
@@ -125,8 +152,7 @@ def test_train_install_writes_where_pretrained_reads(tiny_run, monkeypatch):
     assert b.info["test_accuracy"] == run_info["test_accuracy"]
     x = b.preprocess(xtr[:4])
     ref = keras.saving.load_model(tiny_run / "run" / "model.keras")
-    np.testing.assert_allclose(b.model.predict(x, verbose=0), ref.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(b.model.predict(x, verbose=0), ref.predict(x, verbose=0), atol=1e-6)
 
 
 @pytest.mark.shipped
@@ -143,8 +169,9 @@ def test_search_order_data_env_then_user_then_shipped(tiny_run, tmp_path, monkey
     assert config.install_dir() == env
     env.mkdir()
     for suffix in (".keras", ".json", ".mean.npy"):  # the 96x96 CIFAR model under that name
-        shutil.copyfile(config.shipped_dir() / f"zfnet-cifar10{suffix}",
-                        env / f"zfnet-shapes{suffix}")
+        shutil.copyfile(
+            config.shipped_dir() / f"zfnet-cifar10{suffix}", env / f"zfnet-shapes{suffix}"
+        )
     assert zfkeras.pretrained("zfnet-shapes").model.input.shape[1] == 96
     assert config.shipped_file("zfnet-shapes.json") == env / "zfnet-shapes.json"
 
@@ -213,8 +240,9 @@ def test_cifar_bundles(name, arch, cifar_test):
 def test_cifar_recipes_identical():
     a = zfkeras.pretrained("zfnet-cifar10").info["recipe"]
     b = zfkeras.pretrained("alexnet-cifar10").info["recipe"]
-    assert {k: v for k, v in a.items() if k != "arch"} == {k: v for k, v in b.items()
-                                                             if k != "arch"}
+    assert {k: v for k, v in a.items() if k != "arch"} == {
+        k: v for k, v in b.items() if k != "arch"
+    }
 
 
 @pytest.mark.shipped
@@ -226,3 +254,26 @@ def test_shapes_bundle_on_unseen_images():
     assert acc >= 0.98
     x = b.preprocess(ds["images"][:4])
     np.testing.assert_allclose(b.deprocess(x).astype(int), ds["images"][:4].astype(int), atol=1)
+
+
+@pytest.mark.shipped
+def test_concepts_bundle():
+    b = zfkeras.pretrained("zfnet-concepts")
+    r = b.info["recipe"]
+    assert (r["dataset"], r["image_size"]) == ("concepts", 128)
+    assert "python -m zfkeras.train" in b.info["command"]
+    assert (config.shipped_dir() / "zfnet-concepts.keras").stat().st_size < 10_000_000
+    # the recorded test set, regenerated here (the trainer draws test images with seed + 2)
+    ds = data.concepts(r["test_size"], seed=r["seed"] + 2, image_size=128)
+    assert b.class_names == ds["class_names"]
+    acc = training.evaluate(b.model, ds["images"], ds["labels"], b.info["mean"], r["crop_scale"])
+    assert acc == pytest.approx(b.info["test_accuracy"], abs=0.003)
+    assert acc >= 0.97
+    # and on images it never saw in training or testing
+    unseen = data.concepts(500, seed=4242, image_size=128)
+    assert (
+        training.evaluate(
+            b.model, unseen["images"], unseen["labels"], b.info["mean"], r["crop_scale"]
+        )
+        >= 0.95
+    )

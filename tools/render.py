@@ -59,8 +59,9 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, log: Path, timeout: int) -> No
         nbclient.exceptions.DeadKernelError, CellTimeoutError: the kernel died or a cell timed out.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
     with open(log, "w", encoding="utf-8") as err:
         client.execute(env=kernel_env(), stderr=err, stdout=err)
 
@@ -70,10 +71,15 @@ def describe_failure(nb: nbformat.NotebookNode, err: Exception, log: Path) -> li
     if isinstance(err, CellExecutionError):
         lines = [f"{err.ename}: {err.evalue}".strip()]
     else:
-        lines = [f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}",
-                 f"kernel log: {log}"]
-    failing = [c for c in nb.cells if c.cell_type == "code"
-               and any(o.output_type == "error" for o in c.get("outputs", []))]
+        lines = [
+            f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}",
+            f"kernel log: {log}",
+        ]
+    failing = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and any(o.output_type == "error" for o in c.get("outputs", []))
+    ]
     if failing:
         cell = failing[-1]
         src = cell.source.splitlines()
@@ -94,26 +100,41 @@ def title_of(nb: nbformat.NotebookNode) -> str:
 def write_index(out: Path, rows: list[tuple[str, str, float, str]], seconds: float) -> Path:
     items = "\n".join(
         f'<tr><td><a href="{html.escape(f)}">{html.escape(t)}</a></td>'
-        f"<td>{s:.0f} s</td><td>{html.escape(st)}</td></tr>" for f, t, s, st in rows)
+        f"<td>{s:.0f} s</td><td>{html.escape(st)}</td></tr>"
+        for f, t, s, st in rows
+    )
     index = out / "index.html"
     index.write_text(
         "<!doctype html><meta charset='utf-8'><title>zfkeras course</title>"
         "<h1>zfkeras: Visualizing and Understanding Convolutional Networks, reproduced</h1>"
         f"<p>Rendered in {seconds:.0f} s.</p>"
         f"<table><tr><th>chapter</th><th>run time</th><th>status</th></tr>{items}</table>",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return index
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("notebooks", nargs="*", type=Path,
-                   help="chapters to run (default: every chapters/NN_*.ipynb)")
-    p.add_argument("--in-place", action="store_true",
-                   help="execute the given notebooks and save them with outputs (no HTML)")
-    p.add_argument("--out", type=Path, default=ROOT / "build",
-                   help="HTML, executed copies and kernel logs go here (default build/)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="chapters to run (default: every chapters/NN_*.ipynb)",
+    )
+    p.add_argument(
+        "--in-place",
+        action="store_true",
+        help="execute the given notebooks and save them with outputs (no HTML)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "build",
+        help="HTML, executed copies and kernel logs go here (default build/)",
+    )
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = p.parse_args(argv)
     if args.in_place and not args.notebooks:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the shipped weights in data/ (the commands recorded in data/<name>.json).
-# On 2 CPU cores: about 8 minutes for zfnet-shapes, 20-40 minutes for each CIFAR-10 model,
-# then about 12 minutes for the three experiment files of chapters 11 and 16.
+# On 2 CPU cores: about 8 minutes for each synthetic model (zfnet-shapes, zfnet-concepts), 20-40
+# minutes for each CIFAR-10 model, then about 45 minutes for the experiment files of chapters 11,
+# 13 and 16.
 # Interrupted? Rerun the same line: training resumes from its last completed epoch (backup/ in
 # --out); add --fresh to start that model over.
 set -euo pipefail
@@ -10,6 +11,7 @@ export ZFKERAS_DATA="$PWD/data"   # --install writes the shipped bundles into da
 PY=${PY:-.venv/bin/python}
 : "${ZFKERAS_CIFAR10:?set ZFKERAS_CIFAR10 to a CIFAR-10 folder (train/ and test/, one folder per class)}"
 $PY -m zfkeras.train --arch zfnet --dataset shapes --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --out runs/zfnet-shapes --install zfnet-shapes --verbose 2
+$PY -m zfkeras.train --arch zfnet --dataset concepts --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --out runs/zfnet-concepts --install zfnet-concepts --verbose 2
 $PY -m zfkeras.train --arch zfnet --dataset cifar10 --epochs 25 --out runs/zfnet-cifar10 --install zfnet-cifar10 --verbose 2
 $PY -m zfkeras.train --arch alexnet --dataset cifar10 --epochs 25 --out runs/alexnet-cifar10 --install alexnet-cifar10 --verbose 2
 # The chapters' experiment files (shapes; minutes each):

@@ -39,21 +39,31 @@ __version__ = config.version()
 sys.modules.setdefault("zfkeras.faithfulness", faithfulness)
 
 # Loaded on first use, so that ``import zfkeras`` does not import matplotlib.
-_LAZY = {"figures": ("zfkeras.figures", None),
-         "overlay": ("zfkeras.figures", "overlay"),
-         "rules_figure": ("zfkeras.figures", "rules_figure"),
-         "top9_figure": ("zfkeras.figures", "top9_figure")}
+_LAZY = {
+    "figures": ("zfkeras.figures", None),
+    "overlay": ("zfkeras.figures", "overlay"),
+    "rules_figure": ("zfkeras.figures", "rules_figure"),
+    "top9_figure": ("zfkeras.figures", "top9_figure"),
+}
 # The flat module names of zfkeras 0.1, kept for one release.
-_MOVED = {"activations": "zfkeras.methods.activations", "cam": "zfkeras.methods.cam",
-          "chain": "zfkeras.methods.chain", "deconvnet": "zfkeras.methods.deconvnet",
-          "filters": "zfkeras.methods.filters", "mining": "zfkeras.methods.mining",
-          "occlusion": "zfkeras.methods.occlusion", "layers": "zfkeras.models.layers",
-          "zoo": "zfkeras.models.zoo", "plot": "zfkeras.figures",
-          "ablation": "zfkeras.experiments.ablation",
-          "correspondence": "zfkeras.experiments.correspondence",
-          "diagnostics": "zfkeras.experiments.diagnostics",
-          "evolution": "zfkeras.experiments.evolution",
-          "invariance": "zfkeras.experiments.invariance", "probes": "zfkeras.experiments.probes"}
+_MOVED = {
+    "activations": "zfkeras.methods.activations",
+    "cam": "zfkeras.methods.cam",
+    "chain": "zfkeras.methods.chain",
+    "deconvnet": "zfkeras.methods.deconvnet",
+    "filters": "zfkeras.methods.filters",
+    "mining": "zfkeras.methods.mining",
+    "occlusion": "zfkeras.methods.occlusion",
+    "layers": "zfkeras.models.layers",
+    "zoo": "zfkeras.models.zoo",
+    "plot": "zfkeras.figures",
+    "ablation": "zfkeras.experiments.ablation",
+    "correspondence": "zfkeras.experiments.correspondence",
+    "diagnostics": "zfkeras.experiments.diagnostics",
+    "evolution": "zfkeras.experiments.evolution",
+    "invariance": "zfkeras.experiments.invariance",
+    "probes": "zfkeras.experiments.probes",
+}
 
 
 def __getattr__(name: str):
@@ -62,8 +72,11 @@ def __getattr__(name: str):
         mod = importlib.import_module(module)
         return mod if attr is None else getattr(mod, attr)
     if name in _MOVED:
-        warnings.warn(f"zfkeras.{name} moved to {_MOVED[name]}; the old name goes in zfkeras 0.3",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"zfkeras.{name} moved to {_MOVED[name]}; the old name goes in zfkeras 0.3",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return importlib.import_module(_MOVED[name])
     raise AttributeError(f"module 'zfkeras' has no attribute {name!r}")
 

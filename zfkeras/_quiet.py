@@ -59,7 +59,8 @@ def _zfkeras_quiet_start() -> None:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
     warnings.filterwarnings(
-        "ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)
+        "ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning
+    )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ def shipped_dir() -> Path:
     try:
         root = importlib.resources.files(SHIPPED_PACKAGE)
     except ModuleNotFoundError as e:
-        raise FileNotFoundError(f"the package {SHIPPED_PACKAGE} (zfkeras's shipped files) is not "
-                                f"installed beside {_ROOT / 'zfkeras'}; reinstall zfkeras") from e
+        raise FileNotFoundError(
+            f"the package {SHIPPED_PACKAGE} (zfkeras's shipped files) is not "
+            f"installed beside {_ROOT / 'zfkeras'}; reinstall zfkeras"
+        ) from e
     return Path(str(root))  # pip installs wheels unzipped: a real folder
 
 
@@ -106,8 +108,9 @@ def shipped_file(name: str) -> Path:
     if not isinstance(name, str):
         raise TypeError(f"name must be a str (a file name), got {type(name).__name__}")
     if not name or name in {".", ".."} or "/" in name or "\\" in name:
-        raise ValueError(f"name must be a plain file name like 'evolution-shapes.npz', got "
-                         f"{name!r}")
+        raise ValueError(
+            f"name must be a plain file name like 'evolution-shapes.npz', got {name!r}"
+        )
     folders = search_path()
     for folder in folders:
         if (folder / name).is_file():

@@ -26,7 +26,19 @@ from zfkeras.data.transforms import (
 )
 
 __all__ = [
-    "CIFAR10_CLASSES", "CONCEPT_CLASSES", "FACE_PARTS", "SHAPES_CLASSES", "DatasetFolderError",
-    "augment_batch", "centre_crop", "cifar10", "concepts", "crop_boxes", "crop_resize",
-    "normalize", "per_pixel_mean", "shapes", "ten_crops",
+    "CIFAR10_CLASSES",
+    "CONCEPT_CLASSES",
+    "FACE_PARTS",
+    "SHAPES_CLASSES",
+    "DatasetFolderError",
+    "augment_batch",
+    "centre_crop",
+    "cifar10",
+    "concepts",
+    "crop_boxes",
+    "crop_resize",
+    "normalize",
+    "per_pixel_mean",
+    "shapes",
+    "ten_crops",
 ]

@@ -20,12 +20,23 @@ import numpy as np
 
 from zfkeras.config import CIFAR10_ENV
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 
 _LAYOUT = "<dir>/{train,test}/<class name>/<image>.jpg|png, class names " + ", ".join(
-    CIFAR10_CLASSES)
+    CIFAR10_CLASSES
+)
 
 
 class DatasetFolderError(FileNotFoundError, ValueError):
@@ -33,8 +44,9 @@ class DatasetFolderError(FileNotFoundError, ValueError):
     and a ``ValueError``)."""
 
 
-def cifar10(split: str = "test", data_dir: str | os.PathLike | None = None,
-            limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def cifar10(
+    split: str = "test", data_dir: str | os.PathLike | None = None, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Load a CIFAR-10 split as ``(images, labels)``.
 
     Args:
@@ -80,26 +92,31 @@ def _read_folder(root: str, split: str, limit: int | None, origin: str):
     if not folder.is_dir():
         raise DatasetFolderError(
             f"CIFAR-10 folder {folder} does not exist {where}. Pass data_dir= or set "
-            f"${CIFAR10_ENV} to a folder laid out as {_LAYOUT}")
+            f"${CIFAR10_ENV} to a folder laid out as {_LAYOUT}"
+        )
     found = sorted(p.name for p in folder.iterdir() if p.is_dir())
     missing = [c for c in CIFAR10_CLASSES if c not in found]
     if missing:
         raise DatasetFolderError(
             f"CIFAR-10 folder {folder} is malformed: class folders {missing} are missing "
-            f"(found {found}). Expected layout {_LAYOUT}; set ${CIFAR10_ENV} or data_dir.")
+            f"(found {found}). Expected layout {_LAYOUT}; set ${CIFAR10_ENV} or data_dir."
+        )
     images, labels = [], []
     for c, name in enumerate(CIFAR10_CLASSES):
-        files = sorted(p for p in (folder / name).iterdir()
-                       if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
+        files = sorted(
+            p for p in (folder / name).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+        )[:limit]
         if not files:
             raise DatasetFolderError(
                 f"CIFAR-10 class folder {folder / name} holds no .jpg/.png images. "
-                f"Expected layout {_LAYOUT}; set ${CIFAR10_ENV} or data_dir.")
+                f"Expected layout {_LAYOUT}; set ${CIFAR10_ENV} or data_dir."
+            )
         for f in files:
             img = cv2.imread(str(f), cv2.IMREAD_COLOR)
             if img is None or img.shape != (32, 32, 3):
                 raise DatasetFolderError(
-                    f"{f} is not a readable 32x32 colour image. Expected layout {_LAYOUT}.")
+                    f"{f} is not a readable 32x32 colour image. Expected layout {_LAYOUT}."
+                )
             images.append(img[:, :, ::-1])
         labels += [c] * len(files)
     return np.stack(images), np.asarray(labels, np.int32)

@@ -19,13 +19,28 @@ import cv2
 import numpy as np
 
 PALETTE: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30), "green": (30, 160, 50), "blue": (30, 60, 220),
-    "yellow": (240, 220, 30), "white": (240, 240, 240), "black": (20, 20, 20),
-    "orange": (245, 140, 20), "purple": (130, 40, 170), "cyan": (40, 210, 220),
-    "pink": (245, 140, 190), "brown": (120, 70, 30), "grey": (128, 128, 128)}
+    "red": (220, 30, 30),
+    "green": (30, 160, 50),
+    "blue": (30, 60, 220),
+    "yellow": (240, 220, 30),
+    "white": (240, 240, 240),
+    "black": (20, 20, 20),
+    "orange": (245, 140, 20),
+    "purple": (130, 40, 170),
+    "cyan": (40, 210, 220),
+    "pink": (245, 140, 190),
+    "brown": (120, 70, 30),
+    "grey": (128, 128, 128),
+}
 NOISE = 6  # every channel of a palette-painted pixel lies within +-NOISE of its palette RGB
-TEXTURES = ("plain", "stripes-horizontal", "stripes-vertical", "stripes-diagonal", "dots",
-            "checker")
+TEXTURES = (
+    "plain",
+    "stripes-horizontal",
+    "stripes-vertical",
+    "stripes-diagonal",
+    "dots",
+    "checker",
+)
 PARTS = ("eye", "mouth", "ear", "wheel", "window", "door", "handle")
 CONCEPT_CLASSES = ("face", "cat", "robot", "car", "bus", "house", "mug", "cupboard", "suitcase")
 _PAL = np.array([(0, 0, 0)] + list(PALETTE.values()), np.uint8)  # row = colour label
@@ -52,45 +67,96 @@ _PART_LAYERS = {
     "mouth": [(_arc(0, -0.25, 1, 0.6, 0, 180, 16), 0)],  # a smile: lower half-ellipse
     "ear": [(np.array([(-0.75, 0.6), (0, -1), (0.75, 0.6)]), 0)],
     "wheel": [(_arc(0, 0, 1, 1), 0), (_arc(0, 0, 0.4, 0.4), 1)],
-    "window": [(_rect(-1, -0.8, 1, 0.8), 0), (_rect(-0.9, -0.1, 0.9, 0.1), 1),
-               (_rect(-0.1, -0.7, 0.1, 0.7), 1)],
+    "window": [
+        (_rect(-1, -0.8, 1, 0.8), 0),
+        (_rect(-0.9, -0.1, 0.9, 0.1), 1),
+        (_rect(-0.1, -0.7, 0.1, 0.7), 1),
+    ],
     "door": [(_rect(-0.5, -1, 0.5, 1), 0)],
     "handle": [(_annulus(1, 0.55, -90, 90), 0)],  # a loop opening to the left
 }
 # Size of a lone (distractor) part, in object-radius units.
-_LONE_SIZE = {"eye": 0.2, "mouth": 0.4, "ear": 0.4, "wheel": 0.28, "window": 0.2, "door": 0.42,
-              "handle": 0.4}
+_LONE_SIZE = {
+    "eye": 0.2,
+    "mouth": 0.4,
+    "ear": 0.4,
+    "wheel": 0.28,
+    "window": 0.2,
+    "door": 0.42,
+    "handle": 0.4,
+}
 # A class: body polygons (object-radius units, y down) and parts (name, x, y, size, angle_deg).
 _CLASS_SPECS = {
-    "face": ([_arc(0, 0, 1, 1)],
-             [("eye", -0.38, -0.22, 0.2, 0), ("eye", 0.38, -0.22, 0.2, 0),
-              ("mouth", 0, 0.45, 0.42, 0)]),
-    "cat": ([_arc(0, 0.05, 0.9, 0.9)],
-            [("ear", -0.55, -0.85, 0.42, -15), ("ear", 0.55, -0.85, 0.42, 15),
-             ("eye", -0.35, -0.1, 0.2, 0), ("eye", 0.35, -0.1, 0.2, 0)]),
-    "robot": ([_rect(-0.8, -0.7, 0.8, 0.6)],
-              [("ear", -0.5, -0.9, 0.3, 0), ("ear", 0.5, -0.9, 0.3, 0),
-               ("eye", -0.35, -0.3, 0.2, 0), ("eye", 0.35, -0.3, 0.2, 0),
-               ("mouth", 0, 0.2, 0.38, 0), ("wheel", -0.5, 0.75, 0.25, 0),
-               ("wheel", 0.5, 0.75, 0.25, 0)]),
-    "car": ([_rect(-1.1, -0.15, 1.1, 0.45),
-             np.array([(-0.7, -0.15), (-0.4, -0.65), (0.45, -0.65), (0.75, -0.15)])],
-            [("window", -0.25, -0.38, 0.18, 0), ("window", 0.25, -0.38, 0.18, 0),
-             ("wheel", -0.6, 0.45, 0.3, 0), ("wheel", 0.6, 0.45, 0.3, 0)]),
-    "bus": ([_rect(-1.2, -0.6, 1.2, 0.45)],
-            [("window", -0.85, -0.25, 0.2, 0), ("window", -0.35, -0.25, 0.2, 0),
-             ("window", 0.15, -0.25, 0.2, 0), ("door", 0.8, -0.05, 0.42, 0),
-             ("wheel", -0.7, 0.45, 0.27, 0), ("wheel", 0.25, 0.45, 0.27, 0)]),
-    "house": ([_rect(-0.75, -0.3, 0.75, 0.9), np.array([(-1.0, -0.3), (0, -1.1), (1.0, -0.3)])],
-              [("window", -0.42, 0.02, 0.2, 0), ("window", 0.42, 0.02, 0.2, 0),
-               ("door", 0, 0.6, 0.3, 0)]),
+    "face": (
+        [_arc(0, 0, 1, 1)],
+        [("eye", -0.38, -0.22, 0.2, 0), ("eye", 0.38, -0.22, 0.2, 0), ("mouth", 0, 0.45, 0.42, 0)],
+    ),
+    "cat": (
+        [_arc(0, 0.05, 0.9, 0.9)],
+        [
+            ("ear", -0.55, -0.85, 0.42, -15),
+            ("ear", 0.55, -0.85, 0.42, 15),
+            ("eye", -0.35, -0.1, 0.2, 0),
+            ("eye", 0.35, -0.1, 0.2, 0),
+        ],
+    ),
+    "robot": (
+        [_rect(-0.8, -0.7, 0.8, 0.6)],
+        [
+            ("ear", -0.5, -0.9, 0.3, 0),
+            ("ear", 0.5, -0.9, 0.3, 0),
+            ("eye", -0.35, -0.3, 0.2, 0),
+            ("eye", 0.35, -0.3, 0.2, 0),
+            ("mouth", 0, 0.2, 0.38, 0),
+            ("wheel", -0.5, 0.75, 0.25, 0),
+            ("wheel", 0.5, 0.75, 0.25, 0),
+        ],
+    ),
+    "car": (
+        [
+            _rect(-1.1, -0.15, 1.1, 0.45),
+            np.array([(-0.7, -0.15), (-0.4, -0.65), (0.45, -0.65), (0.75, -0.15)]),
+        ],
+        [
+            ("window", -0.25, -0.38, 0.18, 0),
+            ("window", 0.25, -0.38, 0.18, 0),
+            ("wheel", -0.6, 0.45, 0.3, 0),
+            ("wheel", 0.6, 0.45, 0.3, 0),
+        ],
+    ),
+    "bus": (
+        [_rect(-1.2, -0.6, 1.2, 0.45)],
+        [
+            ("window", -0.85, -0.25, 0.2, 0),
+            ("window", -0.35, -0.25, 0.2, 0),
+            ("window", 0.15, -0.25, 0.2, 0),
+            ("door", 0.8, -0.05, 0.42, 0),
+            ("wheel", -0.7, 0.45, 0.27, 0),
+            ("wheel", 0.25, 0.45, 0.27, 0),
+        ],
+    ),
+    "house": (
+        [_rect(-0.75, -0.3, 0.75, 0.9), np.array([(-1.0, -0.3), (0, -1.1), (1.0, -0.3)])],
+        [("window", -0.42, 0.02, 0.2, 0), ("window", 0.42, 0.02, 0.2, 0), ("door", 0, 0.6, 0.3, 0)],
+    ),
     "mug": ([_rect(-0.75, -0.75, 0.3, 0.75)], [("handle", 0.3, 0, 0.45, 0)]),
-    "cupboard": ([_rect(-0.7, -0.75, 0.7, 0.75)],
-                 [("door", -0.35, 0, 0.6, 0), ("door", 0.35, 0, 0.6, 0),
-                  ("handle", -0.26, 0, 0.2, 0), ("handle", 0.1, 0, 0.2, 0)]),
-    "suitcase": ([_rect(-1.0, -0.45, 1.0, 0.6)],
-                 [("handle", 0, -0.45, 0.4, -90), ("wheel", -0.7, 0.68, 0.16, 0),
-                  ("wheel", 0.7, 0.68, 0.16, 0)]),
+    "cupboard": (
+        [_rect(-0.7, -0.75, 0.7, 0.75)],
+        [
+            ("door", -0.35, 0, 0.6, 0),
+            ("door", 0.35, 0, 0.6, 0),
+            ("handle", -0.26, 0, 0.2, 0),
+            ("handle", 0.1, 0, 0.2, 0),
+        ],
+    ),
+    "suitcase": (
+        [_rect(-1.0, -0.45, 1.0, 0.6)],
+        [
+            ("handle", 0, -0.45, 0.4, -90),
+            ("wheel", -0.7, 0.68, 0.16, 0),
+            ("wheel", 0.7, 0.68, 0.16, 0),
+        ],
+    ),
 }
 
 
@@ -104,8 +170,11 @@ def _compile(body, parts) -> tuple:
     """Class spec -> (body polygons, layers (poly, part label, part-type slot, colour slot),
     extent radius, all layer points stacked, split indices)."""
     kinds = list(dict.fromkeys(p[0] for p in parts))
-    layers = [(_place(poly, x, y, size, ang), PARTS.index(name) + 1, kinds.index(name), slot)
-              for name, x, y, size, ang in parts for poly, slot in _PART_LAYERS[name]]
+    layers = [
+        (_place(poly, x, y, size, ang), PARTS.index(name) + 1, kinds.index(name), slot)
+        for name, x, y, size, ang in parts
+        for poly, slot in _PART_LAYERS[name]
+    ]
     extent = max(np.hypot(*np.concatenate([*body] + [ly[0] for ly in layers]).T))
     points = np.concatenate([ly[0] for ly in layers])
     splits = np.cumsum([len(ly[0]) for ly in layers])[:-1]
@@ -167,8 +236,9 @@ class _Canvas:
             self.tmp[:] = 0
             for poly in polys:  # one call per polygon: fillPoly XORs overlapping contours
                 cv2.fillPoly(self.tmp, [poly], 1, cv2.LINE_8, _SHIFT)
-            np.copyto(self.col, np.where(pattern, np.uint8(c1), np.uint8(c2)),
-                      where=self.tmp.view(bool))
+            np.copyto(
+                self.col, np.where(pattern, np.uint8(c1), np.uint8(c2)), where=self.tmp.view(bool)
+            )
         for m, v in maps:
             for poly in polys:
                 cv2.fillPoly(m, [poly], v, cv2.LINE_8, _SHIFT)
@@ -245,12 +315,15 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
     noise = rng.integers(0, 2 * NOISE + 1, (2 * s, 2 * s, 3)).astype(np.uint8)
     grid, cache = np.mgrid[:s, :s].astype(np.int32), {}
     lut = np.zeros((256, 1, 3), np.uint8)
-    lut[:len(_PAL), 0] = _PAL
+    lut[: len(_PAL), 0] = _PAL
     n_tex, n_col = len(TEXTURES), len(PALETTE)
     for i in range(n):
         cv = _Canvas(maps, i, s)
-        base = cv2.resize(rng.integers(60, 190, (4, 4, 3)).astype(np.uint8), (s, s),
-                          interpolation=cv2.INTER_LINEAR)
+        base = cv2.resize(
+            rng.integers(60, 190, (4, 4, 3)).astype(np.uint8),
+            (s, s),
+            interpolation=cv2.INTER_LINEAR,
+        )
         for _ in range(rng.integers(2, 5)):  # textured background regions
             c = rng.uniform(0, s, 2)
             a, b = rng.uniform(0.12, 0.35, 2) * s
@@ -263,8 +336,14 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
                 poly = np.array([(-a, b), (0, -b), (a, b)])
             c1, c2 = (int(v) + 1 for v in rng.choice(n_col, 2, replace=False))
             tex = int(rng.integers(1, n_tex + 1))
-            cv.textured([_transform(poly, 1, rng.uniform(0, np.pi), 1, c)], tex,
-                        _pattern(tex, rng, grid, sc, cache), c1, c2, None)
+            cv.textured(
+                [_transform(poly, 1, rng.uniform(0, np.pi), 1, c)],
+                tex,
+                _pattern(tex, rng, grid, sc, cache),
+                c1,
+                c2,
+                None,
+            )
         for _ in range(rng.integers(2, 5)):  # clutter lines, not from the palette
             p0, p1 = (tuple(int(v) for v in rng.integers(0, s, 2)) for _ in range(2))
             width = int(rng.integers(1, 3))
@@ -284,24 +363,42 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
             xy = rng.uniform(0, s, (8, 2))
             far = np.hypot(*(xy - centre).T) > big + lone[2] * rd + 3
             if far.any():
-                _draw(cv, lone, rd, rng.uniform(-np.pi, np.pi), 1.0, xy[np.argmax(far)],
-                      _part_colours(rng, 1, ()), None)
+                _draw(
+                    cv,
+                    lone,
+                    rd,
+                    rng.uniform(-np.pi, np.pi),
+                    1.0,
+                    xy[np.argmax(far)],
+                    _part_colours(rng, 1, ()),
+                    None,
+                )
         # body colours avoid the palette colours already painted around the object
         y0, x0 = (np.maximum(centre[::-1] - big, 0)).astype(int)
-        seen = np.unique(cv.col[y0:int(centre[1] + big) + 1, x0:int(centre[0] + big) + 1])
+        seen = np.unique(cv.col[y0 : int(centre[1] + big) + 1, x0 : int(centre[0] + big) + 1])
         pool = sorted(set(range(1, n_col + 1)) - set(seen.tolist()))
         pool = pool if len(pool) >= 2 else list(range(1, n_col + 1))
         c1, c2 = (int(v) for v in rng.choice(pool, 2, replace=False))
         tex = int(rng.integers(1, n_tex + 1))
         body = [_transform(p, r, angle, flip, centre) for p in spec[0]]
-        cv.textured(body, tex, _pattern(tex, rng, grid, sc, cache), c1, c2 if tex > 1 else c1,
-                    label + 1)
+        cv.textured(
+            body, tex, _pattern(tex, rng, grid, sc, cache), c1, c2 if tex > 1 else c1, label + 1
+        )
         n_kinds = 1 + max(ly[2] for ly in spec[1])
         _draw(cv, spec, r, angle, flip, centre, _part_colours(rng, n_kinds, (c1, c2)), label + 1)
         oy, ox = rng.integers(0, s, 2)
         cv2.copyTo(cv2.LUT(cv2.merge([cv.col] * 3), lut), cv.col, base)
-        cv2.subtract(cv2.add(base, noise[oy:oy + s, ox:ox + s]), NOISE, images[i])
-    return {"images": images, "labels": labels, "class_names": names, "concept_maps": maps,
-            "concept_names": {"colour": ["none", *PALETTE], "texture": ["none", *TEXTURES],
-                              "part": ["none", *PARTS], "object": ["none", *names]},
-            "palette": dict(PALETTE)}
+        cv2.subtract(cv2.add(base, noise[oy : oy + s, ox : ox + s]), NOISE, images[i])
+    return {
+        "images": images,
+        "labels": labels,
+        "class_names": names,
+        "concept_maps": maps,
+        "concept_names": {
+            "colour": ["none", *PALETTE],
+            "texture": ["none", *TEXTURES],
+            "part": ["none", *PARTS],
+            "object": ["none", *names],
+        },
+        "palette": dict(PALETTE),
+    }

@@ -21,8 +21,22 @@ def _polygon(kind: str, r: float) -> np.ndarray:
         return np.stack([np.cos(t), np.sin(t)], 1) * r
     if kind == "cross":
         a, b = r, r * 0.36
-        return np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a], [-b, a],
-                         [-b, b], [-a, b], [-a, -b], [-b, -b]])
+        return np.array(
+            [
+                [-b, -a],
+                [b, -a],
+                [b, -b],
+                [a, -b],
+                [a, b],
+                [b, b],
+                [b, a],
+                [-b, a],
+                [-b, b],
+                [-a, b],
+                [-a, -b],
+                [-b, -b],
+            ]
+        )
     raise ValueError(kind)
 
 
@@ -31,8 +45,9 @@ def _rot(points: np.ndarray, angle: float) -> np.ndarray:
     return points @ np.array([[c, s], [-s, c]])
 
 
-def shapes(n: int = 1000, seed: int = 0, image_size: int = 96,
-           classes: tuple[str, ...] = SHAPES_CLASSES) -> dict:
+def shapes(
+    n: int = 1000, seed: int = 0, image_size: int = 96, classes: tuple[str, ...] = SHAPES_CLASSES
+) -> dict:
     """Generate the synthetic dataset: one labelled object per image on clutter.
 
     Every image holds one object of a class (disk, square, triangle, cross, face), of random
@@ -84,8 +99,7 @@ def shapes(n: int = 1000, seed: int = 0, image_size: int = 96,
         for _ in range(rng.integers(2, 5)):  # distractor lines
             p0, p1 = rng.uniform(0, s, 2), rng.uniform(0, s, 2)
             col = tuple(int(v) for v in rng.integers(0, 256, 3))
-            cv2.line(img, tuple(int(v) for v in p0), tuple(int(v) for v in p1), col, 1,
-                     cv2.LINE_AA)
+            cv2.line(img, tuple(int(v) for v in p0), tuple(int(v) for v in p1), col, 1, cv2.LINE_AA)
         for _ in range(rng.integers(2, 6)):  # distractor dots
             c = tuple(int(v) for v in rng.uniform(0, s, 2))
             col = tuple(int(v) for v in rng.integers(0, 256, 3))
@@ -107,20 +121,47 @@ def shapes(n: int = 1000, seed: int = 0, image_size: int = 96,
         if kind == "face":
             inv = tuple(float(255 - v) for v in colour)
             er = 0.17 * r
-            offsets = {"left_eye": (-0.38 * r, -0.28 * r), "right_eye": (0.38 * r, -0.28 * r),
-                       "mouth": (0.0, 0.42 * r)}
+            offsets = {
+                "left_eye": (-0.38 * r, -0.28 * r),
+                "right_eye": (0.38 * r, -0.28 * r),
+                "mouth": (0.0, 0.42 * r),
+            }
             for part, off in offsets.items():
                 xy = _rot(np.array([off]), angle)[0] + centre
                 parts[part][i] = (xy[1], xy[0])
                 if part == "mouth":
                     axes = (int(0.4 * r * scale), int(0.13 * r * scale))
-                    cv2.ellipse(img, tuple(int(v) for v in np.round(xy * scale)), axes,
-                                float(np.rad2deg(angle)), 0, 360, inv, -1, cv2.LINE_AA, shift)
+                    cv2.ellipse(
+                        img,
+                        tuple(int(v) for v in np.round(xy * scale)),
+                        axes,
+                        float(np.rad2deg(angle)),
+                        0,
+                        360,
+                        inv,
+                        -1,
+                        cv2.LINE_AA,
+                        shift,
+                    )
                 else:
-                    cv2.circle(img, tuple(int(v) for v in np.round(xy * scale)),
-                               int(er * scale), inv, -1, cv2.LINE_AA, shift)
+                    cv2.circle(
+                        img,
+                        tuple(int(v) for v in np.round(xy * scale)),
+                        int(er * scale),
+                        inv,
+                        -1,
+                        cv2.LINE_AA,
+                        shift,
+                    )
             part_radius[i] = er
         images[i] = img
         masks[i] = m.astype(bool)
-    return {"images": images, "labels": labels, "masks": masks, "class_names": list(classes),
-            "parts": parts, "part_radius": part_radius, "object_radius": radii}
+    return {
+        "images": images,
+        "labels": labels,
+        "masks": masks,
+        "class_names": list(classes),
+        "parts": parts,
+        "part_radius": part_radius,
+        "object_radius": radii,
+    }

@@ -29,12 +29,13 @@ def per_pixel_mean(images: np.ndarray, batch: int = 4096) -> np.ndarray:
         raise ValueError(f"images must be (N, H, W, C), got shape {images.shape}")
     total = np.zeros(images.shape[1:], np.float64)
     for i in range(0, len(images), batch):
-        total += images[i:i + batch].sum(0, dtype=np.float64)
+        total += images[i : i + batch].sum(0, dtype=np.float64)
     return (total / len(images)).astype(np.float32)
 
 
-def crop_boxes(n: int, scale: float, offsets: np.ndarray | None = None,
-               flip: np.ndarray | None = None) -> np.ndarray:
+def crop_boxes(
+    n: int, scale: float, offsets: np.ndarray | None = None, flip: np.ndarray | None = None
+) -> np.ndarray:
     """Normalized boxes for :func:`crop_resize`.
 
     The image is (virtually) resized to ``scale`` times the output size and an output-sized
@@ -61,8 +62,9 @@ def crop_resize(images, size: int, boxes) -> tf.Tensor:
     """
     images = tf.convert_to_tensor(images, tf.float32)
     n = tf.shape(images)[0]
-    return tf.image.crop_and_resize(images, tf.convert_to_tensor(boxes, tf.float32),
-                                    tf.range(n), (size, size))
+    return tf.image.crop_and_resize(
+        images, tf.convert_to_tensor(boxes, tf.float32), tf.range(n), (size, size)
+    )
 
 
 def normalize(images, mean: np.ndarray, scale: float = 1.0 / 64) -> tf.Tensor:
@@ -77,8 +79,9 @@ def centre_crop(x, size: int, crop_scale: float) -> tf.Tensor:
     return crop_resize(x, size, tf.tile(crop_boxes(1, crop_scale), [tf.shape(x)[0], 1]))
 
 
-def augment_batch(images, mean: np.ndarray, size: int, crop_scale: float,
-                  seed: tf.Tensor | None = None) -> tf.Tensor:
+def augment_batch(
+    images, mean: np.ndarray, size: int, crop_scale: float, seed: tf.Tensor | None = None
+) -> tf.Tensor:
     """Training augmentation on a uint8 batch: mean subtraction, a random crop of ``size``
     from the image resized to ``crop_scale * size``, and a random horizontal flip (paper
     section 3). Runs inside ``tf.data`` (graph mode)."""

@@ -14,5 +14,13 @@ from zfkeras.experiments import (
     transfer,
 )
 
-__all__ = ["ablation", "correspondence", "diagnostics", "evolution", "invariance", "probes",
-           "renorm", "transfer"]
+__all__ = [
+    "ablation",
+    "correspondence",
+    "diagnostics",
+    "evolution",
+    "invariance",
+    "probes",
+    "renorm",
+    "transfer",
+]

@@ -60,18 +60,34 @@ def remove_layers(model: keras.Model, remove: Sequence[str]) -> keras.Model:
     return keras.Model(inputs, x, name=model.name + "_ablated")
 
 
-def build_variant(recipe: training.Recipe, num_classes: int, remove: Sequence[str] = (),
-                  width: float | None = None) -> keras.Model:
+def build_variant(
+    recipe: training.Recipe,
+    num_classes: int,
+    remove: Sequence[str] = (),
+    width: float | None = None,
+) -> keras.Model:
     """The recipe's ZFNet, optionally with another conv ``width`` and without ``remove``."""
-    model = models.zfnet((recipe.image_size, recipe.image_size, 3), num_classes,
-                         width=recipe.width if width is None else width,
-                         fc_units=recipe.fc_units, dropout=recipe.dropout)
+    model = models.zfnet(
+        (recipe.image_size, recipe.image_size, 3),
+        num_classes,
+        width=recipe.width if width is None else width,
+        fc_units=recipe.fc_units,
+        dropout=recipe.dropout,
+    )
     return remove_layers(model, remove) if remove else model
 
 
-def train_variant(model: keras.Model, recipe: training.Recipe, xtr, ytr, xte, yte,
-                  verbose: int = 0, patience: int | None = None,
-                  val_fraction: float = 0.1) -> dict:
+def train_variant(
+    model: keras.Model,
+    recipe: training.Recipe,
+    xtr,
+    ytr,
+    xte,
+    yte,
+    verbose: int = 0,
+    patience: int | None = None,
+    val_fraction: float = 0.1,
+) -> dict:
     """Train ``model`` with ``recipe`` (SGD, schedule, augmentation of :mod:`zfkeras.training`)
     and return ``test_accuracy`` (centre crop), ``train_accuracy`` (last epoch, augmented),
     ``params`` and ``seconds``.
@@ -99,32 +115,47 @@ def train_variant(model: keras.Model, recipe: training.Recipe, xtr, ytr, xte, yt
         n_val = max(1, int(round(val_fraction * len(xtr))))
         xval, yval = xtr[order[:n_val]], ytr[order[:n_val]]
         xtr, ytr = xtr[order[n_val:]], ytr[order[n_val:]]
-        callbacks = [keras.callbacks.EarlyStopping("val_accuracy", patience=patience,
-                                                   mode="max", restore_best_weights=True)]
+        callbacks = [
+            keras.callbacks.EarlyStopping(
+                "val_accuracy", patience=patience, mode="max", restore_best_weights=True
+            )
+        ]
     mean = zdata.per_pixel_mean(xtr)
     train_ds, test_ds = training.make_datasets(recipe, xtr, ytr, xte, yte, mean)
     if patience is not None:
         val = training.make_datasets(recipe, xval, yval, xval, yval, mean)[1]
     training.compile_model(model, recipe, training.steps_for(len(xtr), recipe.batch_size))
     t0 = time.time()
-    hist = model.fit(train_ds, epochs=recipe.epochs, verbose=verbose, validation_data=val,
-                     callbacks=callbacks)
+    hist = model.fit(
+        train_ds, epochs=recipe.epochs, verbose=verbose, validation_data=val, callbacks=callbacks
+    )
     seconds = time.time() - t0
-    out = {"test_accuracy": round(training.evaluate(model, xte, yte, mean, recipe.crop_scale), 4),
-           "train_accuracy": round(float(hist.history["accuracy"][-1]), 4),
-           "params": int(model.count_params()), "seconds": round(seconds, 1)}
+    out = {
+        "test_accuracy": round(training.evaluate(model, xte, yte, mean, recipe.crop_scale), 4),
+        "train_accuracy": round(float(hist.history["accuracy"][-1]), 4),
+        "params": int(model.count_params()),
+        "seconds": round(seconds, 1),
+    }
     if patience is not None:
         curve = [round(float(v), 4) for v in hist.history["val_accuracy"]]
         best = int(np.argmax(curve))
-        out |= {"epochs": len(curve), "best_epoch": best + 1, "val_accuracy": curve[best],
-                "curve": curve,
-                "train_curve": [round(float(v), 4) for v in hist.history["accuracy"]]}
+        out |= {
+            "epochs": len(curve),
+            "best_epoch": best + 1,
+            "val_accuracy": curve[best],
+            "curve": curve,
+            "train_curve": [round(float(v), 4) for v in hist.history["accuracy"]],
+        }
     return out
 
 
-def run_ablation(recipe: training.Recipe, variants: Mapping[str, dict] = VARIANTS,
-                 verbose: int = 0, data_dir: str | None = None,
-                 patience: int | None = None) -> dict:
+def run_ablation(
+    recipe: training.Recipe,
+    variants: Mapping[str, dict] = VARIANTS,
+    verbose: int = 0,
+    data_dir: str | None = None,
+    patience: int | None = None,
+) -> dict:
     """Train every variant with the same recipe and data; return ``{"recipe", "rows"}`` where
     ``rows`` is a list of dicts (``variant``, ``removed``, ``width``, ``fc_units`` and the
     numbers of :func:`train_variant`). A variant's ``fc_units`` overrides the recipe's.
@@ -138,11 +169,23 @@ def run_ablation(recipe: training.Recipe, variants: Mapping[str, dict] = VARIANT
         model = build_variant(rec, len(names), spec.get("remove", ()), spec.get("width"))
         with quiet_retracing():
             res = train_variant(model, recipe, xtr, ytr, xte, yte, verbose, patience)
-        rows.append({"variant": label, "removed": list(spec.get("remove", ())),
-                     "width": spec.get("width", recipe.width), "fc_units": rec.fc_units} | res)
+        rows.append(
+            {
+                "variant": label,
+                "removed": list(spec.get("remove", ())),
+                "width": spec.get("width", recipe.width),
+                "fc_units": rec.fc_units,
+            }
+            | res
+        )
         bar.update(k + 1)
-    return {"recipe": asdict(recipe), "train_images": int(len(xtr)),
-            "test_images": int(len(xte)), "patience": patience, "rows": rows}
+    return {
+        "recipe": asdict(recipe),
+        "train_images": int(len(xtr)),
+        "test_images": int(len(xte)),
+        "patience": patience,
+        "rows": rows,
+    }
 
 
 def budget_recipe(converged: bool = False, **overrides) -> training.Recipe:
@@ -153,40 +196,75 @@ def budget_recipe(converged: bool = False, **overrides) -> training.Recipe:
     the validation split), batches of 32 (84 steps an epoch) at lr 0.01, a budget of 15 epochs
     per variant (the schedule decays to zero over them; used with early stopping, patience 4)."""
     if converged:
-        base = training.Recipe(dataset="shapes", epochs=config.pick(15, 2), image_size=64,
-                               lr=0.01, train_size=config.pick(3000, 128),
-                               test_size=config.pick(1000, 64), batch_size=32, seed=0)
+        base = training.Recipe(
+            dataset="shapes",
+            epochs=config.pick(15, 2),
+            image_size=64,
+            lr=0.01,
+            train_size=config.pick(3000, 128),
+            test_size=config.pick(1000, 64),
+            batch_size=32,
+            seed=0,
+        )
     else:
-        base = training.Recipe(dataset="shapes", epochs=config.pick(8, 1),
-                               train_size=config.pick(6000, 128), test_size=config.pick(1000, 64),
-                               batch_size=config.pick(128, 64), seed=0)
+        base = training.Recipe(
+            dataset="shapes",
+            epochs=config.pick(8, 1),
+            train_size=config.pick(6000, 128),
+            test_size=config.pick(1000, 64),
+            batch_size=config.pick(128, 64),
+            seed=0,
+        )
     return replace(base, **overrides)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zfkeras.experiments.ablation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m zfkeras.experiments.ablation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", default="data/ablation-shapes.json")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="epochs per variant (with --patience: the most epochs per variant)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs per variant (with --patience: the most epochs per variant)",
+    )
     p.add_argument("--train-size", type=int, default=None)
     p.add_argument("--test-size", type=int, default=None)
     p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--patience", type=int, default=None,
-                   help="train to convergence: stop a variant when its validation accuracy "
-                        "(10%% of the training images) has not improved for this many epochs "
-                        "and keep its best epoch's weights")
-    p.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity (2: a line "
-                   "per epoch)")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="train to convergence: stop a variant when its validation accuracy "
+        "(10%% of the training images) has not improved for this many epochs "
+        "and keep its best epoch's weights",
+    )
+    p.add_argument(
+        "--verbose", type=int, default=0, help="Keras fit verbosity (2: a line per epoch)"
+    )
     args = p.parse_args(argv)
-    over = {k: v for k, v in (("epochs", args.epochs), ("train_size", args.train_size),
-                              ("test_size", args.test_size), ("image_size", args.image_size))
-            if v is not None}
+    over = {
+        k: v
+        for k, v in (
+            ("epochs", args.epochs),
+            ("train_size", args.train_size),
+            ("test_size", args.test_size),
+            ("image_size", args.image_size),
+        )
+        if v is not None
+    }
     variants = dict(VARIANTS)
     if args.patience is not None:  # the paper also resized fc6-fc7 (2048 and 8192 for 4096)
         variants |= {"narrower fc (256)": {"fc_units": 256}, "wider fc (1024)": {"fc_units": 1024}}
-    result = run_ablation(budget_recipe(args.patience is not None, **over), variants,
-                          args.verbose, patience=args.patience)
+    result = run_ablation(
+        budget_recipe(args.patience is not None, **over),
+        variants,
+        args.verbose,
+        patience=args.patience,
+    )
     args_used = sys.argv[1:] if argv is None else argv
     result["command"] = "python -m zfkeras.experiments.ablation " + " ".join(args_used)
     result["keras"] = keras.__version__
@@ -194,8 +272,10 @@ def main(argv=None) -> int:
         json.dump(result, f, indent=1)
     recipe_epochs = result["recipe"]["epochs"]
     for row in result["rows"]:
-        print(f"{row['variant']:34s} test {row['test_accuracy']:.3f}  params {row['params']:,}"
-              f"  epochs {row.get('epochs', recipe_epochs)}  {row['seconds']:.0f} s")
+        print(
+            f"{row['variant']:34s} test {row['test_accuracy']:.3f}  params {row['params']:,}"
+            f"  epochs {row.get('epochs', recipe_epochs)}  {row['seconds']:.0f} s"
+        )
     return 0
 
 

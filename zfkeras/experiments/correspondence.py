@@ -42,11 +42,12 @@ def hamming_score(eps) -> float:
     s = np.sign(np.asarray(eps, np.float64).reshape(len(eps), -1)).astype(np.int8)
     n, d = s.shape
     if n < 2 or d < 1:
-        raise ValueError(f"eps must hold at least 2 images of at least 1 feature, got shape "
-                         f"{np.shape(eps)}")
+        raise ValueError(
+            f"eps must hold at least 2 images of at least 1 feature, got shape {np.shape(eps)}"
+        )
     total = 0
     for i in range(n - 1):
-        total += int(np.sum(s[i + 1:] != s[i]))
+        total += int(np.sum(s[i + 1 :] != s[i]))
     return total / (n * (n - 1) / 2 * d)
 
 
@@ -63,14 +64,16 @@ def occlude(images, centres, patch_size, fill: float = 0.0) -> np.ndarray:
     x = np.array(images, np.float32, copy=True)
     centres = np.asarray(centres, np.float64)
     if x.ndim != 4 or centres.shape != (len(x), 2) or not np.all(np.isfinite(centres)):
-        raise ValueError(f"images must be (N, H, W, C) and centres a finite (N, 2) array, got "
-                         f"shapes {x.shape} and {centres.shape}")
+        raise ValueError(
+            f"images must be (N, H, W, C) and centres a finite (N, 2) array, got "
+            f"shapes {x.shape} and {centres.shape}"
+        )
     sizes = np.broadcast_to(np.asarray(patch_size), (len(x),)).astype(int)
     if np.any(sizes < 1):
         raise ValueError(f"patch_size must be >= 1, got {patch_size!r}")
     for i, ((r, c), p) in enumerate(zip(centres, sizes)):
         r0, c0 = int(np.floor(r - p / 2 + 0.5)), int(np.floor(c - p / 2 + 0.5))
-        x[i, max(r0, 0):max(r0 + p, 0), max(c0, 0):max(c0 + p, 0)] = fill
+        x[i, max(r0, 0) : max(r0 + p, 0), max(c0, 0) : max(c0 + p, 0)] = fill
     return x
 
 
@@ -93,21 +96,37 @@ def align(images, masks, parts: Mapping[str, np.ndarray], object_radius, margin:
     n, h, w = x.shape[:3]
     radius = np.asarray(object_radius, np.float64)
     if masks.shape != (n, h, w) or radius.shape != (n,) or np.any(~masks.any((1, 2))):
-        raise ValueError(f"masks must be non-empty ({n}, {h}, {w}) and object_radius ({n},), "
-                         f"got shapes {masks.shape} and {radius.shape}")
+        raise ValueError(
+            f"masks must be non-empty ({n}, {h}, {w}) and object_radius ({n},), "
+            f"got shapes {masks.shape} and {radius.shape}"
+        )
     rows, cols = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
     area = masks.sum((1, 2))
     cy, cx = (masks * rows).sum((1, 2)) / area, (masks * cols).sum((1, 2)) / area
     half = margin * radius
-    boxes = np.stack([(cy - half) / (h - 1), (cx - half) / (w - 1), (cy + half) / (h - 1),
-                      (cx + half) / (w - 1)], 1).astype(np.float32)
+    boxes = np.stack(
+        [
+            (cy - half) / (h - 1),
+            (cx - half) / (w - 1),
+            (cy + half) / (h - 1),
+            (cx + half) / (w - 1),
+        ],
+        1,
+    ).astype(np.float32)
     ind = tf.range(n)
     out = tf.image.crop_and_resize(x, boxes, ind, (h, w)).numpy()
     m = tf.image.crop_and_resize(masks[..., None].astype(np.float32), boxes, ind, (h, w))
     scale_r, scale_c = (h - 1) / (2 * half), (w - 1) / (2 * half)
-    moved = {k: np.stack([(np.asarray(p)[:, 0] - (cy - half)) * scale_r,
-                          (np.asarray(p)[:, 1] - (cx - half)) * scale_c], 1)
-             for k, p in parts.items()}
+    moved = {
+        k: np.stack(
+            [
+                (np.asarray(p)[:, 0] - (cy - half)) * scale_r,
+                (np.asarray(p)[:, 1] - (cx - half)) * scale_c,
+            ],
+            1,
+        )
+        for k, p in parts.items()
+    }
     return out, m.numpy()[..., 0] > 0.5, moved
 
 
@@ -116,8 +135,11 @@ def _features(model: keras.Model, layers: Sequence[str], batch_size: int, argume
     layers = tuple(checks.layer_names(model, layers, argument))
     checks.batch_size(batch_size)
     probe = checks.layer_model(model, layers, argument)
-    fn = checks.cached(model, ("features", layers), lambda: tf.function(
-        lambda x: probe(x, training=False), reduce_retracing=True))
+    fn = checks.cached(
+        model,
+        ("features", layers),
+        lambda: tf.function(lambda x: probe(x, training=False), reduce_retracing=True),
+    )
 
     def run(x):
         parts = []
@@ -130,8 +152,16 @@ def _features(model: keras.Model, layers: Sequence[str], batch_size: int, argume
     return run
 
 
-def sign_change_score(model: keras.Model, images, centres, patch_size, layer: str,
-                      fill: float = 0.0, *, batch_size: int = BATCH_SIZE) -> float:
+def sign_change_score(
+    model: keras.Model,
+    images,
+    centres,
+    patch_size,
+    layer: str,
+    fill: float = 0.0,
+    *,
+    batch_size: int = BATCH_SIZE,
+) -> float:
     """Delta at ``layer`` (module docstring) for occluding ``centres`` in ``images``
     (model inputs ``(N, H, W, C)``, N >= 2); ``layer`` a name or an ``"outer/inner"`` path.
 
@@ -157,11 +187,21 @@ def random_centres(masks, patch_size, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndarray],
-                         masks, patch_size, layers: Sequence[str] = ("conv5", "fc7"),
-                         n_images: int = 5, draws: int = 10, fill: float = 0.0,
-                         seed: int = 0, *, batch_size: int = BATCH_SIZE,
-                         verbose: int | str = VERBOSE) -> dict:
+def correspondence_table(
+    model: keras.Model,
+    images,
+    parts: Mapping[str, np.ndarray],
+    masks,
+    patch_size,
+    layers: Sequence[str] = ("conv5", "fc7"),
+    n_images: int = 5,
+    draws: int = 10,
+    fill: float = 0.0,
+    seed: int = 0,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> dict:
     """Delta for every part and for random regions, at every layer, mean and std over draws.
 
     Every draw picks ``n_images`` images at random from the pool (the paper used 5 dogs), and
@@ -197,8 +237,9 @@ def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndar
         raise ValueError(f"masks must be {x.shape[:3]}, got {masks.shape}")
     for name, pos in parts.items():
         if np.shape(pos) != (m, 2) or not np.all(np.isfinite(pos)):
-            raise ValueError(f"parts[{name!r}] must be a finite ({m}, 2) array, got shape "
-                             f"{np.shape(pos)}")
+            raise ValueError(
+                f"parts[{name!r}] must be a finite ({m}, 2) array, got shape {np.shape(pos)}"
+            )
     sizes = np.broadcast_to(np.asarray(patch_size), (m,)).astype(int)
     layers = tuple(layers) if not isinstance(layers, str) else layers
     run = _features(model, layers, batch_size, "layers")
@@ -210,15 +251,18 @@ def correspondence_table(model: keras.Model, images, parts: Mapping[str, np.ndar
     bar = checks.Progress(draws, verbose, unit_name="draw")
     for d in range(draws):
         pick = np.sort(rng.choice(m, n_images, replace=False))
-        rand = run(occlude(x[pick], random_centres(masks[pick], sizes[pick], rng), sizes[pick],
-                           fill))
+        rand = run(
+            occlude(x[pick], random_centres(masks[pick], sizes[pick], rng), sizes[pick], fill)
+        )
         for lay in layers:
             for name in parts:
                 scores[name][lay][d] = hamming_score(base[lay][pick] - occluded[name][lay][pick])
             scores["random"][lay][d] = hamming_score(base[lay][pick] - rand[lay])
         bar.update(d + 1)
-    return {"rows": rows, "layers": list(layers), "scores": scores,
-            "mean": {r: {lay: float(scores[r][lay].mean()) for lay in layers} for r in rows},
-            "std": {r: {lay: float(scores[r][lay].std()) for lay in layers} for r in rows}}
-
-
+    return {
+        "rows": rows,
+        "layers": list(layers),
+        "scores": scores,
+        "mean": {r: {lay: float(scores[r][lay].mean()) for lay in layers} for r in rows},
+        "std": {r: {lay: float(scores[r][lay].std()) for lay in layers} for r in rows},
+    }

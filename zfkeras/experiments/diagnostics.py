@@ -23,8 +23,9 @@ from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 BANDS = ("low", "middle", "high")
 
 
-def frequency_bands(x, size: int = 32, edges: tuple[float, float] = (1 / 3, 2 / 3),
-                    remove_mean: bool = True) -> np.ndarray:
+def frequency_bands(
+    x, size: int = 32, edges: tuple[float, float] = (1 / 3, 2 / 3), remove_mean: bool = True
+) -> np.ndarray:
     """Fraction of spectral energy in three radial frequency bands.
 
     Args:
@@ -45,8 +46,9 @@ def frequency_bands(x, size: int = 32, edges: tuple[float, float] = (1 / 3, 2 / 
     elif x.ndim in (3, 4):
         items = x if x.ndim == 4 else x[..., None]
     else:
-        raise ValueError(f"x must be a kernel (kh, kw, c_in, n) or images (n, h, w[, c]), "
-                         f"got shape {x.shape}")
+        raise ValueError(
+            f"x must be a kernel (kh, kw, c_in, n) or images (n, h, w[, c]), got shape {x.shape}"
+        )
     n, h, w, _ = items.shape
     if size < max(h, w):
         raise ValueError(f"size must be at least the item size {max(h, w)}, got {size}")
@@ -67,12 +69,19 @@ def dead_filters(kernel, rel_threshold: float = 0.1) -> np.ndarray:
     k = np.asarray(kernel, np.float64)
     if k.ndim != 4:
         raise ValueError(f"kernel must be (kh, kw, c_in, n), got shape {k.shape}")
-    rms = np.sqrt((k ** 2).mean(axis=(0, 1, 2)))
+    rms = np.sqrt((k**2).mean(axis=(0, 1, 2)))
     return rms < rel_threshold * rms.max()
 
 
-def dead_units(model: keras.Model, images, layer: str, eps: float = 1e-6, *,
-               batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE) -> np.ndarray:
+def dead_units(
+    model: keras.Model,
+    images,
+    layer: str,
+    eps: float = 1e-6,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
     """Bool ``(channels,)``: feature maps (or units) of ``layer`` whose activation never exceeds
     ``eps`` on any of ``images`` (model inputs ``(N, H, W, C)``). ``layer`` is a name or an
     ``"outer/inner"`` path; ``batch_size`` images per pass; ``verbose`` as everywhere
@@ -86,8 +95,11 @@ def dead_units(model: keras.Model, images, layer: str, eps: float = 1e-6, *,
     probe = checks.layer_model(model, [layer], "layer")
     checks.batch_size(batch_size)
     checks.verbose(verbose)
-    run = checks.cached(model, ("dead_units", layer), lambda: tf.function(
-        lambda b: probe(b, training=False), reduce_retracing=True))
+    run = checks.cached(
+        model,
+        ("dead_units", layer),
+        lambda: tf.function(lambda b: probe(b, training=False), reduce_retracing=True),
+    )
     parts = list(checks.batches(len(x), batch_size))
     bar, peak = checks.Progress(len(parts), verbose), None
     for k, b in enumerate(parts):
@@ -105,9 +117,11 @@ def layer1_report(kernel, rel_threshold: float = 0.1) -> dict:
     bands = frequency_bands(kernel)
     dead = dead_filters(kernel, rel_threshold)
     alive = bands[~dead]
-    return {"filters": int(bands.shape[0]), "size": int(np.shape(kernel)[0]),
-            "dead": int(dead.sum()), "bands": alive.mean(0).round(4).tolist(),
-            "mostly_low": float(np.mean(alive[:, 0] > 0.6)),
-            "mostly_high": float(np.mean(alive[:, 2] > 0.6))}
-
-
+    return {
+        "filters": int(bands.shape[0]),
+        "size": int(np.shape(kernel)[0]),
+        "dead": int(dead.sum()),
+        "bands": alive.mean(0).round(4).tolist(),
+        "mostly_low": float(np.mean(alive[:, 0] > 0.6)),
+        "mostly_high": float(np.mean(alive[:, 2] > 0.6)),
+    }

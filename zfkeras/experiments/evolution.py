@@ -38,9 +38,15 @@ class FeatureEvolution(keras.callbacks.Callback):
             "projection" float32 (U, s, s, 3)}, "conv1_kernel": the first layer's kernel}.
     """
 
-    def __init__(self, probe_images, epochs: Sequence[int] = (1, 2, 5, 10),
-                 layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5"),
-                 units: int = 4, store_size: int = 48, seed: int = 0):
+    def __init__(
+        self,
+        probe_images,
+        epochs: Sequence[int] = (1, 2, 5, 10),
+        layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5"),
+        units: int = 4,
+        store_size: int = 48,
+        seed: int = 0,
+    ):
         super().__init__()
         x = np.asarray(probe_images, np.float32)
         if x.ndim != 4 or len(x) == 0:
@@ -67,17 +73,23 @@ class FeatureEvolution(keras.callbacks.Callback):
         rng = np.random.default_rng(self.seed)
         for n in self.layers:
             c = int(self.model.get_layer(n).output.shape[-1])
-            self._channels[n] = rng.permutation(c)[:min(self.units, c)]
+            self._channels[n] = rng.permutation(c)[: min(self.units, c)]
         self._deconv = Deconvnet(self.model)
-        self._acts = keras.Model(self.model.inputs[0],
-                                 [self.model.get_layer(n).output for n in self.layers])
+        self._acts = keras.Model(
+            self.model.inputs[0], [self.model.get_layer(n).output for n in self.layers]
+        )
 
     def snapshot(self) -> dict:
         """Take one snapshot of the current weights (what ``on_epoch_end`` stores)."""
-        maxima = [np.concatenate([np.asarray(a).max(axis=(1, 2)) for a in parts], 0)
-                  for parts in zip(*[self._as_list(self._acts(self.probe[i:i + 64],
-                                                              training=False))
-                                     for i in range(0, len(self.probe), 64)])]
+        maxima = [
+            np.concatenate([np.asarray(a).max(axis=(1, 2)) for a in parts], 0)
+            for parts in zip(
+                *[
+                    self._as_list(self._acts(self.probe[i : i + 64], training=False))
+                    for i in range(0, len(self.probe), 64)
+                ]
+            )
+        ]
         out = {"conv1_kernel": self.model.get_layer(self.layers[0]).kernel.numpy().copy()}
         for n, m in zip(self.layers, maxima):
             ch = self._channels[n]
@@ -132,8 +144,9 @@ def load_snapshots(path: str | Path) -> dict:
     for snap in out.values():
         for n, d in snap.items():
             if n != "conv1_kernel":
-                d["projection"] = d.pop("q").astype(np.float32) * d.pop("scale")[:, None, None,
-                                                                                  None]
+                d["projection"] = (
+                    d.pop("q").astype(np.float32) * d.pop("scale")[:, None, None, None]
+                )
     return dict(sorted(out.items()))
 
 
@@ -200,13 +213,18 @@ def crop_to_signal(p, rel: float = 0.02, margin: int = 1) -> np.ndarray:
     side = min(side, min(p.shape[:2]))
     r0 = int(np.clip((rows.min() + rows.max() + 1 - side) // 2, 0, p.shape[0] - side))
     c0 = int(np.clip((cols.min() + cols.max() + 1 - side) // 2, 0, p.shape[1] - side))
-    return p[r0:r0 + side, c0:c0 + side]
+    return p[r0 : r0 + side, c0 : c0 + side]
 
 
-def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int] = (1, 2, 3, 5,
-                                                                                    7, 10),
-               train_size: int = 4000, probe_size: int = 200, units: int = 3,
-               run_dir: str | Path | None = None) -> dict:
+def record_run(
+    out: str | Path,
+    epochs: int = 10,
+    snapshot_epochs: Sequence[int] = (1, 2, 3, 5, 7, 10),
+    train_size: int = 4000,
+    probe_size: int = 200,
+    units: int = 3,
+    run_dir: str | Path | None = None,
+) -> dict:
     """Train ZFNet on the synthetic shapes with :class:`FeatureEvolution` and save the
     snapshots to ``out`` (``.npz``). Returns the training info of
     :func:`zfkeras.training.train`."""
@@ -215,16 +233,22 @@ def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int]
     from zfkeras import data as zdata
     from zfkeras import training
 
-    recipe = training.Recipe(dataset="shapes", epochs=epochs, train_size=train_size,
-                             test_size=probe_size, seed=0)
+    recipe = training.Recipe(
+        dataset="shapes", epochs=epochs, train_size=train_size, test_size=probe_size, seed=0
+    )
     xtr, _, xte, _, _ = training.load_dataset(recipe)
     mean = zdata.per_pixel_mean(xtr)
-    probe = zdata.centre_crop(zdata.normalize(xte, mean), recipe.image_size,
-                              recipe.crop_scale).numpy()
+    probe = zdata.centre_crop(
+        zdata.normalize(xte, mean), recipe.image_size, recipe.crop_scale
+    ).numpy()
     cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], units=units)
-    _, info = training.train(recipe, run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),
-                             callbacks=[cb], verbose=2,
-                             command="python -m zfkeras.experiments.evolution")
+    _, info = training.train(
+        recipe,
+        run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),
+        callbacks=[cb],
+        verbose=2,
+        command="python -m zfkeras.experiments.evolution",
+    )
     cb.save(out)
     return info
 
@@ -232,9 +256,11 @@ def record_run(out: str | Path, epochs: int = 10, snapshot_epochs: Sequence[int]
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m zfkeras.experiments.evolution",
-                                     description="Record the shipped feature-evolution "
-                                                 "snapshots (a short ZFNet run on the shapes).")
+    parser = argparse.ArgumentParser(
+        prog="python -m zfkeras.experiments.evolution",
+        description="Record the shipped feature-evolution "
+        "snapshots (a short ZFNet run on the shapes).",
+    )
     parser.add_argument("--out", default="data/evolution-shapes.npz")
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()

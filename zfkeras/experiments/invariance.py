@@ -23,8 +23,11 @@ from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 
 KINDS = ("translation", "scale", "rotation")
 IDENTITY = {"translation": 0.0, "scale": 1.0, "rotation": 0.0}
-UNITS = {"translation": "vertical shift (pixels)", "scale": "scale factor",
-         "rotation": "rotation (degrees)"}
+UNITS = {
+    "translation": "vertical shift (pixels)",
+    "scale": "scale factor",
+    "rotation": "rotation (degrees)",
+}
 
 
 def _matrix(kind: str, amount: float, h: int, w: int) -> np.ndarray:
@@ -67,8 +70,11 @@ def transform(images, kind: str, amount: float, fill: float = 0.0) -> np.ndarray
     m = tf.tile(tf.constant(_matrix(kind, float(amount), h, w))[None], [tf.shape(x)[0], 1])
     # keras.ops.image.affine_transform: the same projective-transform kernel (bit-identical
     # to the raw TensorFlow op used before), through the public Keras API
-    return np.asarray(keras.ops.image.affine_transform(
-        x, m, interpolation="bilinear", fill_mode="constant", fill_value=float(fill)))
+    return np.asarray(
+        keras.ops.image.affine_transform(
+            x, m, interpolation="bilinear", fill_mode="constant", fill_value=float(fill)
+        )
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,11 +117,19 @@ def _forward(model, layers):
     return forward
 
 
-def invariance_curves(model: keras.Model, images, class_index=None, kind: str | None = None,
-                      amounts: Sequence[float] | None = None,
-                      layers: Sequence[str] = ("conv1", "fc7"), fill: float = 0.0, *,
-                      batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE,
-                      **renamed) -> InvarianceCurves:
+def invariance_curves(
+    model: keras.Model,
+    images,
+    class_index=None,
+    kind: str | None = None,
+    amounts: Sequence[float] | None = None,
+    layers: Sequence[str] = ("conv1", "fc7"),
+    fill: float = 0.0,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+    **renamed,
+) -> InvarianceCurves:
     """Distances between features of original and transformed images (paper Fig. 5).
 
     Args:
@@ -141,8 +155,7 @@ def invariance_curves(model: keras.Model, images, class_index=None, kind: str | 
         TypeError/ValueError: bad ``model``, ``images``, ``class_index``, ``kind``,
             ``amounts``, ``layers``, ``batch_size`` or ``verbose``.
     """
-    class_index = checks.renamed(renamed, "labels", "class_index", class_index,
-                                 "invariance_curves")
+    class_index = checks.renamed(renamed, "labels", "class_index", class_index, "invariance_curves")
     checks.no_more(renamed, "invariance_curves")
     checks.check_model(model)
     if kind not in KINDS:
@@ -150,8 +163,9 @@ def invariance_curves(model: keras.Model, images, class_index=None, kind: str | 
     x = checks.images(model, images)
     amounts = np.asarray([] if amounts is None else amounts, np.float64)
     if amounts.ndim != 1 or len(amounts) == 0 or not np.all(np.isfinite(amounts)):
-        raise ValueError(f"amounts must be a non-empty 1-D sequence of finite numbers, got "
-                         f"{amounts!r}")
+        raise ValueError(
+            f"amounts must be a non-empty 1-D sequence of finite numbers, got {amounts!r}"
+        )
     layers = tuple(checks.layer_names(model, layers))
     batch_size = checks.batch_size(batch_size)
     checks.verbose(verbose)
@@ -159,8 +173,10 @@ def invariance_curves(model: keras.Model, images, class_index=None, kind: str | 
     forward = checks.cached(model, ("invariance", layers), lambda: _forward(model, layers))
 
     def features(batch_images):
-        parts = [forward(tf.constant(batch_images[b]))
-                 for b in checks.batches(len(batch_images), batch_size)]
+        parts = [
+            forward(tf.constant(batch_images[b]))
+            for b in checks.batches(len(batch_images), batch_size)
+        ]
         feats = [np.concatenate([p[0][k].numpy() for p in parts]) for k in range(len(layers))]
         return feats, np.concatenate([p[1].numpy() for p in parts])
 
@@ -181,6 +197,13 @@ def invariance_curves(model: keras.Model, images, class_index=None, kind: str | 
         prob[a] = p[np.arange(len(x)), cls]
         pred[a] = p.argmax(1)
         bar.update(a + 1)
-    return InvarianceCurves(kind=kind, amounts=amounts, layers=layers, distance=dist,
-                            relative=rel, probability=prob, prediction=pred,
-                            class_index=cls.astype(np.int64))
+    return InvarianceCurves(
+        kind=kind,
+        amounts=amounts,
+        layers=layers,
+        distance=dist,
+        relative=rel,
+        probability=prob,
+        prediction=pred,
+        class_index=cls.astype(np.int64),
+    )

@@ -24,8 +24,9 @@ from zfkeras.methods.checks import BATCH_SIZE, VERBOSE, quiet_retracing
 def _check_layers(model: keras.Model, layers: Sequence[str]) -> None:
     """Layers of ``model`` itself (these functions copy and rebuild it)."""
     if isinstance(layers, str) or not isinstance(layers, Sequence):
-        raise TypeError(f"layers must be a sequence of layer names, got {type(layers).__name__} "
-                        f"{layers!r}")
+        raise TypeError(
+            f"layers must be a sequence of layer names, got {type(layers).__name__} {layers!r}"
+        )
     if not layers:
         raise ValueError(f"layers must name at least one layer, got {layers!r}")
     for n in layers:
@@ -56,9 +57,15 @@ def _pooled(model, layers, grid):
     return run
 
 
-def layer_features(model: keras.Model, images, layers: Sequence[str], grid: int = 2, *,
-                   batch_size: int = BATCH_SIZE,
-                   verbose: int | str = VERBOSE) -> dict[str, np.ndarray]:
+def layer_features(
+    model: keras.Model,
+    images,
+    layers: Sequence[str],
+    grid: int = 2,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> dict[str, np.ndarray]:
     """Each layer's output, pooled to a small fixed size and flattened.
 
     Feature maps ``(N, h, w, c)`` are max-pooled over a ``grid x grid`` partition of their
@@ -94,8 +101,9 @@ def layer_features(model: keras.Model, images, layers: Sequence[str], grid: int 
     return {n: np.concatenate([p[k] for p in out]) for k, n in enumerate(layers)}
 
 
-def linear_probe(train_features, train_labels, test_features, test_labels,
-                 c: float = 0.1, max_iter: int = 500) -> float:
+def linear_probe(
+    train_features, train_labels, test_features, test_labels, c: float = 0.1, max_iter: int = 500
+) -> float:
     """Test accuracy of a multinomial logistic regression (a linear softmax) trained on
     standardized features. Args are ``(N, D)`` features and ``(N,)`` labels."""
     from sklearn.linear_model import LogisticRegression
@@ -104,8 +112,10 @@ def linear_probe(train_features, train_labels, test_features, test_labels,
 
     xtr, xte = np.asarray(train_features), np.asarray(test_features)
     if xtr.ndim != 2 or xte.ndim != 2 or xtr.shape[1] != xte.shape[1]:
-        raise ValueError(f"features must be (N, D) arrays with the same D, got shapes "
-                         f"{xtr.shape} and {xte.shape}")
+        raise ValueError(
+            f"features must be (N, D) arrays with the same D, got shapes "
+            f"{xtr.shape} and {xte.shape}"
+        )
     if len(xtr) != len(train_labels) or len(xte) != len(test_labels):
         raise ValueError("train/test labels must have one entry per feature row")
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
@@ -113,11 +123,19 @@ def linear_probe(train_features, train_labels, test_features, test_labels,
     return float(np.mean(clf.predict(xte) == np.asarray(test_labels)))
 
 
-def probe_layers(model: keras.Model, x_train, y_train, x_test, y_test,
-                 layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6",
-                                          "fc7"),
-                 grid: int = 2, c: float = 0.1, *, batch_size: int = BATCH_SIZE,
-                 verbose: int | str = VERBOSE) -> dict[str, float]:
+def probe_layers(
+    model: keras.Model,
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"),
+    grid: int = 2,
+    c: float = 0.1,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> dict[str, float]:
     """Paper Table 7: the test accuracy of a linear probe on each layer's pooled features
     (:func:`layer_features`, whose arguments and errors apply).
 
@@ -143,14 +161,14 @@ def few_shot_indices(labels, per_class: int, seed: int = 0) -> np.ndarray:
     for k in np.unique(labels):
         idx = np.flatnonzero(labels == k)
         if len(idx) < per_class:
-            raise ValueError(f"class {k} has {len(idx)} images, fewer than per_class="
-                             f"{per_class}")
+            raise ValueError(f"class {k} has {len(idx)} images, fewer than per_class={per_class}")
         out.append(rng.choice(idx, per_class, replace=False))
     return np.sort(np.concatenate(out))
 
 
-def transfer_model(model: keras.Model, num_classes: int, layer: str = "fc7",
-                   seed: int = 0) -> keras.Model:
+def transfer_model(
+    model: keras.Model, num_classes: int, layer: str = "fc7", seed: int = 0
+) -> keras.Model:
     """Paper section 5.2: a copy of ``model``'s layers up to ``layer`` (same weights, frozen,
     in a sub-model named ``features``) and a new softmax ``new_predictions`` with
     ``num_classes`` units on top. ``model`` itself is not touched (fine-tuning the copy leaves
@@ -162,8 +180,12 @@ def transfer_model(model: keras.Model, num_classes: int, layer: str = "fc7",
     base = keras.Model(copy.inputs[0], copy.get_layer(layer).output, name="features")
     base.trainable = False
     inputs = keras.Input(model.inputs[0].shape[1:], name="image")
-    head = keras.layers.Dense(num_classes, activation="softmax", name="new_predictions",
-                              kernel_initializer=keras.initializers.GlorotUniform(seed))
+    head = keras.layers.Dense(
+        num_classes,
+        activation="softmax",
+        name="new_predictions",
+        kernel_initializer=keras.initializers.GlorotUniform(seed),
+    )
     return keras.Model(inputs, head(base(inputs, training=False)), name="transfer")
 
 
@@ -186,10 +208,19 @@ def _accuracy(model: keras.Model, x, y) -> float:
     return float(np.mean(model.predict(x, batch_size=256, verbose=0).argmax(1) == y))
 
 
-def few_shot_transfer(model: keras.Model, x_pool, y_pool, x_test, y_test, per_class: int,
-                      epochs: int = 100, fine_tune_epochs: int = 50, seed: int = 0,
-                      fine_tune_layers: Sequence[str] = ("fc6", "fc7"),
-                      scratch_builder=None) -> dict[str, float]:
+def few_shot_transfer(
+    model: keras.Model,
+    x_pool,
+    y_pool,
+    x_test,
+    y_test,
+    per_class: int,
+    epochs: int = 100,
+    fine_tune_epochs: int = 50,
+    seed: int = 0,
+    fine_tune_layers: Sequence[str] = ("fc6", "fc7"),
+    scratch_builder=None,
+) -> dict[str, float]:
     """Paper Tables 4-6 for one number of labelled images per class.
 
     Three classifiers for the new task, all scored on ``(x_test, y_test)``:
@@ -227,9 +258,14 @@ def few_shot_transfer(model: keras.Model, x_pool, y_pool, x_test, y_test, per_cl
     return out
 
 
-def generalization(source: str = "zfnet-cifar10", per_class: Sequence[int] = (1, 5, 10, 25),
-                   epochs: int = 100, fine_tune_epochs: int = 50, test_size: int = 1000,
-                   seed: int = 0) -> dict:
+def generalization(
+    source: str = "zfnet-cifar10",
+    per_class: Sequence[int] = (1, 5, 10, 25),
+    epochs: int = 100,
+    fine_tune_epochs: int = 50,
+    test_size: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Tables 4-6 at our scale: ``source``'s features (a shipped model) transferred to the
     synthetic shapes drawn at the source's image size, for each number of images per class.
 
@@ -244,11 +280,29 @@ def generalization(source: str = "zfnet-cifar10", per_class: Sequence[int] = (1,
     test = zdata.shapes(test_size, seed=seed + 32, image_size=size)
     x_pool, x_test = bundle.preprocess(pool["images"]), bundle.preprocess(test["images"])
     with quiet_retracing():
-        rows = [few_shot_transfer(bundle.model, x_pool, pool["labels"], x_test, test["labels"],
-                                  k, epochs, fine_tune_epochs, seed) for k in per_class]
-    return {"source": source, "target": f"shapes at {size}x{size}, {len(pool['class_names'])} "
-            "classes", "class_names": pool["class_names"], "test_images": int(test_size),
-            "epochs": epochs, "fine_tune_epochs": fine_tune_epochs, "rows": rows}
+        rows = [
+            few_shot_transfer(
+                bundle.model,
+                x_pool,
+                pool["labels"],
+                x_test,
+                test["labels"],
+                k,
+                epochs,
+                fine_tune_epochs,
+                seed,
+            )
+            for k in per_class
+        ]
+    return {
+        "source": source,
+        "target": f"shapes at {size}x{size}, {len(pool['class_names'])} classes",
+        "class_names": pool["class_names"],
+        "test_images": int(test_size),
+        "epochs": epochs,
+        "fine_tune_epochs": fine_tune_epochs,
+        "rows": rows,
+    }
 
 
 def main(argv=None) -> int:
@@ -258,17 +312,18 @@ def main(argv=None) -> int:
     import json
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m zfkeras.experiments.probes",
-                                description=main.__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m zfkeras.experiments.probes", description=main.__doc__
+    )
     p.add_argument("--out", default="data/generalization-shapes.json")
     p.add_argument("--source", default="zfnet-cifar10")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--fine-tune-epochs", type=int, default=50)
     args = p.parse_args(argv)
-    result = generalization(args.source, epochs=args.epochs,
-                            fine_tune_epochs=args.fine_tune_epochs)
+    result = generalization(args.source, epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs)
     result["command"] = "python -m zfkeras.experiments.probes " + " ".join(
-        sys.argv[1:] if argv is None else argv)
+        sys.argv[1:] if argv is None else argv
+    )
     result["keras"] = keras.__version__
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

@@ -44,9 +44,16 @@ def run_name(arch: str, renorm: bool) -> str:
 def dead_filter_recipe(**overrides) -> training.Recipe:
     """The shared budget of the four runs: 64x64 shapes, 2,000 images, 5 epochs of batches of
     32 (310 steps), lr 0.05 (tiny in quick mode)."""
-    base = training.Recipe(dataset="shapes", image_size=64, lr=0.05, epochs=config.pick(5, 1),
-                           train_size=config.pick(2000, 64), test_size=config.pick(1000, 32),
-                           batch_size=32, seed=0)
+    base = training.Recipe(
+        dataset="shapes",
+        image_size=64,
+        lr=0.05,
+        epochs=config.pick(5, 1),
+        train_size=config.pick(2000, 64),
+        test_size=config.pick(1000, 32),
+        batch_size=32,
+        seed=0,
+    )
     return replace(base, **overrides)
 
 
@@ -66,8 +73,9 @@ def conv1_outputs(kernel, bias, images, stride: int, pad: int) -> tf.Tensor:
     b = tf.convert_to_tensor(bias, tf.float32)
     x = tf.convert_to_tensor(images, tf.float32)
     if k.shape.rank != 4 or b.shape != (k.shape[3],):
-        raise ValueError(f"kernel must be (kh, kw, c, n) and bias (n,), got {k.shape} and "
-                         f"{b.shape}")
+        raise ValueError(
+            f"kernel must be (kh, kw, c, n) and bias (n,), got {k.shape} and {b.shape}"
+        )
     if x.shape.rank != 4 or x.shape[3] != k.shape[2]:
         raise ValueError(f"images must be (N, H, W, {k.shape[2]}), got shape {x.shape}")
     if stride < 1 or pad < 0:
@@ -76,13 +84,14 @@ def conv1_outputs(kernel, bias, images, stride: int, pad: int) -> tf.Tensor:
     return tf.nn.relu(tf.nn.conv2d(x, k, stride, "VALID") + b)
 
 
-def zero_fraction(kernel, bias, images, stride: int, pad: int, eps: float = 1e-6,
-                  batch_size: int = 256) -> np.ndarray:
+def zero_fraction(
+    kernel, bias, images, stride: int, pad: int, eps: float = 1e-6, batch_size: int = 256
+) -> np.ndarray:
     """Float ``(n,)``: for each filter, the fraction of (image, position) pairs where its ReLU
     output is ``<= eps`` (see :func:`conv1_outputs`)."""
     zeros, total = 0, 0
     for i in range(0, len(images), batch_size):
-        a = conv1_outputs(kernel, bias, images[i:i + batch_size], stride, pad)
+        a = conv1_outputs(kernel, bias, images[i : i + batch_size], stride, pad)
         zeros = zeros + tf.reduce_sum(tf.cast(a <= eps, tf.float64), axis=(0, 1, 2)).numpy()
         total += int(np.prod(a.shape[:3]))
     if total == 0:
@@ -90,8 +99,9 @@ def zero_fraction(kernel, bias, images, stride: int, pad: int, eps: float = 1e-6
     return zeros / total
 
 
-def dead_by_activity(kernel, bias, images, stride: int, pad: int, eps: float = 1e-6,
-                     fraction: float = 0.99) -> np.ndarray:
+def dead_by_activity(
+    kernel, bias, images, stride: int, pad: int, eps: float = 1e-6, fraction: float = 0.99
+) -> np.ndarray:
     """Bool ``(n,)``: filters whose ReLU output is ``<= eps`` on at least ``fraction`` of all
     positions of all ``images`` (a dead ReLU unit).
 
@@ -110,8 +120,9 @@ def _conv1_geometry(model: keras.Model) -> tuple[int, int]:
     return int(conv.strides[0]), int(pad)
 
 
-def train_run(recipe: training.Recipe, xtr, ytr, xte, yte, num_classes: int,
-              verbose: int = 0) -> dict:
+def train_run(
+    recipe: training.Recipe, xtr, ytr, xte, yte, num_classes: int, verbose: int = 0
+) -> dict:
     """Train ``recipe``'s model; return its conv1 ``kernel``, ``bias``, ``stride``, ``pad``, the
     per-pixel ``mean``, the per-epoch ``history`` (loss, accuracy, val_accuracy), the
     ``test_accuracy`` (centre crop; NaN if training diverged) and ``seconds``."""
@@ -121,22 +132,33 @@ def train_run(recipe: training.Recipe, xtr, ytr, xte, yte, num_classes: int,
     model = training.build_model(recipe, num_classes)
     training.compile_model(model, recipe, training.steps_for(len(xtr), recipe.batch_size))
     t0 = time.time()
-    hist = model.fit(train_ds, epochs=recipe.epochs, validation_data=test_ds, verbose=verbose,
-                     callbacks=[keras.callbacks.TerminateOnNaN()])
+    hist = model.fit(
+        train_ds,
+        epochs=recipe.epochs,
+        validation_data=test_ds,
+        verbose=verbose,
+        callbacks=[keras.callbacks.TerminateOnNaN()],
+    )
     seconds = time.time() - t0
     kernel, bias = (np.asarray(w) for w in model.get_layer("conv1").get_weights())
     finite = bool(np.isfinite(kernel).all() and np.isfinite(hist.history["loss"]).all())
     acc = training.evaluate(model, xte, yte, mean, recipe.crop_scale) if finite else float("nan")
     stride, pad = _conv1_geometry(model)
     epochs = min(len(v) for v in hist.history.values())  # a diverged run stops mid-epoch
-    history = [{k: round(float(v[e]), 4) for k, v in hist.history.items()}
-               for e in range(epochs)]
-    return {"kernel": kernel, "bias": bias, "stride": stride, "pad": pad, "mean": mean,
-            "history": history, "test_accuracy": round(acc, 4), "seconds": round(seconds, 1)}
+    history = [{k: round(float(v[e]), 4) for k, v in hist.history.items()} for e in range(epochs)]
+    return {
+        "kernel": kernel,
+        "bias": bias,
+        "stride": stride,
+        "pad": pad,
+        "mean": mean,
+        "history": history,
+        "test_accuracy": round(acc, 4),
+        "seconds": round(seconds, 1),
+    }
 
 
-def run_dead_filters(recipe: training.Recipe | None = None, runs=RUNS,
-                     verbose: int = 0) -> dict:
+def run_dead_filters(recipe: training.Recipe | None = None, runs=RUNS, verbose: int = 0) -> dict:
     """Train every ``(arch, renorm)`` of ``runs`` with the same recipe and data.
 
     Returns:
@@ -157,8 +179,10 @@ def run_dead_filters(recipe: training.Recipe | None = None, runs=RUNS,
 def save_runs(result: dict, path, command: str) -> None:
     """Write :func:`run_dead_filters`' result as a small ``.npz`` (per run: ``<key>/kernel``,
     ``bias``, ``mean``; the rest as JSON in ``info``)."""
-    arrays, info = {}, {"recipe": result["recipe"], "command": command,
-                        "keras": keras.__version__, "runs": {}}
+    arrays, info = (
+        {},
+        {"recipe": result["recipe"], "command": command, "keras": keras.__version__, "runs": {}},
+    )
     for key, run in result.items():
         if key == "recipe":
             continue
@@ -179,8 +203,9 @@ def load_runs(path) -> dict:
     return out
 
 
-def dead_filter_report(runs: dict, images, eps: float = 1e-6, fraction: float = 0.99,
-                       rel_threshold: float = 0.1) -> dict:
+def dead_filter_report(
+    runs: dict, images, eps: float = 1e-6, fraction: float = 0.99, rel_threshold: float = 0.1
+) -> dict:
     """For each run: conv1 filters dead by activity on ``images`` (uint8 validation images at
     the runs' size, fed through the evaluation view with the run's mean) and by weight norm.
 
@@ -193,24 +218,35 @@ def dead_filter_report(runs: dict, images, eps: float = 1e-6, fraction: float = 
     for key, run in runs.items():
         if key in ("recipe", "command"):
             continue
-        x = zdata.centre_crop(zdata.normalize(np.asarray(images), run["mean"]),
-                              rec["image_size"], rec["crop_scale"])
+        x = zdata.centre_crop(
+            zdata.normalize(np.asarray(images), run["mean"]), rec["image_size"], rec["crop_scale"]
+        )
         if not np.isfinite(run["kernel"]).all():
-            out[key] = {"filters": int(run["kernel"].shape[-1]), "dead_activity": None,
-                        "dead_norm": None, "zero_fraction": None,
-                        "test_accuracy": run["test_accuracy"]}
+            out[key] = {
+                "filters": int(run["kernel"].shape[-1]),
+                "dead_activity": None,
+                "dead_norm": None,
+                "zero_fraction": None,
+                "test_accuracy": run["test_accuracy"],
+            }
             continue
         zf = zero_fraction(run["kernel"], run["bias"], x, run["stride"], run["pad"], eps)
-        out[key] = {"filters": int(run["kernel"].shape[-1]),
-                    "dead_activity": int(np.sum(zf >= fraction)),
-                    "dead_norm": int(dead_filters(run["kernel"], rel_threshold).sum()),
-                    "zero_fraction": zf, "test_accuracy": run["test_accuracy"]}
+        out[key] = {
+            "filters": int(run["kernel"].shape[-1]),
+            "dead_activity": int(np.sum(zf >= fraction)),
+            "dead_norm": int(dead_filters(run["kernel"], rel_threshold).sum()),
+            "zero_fraction": zf,
+            "test_accuracy": run["test_accuracy"],
+        }
     return out
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zfkeras.experiments.renorm", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m zfkeras.experiments.renorm",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", default="data/dead-filters-shapes.npz")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)

@@ -78,26 +78,39 @@ def source_target_split(labels, target_classes: Sequence[int]) -> Split:
         raise ValueError(f"target_classes must be distinct labels, got {target_classes!r}")
     missing = [c for c in targets if c not in present]
     if missing:
-        raise ValueError(f"target_classes must be labels present in labels ({present}), got "
-                         f"{missing} absent")
+        raise ValueError(
+            f"target_classes must be labels present in labels ({present}), got {missing} absent"
+        )
     sources = [c for c in present if c not in targets]
     if not sources:
-        raise ValueError(f"target_classes must leave at least one source class, got all of "
-                         f"{present}")
+        raise ValueError(
+            f"target_classes must leave at least one source class, got all of {present}"
+        )
     is_target = np.isin(labels, targets)
     src, tgt = np.flatnonzero(~is_target), np.flatnonzero(is_target)
     s_map = np.vectorize({c: i for i, c in enumerate(sources)}.get, otypes=[np.int32])
     t_map = np.vectorize({c: i for i, c in enumerate(targets)}.get, otypes=[np.int32])
-    return Split(src, tgt, s_map(labels[src]) if len(src) else np.zeros(0, np.int32),
-                 t_map(labels[tgt]), tuple(sources), tuple(targets))
+    return Split(
+        src,
+        tgt,
+        s_map(labels[src]) if len(src) else np.zeros(0, np.int32),
+        t_map(labels[tgt]),
+        tuple(sources),
+        tuple(targets),
+    )
 
 
 def transfer_recipe(**overrides) -> training.Recipe:
     """Pretraining recipe of the shipped run: CIFAR-10 source classes at 64x64, 1,000 images
     per source class, 8 epochs of batches of 64 (tiny in quick mode)."""
-    base = training.Recipe(dataset="cifar10", image_size=64, epochs=config.pick(8, 1),
-                           train_size=config.pick(6000, 60), batch_size=config.pick(64, 32),
-                           seed=0)
+    base = training.Recipe(
+        dataset="cifar10",
+        image_size=64,
+        epochs=config.pick(8, 1),
+        train_size=config.pick(6000, 60),
+        batch_size=config.pick(64, 32),
+        seed=0,
+    )
     return replace(base, **overrides)
 
 
@@ -110,15 +123,18 @@ def pretrain(recipe: training.Recipe, x, y, num_classes: int, verbose: int = 0):
     model = training.build_model(recipe, num_classes)
     training.compile_model(model, recipe, training.steps_for(len(x), recipe.batch_size))
     hist = model.fit(train_ds, epochs=recipe.epochs, verbose=verbose)
-    rows = [{k: round(float(v[e]), 4) for k, v in hist.history.items()}
-            for e in range(len(hist.history["loss"]))]
+    rows = [
+        {k: round(float(v[e]), 4) for k, v in hist.history.items()}
+        for e in range(len(hist.history["loss"]))
+    ]
     return model, mean, rows
 
 
 def eval_view(images, mean, recipe: training.Recipe) -> tf.Tensor:
     """The centre-crop evaluation view of uint8 images (model inputs)."""
-    return zdata.centre_crop(zdata.normalize(np.asarray(images), mean), recipe.image_size,
-                             recipe.crop_scale)
+    return zdata.centre_crop(
+        zdata.normalize(np.asarray(images), mean), recipe.image_size, recipe.crop_scale
+    )
 
 
 def train_scratch(recipe: training.Recipe, x, y, num_classes: int, steps: int) -> tuple:
@@ -128,20 +144,33 @@ def train_scratch(recipe: training.Recipe, x, y, num_classes: int, steps: int) -
     keras.utils.set_random_seed(recipe.seed)
     mean = zdata.per_pixel_mean(x)
     batch = min(32, len(x))
-    ds = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=recipe.seed)
-          .repeat().batch(batch)
-          .map(lambda a, b: (zdata.augment_batch(a, mean, recipe.image_size, recipe.crop_scale),
-                             b)).prefetch(2))
+    ds = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=recipe.seed)
+        .repeat()
+        .batch(batch)
+        .map(lambda a, b: (zdata.augment_batch(a, mean, recipe.image_size, recipe.crop_scale), b))
+        .prefetch(2)
+    )
     model = training.build_model(recipe, num_classes)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
     return model, mean
 
 
-def transfer_curves(model: keras.Model, mean, recipe: training.Recipe, x_pool, y_pool, x_test,
-                    y_test, per_class: Sequence[int] = (1, 5, 10, 25, 50, 100),
-                    layers: Sequence[str] = LAYERS, repeats: int = 2,
-                    scratch_steps: int = 120) -> list[dict]:
+def transfer_curves(
+    model: keras.Model,
+    mean,
+    recipe: training.Recipe,
+    x_pool,
+    y_pool,
+    x_test,
+    y_test,
+    per_class: Sequence[int] = (1, 5, 10, 25, 50, 100),
+    layers: Sequence[str] = LAYERS,
+    repeats: int = 2,
+    scratch_steps: int = 120,
+) -> list[dict]:
     """For each number of labelled target images per class and each of ``repeats`` random
     draws: the test accuracy of a new softmax on each layer's frozen features of ``model``
     (pretrained, normalized with its ``mean``), and of the network trained from scratch.
@@ -164,27 +193,43 @@ def transfer_curves(model: keras.Model, mean, recipe: training.Recipe, x_pool, y
             idx = few_shot_indices(y_pool, int(n), seed=r)
             x, y = x_pool[idx], np.asarray(y_pool)[idx]
             feats = layer_features(model, eval_view(x, mean, recipe), layers)
-            frozen_runs.append({lay: round(linear_probe(feats[lay], y, test_feats[lay],
-                                                        y_test), 4) for lay in layers})
+            frozen_runs.append(
+                {
+                    lay: round(linear_probe(feats[lay], y, test_feats[lay], y_test), 4)
+                    for lay in layers
+                }
+            )
             with quiet_retracing():
-                scratch, s_mean = train_scratch(replace(recipe, seed=r), x, y, classes,
-                                                scratch_steps)
-                scratch_runs.append(round(training.evaluate(scratch, x_test, y_test, s_mean,
-                                                            recipe.crop_scale), 4))
+                scratch, s_mean = train_scratch(
+                    replace(recipe, seed=r), x, y, classes, scratch_steps
+                )
+                scratch_runs.append(
+                    round(training.evaluate(scratch, x_test, y_test, s_mean, recipe.crop_scale), 4)
+                )
             bar.add(1)
-        rows.append({"per_class": int(n),
-                     "frozen": {lay: round(float(np.mean([f[lay] for f in frozen_runs])), 4)
-                                for lay in layers},
-                     "scratch": round(float(np.mean(scratch_runs)), 4),
-                     "frozen_runs": frozen_runs, "scratch_runs": scratch_runs})
+        rows.append(
+            {
+                "per_class": int(n),
+                "frozen": {
+                    lay: round(float(np.mean([f[lay] for f in frozen_runs])), 4) for lay in layers
+                },
+                "scratch": round(float(np.mean(scratch_runs)), 4),
+                "frozen_runs": frozen_runs,
+                "scratch_runs": scratch_runs,
+            }
+        )
     return rows
 
 
-def run_transfer(recipe: training.Recipe | None = None,
-                 target_names: Sequence[str] = TARGET_CLASSES,
-                 per_class: Sequence[int] | None = None, test_per_class: int | None = None,
-                 repeats: int | None = None, scratch_steps: int | None = None,
-                 data_dir: str | None = None) -> dict:
+def run_transfer(
+    recipe: training.Recipe | None = None,
+    target_names: Sequence[str] = TARGET_CLASSES,
+    per_class: Sequence[int] | None = None,
+    test_per_class: int | None = None,
+    repeats: int | None = None,
+    scratch_steps: int | None = None,
+    data_dir: str | None = None,
+) -> dict:
     """Pretrain on CIFAR-10's source classes, then :func:`transfer_curves` on the held-out
     ``target_names`` (test images from CIFAR-10's test split). Returns a JSON-ready dict."""
     recipe = recipe or transfer_recipe()
@@ -202,43 +247,71 @@ def run_transfer(recipe: training.Recipe | None = None,
     targets = [names.index(t) for t in target_names]
     split, test_split = source_target_split(ytr, targets), source_target_split(yte, targets)
     rng = np.random.default_rng(recipe.seed)
-    keep = np.sort(rng.permutation(len(split.source))[:recipe.train_size or len(split.source)])
+    keep = np.sort(rng.permutation(len(split.source))[: recipe.train_size or len(split.source)])
     x_src, y_src = xtr[split.source[keep]], split.source_labels[keep]
     t0 = time.time()
     with quiet_retracing():
         model, mean, history = pretrain(recipe, x_src, y_src, len(split.source_classes))
     pretrain_seconds = round(time.time() - t0, 1)
     s_test = test_split.source[:]
-    source_acc = training.evaluate(model, xte[s_test], test_split.source_labels, mean,
-                                   recipe.crop_scale)
-    test_idx = np.concatenate([test_split.target[test_split.target_labels == k][:test_per_class]
-                               for k in range(len(targets))])
+    source_acc = training.evaluate(
+        model, xte[s_test], test_split.source_labels, mean, recipe.crop_scale
+    )
+    test_idx = np.concatenate(
+        [
+            test_split.target[test_split.target_labels == k][:test_per_class]
+            for k in range(len(targets))
+        ]
+    )
     t_test = np.isin(test_split.target, test_idx)
     x_test, y_test = xte[test_split.target[t_test]], test_split.target_labels[t_test]
-    rows = transfer_curves(model, mean, recipe, xtr[split.target], split.target_labels, x_test,
-                           y_test, per_class, LAYERS, repeats, scratch_steps)
-    return {"recipe": asdict(recipe), "source_classes": [names[c] for c in split.source_classes],
-            "target_classes": list(target_names), "source_images": int(len(x_src)),
-            "source_test_accuracy": round(source_acc, 4), "pretrain_history": history,
-            "pretrain_seconds": pretrain_seconds, "test_images": int(len(y_test)),
-            "repeats": repeats, "scratch_steps": scratch_steps,
-            "seconds": round(time.time() - t0, 1), "rows": rows}
+    rows = transfer_curves(
+        model,
+        mean,
+        recipe,
+        xtr[split.target],
+        split.target_labels,
+        x_test,
+        y_test,
+        per_class,
+        LAYERS,
+        repeats,
+        scratch_steps,
+    )
+    return {
+        "recipe": asdict(recipe),
+        "source_classes": [names[c] for c in split.source_classes],
+        "target_classes": list(target_names),
+        "source_images": int(len(x_src)),
+        "source_test_accuracy": round(source_acc, 4),
+        "pretrain_history": history,
+        "pretrain_seconds": pretrain_seconds,
+        "test_images": int(len(y_test)),
+        "repeats": repeats,
+        "scratch_steps": scratch_steps,
+        "seconds": round(time.time() - t0, 1),
+        "rows": rows,
+    }
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zfkeras.experiments.transfer",
-                                description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m zfkeras.experiments.transfer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", default="data/transfer-cifar10.json")
     p.add_argument("--epochs", type=int, default=None, help="pretraining epochs")
     p.add_argument("--train-size", type=int, default=None, help="source images")
     p.add_argument("--repeats", type=int, default=None, help="random draws per size")
     p.add_argument("--scratch-steps", type=int, default=None)
     args = p.parse_args(argv)
-    over = {k: v for k, v in (("epochs", args.epochs), ("train_size", args.train_size))
-            if v is not None}
-    result = run_transfer(transfer_recipe(**over), repeats=args.repeats,
-                          scratch_steps=args.scratch_steps)
+    over = {
+        k: v for k, v in (("epochs", args.epochs), ("train_size", args.train_size)) if v is not None
+    }
+    result = run_transfer(
+        transfer_recipe(**over), repeats=args.repeats, scratch_steps=args.scratch_steps
+    )
     args_used = sys.argv[1:] if argv is None else argv
     result["command"] = "python -m zfkeras.experiments.transfer " + " ".join(args_used)
     result["keras"] = keras.__version__
@@ -246,8 +319,10 @@ def main(argv=None) -> int:
         json.dump(result, f, indent=1)
     print(f"source accuracy {result['source_test_accuracy']:.3f}")
     for r in result["rows"]:
-        print(f"{r['per_class']:4d}/class  fc7 {r['frozen']['fc7']:.3f}  "
-              f"best {max(r['frozen'].values()):.3f}  scratch {r['scratch']:.3f}")
+        print(
+            f"{r['per_class']:4d}/class  fc7 {r['frozen']['fc7']:.3f}  "
+            f"best {max(r['frozen'].values()):.3f}  scratch {r['scratch']:.3f}"
+        )
     return 0
 
 

@@ -38,8 +38,27 @@ from zfkeras.figures.methods import (
 from zfkeras.figures.occlusion import occlusion_figure
 from zfkeras.figures.patches import top9_figure
 
-__all__ = ["bands_figure", "dissection", "channel_grids", "compare_figure", "confusion_matrix",
-           "evolution_figure", "filters_grid", "findings", "generalization_figure",
-           "gradcam_figure", "image_grid", "invariance_figure", "learning_curves",
-           "occlusion_figure", "overlay", "patterns_figure", "probe_figure", "rules_figure",
-           "table_markdown", "tile_mosaic", "to_display", "top9_figure"]
+__all__ = [
+    "bands_figure",
+    "dissection",
+    "channel_grids",
+    "compare_figure",
+    "confusion_matrix",
+    "evolution_figure",
+    "filters_grid",
+    "findings",
+    "generalization_figure",
+    "gradcam_figure",
+    "image_grid",
+    "invariance_figure",
+    "learning_curves",
+    "occlusion_figure",
+    "overlay",
+    "patterns_figure",
+    "probe_figure",
+    "rules_figure",
+    "table_markdown",
+    "tile_mosaic",
+    "to_display",
+    "top9_figure",
+]

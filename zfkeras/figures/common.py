@@ -48,10 +48,17 @@ def to_display(x, per_image: bool = True, symmetric: bool = False) -> np.ndarray
     return np.clip(out, 0, 1)
 
 
-def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8,
-               size: float | None = None, cmap: str | None = None,
-               suptitle: str | None = None, scale: bool = False, symmetric: bool = False,
-               gap: int = GAP):
+def image_grid(
+    images,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float | None = None,
+    cmap: str | None = None,
+    suptitle: str | None = None,
+    scale: bool = False,
+    symmetric: bool = False,
+    gap: int = GAP,
+):
     """Draw ``images`` in a grid at the course's standard (1000-1300 px wide where the tiles
     allow), each enlarged by one integer factor with nearest-neighbour sampling.
 
@@ -82,9 +89,14 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8,
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
     k = fit_zoom(max(h, w), ncols, gap=gap, at_least=size, tiles=n)
-    fig, axes = pixel_grid(nrows, ncols, (k * h, k * w), gap=gap,
-                           title_px=TITLE_PX if titles is not None else 0,
-                           head_px=HEAD_PX if suptitle else 0)
+    fig, axes = pixel_grid(
+        nrows,
+        ncols,
+        (k * h, k * w),
+        gap=gap,
+        title_px=TITLE_PX if titles is not None else 0,
+        head_px=HEAD_PX if suptitle else 0,
+    )
     for i, ax in enumerate(axes.flat):
         if i < n:
             show(ax, images[i], k, cmap=cmap or ("gray" if images.ndim == 3 else None))
@@ -103,8 +115,9 @@ def filters_grid(kernel, ncols: int = 16, size: float | None = None, title: str 
     k = np.asarray(kernel)
     if k.ndim != 4 or k.shape[2] != 3:
         raise ValueError(f"kernel must be (kh, kw, 3, n), got shape {k.shape}")
-    return image_grid(np.moveaxis(k, -1, 0), ncols=ncols, size=size, scale=True,
-                      suptitle=title, gap=3)
+    return image_grid(
+        np.moveaxis(k, -1, 0), ncols=ncols, size=size, scale=True, suptitle=title, gap=3
+    )
 
 
 def findings(rows: Sequence[Sequence], header=("claim", "the paper found", "we found")):
@@ -156,22 +169,30 @@ def confusion_matrix(counts, class_names: Sequence[str], title: str | None = Non
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(c):
         for j in range(c):
-            ax.text(j, i, f"{rates[i, j]:.2f}"[1:] if rates[i, j] < 1 else "1", ha="center",
-                    va="center", fontsize=SMALL + 1,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.2f}"[1:] if rates[i, j] < 1 else "1",
+                ha="center",
+                va="center",
+                fontsize=SMALL + 1,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(c), class_names, rotation=60, ha="right", fontsize=FONT)
     ax.set_yticks(range(c), class_names, fontsize=FONT)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    fig.colorbar(im, ax=ax, shrink=0.8).set_label("fraction of the true class's images "
-                                                  "(each row sums to 1)", fontsize=FONT)
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label(
+        "fraction of the true class's images (each row sums to 1)", fontsize=FONT
+    )
     if title:
         ax.set_title(title)
     return fig
 
 
-def tile_mosaic(tiles, fill=0, *, ncols: int | None = None, zoom: int = 1, sep: int = 1,
-                border: bool = True) -> np.ndarray:
+def tile_mosaic(
+    tiles, fill=0, *, ncols: int | None = None, zoom: int = 1, sep: int = 1, border: bool = True
+) -> np.ndarray:
     """Tiles in one array with separators: the one mosaic of the course (paper Fig. 2's 3x3
     blocks, activation channel grids).
 
@@ -195,8 +216,9 @@ def tile_mosaic(tiles, fill=0, *, ncols: int | None = None, zoom: int = 1, sep: 
     """
     tiles = np.asarray(tiles)
     if tiles.ndim not in (3, 4) or len(tiles) == 0:
-        raise ValueError(f"tiles must be (k, h, w) or (k, h, w, c) with k >= 1, got shape "
-                         f"{tiles.shape}")
+        raise ValueError(
+            f"tiles must be (k, h, w) or (k, h, w, c) with k >= 1, got shape {tiles.shape}"
+        )
     for name, v, lo in (("zoom", zoom, 1), ("sep", sep, 0), ("ncols", ncols or 1, 1)):
         if not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
@@ -216,5 +238,5 @@ def tile_mosaic(tiles, fill=0, *, ncols: int | None = None, zoom: int = 1, sep: 
     for j in range(k):
         r, q = divmod(j, ncols)
         y, x = b + r * (h + sep), b + q * (w + sep)
-        out[y:y + h, x:x + w] = tiles[j]
+        out[y : y + h, x : x + w] = tiles[j]
     return out

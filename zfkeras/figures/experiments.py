@@ -26,8 +26,7 @@ from zfkeras.figures.style import (
 )
 
 
-def compare_figure(kernels: Mapping[str, np.ndarray], ncols: int = 16,
-                   size: float | None = None):
+def compare_figure(kernels: Mapping[str, np.ndarray], ncols: int = 16, size: float | None = None):
     """Layer-1 filters of several models, one block of rows per model (named above it), each
     filter scaled on its own and enlarged by one integer factor, nearest neighbour, 3-px white
     gaps (paper Fig. 6 b, c).
@@ -56,9 +55,12 @@ def compare_figure(kernels: Mapping[str, np.ndarray], ncols: int = 16,
             else:
                 ax.set_visible(False)
         h, w = b.shape[1:3]
-        axes[r, 0].set_title(f"{name}  ({h}x{w} filters, shown x{k * big // max(h, w)})",
-                             fontsize=FONT + 1,
-                             loc="left", pad=4)
+        axes[r, 0].set_title(
+            f"{name}  ({h}x{w} filters, shown x{k * big // max(h, w)})",
+            fontsize=FONT + 1,
+            loc="left",
+            pad=4,
+        )
         r += nr
     return fig
 
@@ -80,8 +82,12 @@ def bands_figure(reports: Mapping[str, np.ndarray], title: str | None = None):
     return fig
 
 
-def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None,
-                     size: float | None = None, crop: bool = True):
+def evolution_figure(
+    snapshots: dict,
+    layers: Sequence[str] | None = None,
+    size: float | None = None,
+    crop: bool = True,
+):
     """Paper Fig. 4: for each layer, rows of units and columns of epochs, each projection
     scaled on its own (0 = grey; ``crop``: cropped by :func:`crop_to_signal`) and enlarged by
     the largest integer factor that fits its cell, nearest neighbour.
@@ -109,8 +115,7 @@ def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None,
     big = max(max(t.shape[:2]) for _, row in tiles for t in row)
     cell = fit_zoom(big, len(epochs), extra=70, at_least=size) * big
     cell = min(cell, max(96, (MAX_PX - 70) // len(epochs) - GAP))
-    fig, axes = pixel_grid(len(tiles), len(epochs), (cell, cell), label_px=70,
-                           title_px=TITLE_PX)
+    fig, axes = pixel_grid(len(tiles), len(epochs), (cell, cell), label_px=70, title_px=TITLE_PX)
     for r, (label, row) in enumerate(tiles):
         for j, (e, t) in enumerate(zip(epochs, row)):
             ax = axes[r, j]
@@ -121,8 +126,12 @@ def evolution_figure(snapshots: dict, layers: Sequence[str] | None = None,
     return fig
 
 
-def invariance_figure(results: Sequence[InvarianceCurves], names: Sequence[str] | None = None,
-                      relative: bool = True, size: float | None = None):
+def invariance_figure(
+    results: Sequence[InvarianceCurves],
+    names: Sequence[str] | None = None,
+    relative: bool = True,
+    size: float | None = None,
+):
     """The paper's Fig. 5 grid: one column per transformation, rows for the low layer's
     distance, the high layer's distance and the true-class probability; one line per image.
 
@@ -147,26 +156,39 @@ def invariance_figure(results: Sequence[InvarianceCurves], names: Sequence[str] 
         labels = [f"{n}: {'normalized ' if relative else ''}distance" for n in layers]
         for i, (ax, y) in enumerate(zip(axes[:, j], curves)):
             for k in range(y.shape[1]):
-                ax.plot(get(res, "amounts"), y[:, k], "o-", ms=3, lw=1.2,
-                        label=names[k] if names is not None else None)
+                ax.plot(
+                    get(res, "amounts"),
+                    y[:, k],
+                    "o-",
+                    ms=3,
+                    lw=1.2,
+                    label=names[k] if names is not None else None,
+                )
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=FONT)
             if j == 0:
-                ax.set_ylabel(labels[i] if i < len(layers) else "p(true class)",
-                              fontsize=FONT + 1)
+                ax.set_ylabel(labels[i] if i < len(layers) else "p(true class)", fontsize=FONT + 1)
             if i == 0:
                 ax.set_title(get(res, "kind"), fontsize=FONT + 3)
             if i == rows - 1:
                 ax.set_ylim(-0.05, 1.05)
                 ax.set_xlabel(UNITS[get(res, "kind")], fontsize=FONT + 1)
     if names is not None:
-        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper",
-                   fontsize=FONT, frameon=False)
+        fig.legend(
+            *axes[0, 0].get_legend_handles_labels(),
+            loc="outside right upper",
+            fontsize=FONT,
+            frameon=False,
+        )
     return fig
 
 
-def probe_figure(accuracies: dict[str, float], chance: float | None = None,
-                 title: str | None = None, others: dict[str, dict[str, float]] | None = None):
+def probe_figure(
+    accuracies: dict[str, float],
+    chance: float | None = None,
+    title: str | None = None,
+    others: dict[str, dict[str, float]] | None = None,
+):
     """Accuracy per layer (paper Table 7 as a plot). ``others``: more labelled curves."""
     fig, ax = plot()
     curves = {"probe": accuracies} | (others or {})
@@ -183,14 +205,18 @@ def probe_figure(accuracies: dict[str, float], chance: float | None = None,
     return fig
 
 
-def generalization_figure(rows: Sequence[dict], chance: float | None = None,
-                          title: str | None = None):
+def generalization_figure(
+    rows: Sequence[dict], chance: float | None = None, title: str | None = None
+):
     """Test accuracy against labelled images per class for the ``frozen``, ``fine_tuned`` and
     ``scratch`` classifiers (rows from :func:`few_shot_transfer`). Returns the Figure."""
     fig, ax = plot()
     k = [r["per_class"] for r in rows]
-    for key, label in (("frozen", "frozen features + new softmax"),
-                       ("fine_tuned", "then fine-tuned fc6-fc7"), ("scratch", "from scratch")):
+    for key, label in (
+        ("frozen", "frozen features + new softmax"),
+        ("fine_tuned", "then fine-tuned fc6-fc7"),
+        ("scratch", "from scratch"),
+    ):
         ax.plot(k, [r[key] for r in rows], "o-", label=label)
     if chance is not None:
         ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
@@ -215,8 +241,9 @@ def table_markdown(table: dict, paper: Mapping[str, Sequence[str]] | None = None
     head += [f"paper {h}" for h in ("layer 5", "layer 7")] if paper else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table["rows"]:
-        cells = [r] + [f"{table['mean'][r][lay]:.4f} ± {table['std'][r][lay]:.4f}"
-                       for lay in table["layers"]]
+        cells = [r] + [
+            f"{table['mean'][r][lay]:.4f} ± {table['std'][r][lay]:.4f}" for lay in table["layers"]
+        ]
         cells += list(paper.get(r, ("", ""))) if paper else []
         lines.append("| " + " | ".join(cells) + " |")
     return Markdown("\n".join(lines))

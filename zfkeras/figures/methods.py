@@ -29,12 +29,25 @@ from zfkeras.figures.style import (
     subplots,
 )
 
-__all__ = ["channel_grids", "gradcam_figure", "occlusion_figure", "overlay", "patterns_figure",
-           "rules_figure", "top9_figure"]
+__all__ = [
+    "channel_grids",
+    "gradcam_figure",
+    "occlusion_figure",
+    "overlay",
+    "patterns_figure",
+    "rules_figure",
+    "top9_figure",
+]
 
 
-def channel_grids(activations: dict, image=None, channels: int = 32, ncols: int = 16,
-                  width: float | None = None, cmap: str = "viridis"):
+def channel_grids(
+    activations: dict,
+    image=None,
+    channels: int = 32,
+    ncols: int = 16,
+    width: float | None = None,
+    cmap: str = "viridis",
+):
     """Draw every channel of several layers' activations for one image.
 
     Each layer is one mosaic (:func:`tile_mosaic`, 2-px white separators) enlarged by the
@@ -59,25 +72,31 @@ def channel_grids(activations: dict, image=None, channels: int = 32, ncols: int 
         ValueError: an activation is not ``(H, W, C)`` or ``(N, H, W, C)``.
     """
     if not isinstance(activations, dict) or not activations:
-        raise TypeError(f"activations must be a non-empty dict name -> array, got "
-                        f"{type(activations).__name__}")
+        raise TypeError(
+            f"activations must be a non-empty dict name -> array, got {type(activations).__name__}"
+        )
     grids = []
     for name, act in activations.items():
         act = np.asarray(act, np.float32)
         act = act[0] if act.ndim == 4 else act
         if act.ndim != 3:
-            raise ValueError(f"activations[{name!r}] must be (H, W, C) or (N, H, W, C), got "
-                             f"shape {np.shape(activations[name])}")
+            raise ValueError(
+                f"activations[{name!r}] must be (H, W, C) or (N, H, W, C), got "
+                f"shape {np.shape(activations[name])}"
+            )
         h, w, c = act.shape
         n = min(channels, c)
         peak = np.abs(act).max(axis=(0, 1))
         scaled = np.divide(np.abs(act), peak, out=np.zeros_like(act), where=peak > 0)
         cols = min(ncols, n)
         k = fit_zoom(w, cols, gap=SEP, at_least=(width or 0) / cols)
-        mosaic = tile_mosaic(np.moveaxis(scaled[..., :n], -1, 0), np.nan, ncols=cols, zoom=k,
-                             sep=SEP, border=False)
-        title = (f"{name}  {h}x{w}x{c}, shown x{k}  (first {n} channels; "
-                 f"{int(np.sum(peak == 0))} of {c} zero on this image)")
+        mosaic = tile_mosaic(
+            np.moveaxis(scaled[..., :n], -1, 0), np.nan, ncols=cols, zoom=k, sep=SEP, border=False
+        )
+        title = (
+            f"{name}  {h}x{w}x{c}, shown x{k}  (first {n} channels; "
+            f"{int(np.sum(peak == 0))} of {c} zero on this image)"
+        )
         grids.append((title, mosaic))
     if image is not None:
         img = np.asarray(image)
@@ -85,8 +104,9 @@ def channel_grids(activations: dict, image=None, channels: int = 32, ncols: int 
         grids.insert(0, ("input", img))
     # one column of pixel-exact axes, each as large as the widest mosaic and its own height
     wide = max(m.shape[1] for _, m in grids)
-    heights = [m.shape[0] if t != "input" else m.shape[0] * max(1, 192 // m.shape[0])
-               for t, m in grids]
+    heights = [
+        m.shape[0] if t != "input" else m.shape[0] * max(1, 192 // m.shape[0]) for t, m in grids
+    ]
     total_h = sum(h + TITLE_PX + GAP for h in heights)
     right = 90
     fig = plt.figure(figsize=((wide + right) / DPI, total_h / DPI), dpi=DPI)
@@ -108,10 +128,12 @@ def channel_grids(activations: dict, image=None, channels: int = 32, ncols: int 
         y += hgt + GAP
     if map_axes:
         first = map_axes[0]
-        span = ((first.get_position().y1 - map_axes[-1].get_position().y0)
-                / first.get_position().height)
-        colorbar(fig, mappable(cmap), first, "|activation| / the channel's max on this image",
-                 rows=span)
+        span = (
+            first.get_position().y1 - map_axes[-1].get_position().y0
+        ) / first.get_position().height
+        colorbar(
+            fig, mappable(cmap), first, "|activation| / the channel's max on this image", rows=span
+        )
     return fig
 
 
@@ -144,8 +166,14 @@ def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarra
     return ((1 - alpha) * img + alpha * colour).astype(np.float32)
 
 
-def gradcam_figure(images, heatmaps, titles: Sequence[str] | None = None, guided=None,
-                   size: float | None = None, alpha: float = 0.45):
+def gradcam_figure(
+    images,
+    heatmaps,
+    titles: Sequence[str] | None = None,
+    guided=None,
+    size: float | None = None,
+    alpha: float = 0.45,
+):
     """Columns of image / Grad-CAM overlay(s) (/ Guided Grad-CAM when ``guided`` is given),
     pixel-exact at an integer zoom, with a colour bar for the Grad-CAM rows.
 
@@ -174,29 +202,37 @@ def gradcam_figure(images, heatmaps, titles: Sequence[str] | None = None, guided
     n = len(images)
     for label, v in rows.items():
         if len(v) != n:
-            raise ValueError(f"heatmaps must have one map per image ({n}), got {len(v)} for "
-                             f"{label!r}")
+            raise ValueError(
+                f"heatmaps must have one map per image ({n}), got {len(v)} for {label!r}"
+            )
     h, w = images.shape[1:3]
     label_px, right_px = 80, 80
-    k = fit_zoom(max(h, w), n, extra=label_px + right_px, at_least=size,
-                 tiles=n * (1 + len(rows)))
-    fig, axes = pixel_grid(1 + len(rows), n, (k * h, k * w),
-                           title_px=TITLE_PX if titles is not None else 0,
-                           label_px=label_px, right_px=right_px)
+    k = fit_zoom(max(h, w), n, extra=label_px + right_px, at_least=size, tiles=n * (1 + len(rows)))
+    fig, axes = pixel_grid(
+        1 + len(rows),
+        n,
+        (k * h, k * w),
+        title_px=TITLE_PX if titles is not None else 0,
+        label_px=label_px,
+        right_px=right_px,
+    )
     for i in range(n):
         show(axes[0, i], images[i] if images.dtype == np.uint8 else to_display(images[i]), k)
         for r, v in enumerate(rows.values(), start=1):
-            shown = (to_display(v[i], symmetric=True) if v[i].ndim == 3
-                     else overlay(images[i], v[i], alpha))
+            shown = (
+                to_display(v[i], symmetric=True)
+                if v[i].ndim == 3
+                else overlay(images[i], v[i], alpha)
+            )
             show(axes[r, i], shown, k)
         if titles is not None:
             axes[0, i].set_title(str(titles[i]), fontsize=FONT, pad=3)
     for r, label in enumerate(["image", *rows]):
         axes[r, 0].set_ylabel(label, fontsize=FONT + 1)
-    span = (n_heat * k * h + (n_heat - 1) * (GAP + (TITLE_PX if titles is not None else 0))
-            ) / (k * h)
-    colorbar(fig, mappable("jet"), axes[1, -1], "Grad-CAM, scaled to [0, 1] per image",
-             rows=span)
+    span = (n_heat * k * h + (n_heat - 1) * (GAP + (TITLE_PX if titles is not None else 0))) / (
+        k * h
+    )
+    colorbar(fig, mappable("jet"), axes[1, -1], "Grad-CAM, scaled to [0, 1] per image", rows=span)
     return fig
 
 
@@ -216,14 +252,18 @@ def rules_figure(forward, signal, size: float | None = None):
 
     f, r = np.asarray(forward, np.float32), np.asarray(signal, np.float32)
     results = relu_rules(f, r)
-    panels = [("forward input f", f), ("downward signal r", r),
-              ("backprop: r * (f > 0)", results["backprop"]),
-              ("deconvnet: relu(r)", results["deconvnet"]),
-              ("guided: relu(r) * (f > 0)", results["guided"])]
+    panels = [
+        ("forward input f", f),
+        ("downward signal r", r),
+        ("backprop: r * (f > 0)", results["backprop"]),
+        ("deconvnet: relu(r)", results["deconvnet"]),
+        ("guided: relu(r) * (f > 0)", results["guided"]),
+    ]
     top = max(np.abs(f).max(), np.abs(r).max(), 1e-6)
     width = max(WIDTH, (size or 0) * len(panels) + 1)
-    fig, axes = subplots(1, len(panels), width=width, panel_aspect=f.shape[0] / f.shape[1],
-                         extra_height=0.5)
+    fig, axes = subplots(
+        1, len(panels), width=width, panel_aspect=f.shape[0] / f.shape[1], extra_height=0.5
+    )
     for ax, (title, a) in zip(axes[0], panels):
         im = ax.imshow(a, cmap="RdBu_r", vmin=-top, vmax=top, interpolation="nearest")
         for (i, j), v in np.ndenumerate(a):
@@ -232,7 +272,8 @@ def rules_figure(forward, signal, size: float | None = None):
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(im, ax=list(axes[0]), shrink=0.8, pad=0.01).set_label(
-        "value (one scale for all panels)", fontsize=FONT)
+        "value (one scale for all panels)", fontsize=FONT
+    )
     return fig
 
 
@@ -253,15 +294,18 @@ def patterns_figure(rows: dict, size: float | None = None, title: str | None = N
         TypeError: ``rows`` is not a non-empty dict.
     """
     if not isinstance(rows, dict) or not rows:
-        raise TypeError(f"rows must be a non-empty dict label -> patterns, got "
-                        f"{type(rows).__name__}")
+        raise TypeError(
+            f"rows must be a non-empty dict label -> patterns, got {type(rows).__name__}"
+        )
     ncols = max(len(v) for v in rows.values())
     big = max(max(np.shape(v)[1:3]) for v in rows.values())
     label_px = 10 + 7 * max(len(str(k)) for k in rows)
-    k = fit_zoom(big, ncols, extra=label_px, at_least=size,
-                 tiles=sum(len(v) for v in rows.values()))
-    fig, axes = pixel_grid(len(rows), ncols, (k * big, k * big), label_px=label_px,
-                           head_px=HEAD_PX if title else 0)
+    k = fit_zoom(
+        big, ncols, extra=label_px, at_least=size, tiles=sum(len(v) for v in rows.values())
+    )
+    fig, axes = pixel_grid(
+        len(rows), ncols, (k * big, k * big), label_px=label_px, head_px=HEAD_PX if title else 0
+    )
     for r, (label, pats) in enumerate(rows.items()):
         shown = to_display(np.asarray(pats))
         for c, ax in enumerate(axes[r]):

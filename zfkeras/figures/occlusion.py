@@ -25,8 +25,12 @@ def _heat(ax, result, values, title, cmap, image_shape, **kw):
     """Draw a map over occluder positions at the occluders' centres, in image pixels."""
     rows, cols, s = get(result, "rows"), get(result, "cols"), get(result, "stride")
     half = get(result, "patch_size") / 2 - 0.5  # occluder centre, in pixel coordinates
-    extent = (cols[0] + half - s / 2, cols[-1] + half + s / 2, rows[-1] + half + s / 2,
-              rows[0] + half - s / 2)
+    extent = (
+        cols[0] + half - s / 2,
+        cols[-1] + half + s / 2,
+        rows[-1] + half + s / 2,
+        rows[0] + half - s / 2,
+    )
     im = ax.imshow(values, cmap=cmap, extent=extent, interpolation="nearest", **kw)
     ax.set_xlim(-0.5, image_shape[1] - 0.5)
     ax.set_ylim(image_shape[0] - 0.5, -0.5)
@@ -42,8 +46,14 @@ def _as_list(x, n, name):
     return list(x)
 
 
-def occlusion_figure(image, result, projection=None, class_names: Sequence[str] | None = None,
-                     mask=None, size: float | None = None):
+def occlusion_figure(
+    image,
+    result,
+    projection=None,
+    class_names: Sequence[str] | None = None,
+    mask=None,
+    size: float | None = None,
+):
     """The panels of paper Fig. 7, one row per image: (a) the image with the occluder position
     of lowest class probability (red) and the object's mask (yellow), (b) the chosen feature
     map's total activation per occluder position, (c) that map's deconvnet projection (if
@@ -73,11 +83,11 @@ def occlusion_figure(image, result, projection=None, class_names: Sequence[str] 
     results = list(result) if many else [result]
     n = len(results)
     images = _as_list(image if many else [image], n, "image")
-    projections = _as_list(projection if many or projection is None else [projection], n,
-                           "projection")
+    projections = _as_list(
+        projection if many or projection is None else [projection], n, "projection"
+    )
     masks = _as_list(mask if many or mask is None else [mask], n, "mask")
-    panels = ["image"] + (["activation"] if get(results[0], "activation", None) is not None
-                          else [])
+    panels = ["image"] + (["activation"] if get(results[0], "activation", None) is not None else [])
     panels += (["projection"] if projections[0] is not None else []) + ["drop", "top"]
     width = max(WIDTH + 1.0, (size or 0) * len(panels) + 2.5)
     fig, axes = subplots(n, len(panels), width=width, panel_aspect=0.92)
@@ -93,34 +103,60 @@ def occlusion_figure(image, result, projection=None, class_names: Sequence[str] 
             ax.set_xticks([])
             ax.set_yticks([])
             if panel == "image":
-                ax.imshow(img if img.dtype == np.uint8 else to_display(img),
-                          interpolation="nearest")
+                ax.imshow(
+                    img if img.dtype == np.uint8 else to_display(img), interpolation="nearest"
+                )
                 if msk is not None:
                     ax.contour(np.asarray(msk, float), [0.5], colors="yellow", linewidths=1)
                 r0, c0, r1, c1 = _lowest_box(res)
-                ax.add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False,
-                                           ec="red", lw=1.5))
+                ax.add_patch(
+                    plt.Rectangle(
+                        (c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, ec="red", lw=1.5
+                    )
+                )
                 ax.set_title("(a) image, lowest-p occluder", fontsize=FONT + 1)
                 ax.set_ylabel(f"{cname}: p = {base:.2f}\nunoccluded", fontsize=FONT + 1)
             elif panel == "activation":
-                im = _heat(ax, res, get(res, "activation"),
-                           f"(b) {get(res, 'layer')} map {get(res, 'channel')}", "viridis", shape)
+                im = _heat(
+                    ax,
+                    res,
+                    get(res, "activation"),
+                    f"(b) {get(res, 'layer')} map {get(res, 'channel')}",
+                    "viridis",
+                    shape,
+                )
                 fig.colorbar(im, ax=ax, shrink=0.9).set_label(
-                    "total activation (own range)", fontsize=FONT)
+                    "total activation (own range)", fontsize=FONT
+                )
             elif panel == "projection":
                 ax.imshow(to_display(np.asarray(proj), symmetric=True), interpolation="nearest")
                 ax.set_title("(c) its projection", fontsize=FONT + 1)
             elif panel == "drop":
                 drop = np.clip(base - np.asarray(get(res, "probability"), np.float32), 0, None)
                 top = max(float(drop.max()), 0.01)
-                im = _heat(ax, res, drop, f"(d) drop of p({cname})", "magma_r", shape,
-                           norm=mpl.colors.PowerNorm(0.5, vmin=0, vmax=top))
+                im = _heat(
+                    ax,
+                    res,
+                    drop,
+                    f"(d) drop of p({cname})",
+                    "magma_r",
+                    shape,
+                    norm=mpl.colors.PowerNorm(0.5, vmin=0, vmax=top),
+                )
                 bar = fig.colorbar(im, ax=ax, shrink=0.9)
                 bar.set_label("drop in probability (sqrt scale)", fontsize=FONT)
             else:
                 cmap = plt.get_cmap("tab10", max(10, len(names)))
-                im = _heat(ax, res, get(res, "top_class"), "(e) most probable class", cmap,
-                           shape, vmin=-0.5, vmax=cmap.N - 0.5)
+                im = _heat(
+                    ax,
+                    res,
+                    get(res, "top_class"),
+                    "(e) most probable class",
+                    cmap,
+                    shape,
+                    vmin=-0.5,
+                    vmax=cmap.N - 0.5,
+                )
                 bar = fig.colorbar(im, ax=ax, shrink=0.9, ticks=range(len(names)))
                 bar.ax.set_yticklabels(names, fontsize=FONT)
                 bar.ax.set_ylim(-0.5, len(names) - 0.5)

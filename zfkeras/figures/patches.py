@@ -9,8 +9,8 @@ import numpy as np
 from zfkeras.figures.common import tile_mosaic, to_display
 from zfkeras.figures.style import FONT, HEAD_PX, MAX_PX, SEP, TITLE_PX, head, pixel_grid, show
 
-PAIR_GAP = 6     # px between a unit's projections and its patches
-UNIT_GAP = 24    # px between units
+PAIR_GAP = 6  # px between a unit's projections and its patches
+UNIT_GAP = 24  # px between units
 
 
 def _layout(h: int, k: int, n: int, ncols: int | None) -> tuple[int, int]:
@@ -30,9 +30,17 @@ def _layout(h: int, k: int, n: int, ncols: int | None) -> tuple[int, int]:
     return cols, zoom
 
 
-def top9_figure(tiles, images=None, top=None, display=None,
-                channels: Sequence[int] | None = None, mode: str = "deconvnet",
-                ncols: int | None = None, size: float | None = None, title: str | None = None):
+def top9_figure(
+    tiles,
+    images=None,
+    top=None,
+    display=None,
+    channels: Sequence[int] | None = None,
+    mode: str = "deconvnet",
+    ncols: int | None = None,
+    size: float | None = None,
+    title: str | None = None,
+):
     """Paper Fig. 2 for one layer: per channel, the deconvnet projections of its top
     activations (left, 3x3) beside the image patches that caused them (right, 3x3).
 
@@ -59,9 +67,12 @@ def top9_figure(tiles, images=None, top=None, display=None,
     if not isinstance(tiles, Top9Tiles):
         import warnings
 
-        warnings.warn("top9_figure(model, images, top, ...) is deprecated: compute "
-                      "zfkeras.methods.mining.top9_tiles(model, images, top, ...) and pass it",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "top9_figure(model, images, top, ...) is deprecated: compute "
+            "zfkeras.methods.mining.top9_tiles(model, images, top, ...) and pass it",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         tiles = top9_tiles(tiles, images, top, display=display, channels=channels, mode=mode)
     n_c, k, h = tiles.patches.shape[:3]
     cols, zoom = _layout(h, k, n_c, ncols)
@@ -71,15 +82,20 @@ def top9_figure(tiles, images=None, top=None, display=None,
     flat = tiles.projections.reshape((-1,) + tiles.projections.shape[2:])
     proj = (to_display(flat, per_image=True, symmetric=True) * 255).astype(np.uint8)
     proj = proj.reshape(tiles.projections.shape)
-    blocks = [(tile_mosaic(proj[j], 0, zoom=zoom, sep=SEP, border=False),
-               tile_mosaic(tiles.patches[j], 0, zoom=zoom, sep=SEP, border=False))
-              for j in range(n_c)]
+    blocks = [
+        (
+            tile_mosaic(proj[j], 0, zoom=zoom, sep=SEP, border=False),
+            tile_mosaic(tiles.patches[j], 0, zoom=zoom, sep=SEP, border=False),
+        )
+        for j in range(n_c)
+    ]
     mh, mw = blocks[0][0].shape[:2]
     n_rows = int(np.ceil(n_c / cols))
     # a unit is two cells PAIR_GAP apart; units are UNIT_GAP apart: lay out 2*cols cells with
     # the narrow gap and shift every unit's pair by the wider one
-    fig, axes = pixel_grid(n_rows, 2 * cols, (mh, mw), gap=PAIR_GAP, title_px=TITLE_PX,
-                           head_px=HEAD_PX)
+    fig, axes = pixel_grid(
+        n_rows, 2 * cols, (mh, mw), gap=PAIR_GAP, title_px=TITLE_PX, head_px=HEAD_PX
+    )
     width = fig.get_figwidth() * 100 + (cols - 1) * (UNIT_GAP - PAIR_GAP)
     fig.set_figwidth(width / 100)
     for r in range(n_rows):
@@ -92,9 +108,13 @@ def top9_figure(tiles, images=None, top=None, display=None,
         r, q = divmod(j, cols)
         for s, block in enumerate(blocks[j]):
             show(axes[r, 2 * q + s], block, 1)
-        axes[r, 2 * q].set_title(f"{tiles.layer} unit {c}: projections", fontsize=FONT, pad=3,
-                                 loc="left")
+        axes[r, 2 * q].set_title(
+            f"{tiles.layer} unit {c}: projections", fontsize=FONT, pad=3, loc="left"
+        )
         axes[r, 2 * q + 1].set_title("image patches", fontsize=FONT, pad=3, loc="left")
-    head(fig, f"{title or tiles.layer}  (patches {h}x{h} px, shown "
-         f"{'1:1' if zoom == 1 else f'x{zoom}'}; projections each scaled on its own, 0 = grey)")
+    head(
+        fig,
+        f"{title or tiles.layer}  (patches {h}x{h} px, shown "
+        f"{'1:1' if zoom == 1 else f'x{zoom}'}; projections each scaled on its own, 0 = grey)",
+    )
     return fig

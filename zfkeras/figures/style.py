@@ -51,8 +51,15 @@ def get(result, key: str, default=_MISSING):
     return default
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, width: float = WIDTH, panel_aspect: float = 1.0,
-             extra_height: float = 0.0, **kw):
+def subplots(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    width: float = WIDTH,
+    panel_aspect: float = 1.0,
+    extra_height: float = 0.0,
+    **kw,
+):
     """``plt.subplots`` at the course's size: ``width`` inches at ``DPI``, each panel
     ``panel_aspect`` times as high as wide, constrained layout. Returns ``(fig, axes)`` with
     ``axes`` a 2-D array."""
@@ -63,8 +70,9 @@ def subplots(nrows: int = 1, ncols: int = 1, *, width: float = WIDTH, panel_aspe
 
 def plot(width: float | None = None, height: float | None = None):
     """One chart at the course's single-panel size. Returns ``(fig, ax)``."""
-    fig, axes = subplots(1, 1, width=width or PLOT[0], panel_aspect=(height or PLOT[1])
-                         / (width or PLOT[0]))
+    fig, axes = subplots(
+        1, 1, width=width or PLOT[0], panel_aspect=(height or PLOT[1]) / (width or PLOT[0])
+    )
     return fig, axes[0, 0]
 
 
@@ -74,13 +82,20 @@ def zoom(img, k: int) -> np.ndarray:
     return img if k == 1 else np.repeat(np.repeat(img, k, axis=0), k, axis=1)
 
 
-def fit_zoom(size: int, n: int, gap: int = GAP, extra: int = 0, at_least: float | None = None,
-             tiles: int | None = None) -> int:
+def fit_zoom(
+    size: int,
+    n: int,
+    gap: int = GAP,
+    extra: int = 0,
+    at_least: float | None = None,
+    tiles: int | None = None,
+) -> int:
     """The integer zoom for ``n`` tiles of ``size`` pixels side by side (``gap`` between them,
     ``extra`` pixels of labels): the largest that keeps the row within ``MAX_PX``, one more when
     that row is narrower than ``MIN_PX`` and one more still fits 1.1 * ``MAX_PX``; no tile above
     ``MAX_TILE`` pixels; no more than ``AREA_PX`` pixels of images for ``tiles`` tiles (keeps
     notebooks small); at least 1 and at least ``at_least`` inches per tile when given."""
+
     def total(k):
         return n * (k * size + gap) + extra
 
@@ -95,9 +110,18 @@ def fit_zoom(size: int, n: int, gap: int = GAP, extra: int = 0, at_least: float 
     return int(k)
 
 
-def pixel_grid(nrows: int, ncols: int, cell: tuple[int, int], *, gap: int = GAP,
-               title_px: int = 0, label_px: int = 0, head_px: int = 0, right_px: int = 0,
-               row_head: list[int] | None = None):
+def pixel_grid(
+    nrows: int,
+    ncols: int,
+    cell: tuple[int, int],
+    *,
+    gap: int = GAP,
+    title_px: int = 0,
+    label_px: int = 0,
+    head_px: int = 0,
+    right_px: int = 0,
+    row_head: list[int] | None = None,
+):
     """A figure whose axes are exact pixel rectangles, for images drawn with :func:`show`.
 
     Args:
@@ -136,16 +160,19 @@ def pixel_grid(nrows: int, ncols: int, cell: tuple[int, int], *, gap: int = GAP,
 def head(fig, text: str | None, size: int = 12) -> None:
     """A figure title in the ``head_px`` band of a :func:`pixel_grid` figure."""
     if text:
-        fig.text(0.5, 1 - 6 / (fig.get_figheight() * DPI), text, ha="center", va="top",
-                 fontsize=size)
+        fig.text(
+            0.5, 1 - 6 / (fig.get_figheight() * DPI), text, ha="center", va="top", fontsize=size
+        )
 
 
 def cell_px(ax) -> tuple[int, int]:
     """``(height, width)`` of an axes in pixels."""
     fig = ax.get_figure()
     pos = ax.get_position()
-    return (round(pos.height * fig.get_figheight() * DPI),
-            round(pos.width * fig.get_figwidth() * DPI))
+    return (
+        round(pos.height * fig.get_figheight() * DPI),
+        round(pos.width * fig.get_figwidth() * DPI),
+    )
 
 
 def show(ax, img, k: int | None = None, **kw):
@@ -158,15 +185,15 @@ def show(ax, img, k: int | None = None, **kw):
         k = max(1, min(ch // img.shape[0], cw // img.shape[1]))
     big = zoom(img, k)
     y0, x0 = (ch - big.shape[0]) // 2, (cw - big.shape[1]) // 2
-    im = ax.imshow(big, extent=(x0, x0 + big.shape[1], y0 + big.shape[0], y0),
-                   interpolation="nearest", **kw)
+    im = ax.imshow(
+        big, extent=(x0, x0 + big.shape[1], y0 + big.shape[0], y0), interpolation="nearest", **kw
+    )
     ax.set_xlim(0, cw)
     ax.set_ylim(ch, 0)
     return im
 
 
-def colorbar(fig, mappable, ax, label: str, rows: float = 1.0, pad_px: int = 8,
-             bar_px: int = 12):
+def colorbar(fig, mappable, ax, label: str, rows: float = 1.0, pad_px: int = 8, bar_px: int = 12):
     """A colour bar right of ``ax`` (a child axes, so ``fig.axes`` lists only the panels),
     ``rows`` times the height of ``ax`` downwards from its top, with the scale in ``label``.
     Returns the Colorbar."""

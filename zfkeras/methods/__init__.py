@@ -18,5 +18,17 @@ from zfkeras.methods import (
     units,
 )
 
-__all__ = ["activations", "cam", "chain", "deconvnet", "fields", "filters", "graph", "mining",
-           "occlusion", "pointing", "rules", "units"]
+__all__ = [
+    "activations",
+    "cam",
+    "chain",
+    "deconvnet",
+    "fields",
+    "filters",
+    "graph",
+    "mining",
+    "occlusion",
+    "pointing",
+    "rules",
+    "units",
+]

@@ -34,8 +34,10 @@ def activation_model(model: keras.Model, layers: Sequence[str] | str | None = No
     if layers is None:
         layers = default_layers(model)
         if not layers:
-            raise ValueError(f"model {model.name!r} has no convolution or pooling layer with a "
-                             f"4-D output: pass layers=[...] explicitly")
+            raise ValueError(
+                f"model {model.name!r} has no convolution or pooling layer with a "
+                f"4-D output: pass layers=[...] explicitly"
+            )
     elif isinstance(layers, str):
         layers = [layers]
     elif not isinstance(layers, Sequence) or not layers:
@@ -49,5 +51,6 @@ def default_layers(model: keras.Model) -> list[str]:
     order they run (nested models included)."""
     _, _, entries = trace(model)
     short = _short_names(entries)
-    return [short[p] for p, op, out in entries
-            if isinstance(op, _CONV + _POOL) and len(out.shape) == 4]
+    return [
+        short[p] for p, op, out in entries if isinstance(op, _CONV + _POOL) and len(out.shape) == 4
+    ]

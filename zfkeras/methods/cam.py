@@ -39,8 +39,13 @@ def _conv_layer(entries, layer):
         path, op, out = find(entries, layer)
         return path, out
     for path, op, out in reversed(entries):
-        if (isinstance(op, keras.layers.Layer) and not _is_graph_model(op) and len(out.shape) == 4
-                and not isinstance(op, _POOL) and (out.shape[1] or 2) * (out.shape[2] or 2) > 1):
+        if (
+            isinstance(op, keras.layers.Layer)
+            and not _is_graph_model(op)
+            and len(out.shape) == 4
+            and not isinstance(op, _POOL)
+            and (out.shape[1] or 2) * (out.shape[2] or 2) > 1
+        ):
             return path, out
     raise ValueError("layer=None but the model has no layer with a 4-D output: pass layer=")
 
@@ -50,8 +55,10 @@ def _gradcam_fn(model, layer):
     inputs, logits, entries = trace(logits_model)
     path, maps = _conv_layer(entries, layer)
     both = build(inputs, [maps, logits])
-    spec = [tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
-            tf.TensorSpec((None,), tf.int32)]
+    spec = [
+        tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+    ]
 
     @tf.function(input_signature=spec)
     def run(x, cls):
@@ -116,9 +123,16 @@ def _prepare(model, images, class_index, batch_size, verbose, layer=None):
     return x, checks.class_index(class_index, len(x), num_classes)
 
 
-def gradcam(model: keras.Model, images, class_index=None, layer: str | None = None,
-            resize: bool = True, *, batch_size: int = BATCH_SIZE,
-            verbose: int | str = VERBOSE) -> np.ndarray:
+def gradcam(
+    model: keras.Model,
+    images,
+    class_index=None,
+    layer: str | None = None,
+    resize: bool = True,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
     """Grad-CAM heatmaps of a class score.
 
     Args:
@@ -146,8 +160,9 @@ def gradcam(model: keras.Model, images, class_index=None, layer: str | None = No
             (:mod:`zfkeras.methods.checks`).
     """
     x, cls = _prepare(model, images, class_index, batch_size, verbose, layer)
-    run, num_classes, path = checks.cached(model, ("gradcam", layer),
-                                           lambda: _gradcam_fn(model, layer))
+    run, num_classes, path = checks.cached(
+        model, ("gradcam", layer), lambda: _gradcam_fn(model, layer)
+    )
     size = x.shape[1:3] if resize else None
     maps, mats = [], None
     parts = list(checks.batches(len(x), batch_size))
@@ -155,8 +170,11 @@ def gradcam(model: keras.Model, images, class_index=None, layer: str | None = No
     for k, b in enumerate(parts):
         cam = run(tf.constant(x[b]), tf.constant(cls[b]))[0]
         if size is not None and mats is None:
-            mats = checks.cached(model, ("gradcam-up", layer, tuple(size)),
-                                 lambda cam=cam: upsampling(model, path, cam.shape[1:3], size))
+            mats = checks.cached(
+                model,
+                ("gradcam-up", layer, tuple(size)),
+                lambda cam=cam: upsampling(model, path, cam.shape[1:3], size),
+            )
         maps.append(_normalize(cam, size, mats))
         bar.update(k + 1)
     return np.concatenate(maps).astype(np.float32)
@@ -166,8 +184,10 @@ def _guided_fn(model):
     logits_model = pre_softmax(model)
     if logits_model is model:  # a traced copy: nothing cached may hold the model itself
         logits_model = checks.layer_model(model, [], output=True)
-    spec = [tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
-            tf.TensorSpec((None,), tf.int32)]
+    spec = [
+        tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+    ]
 
     @tf.function(input_signature=spec)
     def run(x, cls):
@@ -181,8 +201,14 @@ def _guided_fn(model):
     return run, int(logits_model.outputs[0].shape[-1])
 
 
-def guided_backprop(model: keras.Model, images, class_index=None, *,
-                    batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE) -> np.ndarray:
+def guided_backprop(
+    model: keras.Model,
+    images,
+    class_index=None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
     """Guided backpropagation of the class score (before the softmax) down to the image.
 
     Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 gradients
@@ -198,16 +224,23 @@ def guided_backprop(model: keras.Model, images, class_index=None, *,
     return np.concatenate(out)
 
 
-def guided_gradcam(model: keras.Model, images, class_index=None, layer: str | None = None, *,
-                   batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE) -> np.ndarray:
+def guided_gradcam(
+    model: keras.Model,
+    images,
+    class_index=None,
+    layer: str | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
     """Guided Grad-CAM: the upsampled Grad-CAM heatmap times guided backpropagation.
 
     Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 (signed).
     """
-    heat = gradcam(model, images, class_index, layer, resize=True, batch_size=batch_size,
-                   verbose=verbose)
-    guided = guided_backprop(model, images, class_index, batch_size=batch_size,
-                             verbose=verbose)
+    heat = gradcam(
+        model, images, class_index, layer, resize=True, batch_size=batch_size, verbose=verbose
+    )
+    guided = guided_backprop(model, images, class_index, batch_size=batch_size, verbose=verbose)
     return (guided * heat[..., None]).astype(np.float32)
 
 
@@ -230,8 +263,9 @@ def pointing_hits(heatmaps, masks, tolerance: int = 0) -> np.ndarray:
     masks = np.asarray(masks)
     check_masks(masks, len(masks) if masks.ndim == 3 else 0)
     if heat.ndim != 3 or len(heat) != len(masks):
-        raise ValueError(f"heatmaps must be (N, h, w) with N = {len(masks)} (the masks), got "
-                         f"shape {heat.shape}")
+        raise ValueError(
+            f"heatmaps must be (N, h, w) with N = {len(masks)} (the masks), got shape {heat.shape}"
+        )
     if not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
         raise ValueError(f"tolerance must be an int >= 0, got {tolerance!r}")
     if heat.shape[1:] != masks.shape[1:]:
@@ -255,9 +289,12 @@ def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool | None 
     hits = pointing_hits(heatmaps, masks, tolerance)
     rate = float(hits.mean()) if len(hits) else 0.0
     if return_hits is not None:
-        warnings.warn("pointing_game(..., return_hits=...) is deprecated: use "
-                      "hits = pointing_hits(heatmaps, masks, tolerance) and hits.mean()",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "pointing_game(..., return_hits=...) is deprecated: use "
+            "hits = pointing_hits(heatmaps, masks, tolerance) and hits.mean()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if return_hits:
             return rate, hits
     return rate

@@ -24,9 +24,17 @@ from zfkeras.models.layers import (
     Unpooling2D,
 )
 
-SUPPORTED = ("InputLayer", "Conv2D (relu or linear)", "ReLU", "Activation (relu or linear)",
-             "MaxPooling2D", "ZeroPadding2D", "ContrastNormalization", "Dropout",
-             "BatchNormalization")
+SUPPORTED = (
+    "InputLayer",
+    "Conv2D (relu or linear)",
+    "ReLU",
+    "Activation (relu or linear)",
+    "MaxPooling2D",
+    "ZeroPadding2D",
+    "ContrastNormalization",
+    "Dropout",
+    "BatchNormalization",
+)
 
 
 def _act_name(fn) -> str:
@@ -46,8 +54,9 @@ class Step:
         self.layer = layer
         self.switches = switches
         self.relu = False
-        self.rect = {rule: Rectification(rule, name=f"{layer.name}_rectify_{rule}")
-                     for rule in RULES}
+        self.rect = {
+            rule: Rectification(rule, name=f"{layer.name}_rectify_{rule}") for rule in RULES
+        }
         if isinstance(layer, keras.layers.Conv2D) and type(layer).__name__ == "Conv2D":
             act = _act_name(layer.activation)
             if act not in ("relu", "linear"):
@@ -61,8 +70,9 @@ class Step:
             self.kind = "relu"
             if isinstance(layer, keras.layers.ReLU):
                 if layer.max_value is not None or layer.negative_slope or layer.threshold:
-                    raise _unsupported(layer, "only a plain ReLU (no max_value, "
-                                       "negative_slope or threshold)")
+                    raise _unsupported(
+                        layer, "only a plain ReLU (no max_value, negative_slope or threshold)"
+                    )
             else:
                 act = _act_name(layer.activation)
                 if act not in ("relu", "linear"):
@@ -71,10 +81,12 @@ class Step:
         elif isinstance(layer, keras.layers.MaxPooling2D):
             _channels_last(layer)
             self.kind = "pool"
-            self.pool = MaxPoolingWithSwitches(layer.pool_size, layer.strides, layer.padding,
-                                               name=f"{layer.name}_switches")
-            self.unpool = Unpooling2D(layer.pool_size, layer.strides, layer.padding,
-                                      name=f"{layer.name}_unpool")
+            self.pool = MaxPoolingWithSwitches(
+                layer.pool_size, layer.strides, layer.padding, name=f"{layer.name}_switches"
+            )
+            self.unpool = Unpooling2D(
+                layer.pool_size, layer.strides, layer.padding, name=f"{layer.name}_unpool"
+            )
         elif isinstance(layer, keras.layers.ZeroPadding2D):
             _channels_last(layer)
             self.kind = "pad"
@@ -91,10 +103,15 @@ class Step:
 
     def describe(self) -> str:
         """The top-down step in words."""
-        return {"conv": ("rectify, then " if self.relu else "") + "transposed filtering",
-                "relu": "rectify", "pool": "unpool with the switches", "pad": "crop the padding",
-                "norm": "contrast normalization's gradient", "bn": "scale by gamma/sqrt(var+eps)",
-                "identity": "nothing"}[self.kind]
+        return {
+            "conv": ("rectify, then " if self.relu else "") + "transposed filtering",
+            "relu": "rectify",
+            "pool": "unpool with the switches",
+            "pad": "crop the padding",
+            "norm": "contrast normalization's gradient",
+            "bn": "scale by gamma/sqrt(var+eps)",
+            "identity": "nothing",
+        }[self.kind]
 
     def forward(self, x):
         """Run the layer; return ``(output, record)`` with what :meth:`down` needs."""
@@ -123,20 +140,30 @@ class Step:
         if self.kind == "pool":  # switches kept as the pooling input: the same locations
             x, y = record
             p = self.layer
-            return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=y, grad=signal,
-                                          ksize=[1, *p.pool_size, 1],
-                                          strides=[1, *p.strides, 1],
-                                          padding=p.padding.upper())
+            return tf.raw_ops.MaxPoolGrad(
+                orig_input=x,
+                orig_output=y,
+                grad=signal,
+                ksize=[1, *p.pool_size, 1],
+                strides=[1, *p.strides, 1],
+                padding=p.padding.upper(),
+            )
         if self.kind == "pad":
             (top, bottom), (left, right) = self.layer.padding
             rows, cols = tf.shape(signal)[1], tf.shape(signal)[2]
-            return signal[:, top:rows - bottom, left:cols - right, :]
+            return signal[:, top : rows - bottom, left : cols - right, :]
         if self.kind == "norm":
             x, y = record
             n = self.layer
-            return tf.raw_ops.LRNGrad(input_grads=signal, input_image=x, output_image=y,
-                                      depth_radius=n.depth_radius, bias=n.bias, alpha=n.alpha,
-                                      beta=n.beta)
+            return tf.raw_ops.LRNGrad(
+                input_grads=signal,
+                input_image=x,
+                output_image=y,
+                depth_radius=n.depth_radius,
+                bias=n.bias,
+                alpha=n.alpha,
+                beta=n.beta,
+            )
         if self.kind == "bn":
             bn = self.layer
             slope = tf.math.rsqrt(tf.cast(bn.moving_variance, signal.dtype) + bn.epsilon)
@@ -154,8 +181,10 @@ def _size(x):
 
 
 def _unsupported(layer, why: str) -> ValueError:
-    return ValueError(f"layer {layer.name!r} of type {type(layer).__name__} lies between the "
-                      f"input and the chosen layer and is not supported: {why}")
+    return ValueError(
+        f"layer {layer.name!r} of type {type(layer).__name__} lies between the "
+        f"input and the chosen layer and is not supported: {why}"
+    )
 
 
 def _channels_last(layer):
@@ -177,8 +206,11 @@ def steps_from(located: Located, switches: str = "indices") -> list[Step]:
     prev, steps = located.input, []
     for node in located.nodes:
         if node.inputs[0] is not prev:
-            raise _unsupported(node.op, "its input is not the previous layer's output (the "
-                               "graph branches); the deconvnet needs a chain")
+            raise _unsupported(
+                node.op,
+                "its input is not the previous layer's output (the "
+                "graph branches); the deconvnet needs a chain",
+            )
         prev = keras.tree.flatten(node.output)[0]
         steps.append(Step(node.op, switches))
     if not steps:

@@ -28,10 +28,32 @@ import tensorflow as tf
 from zfkeras.methods.graph import find, trace
 from zfkeras.models.architectures import ends_in_softmax, softmax_layer
 
-__all__ = ["BATCH_SIZE", "VERBOSE", "DeprecatedItems", "Progress", "batch_size", "batches",
-           "cached", "channels", "check_model", "class_index", "ends_in_softmax", "feature_layer",
-           "image", "images", "layer", "layer_model", "layer_names", "no_more", "probabilities",
-           "quiet_retracing", "renamed", "softmax_layer", "top_level_layer", "verbose"]
+__all__ = [
+    "BATCH_SIZE",
+    "VERBOSE",
+    "DeprecatedItems",
+    "Progress",
+    "batch_size",
+    "batches",
+    "cached",
+    "channels",
+    "check_model",
+    "class_index",
+    "ends_in_softmax",
+    "feature_layer",
+    "image",
+    "images",
+    "layer",
+    "layer_model",
+    "layer_names",
+    "no_more",
+    "probabilities",
+    "quiet_retracing",
+    "renamed",
+    "softmax_layer",
+    "top_level_layer",
+    "verbose",
+]
 
 BATCH_SIZE = 128
 VERBOSE = "auto"
@@ -58,27 +80,36 @@ def check_model(model, argument: str = "model") -> keras.Model:
     except (AttributeError, ValueError):
         inputs = None
     if not inputs:
-        raise ValueError(f"{argument} must be built on a keras.Input (have defined inputs), got "
-                         f"an unbuilt {type(model).__name__} {model.name!r}")
+        raise ValueError(
+            f"{argument} must be built on a keras.Input (have defined inputs), got "
+            f"an unbuilt {type(model).__name__} {model.name!r}"
+        )
     if len(inputs) != 1:
         raise ValueError(f"{argument} must have a single input, got {len(inputs)} inputs")
     if len(inputs[0].shape) != 4:
-        raise ValueError(f"{argument} must take images (N, H, W, C), got input shape "
-                         f"{tuple(inputs[0].shape)}")
+        raise ValueError(
+            f"{argument} must take images (N, H, W, C), got input shape {tuple(inputs[0].shape)}"
+        )
     for lay in _all_layers(model):
         if getattr(lay, "data_format", "channels_last") == "channels_first":
-            raise ValueError(f"{argument} must be channels_last, got layer {lay.name!r} with "
-                             f"data_format='channels_first'")
+            raise ValueError(
+                f"{argument} must be channels_last, got layer {lay.name!r} with "
+                f"data_format='channels_first'"
+            )
     return model
 
 
 def _array(value, argument: str) -> np.ndarray:
     try:
-        return value.numpy().astype(np.float32) if tf.is_tensor(value) else np.asarray(
-            value, np.float32)
+        return (
+            value.numpy().astype(np.float32)
+            if tf.is_tensor(value)
+            else np.asarray(value, np.float32)
+        )
     except (TypeError, ValueError):
-        raise TypeError(f"{argument} must be an array of numbers, got "
-                        f"{type(value).__name__}") from None
+        raise TypeError(
+            f"{argument} must be an array of numbers, got {type(value).__name__}"
+        ) from None
 
 
 def _finite(x: np.ndarray, argument: str) -> np.ndarray:
@@ -96,8 +127,7 @@ def _fits(want: tuple, got: tuple) -> bool:
     return len(want) == len(got) and all(w is None or w == g for w, g in zip(want, got))
 
 
-def images(model: keras.Model, value, argument: str = "images",
-           single: bool = False) -> np.ndarray:
+def images(model: keras.Model, value, argument: str = "images", single: bool = False) -> np.ndarray:
     """``value`` as a float32 batch ``(N, H, W, C)`` matching ``model``'s input.
 
     ``single=True`` (documented by the functions that use it) also accepts one ``(H, W, C)``
@@ -125,8 +155,9 @@ def image(model: keras.Model, value, argument: str = "image") -> np.ndarray:
     if x.ndim == len(want) + 1 and len(x) == 1:
         x = x[0]
     if not _fits(want, x.shape):
-        raise ValueError(f"{argument} must have shape ({dims}) or (1, {dims}), got shape "
-                         f"{np.shape(value)}")
+        raise ValueError(
+            f"{argument} must have shape ({dims}) or (1, {dims}), got shape {np.shape(value)}"
+        )
     return _finite(x, argument)
 
 
@@ -160,13 +191,16 @@ def feature_layer(model: keras.Model, name, argument: str = "layer", size=None):
     """:func:`layer` for a layer that must output feature maps ``(N, H, W, C)``."""
     inputs, path, op, out = layer(model, name, argument, size)
     if len(out.shape) != 4:
-        raise ValueError(f"{argument} must have a 4-D (N, H, W, C) output, got {name!r} with "
-                         f"output shape {tuple(out.shape)}")
+        raise ValueError(
+            f"{argument} must have a 4-D (N, H, W, C) output, got {name!r} with "
+            f"output shape {tuple(out.shape)}"
+        )
     return inputs, path, op, out
 
 
-def layer_model(model: keras.Model, names: Sequence[str], argument: str = "layers",
-                output: bool = False) -> keras.Model:
+def layer_model(
+    model: keras.Model, names: Sequence[str], argument: str = "layers", output: bool = False
+) -> keras.Model:
     """A model (cached, sharing ``model``'s weights) whose outputs are the named layers'
     outputs, in order, followed by the model's output when ``output``. Names are checked as in
     :func:`layer` (nested paths allowed)."""
@@ -185,8 +219,9 @@ def layer_model(model: keras.Model, names: Sequence[str], argument: str = "layer
 def layer_names(model: keras.Model, names, argument: str = "layers") -> list[str]:
     """A non-empty sequence of layer names (or paths), each found in ``model``."""
     if isinstance(names, str) or not isinstance(names, (Sequence, np.ndarray)):
-        raise TypeError(f"{argument} must be a sequence of layer names, got "
-                        f"{type(names).__name__} {names!r}")
+        raise TypeError(
+            f"{argument} must be a sequence of layer names, got {type(names).__name__} {names!r}"
+        )
     if len(names) == 0:
         raise ValueError(f"{argument} must name at least one layer, got {names!r}")
     for n in names:
@@ -201,13 +236,16 @@ def top_level_layer(model: keras.Model, name, argument: str = "layer") -> str:
         raise TypeError(f"{argument} must be a layer name (str), got {type(name).__name__}")
     names = [lay.name for lay in model.layers]
     if name not in names:
-        raise ValueError(f"{argument} must name a layer of the model, got {name!r}; layers: "
-                         f"{', '.join(names[:40])}{' ...' if len(names) > 40 else ''}")
+        raise ValueError(
+            f"{argument} must name a layer of the model, got {name!r}; layers: "
+            f"{', '.join(names[:40])}{' ...' if len(names) > 40 else ''}"
+        )
     return name
 
 
-def class_index(value, n: int, num_classes: int, argument: str = "class_index",
-                per_image: bool = True) -> np.ndarray:
+def class_index(
+    value, n: int, num_classes: int, argument: str = "class_index", per_image: bool = True
+) -> np.ndarray:
     """``(n,)`` int32 classes; -1 marks "the predicted class" (``value=None``).
 
     ``value``: ``None``, an int, or (``per_image``) one int per image. ``TypeError`` for another
@@ -216,8 +254,12 @@ def class_index(value, n: int, num_classes: int, argument: str = "class_index",
         return np.full(n, -1, np.int32)
     if _is_int(value):
         c = np.full(n, int(value), np.int32)
-    elif per_image and isinstance(value, (Sequence, np.ndarray)) and len(value) == n and all(
-            _is_int(v) for v in value):
+    elif (
+        per_image
+        and isinstance(value, (Sequence, np.ndarray))
+        and len(value) == n
+        and all(_is_int(v) for v in value)
+    ):
         c = np.asarray(value, np.int32).reshape(n)
     else:
         kinds = f"None, an int or {n} ints (one per image)" if per_image else "None or an int"
@@ -227,8 +269,9 @@ def class_index(value, n: int, num_classes: int, argument: str = "class_index",
     return c
 
 
-def channels(value, n_channels: int, layer_name: str, argument: str = "channel",
-             many: bool = False) -> np.ndarray | None:
+def channels(
+    value, n_channels: int, layer_name: str, argument: str = "channel", many: bool = False
+) -> np.ndarray | None:
     """Channels (units) of a layer with ``n_channels`` feature maps.
 
     ``many=False``: ``None`` (returned as None: the caller picks) or an int; ``many=True``:
@@ -237,16 +280,22 @@ def channels(value, n_channels: int, layer_name: str, argument: str = "channel",
         return np.arange(n_channels, dtype=np.int32) if many else None
     if _is_int(value):
         c = np.array([int(value)], np.int32)
-    elif many and isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str) \
-            and len(value) > 0 and all(_is_int(v) for v in value):
+    elif (
+        many
+        and isinstance(value, (Sequence, np.ndarray))
+        and not isinstance(value, str)
+        and len(value) > 0
+        and all(_is_int(v) for v in value)
+    ):
         c = np.asarray(value, np.int32).reshape(-1)
     else:
         kinds = "None, an int or a non-empty sequence of ints" if many else "None or an int"
         raise TypeError(f"{argument} must be {kinds}, got {value!r}")
     if c.min() < 0 or c.max() >= n_channels:
         shown = list(c.tolist()) if many else int(c[0])
-        raise ValueError(f"{argument} must be in [0, {n_channels}) for layer {layer_name!r}, "
-                         f"got {shown}")
+        raise ValueError(
+            f"{argument} must be in [0, {n_channels}) for layer {layer_name!r}, got {shown}"
+        )
     return c
 
 
@@ -280,16 +329,23 @@ class Progress:
     ``verbose="auto"`` starts the bar once the run looks longer than ``seconds`` (timed from
     the second update, as the first one usually includes tracing); 1 always, 0 never."""
 
-    def __init__(self, total: int, verbose="auto", unit_name: str = "batch",
-                 seconds: float = 3.0, stateful_metrics: Sequence[str] | None = None):
+    def __init__(
+        self,
+        total: int,
+        verbose="auto",
+        unit_name: str = "batch",
+        seconds: float = 3.0,
+        stateful_metrics: Sequence[str] | None = None,
+    ):
         self.total, self.mode, self.unit, self.seconds = int(total), verbose, unit_name, seconds
         self.stateful = stateful_metrics
         self.bar = self._bar() if verbose == 1 else None
         self._t0 = self._n0 = None
 
     def _bar(self):
-        return keras.utils.Progbar(self.total, unit_name=self.unit, interval=0.5,
-                                   stateful_metrics=self.stateful)
+        return keras.utils.Progbar(
+            self.total, unit_name=self.unit, interval=0.5, stateful_metrics=self.stateful
+        )
 
     def update(self, done: int, values=None) -> None:
         """``done`` steps finished; ``values`` as for ``Progbar.update``."""
@@ -297,8 +353,10 @@ class Progress:
             now = time.time()
             if self._t0 is None:
                 self._t0, self._n0 = now, done
-            elif done > self._n0 and (now - self._t0) / (done - self._n0) * (
-                    self.total - self._n0) > self.seconds:
+            elif (
+                done > self._n0
+                and (now - self._t0) / (done - self._n0) * (self.total - self._n0) > self.seconds
+            ):
                 self.bar = self._bar()
         if self.bar is not None:
             self.bar.update(done, values)
@@ -330,8 +388,11 @@ def renamed(kwargs: dict, old: str, new: str, value, where: str, default=None):
         return value
     if value is not default:
         raise TypeError(f"{where}() got both {new!r} and its old name {old!r}")
-    warnings.warn(f"{where}({old}=...) is now {where}({new}=...); the old name goes in "
-                  f"zfkeras 0.3", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"{where}({old}=...) is now {where}({new}=...); the old name goes in zfkeras 0.3",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     return kwargs.pop(old)
 
 
@@ -346,14 +407,22 @@ class DeprecatedItems:
     0.1) still works for one release, with a ``DeprecationWarning``; use ``result.name``."""
 
     def __getitem__(self, key: str):
-        warnings.warn(f"{type(self).__name__}[{key!r}] is deprecated (results are no longer "
-                      f"dicts); use .{key}", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{type(self).__name__}[{key!r}] is deprecated (results are no longer "
+            f"dicts); use .{key}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         try:
             return getattr(self, key)
         except AttributeError:
             raise KeyError(key) from None
 
     def __contains__(self, key: str) -> bool:
-        warnings.warn(f"'{key}' in {type(self).__name__} is deprecated (results are no longer "
-                      f"dicts); test .{key} is not None", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"'{key}' in {type(self).__name__} is deprecated (results are no longer "
+            f"dicts); test .{key} is not None",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(self, key, None) is not None

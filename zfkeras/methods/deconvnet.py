@@ -68,8 +68,8 @@ PATHS = ("auto", "chain", "graph")
 
 class _Route(NamedTuple):
     found: Located
-    steps: list[Step] | None   # the chain path's steps, None on the graph path
-    sub: keras.Model           # the model cut at the layer (the graph path runs it)
+    steps: list[Step] | None  # the chain path's steps, None on the graph path
+    sub: keras.Model  # the model cut at the layer (the graph path runs it)
 
 
 class Deconvnet:
@@ -122,11 +122,15 @@ class Deconvnet:
                     if self.way == "chain":
                         raise
                     if self.switches == "indices":
-                        raise ValueError(f"{err} (switches='indices' needs the chain path; "
-                                         f"switches='recompute' works on any graph)") from err
+                        raise ValueError(
+                            f"{err} (switches='indices' needs the chain path; "
+                            f"switches='recompute' works on any graph)"
+                        ) from err
             elif self.switches == "indices":
-                raise ValueError("switches='indices' needs the chain path; use "
-                                 "switches='recompute' with path='graph'")
+                raise ValueError(
+                    "switches='indices' needs the chain path; use "
+                    "switches='recompute' with path='graph'"
+                )
             sub = build(found.input, found.output, name=f"{self.model.name}_upto")
             self._routes[key] = _Route(found, steps, sub)
         return self._routes[key]
@@ -136,8 +140,10 @@ class Deconvnet:
         ``ValueError`` where the projection takes the graph path (see :meth:`describe`)."""
         route = self._route(layer)
         if route.steps is None:
-            raise ValueError(f"layer {route.found.path!r} is projected on the graph path, "
-                             f"which has no steps: see describe()")
+            raise ValueError(
+                f"layer {route.found.path!r} is projected on the graph path, "
+                f"which has no steps: see describe()"
+            )
         return route.steps
 
     def path(self, layer: str | keras.layers.Layer) -> list[tuple[str, str, str]]:
@@ -146,10 +152,13 @@ class Deconvnet:
         models)."""
         route = self._route(layer)
         if route.steps is not None:
-            return [(s.layer.name, type(s.layer).__name__, s.describe())
-                    for s in reversed(route.steps)]
-        return [(n.path, type(n.op).__name__, STEP_TEXT[rules.kind(n.op)])
-                for n in reversed(route.found.nodes)]
+            return [
+                (s.layer.name, type(s.layer).__name__, s.describe()) for s in reversed(route.steps)
+            ]
+        return [
+            (n.path, type(n.op).__name__, STEP_TEXT[rules.kind(n.op)])
+            for n in reversed(route.found.nodes)
+        ]
 
     def describe(self, layer: str | keras.layers.Layer) -> Crossing:
         """Which layers below ``layer`` a projection crosses with a ReLU rule, through
@@ -169,6 +178,7 @@ class Deconvnet:
                 x, rec = step.forward(x)
                 records.append(rec)
             return x, records
+
         return forward
 
     def _out_shape(self, route: _Route, image_shape: tuple) -> tuple[int, int, int]:
@@ -176,8 +186,10 @@ class Deconvnet:
         if key not in self._shapes:
             x, _ = self._forward(route, None)(tf.zeros((1, *image_shape), tf.float32))
             if x.shape.rank != 4:
-                raise ValueError(f"layer {route.found.path!r} must output (batch, rows, cols, "
-                                 f"channels), got shape {tuple(x.shape)}")
+                raise ValueError(
+                    f"layer {route.found.path!r} must output (batch, rows, cols, "
+                    f"channels), got shape {tuple(x.shape)}"
+                )
             self._shapes[key] = tuple(int(d) for d in x.shape[1:])
         return self._shapes[key]
 
@@ -192,8 +204,12 @@ class Deconvnet:
                     with tf.GradientTape(watch_accessed_variables=False) as tape:
                         tape.watch(images)
                         act, _ = forward(images)
-                    return tape.gradient(act, images, output_gradients=signal_of(act),
-                                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                    return tape.gradient(
+                        act,
+                        images,
+                        output_gradients=signal_of(act),
+                        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+                    )
                 act, records = forward(images)
                 signal = signal_of(act)
                 for step, rec in zip(reversed(route.steps), reversed(records)):
@@ -212,13 +228,15 @@ class Deconvnet:
             # Python-only control flow (static loops over layers): no AutoGraph needed
             self._fns[key] = tf.function(fn, reduce_retracing=True, autograph=False)
         return self._fns[key]
+
     # ------------------------------------------------------------------ checks
     def _images(self, images) -> np.ndarray:
         return checks.images(self.model, images)
 
     def _units(self, route, n, channel, location, image_shape):
-        return unit_arrays(self._out_shape(route, image_shape), route.found.path, n, channel,
-                           location)
+        return unit_arrays(
+            self._out_shape(route, image_shape), route.found.path, n, channel, location
+        )
 
     @staticmethod
     def _mode(mode):
@@ -226,10 +244,15 @@ class Deconvnet:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
     # ------------------------------------------------------------------ public API
-    def project(self, images, layer: str | keras.layers.Layer,
-                channel: int | Sequence[int] | None = None,
-                location: Sequence[int] | None = None, mode: str = "deconvnet",
-                batch_size: int = 64) -> np.ndarray:
+    def project(
+        self,
+        images,
+        layer: str | keras.layers.Layer,
+        channel: int | Sequence[int] | None = None,
+        location: Sequence[int] | None = None,
+        mode: str = "deconvnet",
+        batch_size: int = 64,
+    ) -> np.ndarray:
         """Project one activation of ``layer`` per image down to pixel space.
 
         For each image, the selected activation keeps its value, every other activation of
@@ -261,13 +284,18 @@ class Deconvnet:
         ch, row, col = self._units(route, len(x), channel, location, x.shape[1:])
         fn = self._function(route, mode, "project")
         with checks.quiet_retracing():
-            out = [fn(x[b], ch[b], row[b], col[b]).numpy()
-                   for b in checks.batches(len(x), batch_size)]
+            out = [
+                fn(x[b], ch[b], row[b], col[b]).numpy() for b in checks.batches(len(x), batch_size)
+            ]
         return np.concatenate(out)
 
-    def units(self, images, layer: str | keras.layers.Layer,
-              channel: int | Sequence[int] | None = None,
-              location: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+    def units(
+        self,
+        images,
+        layer: str | keras.layers.Layer,
+        channel: int | Sequence[int] | None = None,
+        location: Sequence[int] | None = None,
+    ) -> dict[str, np.ndarray]:
         """The activations :meth:`project` selects, without projecting them: a dict of
         ``channel``, ``row``, ``col`` (int arrays ``(N,)``) and ``value`` (float32 ``(N,)``)."""
         x = self._images(images)
@@ -277,8 +305,9 @@ class Deconvnet:
             out = self._function(route, "deconvnet", "units")(x, ch, row, col)
         return dict(zip(("channel", "row", "col", "value"), (np.asarray(t) for t in out)))
 
-    def down(self, images, layer: str | keras.layers.Layer, signal,
-             mode: str = "deconvnet") -> np.ndarray:
+    def down(
+        self, images, layer: str | keras.layers.Layer, signal, mode: str = "deconvnet"
+    ) -> np.ndarray:
         """Send any top signal down from ``layer``: ``signal`` has the layer's output shape
         ``(N, rows', cols', channels')`` (for instance a whole feature map); the switches and
         ReLU masks come from the forward pass of ``images``. Returns an array shaped like
@@ -290,7 +319,8 @@ class Deconvnet:
         want = (len(x), *self._out_shape(route, x.shape[1:]))
         s = np.asarray(signal, np.float32)
         if s.shape != want:
-            raise ValueError(f"signal must have shape {want} for layer {route.found.path!r}, "
-                             f"got {s.shape}")
+            raise ValueError(
+                f"signal must have shape {want} for layer {route.found.path!r}, got {s.shape}"
+            )
         with checks.quiet_retracing():
             return self._function(route, mode, "down")(x, s).numpy()

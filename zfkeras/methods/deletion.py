@@ -43,10 +43,15 @@ def _compiled(model):
     probabilities = not checks.ends_in_softmax(model)
     spec = tf.TensorSpec
 
-    @tf.function(input_signature=[spec((None, *shape), tf.float32),
-                                  spec((None, *shape), tf.float32),
-                                  spec((None, *shape[:2]), tf.int32), spec((None,), tf.int32),
-                                  spec((None,), tf.int32)])
+    @tf.function(
+        input_signature=[
+            spec((None, *shape), tf.float32),
+            spec((None, *shape), tf.float32),
+            spec((None, *shape[:2]), tf.int32),
+            spec((None,), tf.int32),
+            spec((None,), tf.int32),
+        ]
+    )
     def run(start, end, rank, counts, cls):
         # pixel p shows ``end`` once ``rank[p] < count`` (it is among the first ``count``)
         switched = rank[:, None, :, :, None] < counts[None, :, None, None, None]
@@ -73,32 +78,38 @@ def blur(images, size: int = 11, sigma: float = 5.0) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_size,
-           verbose) -> Curve:
+def _curve(
+    model, images, heatmaps, class_index, steps, baseline, insert, batch_size, verbose
+) -> Curve:
     checks.check_model(model)
     x = checks.images(model, images)
     heat = np.asarray(heatmaps, np.float64)
     if heat.ndim == 4:
         heat = np.abs(heat).sum(-1)
     if heat.shape != x.shape[:3] or not np.all(np.isfinite(heat)):
-        raise ValueError(f"heatmaps must be finite (N, H, W) = {x.shape[:3]} maps (or "
-                         f"(N, H, W, C)) at image size, got shape {np.shape(heatmaps)}")
+        raise ValueError(
+            f"heatmaps must be finite (N, H, W) = {x.shape[:3]} maps (or "
+            f"(N, H, W, C)) at image size, got shape {np.shape(heatmaps)}"
+        )
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     checks.batch_size(batch_size)
     checks.verbose(verbose)
     if isinstance(baseline, str):
         if baseline != "blur":
-            raise ValueError(f"baseline must be a number, an array broadcastable to the images "
-                             f"{x.shape} or 'blur', got {baseline!r}")
+            raise ValueError(
+                f"baseline must be a number, an array broadcastable to the images "
+                f"{x.shape} or 'blur', got {baseline!r}"
+            )
         base = blur(x)
     else:
         b = np.asarray(baseline, np.float32)
         try:
             base = np.broadcast_to(b, x.shape).astype(np.float32)
         except ValueError:
-            raise ValueError(f"baseline must broadcast to the images {x.shape}, got shape "
-                             f"{b.shape}") from None
+            raise ValueError(
+                f"baseline must broadcast to the images {x.shape}, got shape {b.shape}"
+            ) from None
         if not np.all(np.isfinite(base)):
             raise ValueError("baseline must be finite, got NaN or inf values")
     cls = predicted_classes(model, x, class_index)
@@ -114,8 +125,7 @@ def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_
     bar = checks.Progress(n, verbose, unit_name="image")
     scores = []
     for sl in checks.batches(n, per):
-        scores.append(run(start[sl], end[sl], rank[sl], counts.astype(np.int32),
-                          cls[sl]).numpy())
+        scores.append(run(start[sl], end[sl], rank[sl], counts.astype(np.int32), cls[sl]).numpy())
         bar.update(sl.stop)
     scores = np.concatenate(scores).astype(np.float64)
     fractions = counts / pixels
@@ -123,9 +133,17 @@ def _curve(model, images, heatmaps, class_index, steps, baseline, insert, batch_
     return Curve(fractions, scores, auc)
 
 
-def deletion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = 32,
-                   baseline=0.0, *, batch_size: int = checks.BATCH_SIZE,
-                   verbose=checks.VERBOSE) -> Curve:
+def deletion_curve(
+    model: keras.Model,
+    images,
+    heatmaps,
+    class_index=None,
+    steps: int = 32,
+    baseline=0.0,
+    *,
+    batch_size: int = checks.BATCH_SIZE,
+    verbose=checks.VERBOSE,
+) -> Curve:
     """RISE deletion: the class probability as the pixels are removed, most important first.
 
     Args:
@@ -153,15 +171,21 @@ def deletion_curve(model: keras.Model, images, heatmaps, class_index=None, steps
         TypeError/ValueError: bad model, images, heatmaps, class_index, steps, baseline,
             batch_size or verbose (the shared checks of :mod:`zfkeras.methods.checks`).
     """
-    return _curve(model, images, heatmaps, class_index, steps, baseline, False, batch_size,
-                  verbose)
+    return _curve(model, images, heatmaps, class_index, steps, baseline, False, batch_size, verbose)
 
 
-def insertion_curve(model: keras.Model, images, heatmaps, class_index=None, steps: int = 32,
-                    baseline="blur", *, batch_size: int = checks.BATCH_SIZE,
-                    verbose=checks.VERBOSE) -> Curve:
+def insertion_curve(
+    model: keras.Model,
+    images,
+    heatmaps,
+    class_index=None,
+    steps: int = 32,
+    baseline="blur",
+    *,
+    batch_size: int = checks.BATCH_SIZE,
+    verbose=checks.VERBOSE,
+) -> Curve:
     """RISE insertion: start from ``baseline`` (default ``"blur"``: a blurred copy of each
     image, as in RISE) and put the image's pixels back, most important first. Arguments,
     return value and errors as in :func:`deletion_curve`; higher ``auc`` = more faithful."""
-    return _curve(model, images, heatmaps, class_index, steps, baseline, True, batch_size,
-                  verbose)
+    return _curve(model, images, heatmaps, class_index, steps, baseline, True, batch_size, verbose)

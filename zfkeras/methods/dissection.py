@@ -39,7 +39,7 @@ from zfkeras.methods import checks
 from zfkeras.methods.activations import activation_model
 from zfkeras.methods.mining import receptive_field
 
-_CHUNK_VALUES = 2 ** 24  # mask values per counting step (bounds memory; exact float32 counts)
+_CHUNK_VALUES = 2**24  # mask values per counting step (bounds memory; exact float32 counts)
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,9 @@ class Dissection:
     def summary(self) -> dict[str, int]:
         """``{category: number of distinct concepts detected by at least one unit}`` (Bau et
         al.'s "unique detectors"), every category listed (0 when none)."""
-        return {cat: len({name for c, name, _ in self.best if c == cat})
-                for cat in self.concept_names}
+        return {
+            cat: len({name for c, name, _ in self.best if c == cat}) for cat in self.concept_names
+        }
 
     def detectors(self) -> dict[str, int]:
         """``{category: number of units labelled with a concept of that category}``."""
@@ -108,8 +109,9 @@ def upsampling(model: keras.Model, layer: str, grid, size) -> tuple[np.ndarray, 
 
 
 def _compiled(model, layer, size):
-    return checks.cached(model, ("dissect", layer, tuple(size)),
-                         lambda: _compile(model, layer, size))
+    return checks.cached(
+        model, ("dissect", layer, tuple(size)), lambda: _compile(model, layer, size)
+    )
 
 
 def _compile(model, layer, size):
@@ -124,30 +126,40 @@ def _compile(model, layer, size):
         a = sub(x, training=False)
         return a[layer] if isinstance(a, dict) else a
 
-    @tf.function(input_signature=[tf.TensorSpec((units, None), tf.float32),
-                                  tf.TensorSpec((None, *grid, units), tf.float32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((units, None), tf.float32),
+            tf.TensorSpec((None, *grid, units), tf.float32),
+        ]
+    )
     def top(kept, a):
         flat = tf.transpose(tf.reshape(a, [-1, units]))
         return tf.math.top_k(tf.concat([kept, flat], 1), tf.shape(kept)[1], sorted=False).values
 
-    @tf.function(input_signature=[tf.TensorSpec((None, *grid, units), tf.float32),
-                                  tf.TensorSpec((None, *size, None), tf.int32),
-                                  tf.TensorSpec((units,), tf.float32),
-                                  tf.TensorSpec((), tf.int32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, *grid, units), tf.float32),
+            tf.TensorSpec((None, *size, None), tf.int32),
+            tf.TensorSpec((units,), tf.float32),
+            tf.TensorSpec((), tf.int32),
+        ]
+    )
     def count(a, labels, thresholds, depth):
         up = tf.einsum("Hi,nijk->nHjk", rows, a)
         up = tf.einsum("Wj,nHjk->nHWk", cols, up)
         mask = tf.cast(tf.reshape(up, [-1, units]) > thresholds, tf.float32)
         labels = tf.reshape(labels, [-1, tf.shape(labels)[-1]])  # (pixels, categories)
         onehot = tf.reduce_sum(tf.one_hot(labels, depth, dtype=tf.float32), axis=1)
-        return (tf.matmul(mask, onehot, transpose_a=True), tf.reduce_sum(mask, 0),
-                tf.reduce_sum(onehot, 0))
+        return (
+            tf.matmul(mask, onehot, transpose_a=True),
+            tf.reduce_sum(mask, 0),
+            tf.reduce_sum(onehot, 0),
+        )
 
     return forward, top, count, grid, units
 
 
-def _check(model, layer, images, concept_maps, quantile, iou_threshold, batch_size,
-           concept_names):
+def _check(model, layer, images, concept_maps, quantile, iou_threshold, batch_size, concept_names):
     checks.check_model(model)
     x = checks.images(model, images)
     checks.feature_layer(model, layer)
@@ -158,32 +170,49 @@ def _check(model, layer, images, concept_maps, quantile, iou_threshold, batch_si
         raise ValueError(f"iou_threshold must be a number in [0, 1], got {iou_threshold!r}")
     checks.batch_size(batch_size)
     if not isinstance(concept_maps, dict) or not concept_maps:
-        raise TypeError(f"concept_maps must be a non-empty dict category -> (N, H, W) int "
-                        f"label maps, got {type(concept_maps).__name__}")
-    if concept_names is not None and (not isinstance(concept_names, dict)
-                                      or set(concept_names) != set(concept_maps)):
-        raise ValueError(f"concept_names must be None or a dict with the keys of concept_maps "
-                         f"{sorted(concept_maps)}, got {concept_names!r}")
+        raise TypeError(
+            f"concept_maps must be a non-empty dict category -> (N, H, W) int "
+            f"label maps, got {type(concept_maps).__name__}"
+        )
+    if concept_names is not None and (
+        not isinstance(concept_names, dict) or set(concept_names) != set(concept_maps)
+    ):
+        raise ValueError(
+            f"concept_names must be None or a dict with the keys of concept_maps "
+            f"{sorted(concept_maps)}, got {concept_names!r}"
+        )
     maps, names = {}, {}
     for cat, m in concept_maps.items():
         m = np.asarray(m)
         if m.shape != x.shape[:3] or not (np.issubdtype(m.dtype, np.integer) or m.dtype == bool):
-            raise ValueError(f"concept_maps[{cat!r}] must be (N, H, W) = {x.shape[:3]} int "
-                             f"labels (one map per image, at image size), got shape {m.shape} "
-                             f"dtype {m.dtype}")
+            raise ValueError(
+                f"concept_maps[{cat!r}] must be (N, H, W) = {x.shape[:3]} int "
+                f"labels (one map per image, at image size), got shape {m.shape} "
+                f"dtype {m.dtype}"
+            )
         low, high = int(m.min()), int(m.max())
         given = None if concept_names is None else list(concept_names[cat])
         if low < 0 or (given is not None and high >= len(given)):
-            raise ValueError(f"concept_maps[{cat!r}] labels must be in [0, "
-                             f"{len(given) if given else 'names'}), got [{low}, {high}]")
+            raise ValueError(
+                f"concept_maps[{cat!r}] labels must be in [0, "
+                f"{len(given) if given else 'names'}), got [{low}, {high}]"
+            )
         maps[cat] = m
         names[cat] = tuple(str(v) for v in (given or range(max(high, 1) + 1)))
     return x, maps, names
 
 
-def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile: float = 0.005,
-            iou_threshold: float = 0.04, batch_size: int = 64, concept_names: dict | None = None,
-            verbose=1) -> Dissection:
+def dissect(
+    model: keras.Model,
+    layer: str,
+    images,
+    concept_maps: dict,
+    quantile: float = 0.005,
+    iou_threshold: float = 0.04,
+    batch_size: int = 64,
+    concept_names: dict | None = None,
+    verbose=1,
+) -> Dissection:
     """Dissect every unit of ``layer`` against labelled concepts (Bau et al., 2017).
 
     Args:
@@ -209,8 +238,9 @@ def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile
             (wrong N, wrong spatial size, not integer, negative or unnamed labels), quantile,
             iou_threshold, batch_size or concept_names.
     """
-    x, maps, names = _check(model, layer, images, concept_maps, quantile, iou_threshold,
-                            batch_size, concept_names)
+    x, maps, names = _check(
+        model, layer, images, concept_maps, quantile, iou_threshold, batch_size, concept_names
+    )
     verbose = checks.verbose(verbose)
     size = x.shape[1:3]
     forward, top, count, grid, units = _compiled(model, layer, size)
@@ -219,24 +249,30 @@ def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile
     cats = list(maps)
     depth = [len(names[c]) for c in cats]
     offsets = np.concatenate([[0], np.cumsum(depth)[:-1]]).astype(np.int32)
-    chunk = max(1, min(batch_size, _CHUNK_VALUES // (size[0] * size[1]
-                                               * max(units, len(cats) * int(sum(depth))))))
+    chunk = max(
+        1,
+        min(
+            batch_size,
+            _CHUNK_VALUES // (size[0] * size[1] * max(units, len(cats) * int(sum(depth)))),
+        ),
+    )
     starts = range(0, n, batch_size)
     bar = checks.Progress(2 * len(starts), verbose)
     kept = tf.fill([units, m], tf.constant(-np.inf, tf.float32))
     for step, i in enumerate(starts):  # pass 1: the top-m values of every unit
-        kept = top(kept, forward(tf.constant(x[i:i + batch_size], tf.float32)))
+        kept = top(kept, forward(tf.constant(x[i : i + batch_size], tf.float32)))
         bar.update(step + 1)
     thresholds = tf.reduce_min(kept, axis=1)
     total = int(sum(depth))
     inter, mask_sum, label_sum = np.zeros((units, total)), np.zeros(units), np.zeros(total)
     for step, i in enumerate(starts):  # pass 2: intersections and sizes
-        a = forward(tf.constant(x[i:i + batch_size], tf.float32))
+        a = forward(tf.constant(x[i : i + batch_size], tf.float32))
         for j in range(0, len(a), chunk):
             sl = slice(i + j, i + min(j + chunk, len(a)))
-            labels = np.stack([maps[c][sl].astype(np.int32) + o for c, o in zip(cats, offsets)],
-                              axis=-1)  # (chunk, H, W, categories), offset into one index
-            out = count(a[j:j + chunk], tf.constant(labels), thresholds, tf.constant(total))
+            labels = np.stack(
+                [maps[c][sl].astype(np.int32) + o for c, o in zip(cats, offsets)], axis=-1
+            )  # (chunk, H, W, categories), offset into one index
+            out = count(a[j : j + chunk], tf.constant(labels), thresholds, tf.constant(total))
             inter += out[0].numpy()
             mask_sum += out[1].numpy()
             label_sum += out[2].numpy()
@@ -244,16 +280,26 @@ def dissect(model: keras.Model, layer: str, images, concept_maps: dict, quantile
     union = mask_sum[:, None] + label_sum[None, :] - inter
     iou_all = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     iou_all[:, offsets] = 0.0  # label 0 ("none") is never a concept
-    iou = {c: iou_all[:, o:o + d] for c, o, d in zip(cats, offsets, depth)}
+    iou = {c: iou_all[:, o : o + d] for c, o, d in zip(cats, offsets, depth)}
     best = []
     for k in range(units):
         col = int(np.argmax(iou_all[k]))
         ci = int(np.searchsorted(offsets, col, side="right") - 1)
         value = float(iou_all[k, col])
-        best.append((cats[ci], names[cats[ci]][col - offsets[ci]], value)
-                    if value >= iou_threshold and value > 0 else (None, None, value))
-    return Dissection(layer, thresholds.numpy().astype(np.float32), iou, tuple(best), names,
-                      float(quantile), float(iou_threshold))
+        best.append(
+            (cats[ci], names[cats[ci]][col - offsets[ci]], value)
+            if value >= iou_threshold and value > 0
+            else (None, None, value)
+        )
+    return Dissection(
+        layer,
+        thresholds.numpy().astype(np.float32),
+        iou,
+        tuple(best),
+        names,
+        float(quantile),
+        float(iou_threshold),
+    )
 
 
 def unit_masks(model: keras.Model, layer: str, images, thresholds, units=None) -> np.ndarray:
@@ -275,7 +321,11 @@ def unit_masks(model: keras.Model, layer: str, images, thresholds, units=None) -
     if idx.size and (idx.min() < 0 or idx.max() >= n_units):
         raise ValueError(f"units must be in [0, {n_units}), got {units!r}")
     rows, cols = upsampling(model, layer, grid, x.shape[1:3])
-    a = np.concatenate([forward(tf.constant(x[i:i + 64], tf.float32)).numpy()[..., idx]
-                        for i in range(0, len(x), 64)])
+    a = np.concatenate(
+        [
+            forward(tf.constant(x[i : i + 64], tf.float32)).numpy()[..., idx]
+            for i in range(0, len(x), 64)
+        ]
+    )
     up = np.einsum("Hi,nijk,Wj->nHWk", rows, a, cols, optimize=True)
     return up > t[idx]

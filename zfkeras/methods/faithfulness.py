@@ -43,7 +43,9 @@ def _rule_relu(rule: str):
         def grad(dy):
             up = tf.nn.relu(dy)  # deconvnet: only the positive part of the signal goes down
             return up * tf.cast(x > 0, dy.dtype) if rule == "guided" else up
+
         return tf.nn.relu(x), grad
+
     relu.__name__ = f"relu_{rule}"
     return relu
 
@@ -66,8 +68,12 @@ def _relu_rule(model, rule: str):
             if getattr(act, "__name__", "") == "relu":
                 layer.activation = fn
                 undo.append((layer, "activation", act))
-            elif (isinstance(layer, keras.layers.ReLU) and layer.max_value is None
-                  and not layer.negative_slope and not layer.threshold):
+            elif (
+                isinstance(layer, keras.layers.ReLU)
+                and layer.max_value is None
+                and not layer.negative_slope
+                and not layer.threshold
+            ):
                 layer.call = fn
                 undo.append((layer, "call", None))
         yield
@@ -83,14 +89,16 @@ def _projection(model, images, cls, rule, batch_size):
     def make():
         logits = pre_softmax(model)
 
-        @tf.function(input_signature=[
-            tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
-            tf.TensorSpec((None,), tf.int32)])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
+                tf.TensorSpec((None,), tf.int32),
+            ]
+        )
         def run(x, c):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                score = tf.reduce_sum(tf.gather(logits(x, training=False), c, axis=1,
-                                                batch_dims=1))
+                score = tf.reduce_sum(tf.gather(logits(x, training=False), c, axis=1, batch_dims=1))
             return tape.gradient(score, x)
 
         return run
@@ -98,13 +106,17 @@ def _projection(model, images, cls, rule, batch_size):
     run = checks.cached(model, ("faithfulness", rule), make)
     guard = _relu_rule(model, rule) if rule != "backprop" else contextlib.nullcontext()
     with guard:
-        return np.concatenate([run(tf.constant(images[b], tf.float32),
-                                   tf.constant(cls[b], tf.int32)).numpy()
-                               for b in checks.batches(len(images), batch_size)])
+        return np.concatenate(
+            [
+                run(tf.constant(images[b], tf.float32), tf.constant(cls[b], tf.int32)).numpy()
+                for b in checks.batches(len(images), batch_size)
+            ]
+        )
 
 
-def explain(model: keras.Model, images, class_index, method: str | Callable,
-            batch_size: int = 64) -> np.ndarray:
+def explain(
+    model: keras.Model, images, class_index, method: str | Callable, batch_size: int = 64
+) -> np.ndarray:
     """2-D explanation maps of the class score, one per image.
 
     Args:
@@ -135,18 +147,21 @@ def explain(model: keras.Model, images, class_index, method: str | Callable,
         patch = max(1, round(min(x.shape[1:3]) / 8))
         maps = []
         for img, c in zip(x, cls):
-            r = occlusion_sensitivity(model, img, patch, max(1, patch // 2), int(c),
-                                              batch_size=128)
+            r = occlusion_sensitivity(model, img, patch, max(1, patch // 2), int(c), batch_size=128)
             maps.append(r["base_probability"] - r["probability"])
         maps = np.stack(maps)
     else:
-        raise ValueError(f"method must be one of {METHODS} or a callable (model, images, "
-                         f"class_index) -> maps, got {method!r}")
+        raise ValueError(
+            f"method must be one of {METHODS} or a callable (model, images, "
+            f"class_index) -> maps, got {method!r}"
+        )
     if maps.ndim == 4:
         maps = np.abs(maps).sum(-1)
     if maps.ndim != 3 or len(maps) != len(x) or not np.all(np.isfinite(maps)):
-        raise ValueError(f"method {method!r} must return finite (N, h, w) or (N, h, w, C) maps "
-                         f"with N = {len(x)}, got shape {maps.shape}")
+        raise ValueError(
+            f"method {method!r} must return finite (N, h, w) or (N, h, w, C) maps "
+            f"with N = {len(x)}, got shape {maps.shape}"
+        )
     return maps.astype(np.float32)
 
 
@@ -177,8 +192,9 @@ def _check(model, images) -> np.ndarray:
     return checks.images(model, images)
 
 
-def predicted_classes(model: keras.Model, images, class_index=None,
-                      batch_size: int = checks.BATCH_SIZE) -> np.ndarray:
+def predicted_classes(
+    model: keras.Model, images, class_index=None, batch_size: int = checks.BATCH_SIZE
+) -> np.ndarray:
     """``(N,)`` int32: ``class_index`` broadcast to the images, or the model's top class.
 
     Raises ``TypeError``/``ValueError`` as :func:`zfkeras.methods.checks.class_index`."""
@@ -190,8 +206,16 @@ def predicted_classes(model: keras.Model, images, class_index=None,
     return c
 
 
-def randomization_test(model: keras.Model, method: str | Callable, images, class_index=None,
-                       cascade: bool = True, seed: int = 0, *, verbose: int = 1) -> dict:
+def randomization_test(
+    model: keras.Model,
+    method: str | Callable,
+    images,
+    class_index=None,
+    cascade: bool = True,
+    seed: int = 0,
+    *,
+    verbose: int = 1,
+) -> dict:
     """Model-parameter randomization test (Adebayo et al., 2018).
 
     Works on a clone (``keras.models.clone_model`` + the original weights): ``model`` itself
@@ -223,8 +247,10 @@ def randomization_test(model: keras.Model, method: str | Callable, images, class
     x = _check(model, images)
     verbose = checks.verbose(verbose)
     if not (callable(method) or method in METHODS):
-        raise ValueError(f"method must be one of {METHODS} or a callable (model, images, "
-                         f"class_index) -> maps, got {method!r}")
+        raise ValueError(
+            f"method must be one of {METHODS} or a callable (model, images, "
+            f"class_index) -> maps, got {method!r}"
+        )
     cls = predicted_classes(model, x, class_index)
     clone = keras.models.clone_model(model)
     original = model.get_weights()
@@ -244,8 +270,12 @@ def randomization_test(model: keras.Model, method: str | Callable, images, class
         sim.append(float(ssim(normalize(ref), normalize(np.abs(m))).mean()))
         maps.append(m)
         bar.update(step)
-    return {"layers": names, "spearman": np.array(rho), "ssim": np.array(sim),
-            "maps": np.stack(maps)}
+    return {
+        "layers": names,
+        "spearman": np.array(rho),
+        "ssim": np.array(sim),
+        "maps": np.stack(maps),
+    }
 
 
 def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
@@ -272,11 +302,14 @@ def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
     if m.ndim == 4:
         m = np.abs(m).sum(-1)
     if masks.ndim != 3 or masks.dtype != bool:
-        raise ValueError(f"masks must be (N, H, W) bool, got shape {masks.shape} dtype "
-                         f"{masks.dtype}")
+        raise ValueError(
+            f"masks must be (N, H, W) bool, got shape {masks.shape} dtype {masks.dtype}"
+        )
     if m.shape != masks.shape:
-        raise ValueError(f"maps must be (N, H, W) or (N, H, W, C) with (N, H, W) = "
-                         f"{masks.shape} (the masks), got shape {np.shape(maps)}")
+        raise ValueError(
+            f"maps must be (N, H, W) or (N, H, W, C) with (N, H, W) = "
+            f"{masks.shape} (the masks), got shape {np.shape(maps)}"
+        )
     if not np.all(np.isfinite(m)):
         raise ValueError("maps must be finite, got NaN or inf values")
     if not isinstance(tolerance, (int, np.integer)) or tolerance < 0:

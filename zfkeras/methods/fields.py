@@ -34,10 +34,21 @@ from zfkeras.methods.graph import locate
 from zfkeras.models.layers import ContrastNormalization
 
 _GLOBAL = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
-_KERNEL = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
-           keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
-_POINTWISE = (keras.layers.Activation, keras.layers.LayerNormalization, ContrastNormalization,
-              keras.layers.Maximum, keras.layers.Minimum, keras.layers.Softmax)
+_KERNEL = (
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+)
+_POINTWISE = (
+    keras.layers.Activation,
+    keras.layers.LayerNormalization,
+    ContrastNormalization,
+    keras.layers.Maximum,
+    keras.layers.Minimum,
+    keras.layers.Softmax,
+)
 _NOT_LOCAL = (keras.layers.UpSampling2D, keras.layers.Conv2DTranspose, keras.layers.Permute)
 
 
@@ -71,8 +82,11 @@ class ReceptiveField:
         ``axis`` (0: rows, 1: columns): ``offset + (size - 1) / 2 + i * stride``."""
         if axis not in (0, 1):
             raise ValueError(f"axis must be 0 (rows) or 1 (columns), got {axis!r}")
-        return (self.offset[axis] + (self.size[axis] - 1) / 2
-                + self.stride[axis] * np.arange(self.output_size[axis]))
+        return (
+            self.offset[axis]
+            + (self.size[axis] - 1) / 2
+            + self.stride[axis] * np.arange(self.output_size[axis])
+        )
 
 
 @dataclass(frozen=True)
@@ -91,8 +105,10 @@ def _spatial(t) -> tuple | None:
 
 
 def _unsupported(node, why: str) -> ValueError:
-    return ValueError(f"layer {node.path!r} of type {type(node.op).__name__} lies between the "
-                      f"input and the chosen layer and has no receptive-field geometry: {why}")
+    return ValueError(
+        f"layer {node.path!r} of type {type(node.op).__name__} lies between the "
+        f"input and the chosen layer and has no receptive-field geometry: {why}"
+    )
 
 
 def _kernel(node, g: _Geo, out_n) -> _Geo:
@@ -102,8 +118,11 @@ def _kernel(node, g: _Geo, out_n) -> _Geo:
     lo, hi = list(g.lo), list(g.hi)
     for a in (0, 1):
         span = (k[a] - 1) * d[a] + 1
-        pad = 0 if op.padding == "valid" else max(
-            (out_n[a] - 1) * op.strides[a] + span - g.n[a], 0) // 2
+        pad = (
+            0
+            if op.padding == "valid"
+            else max((out_n[a] - 1) * op.strides[a] + span - g.n[a], 0) // 2
+        )
         lo[a] -= pad * g.jump[a]
         hi[a] += (span - 1 - pad) * g.jump[a]
     jump = tuple(j * s for j, s in zip(g.jump, op.strides))
@@ -113,7 +132,7 @@ def _kernel(node, g: _Geo, out_n) -> _Geo:
 def _step(node, geos: list[_Geo], out_n) -> _Geo:
     """The geometry of ``node``'s output from its inputs' geometries."""
     op = node.op
-    if out_n is None or isinstance(op, _GLOBAL):     # everything seen at once
+    if out_n is None or isinstance(op, _GLOBAL):  # everything seen at once
         g = geos[0]
         hi = tuple(h + (n - 1) * j for h, n, j in zip(g.hi, g.n, g.jump))
         return _Geo(g.lo, hi, g.jump, (1, 1), g.glob)
@@ -121,24 +140,30 @@ def _step(node, geos: list[_Geo], out_n) -> _Geo:
         return _kernel(node, geos[0], out_n)
     if isinstance(op, (keras.layers.ZeroPadding2D, keras.layers.Cropping2D)):
         g = geos[0]
-        sign, pads = (1, op.padding) if isinstance(op, keras.layers.ZeroPadding2D) else (
-            -1, op.cropping)
+        sign, pads = (
+            (1, op.padding) if isinstance(op, keras.layers.ZeroPadding2D) else (-1, op.cropping)
+        )
         lo = tuple(v - sign * p[0] * j for v, p, j in zip(g.lo, pads, g.jump))
         hi = tuple(v - sign * p[0] * j for v, p, j in zip(g.hi, pads, g.jump))
         return _Geo(lo, hi, g.jump, out_n, g.glob)
     if isinstance(op, _NOT_LOCAL):
         raise _unsupported(node, "not covered (see zfkeras.methods.fields)")
-    if isinstance(op, keras.layers.Reshape) and (out_n != (1, 1) or any(
-            g.n != (1, 1) for g in geos)):
+    if isinstance(op, keras.layers.Reshape) and (
+        out_n != (1, 1) or any(g.n != (1, 1) for g in geos)
+    ):
         raise _unsupported(node, "a Reshape is covered only from 1x1 to 1x1 maps")
-    if not (isinstance(op, _POINTWISE) or rules.kind(op) in ("relu", "fused", "linear")
-            or rules.is_elementwise_op(op)):
+    if not (
+        isinstance(op, _POINTWISE)
+        or rules.kind(op) in ("relu", "fused", "linear")
+        or rules.is_elementwise_op(op)
+    ):
         raise _unsupported(node, "not known to act position by position")
     local = [g for g in geos if g.n == out_n]
     broadcast = [g for g in geos if g.n == (1, 1) and out_n != (1, 1)]
     if not local or len(local) + len(broadcast) != len(geos):
-        raise _unsupported(node, f"its inputs' grids {[g.n for g in geos]} do not match its "
-                           f"output {out_n}")
+        raise _unsupported(
+            node, f"its inputs' grids {[g.n for g in geos]} do not match its output {out_n}"
+        )
     if len({g.jump for g in local}) != 1:
         raise _unsupported(node, f"its inputs have different strides {[g.jump for g in local]}")
     lo = tuple(min(v) for v in zip(*[g.lo for g in local]))
@@ -147,8 +172,9 @@ def _step(node, geos: list[_Geo], out_n) -> _Geo:
     return _Geo(lo, hi, local[0].jump, out_n, glob)
 
 
-def receptive_field(model: keras.Model, layer, input_size: Sequence[int] | None = None
-                    ) -> ReceptiveField:
+def receptive_field(
+    model: keras.Model, layer, input_size: Sequence[int] | None = None
+) -> ReceptiveField:
     """The receptive field of ``layer``: the union over every path from the input.
 
     Args:
@@ -170,14 +196,18 @@ def receptive_field(model: keras.Model, layer, input_size: Sequence[int] | None 
     given = tuple(model.inputs[0].shape[1:3])
     size = tuple(input_size) if input_size is not None else given
     if len(size) != 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in size):
-        raise ValueError(f"input_size must be (rows, cols) positive ints (the model's input "
-                         f"size is {given}), got {input_size!r}")
+        raise ValueError(
+            f"input_size must be (rows, cols) positive ints (the model's input "
+            f"size is {given}), got {input_size!r}"
+        )
     size = tuple(int(n) for n in size)
     shape = None if input_size is None else (*size, *model.inputs[0].shape[3:])
     found = locate(model, layer, shape)
     if _spatial(found.output) is None:
-        raise ValueError(f"layer {found.path!r} must output (batch, rows, cols, channels) for "
-                         f"a receptive field, got shape {tuple(found.output.shape)}")
+        raise ValueError(
+            f"layer {found.path!r} must output (batch, rows, cols, channels) for "
+            f"a receptive field, got shape {tuple(found.output.shape)}"
+        )
     geo = {id(found.input): _Geo((0, 0), (1, 1), (1, 1), size)}
     for node in found.nodes:
         ins = [geo[id(t)] for t in node.inputs if id(t) in geo]
@@ -187,5 +217,11 @@ def receptive_field(model: keras.Model, layer, input_size: Sequence[int] | None 
         for t in keras.tree.flatten(node.output):
             geo[id(t)] = out
     g = geo[id(found.output)]
-    return ReceptiveField(tuple(h - lo for h, lo in zip(g.hi, g.lo)), tuple(g.jump), tuple(g.lo),
-                          size, tuple(g.n), g.glob)
+    return ReceptiveField(
+        tuple(h - lo for h, lo in zip(g.hi, g.lo)),
+        tuple(g.jump),
+        tuple(g.lo),
+        size,
+        tuple(g.n),
+        g.glob,
+    )

@@ -59,8 +59,11 @@ def _step_fn(features, target_op, pre_relu, recipe, size, lr, lo, hi, jitter, de
         per_image = tf.reduce_mean(tf.gather(act, filters, axis=-1, batch_dims=1), axis=(1, 2))
         return tf.reduce_sum(per_image), per_image
 
-    spec = [tf.TensorSpec((None, *size, features.inputs[0].shape[-1]), tf.float32),
-            tf.TensorSpec((None,), tf.int32), tf.TensorSpec((2,), tf.int32)]
+    spec = [
+        tf.TensorSpec((None, *size, features.inputs[0].shape[-1]), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((2,), tf.int32),
+    ]
 
     @tf.function(input_signature=spec)
     def step(x, filters, seed):
@@ -84,8 +87,12 @@ def _step_fn(features, target_op, pre_relu, recipe, size, lr, lo, hi, jitter, de
         x = x + lr * tf.math.divide_no_nan(g, rms + 1e-12)
         if recipe == "regularized":
             x = grey + (1 - decay) * (x - grey)
-            smooth = tf.nn.depthwise_conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]],
-                                                   "SYMMETRIC"), blur, [1, 1, 1, 1], "VALID")
+            smooth = tf.nn.depthwise_conv2d(
+                tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"),
+                blur,
+                [1, 1, 1, 1],
+                "VALID",
+            )
             x = tf.clip_by_value(0.5 * x + 0.5 * smooth, lo, hi)
         return x, tf.reshape(rms, [-1]), per_image
 
@@ -107,23 +114,38 @@ def _check(model, layer, size, steps, seed, recipe, input_range, batch_size, ver
     if size is None:
         size = tuple(model.inputs[0].shape[1:3])
         if None in size:
-            raise ValueError(f"size must be given for a model with input shape "
-                             f"{tuple(model.inputs[0].shape[1:])}, got None")
+            raise ValueError(
+                f"size must be given for a model with input shape "
+                f"{tuple(model.inputs[0].shape[1:])}, got None"
+            )
     elif isinstance(size, int) and not isinstance(size, bool):
         size = (size, size)
-    if (not isinstance(size, Sequence) or len(size) != 2
-            or any(not isinstance(s, (int, np.integer)) or s < 8 for s in size)):
+    if (
+        not isinstance(size, Sequence)
+        or len(size) != 2
+        or any(not isinstance(s, (int, np.integer)) or s < 8 for s in size)
+    ):
         raise ValueError(f"size must be an int or (rows, cols) of ints >= 8, got {size!r}")
     checks.feature_layer(model, layer)
     return tuple(int(s) for s in size)
 
 
-def visualize_filters(model: keras.Model, layer: str, channels=None, size=None,
-                      steps: int | None = None, seed: int = 0, recipe: str = "plain", *,
-                      learning_rate: float | None = None,
-                      input_range: tuple[float, float] = (-2.0, 2.0), pre_relu: bool = True,
-                      batch_size: int = BATCH_SIZE, verbose: int | str = VERBOSE,
-                      **renamed) -> np.ndarray:
+def visualize_filters(
+    model: keras.Model,
+    layer: str,
+    channels=None,
+    size=None,
+    steps: int | None = None,
+    seed: int = 0,
+    recipe: str = "plain",
+    *,
+    learning_rate: float | None = None,
+    input_range: tuple[float, float] = (-2.0, 2.0),
+    pre_relu: bool = True,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+    **renamed,
+) -> np.ndarray:
     """Input patterns that maximize channels' mean activation, by batched gradient ascent.
 
     Args:
@@ -175,23 +197,43 @@ def visualize_filters(model: keras.Model, layer: str, channels=None, size=None,
     lo, hi = float(input_range[0]), float(input_range[1])
     if learning_rate is None:
         learning_rate = (0.01 if recipe == "plain" else 0.04) * (hi - lo)
-    features, target_op = checks.cached(model, ("features", layer, size),
-                                        lambda: _feature_model(model, layer, size))
-    chosen = checks.channels(channels, int(features.outputs[0].shape[-1]), layer, "channels",
-                             many=True)
+    features, target_op = checks.cached(
+        model, ("features", layer, size), lambda: _feature_model(model, layer, size)
+    )
+    chosen = checks.channels(
+        channels, int(features.outputs[0].shape[-1]), layer, "channels", many=True
+    )
     key = ("step", layer, size, recipe, float(learning_rate), lo, hi, bool(pre_relu))
-    step = checks.cached(model, key, lambda: _step_fn(
-        features, target_op, bool(pre_relu), recipe, size, float(learning_rate), lo, hi,
-        jitter=max(1, min(size) // 16), decay=0.01))
+    step = checks.cached(
+        model,
+        key,
+        lambda: _step_fn(
+            features,
+            target_op,
+            bool(pre_relu),
+            recipe,
+            size,
+            float(learning_rate),
+            lo,
+            hi,
+            jitter=max(1, min(size) // 16),
+            decay=0.01,
+        ),
+    )
 
     n_in = features.inputs[0].shape[-1]
     parts = list(checks.batches(len(chosen), batch_size))
-    bar = checks.Progress(steps * len(parts), verbose, unit_name="step",
-                          stateful_metrics=["mean activation"])
+    bar = checks.Progress(
+        steps * len(parts), verbose, unit_name="step", stateful_metrics=["mean activation"]
+    )
     out, alive = [], []
     for k, b in enumerate(parts):
-        noise = np.stack([np.random.default_rng([seed, int(f)]).normal(0, 0.025 * (hi - lo),
-                          (*size, n_in)) for f in chosen[b]]).astype(np.float32)
+        noise = np.stack(
+            [
+                np.random.default_rng([seed, int(f)]).normal(0, 0.025 * (hi - lo), (*size, n_in))
+                for f in chosen[b]
+            ]
+        ).astype(np.float32)
         x = tf.constant((lo + hi) / 2 + noise)
         target = tf.constant(chosen[b])
         live = tf.zeros(len(chosen[b]), tf.bool)
@@ -205,9 +247,13 @@ def visualize_filters(model: keras.Model, layer: str, channels=None, size=None,
     bad = ~alive | ~np.isfinite(out).all(axis=(1, 2, 3))
     if bad.any():
         out[bad] = (lo + hi) / 2
-        warnings.warn(f"layer {layer!r}: channels {chosen[bad].tolist()} had a zero (or "
-                      f"non-finite) gradient throughout (dead filters); returned flat grey "
-                      f"images for them", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"layer {layer!r}: channels {chosen[bad].tolist()} had a zero (or "
+            f"non-finite) gradient throughout (dead filters); returned flat grey "
+            f"images for them",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return out
 
 
@@ -229,5 +275,3 @@ def high_frequency_share(patterns, cutoff: float = 0.5) -> np.ndarray:
     high = np.maximum(fy, fx) > cutoff
     total = power.sum(axis=(1, 2))
     return np.divide(power[:, high].sum(1), total, out=np.zeros_like(total), where=total > 0)
-
-

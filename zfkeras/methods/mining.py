@@ -29,8 +29,14 @@ from zfkeras.methods.deconvnet import Deconvnet
 from zfkeras.methods.fields import ReceptiveField, receptive_field
 from zfkeras.methods.graph import build, locate
 
-__all__ = ["ReceptiveField", "Top9Tiles", "TopActivations", "receptive_field", "top9_tiles",
-           "top_activations"]
+__all__ = [
+    "ReceptiveField",
+    "Top9Tiles",
+    "TopActivations",
+    "receptive_field",
+    "top9_tiles",
+    "top_activations",
+]
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,10 @@ def _batches(model, data, batch_size):
         if isinstance(spec, (tuple, list)):
             data, spec = data.map(lambda *t: t[0]), spec[0]
         if not isinstance(spec, tf.TensorSpec) or spec.shape.rank not in (3, 4):
-            raise ValueError(f"data must yield images (batch, rows, cols, channels) or "
-                             f"(images, labels) tuples, got element_spec {spec}")
+            raise ValueError(
+                f"data must yield images (batch, rows, cols, channels) or "
+                f"(images, labels) tuples, got element_spec {spec}"
+            )
         if spec.shape.rank == 3:
             data = data.batch(batch_size)
         n = int(data.cardinality())
@@ -63,9 +71,15 @@ def _batches(model, data, batch_size):
     return (x[b] for b in checks.batches(len(x), batch_size)), math.ceil(len(x) / batch_size)
 
 
-def top_activations(model: keras.Model, data, layer: str, k: int = 9,
-                    channels: Sequence[int] | None = None, batch_size: int = 128,
-                    verbose=1) -> TopActivations:
+def top_activations(
+    model: keras.Model,
+    data,
+    layer: str,
+    k: int = 9,
+    channels: Sequence[int] | None = None,
+    batch_size: int = 128,
+    verbose=1,
+) -> TopActivations:
     """Stream over ``data`` once and keep, for each channel of ``layer``, the ``k`` images with
     the strongest activation (paper Fig. 2: "the top 9 activations ... across the validation
     data"). Each image counts once per channel, at its strongest position.
@@ -102,15 +116,25 @@ def top_activations(model: keras.Model, data, layer: str, k: int = 9,
     verbose = checks.verbose(verbose)
     found = locate(model, layer)
     if len(found.output.shape) != 4:
-        raise ValueError(f"layer {found.path!r} must output (batch, rows, cols, channels), got "
-                         f"shape {tuple(found.output.shape)}")
+        raise ValueError(
+            f"layer {found.path!r} must output (batch, rows, cols, channels), got "
+            f"shape {tuple(found.output.shape)}"
+        )
     image_shape = tuple(model.inputs[0].shape[1:])
     n_channels = int(found.output.shape[3])
     chans = checks.channels(channels, n_channels, found.path, "channels", many=True)
     key = ("top_activations", found.path, tuple(int(c) for c in chans), k)
-    update = checks.cached(model, key, lambda: _compile(
-        build(found.input, found.output, name=f"{model.name}_upto"), chans, k, image_shape,
-        n_channels))
+    update = checks.cached(
+        model,
+        key,
+        lambda: _compile(
+            build(found.input, found.output, name=f"{model.name}_upto"),
+            chans,
+            k,
+            image_shape,
+            n_channels,
+        ),
+    )
     best_v = tf.fill((len(chans), k), -np.inf)
     best_i = tf.fill((len(chans), k), tf.constant(-1, tf.int64))
     best_p = tf.zeros((len(chans), k), tf.int32)
@@ -123,8 +147,9 @@ def top_activations(model: keras.Model, data, layer: str, k: int = 9,
     for x in batches:
         if tuple(x.shape[1:]) != tuple(d or g for d, g in zip(image_shape, x.shape[1:])):
             raise ValueError(f"data images must be {image_shape}, got {tuple(x.shape[1:])}")
-        best_v, best_i, best_p = update(tf.cast(x, tf.float32), tf.constant(seen, tf.int64),
-                                        best_v, best_i, best_p)
+        best_v, best_i, best_p = update(
+            tf.cast(x, tf.float32), tf.constant(seen, tf.int64), best_v, best_i, best_p
+        )
         seen, done = seen + int(x.shape[0]), done + 1
         if bar is not None:
             bar.update(done)
@@ -132,8 +157,14 @@ def top_activations(model: keras.Model, data, layer: str, k: int = 9,
         raise ValueError("data holds no images")
     keep = min(k, seen)
     pos = best_p.numpy()[:, :keep]
-    return TopActivations(found.path, chans, best_i.numpy()[:, :keep], pos // 65536,
-                          pos % 65536, best_v.numpy()[:, :keep])
+    return TopActivations(
+        found.path,
+        chans,
+        best_i.numpy()[:, :keep],
+        pos // 65536,
+        pos % 65536,
+        best_v.numpy()[:, :keep],
+    )
 
 
 def _compile(sub, chans, k, image_shape, n_channels):
@@ -141,9 +172,13 @@ def _compile(sub, chans, k, image_shape, n_channels):
     channels and k)."""
     chans_t = tf.constant(chans, tf.int32)
     every = n_channels == len(chans) and bool(np.all(chans == np.arange(len(chans))))
-    spec = [tf.TensorSpec((None, *image_shape), tf.float32), tf.TensorSpec((), tf.int64),
-            tf.TensorSpec((len(chans), k), tf.float32), tf.TensorSpec((len(chans), k), tf.int64),
-            tf.TensorSpec((len(chans), k), tf.int32)]
+    spec = [
+        tf.TensorSpec((None, *image_shape), tf.float32),
+        tf.TensorSpec((), tf.int64),
+        tf.TensorSpec((len(chans), k), tf.float32),
+        tf.TensorSpec((len(chans), k), tf.int64),
+        tf.TensorSpec((len(chans), k), tf.int32),
+    ]
 
     @tf.function(input_signature=spec)
     def update(x, start, best_v, best_i, best_p):
@@ -152,15 +187,17 @@ def _compile(sub, chans, k, image_shape, n_channels):
             a = tf.gather(a, chans_t, axis=3)
         n, width = tf.shape(a)[0], tf.shape(a)[2]
         flat = tf.reshape(a, [n, -1, len(chans)])
-        v = tf.transpose(tf.reduce_max(flat, axis=1))                        # (C, n)
-        p = tf.transpose(tf.argmax(flat, axis=1, output_type=tf.int32))      # (C, n)
+        v = tf.transpose(tf.reduce_max(flat, axis=1))  # (C, n)
+        p = tf.transpose(tf.argmax(flat, axis=1, output_type=tf.int32))  # (C, n)
         i = tf.broadcast_to(start + tf.range(n, dtype=tf.int64), tf.shape(v))
         cand_v = tf.concat([best_v, v], 1)
         top = tf.math.top_k(cand_v, k=k)
         pick = top.indices
-        return (top.values, tf.gather(tf.concat([best_i, i], 1), pick, batch_dims=1),
-                tf.gather(tf.concat([best_p, p // width * 65536 + p % width], 1), pick,
-                          batch_dims=1))
+        return (
+            top.values,
+            tf.gather(tf.concat([best_i, i], 1), pick, batch_dims=1),
+            tf.gather(tf.concat([best_p, p // width * 65536 + p % width], 1), pick, batch_dims=1),
+        )
 
     return update
 
@@ -172,10 +209,13 @@ def _crop(images, boxes, fill):
     h, w = int(bottom[0] - top[0]), int(right[0] - left[0])
     pad_r = max(0, -int(top.min()), int(bottom.max()) - images.shape[1])
     pad_c = max(0, -int(left.min()), int(right.max()) - images.shape[2])
-    padded = np.pad(images, ((0, 0), (pad_r, pad_r), (pad_c, pad_c), (0, 0)),
-                    constant_values=fill)
-    return np.stack([padded[i, t + pad_r:t + pad_r + h, le + pad_c:le + pad_c + w]
-                     for i, (t, le) in enumerate(zip(top, left))])
+    padded = np.pad(images, ((0, 0), (pad_r, pad_r), (pad_c, pad_c), (0, 0)), constant_values=fill)
+    return np.stack(
+        [
+            padded[i, t + pad_r : t + pad_r + h, le + pad_c : le + pad_c + w]
+            for i, (t, le) in enumerate(zip(top, left))
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -196,8 +236,14 @@ class Top9Tiles:
     patches: np.ndarray
 
 
-def top9_tiles(model: keras.Model | Deconvnet, images, top: TopActivations, display=None,
-               channels: Sequence[int] | None = None, mode: str = "deconvnet") -> Top9Tiles:
+def top9_tiles(
+    model: keras.Model | Deconvnet,
+    images,
+    top: TopActivations,
+    display=None,
+    channels: Sequence[int] | None = None,
+    mode: str = "deconvnet",
+) -> Top9Tiles:
     """Project each top activation down to the input and crop it and its image patch to the
     activation's receptive field (paper Fig. 2).
 
@@ -223,12 +269,16 @@ def top9_tiles(model: keras.Model | Deconvnet, images, top: TopActivations, disp
     if missing or not chosen:
         raise ValueError(f"channels must be a non-empty subset of top.channels, got {channels!r}")
     sel = np.array([rows_of[c] for c in chosen])
-    idx = top.index[sel]                                                   # (C, k)
+    idx = top.index[sel]  # (C, k)
     n_c, k = idx.shape
     x = np.asarray(images)[idx.ravel()]
-    proj = deconv.project(x, top.layer, channel=np.repeat(chosen, k),
-                          location=np.stack([top.row[sel].ravel(), top.col[sel].ravel()], 1),
-                          mode=mode)
+    proj = deconv.project(
+        x,
+        top.layer,
+        channel=np.repeat(chosen, k),
+        location=np.stack([top.row[sel].ravel(), top.col[sel].ravel()], 1),
+        mode=mode,
+    )
     if display is not None:
         shown = np.asarray(display)[idx.ravel()]
     else:
@@ -241,5 +291,6 @@ def top9_tiles(model: keras.Model | Deconvnet, images, top: TopActivations, disp
     proj_tiles = _crop(np.asarray(proj, np.float32), boxes, 0.0)
     patch_tiles = _crop(shown, boxes, 255)
     shape = (n_c, k) + proj_tiles.shape[1:]
-    return Top9Tiles(top.layer, np.asarray(chosen), proj_tiles.reshape(shape),
-                     patch_tiles.reshape(shape))
+    return Top9Tiles(
+        top.layer, np.asarray(chosen), proj_tiles.reshape(shape), patch_tiles.reshape(shape)
+    )

@@ -26,8 +26,11 @@ from zfkeras.methods.pointing import box_hits, check_masks
 
 def output_is_softmax(model: keras.Model) -> bool:
     """Deprecated alias of :func:`zfkeras.methods.checks.ends_in_softmax`."""
-    warnings.warn("occlusion.output_is_softmax is now zfkeras.methods.checks.ends_in_softmax",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "occlusion.output_is_softmax is now zfkeras.methods.checks.ends_in_softmax",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return checks.ends_in_softmax(model)
 
 
@@ -72,23 +75,28 @@ def positions(size: int, patch_size: int, stride: int) -> np.ndarray:
 def _fill(fill, shape) -> np.ndarray:
     fill = np.zeros(1, np.float32) if fill is None else np.asarray(fill, np.float32)
     if fill.ndim > 3 or not np.all(np.isfinite(fill)):
-        raise ValueError(f"fill must be a finite number, a (C,) colour or an (H, W, C) image, "
-                         f"got shape {fill.shape}")
+        raise ValueError(
+            f"fill must be a finite number, a (C,) colour or an (H, W, C) image, "
+            f"got shape {fill.shape}"
+        )
     try:
         return np.broadcast_to(fill, shape).astype(np.float32)
     except ValueError:
-        raise ValueError(f"fill must broadcast to the image shape {shape}, got shape "
-                         f"{fill.shape}") from None
+        raise ValueError(
+            f"fill must broadcast to the image shape {shape}, got shape {fill.shape}"
+        ) from None
 
 
-def _check(model, image, patch_size, stride, class_index, layer, channel, fill, batch_size,
-           verbose):
+def _check(
+    model, image, patch_size, stride, class_index, layer, channel, fill, batch_size, verbose
+):
     checks.check_model(model)
     image = checks.image(model, image)
     h, w, _ = image.shape
     if not isinstance(patch_size, (int, np.integer)) or not 1 <= patch_size <= min(h, w):
-        raise ValueError(f"patch_size must be an int in [1, {min(h, w)}] for a {h}x{w} image, "
-                         f"got {patch_size!r}")
+        raise ValueError(
+            f"patch_size must be an int in [1, {min(h, w)}] for a {h}x{w} image, got {patch_size!r}"
+        )
     if not isinstance(stride, (int, np.integer)) or stride < 1:
         raise ValueError(f"stride must be a positive int, got {stride!r}")
     checks.batch_size(batch_size)
@@ -112,10 +120,15 @@ def _compiled(model: keras.Model, layer: str | None):
     softmax = not checks.ends_in_softmax(model)
     spec = tf.TensorSpec
 
-    @tf.function(input_signature=[spec([None, None, None], tf.float32),
-                                  spec([None, None, None], tf.float32),
-                                  spec([None, 2], tf.int32), spec([], tf.int32),
-                                  spec([], tf.int32)])
+    @tf.function(
+        input_signature=[
+            spec([None, None, None], tf.float32),
+            spec([None, None, None], tf.float32),
+            spec([None, 2], tf.int32),
+            spec([], tf.int32),
+            spec([], tf.int32),
+        ]
+    )
     def run(img, fil, offsets, patch_size, channel):
         r = tf.range(tf.shape(img)[0])[None, :, None]
         c = tf.range(tf.shape(img)[1])[None, None, :]
@@ -133,11 +146,19 @@ def _compiled(model: keras.Model, layer: str | None):
     return run
 
 
-def occlusion_sensitivity(model: keras.Model, image, patch_size: int, stride: int,
-                          class_index: int | None = None, layer: str | None = None,
-                          fill=None, *, channel: int | None = None,
-                          batch_size: int = BATCH_SIZE,
-                          verbose: int | str = VERBOSE) -> OcclusionResult:
+def occlusion_sensitivity(
+    model: keras.Model,
+    image,
+    patch_size: int,
+    stride: int,
+    class_index: int | None = None,
+    layer: str | None = None,
+    fill=None,
+    *,
+    channel: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> OcclusionResult:
     """Slide an occluder over ``image`` and record the model's response (paper Fig. 7).
 
     Args:
@@ -170,8 +191,9 @@ def occlusion_sensitivity(model: keras.Model, image, patch_size: int, stride: in
             ``class_index``, ``layer``, ``channel``, ``fill``, ``batch_size`` or ``verbose``
             (the message says what was expected).
     """
-    image, fill = _check(model, image, patch_size, stride, class_index, layer, channel, fill,
-                         batch_size, verbose)
+    image, fill = _check(
+        model, image, patch_size, stride, class_index, layer, channel, fill, batch_size, verbose
+    )
     h, w, _ = image.shape
     rows, cols = positions(h, patch_size, stride), positions(w, patch_size, stride)
     run = checks.cached(model, ("occlusion", layer), lambda: _compiled(model, layer))
@@ -194,12 +216,24 @@ def occlusion_sensitivity(model: keras.Model, image, patch_size: int, stride: in
     probs = np.concatenate(probs).reshape(len(rows), len(cols), -1)
     extra = {}
     if layer:
-        extra = dict(layer=layer, channel=channel, base_activation=float(a0[channel]),
-                     activation=np.concatenate(acts).reshape(len(rows), len(cols)))
-    return OcclusionResult(probability=probs[..., cls], top_class=probs.argmax(-1),
-                           top_probability=probs.max(-1), rows=rows, cols=cols,
-                           class_index=cls, base_probability=float(p0[cls]),
-                           patch_size=int(patch_size), stride=int(stride), **extra)
+        extra = dict(
+            layer=layer,
+            channel=channel,
+            base_activation=float(a0[channel]),
+            activation=np.concatenate(acts).reshape(len(rows), len(cols)),
+        )
+    return OcclusionResult(
+        probability=probs[..., cls],
+        top_class=probs.argmax(-1),
+        top_probability=probs.max(-1),
+        rows=rows,
+        cols=cols,
+        class_index=cls,
+        base_probability=float(p0[cls]),
+        patch_size=int(patch_size),
+        stride=int(stride),
+        **extra,
+    )
 
 
 def lowest_probability_box(result: OcclusionResult) -> tuple[int, int, int, int]:
@@ -242,7 +276,6 @@ def pointing_chance(results: Sequence[OcclusionResult], masks) -> np.ndarray:
     masks = check_masks(masks, len(results))
     rates = []
     for res, m in zip(results, masks):
-        boxes = [(r, c, r + res.patch_size, c + res.patch_size) for r in res.rows
-                 for c in res.cols]
+        boxes = [(r, c, r + res.patch_size, c + res.patch_size) for r in res.rows for c in res.cols]
         rates.append(box_hits(boxes, np.broadcast_to(m, (len(boxes), *m.shape))).mean())
     return np.asarray(rates, float)

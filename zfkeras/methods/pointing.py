@@ -28,8 +28,10 @@ def check_masks(masks, n: int, argument: str = "masks") -> np.ndarray:
     otherwise."""
     masks = np.asarray(masks)
     if masks.ndim != 3 or masks.dtype != bool or len(masks) != n:
-        raise ValueError(f"{argument} must be (N, H, W) bool with N = {n}, got shape "
-                         f"{masks.shape} dtype {masks.dtype}")
+        raise ValueError(
+            f"{argument} must be (N, H, W) bool with N = {n}, got shape "
+            f"{masks.shape} dtype {masks.dtype}"
+        )
     return masks
 
 
@@ -42,8 +44,9 @@ def near_mask(masks: np.ndarray, tolerance: int = 0) -> np.ndarray:
     return near.any(axis=(-2, -1))
 
 
-def peak_scores(maps: np.ndarray, masks: np.ndarray, tolerance: int = 0,
-                first: bool = False) -> np.ndarray:
+def peak_scores(
+    maps: np.ndarray, masks: np.ndarray, tolerance: int = 0, first: bool = False
+) -> np.ndarray:
     """The pointing game's one test: the fraction of each map's peak pixels that lie within
     ``tolerance`` of its mask.
 
@@ -76,5 +79,10 @@ def box_hits(boxes, masks) -> np.ndarray:
     ``(N,)``. Used by :func:`zfkeras.methods.occlusion.pointing_hits` (the lowest-probability
     occluder) and :func:`zfkeras.methods.occlusion.pointing_chance`."""
     masks = check_masks(masks, len(boxes))
-    return np.array([bool(m[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)].any())
-                     for m, (r0, c0, r1, c1) in zip(masks, np.asarray(boxes, int))], bool)
+    return np.array(
+        [
+            bool(m[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)].any())
+            for m, (r0, c0, r1, c1) in zip(masks, np.asarray(boxes, int))
+        ],
+        bool,
+    )

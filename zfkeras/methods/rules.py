@@ -27,26 +27,69 @@ import tensorflow as tf
 
 RULES = ("deconvnet", "backprop", "guided")
 
-_SWITCHES = (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
-             keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
-             keras.layers.GlobalMaxPooling3D)
+_SWITCHES = (
+    keras.layers.MaxPooling1D,
+    keras.layers.MaxPooling2D,
+    keras.layers.MaxPooling3D,
+    keras.layers.GlobalMaxPooling1D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.GlobalMaxPooling3D,
+)
 # Linear (or, for Multiply, elementwise bilinear) layers: passed by their own gradient.
-_LINEAR = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
-           keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
-           keras.layers.Conv2DTranspose, keras.layers.Dense, keras.layers.BatchNormalization,
-           keras.layers.ZeroPadding2D, keras.layers.Cropping2D, keras.layers.UpSampling2D,
-           keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply,
-           keras.layers.Average, keras.layers.Concatenate, keras.layers.AveragePooling2D,
-           keras.layers.GlobalAveragePooling2D, keras.layers.Reshape, keras.layers.Flatten,
-           keras.layers.Permute, keras.layers.Dropout, keras.layers.SpatialDropout2D,
-           keras.layers.GaussianNoise, keras.layers.Rescaling, keras.layers.Normalization,
-           keras.layers.Identity, keras.layers.InputLayer, keras.layers.Activation)
+_LINEAR = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Dense,
+    keras.layers.BatchNormalization,
+    keras.layers.ZeroPadding2D,
+    keras.layers.Cropping2D,
+    keras.layers.UpSampling2D,
+    keras.layers.Add,
+    keras.layers.Subtract,
+    keras.layers.Multiply,
+    keras.layers.Average,
+    keras.layers.Concatenate,
+    keras.layers.AveragePooling2D,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.Reshape,
+    keras.layers.Flatten,
+    keras.layers.Permute,
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout2D,
+    keras.layers.GaussianNoise,
+    keras.layers.Rescaling,
+    keras.layers.Normalization,
+    keras.layers.Identity,
+    keras.layers.InputLayer,
+    keras.layers.Activation,
+)
 _LINEAR_NAMES = ("LayerScale",)  # keras.applications.convnext: a per-channel scale
 # keras.ops called on symbolic tensors in a Functional graph (``x + y``): elementwise ops
 _LINEAR_OPS = ("Add", "Subtract", "Multiply", "Negative", "Identity")
-_ELEMENTWISE_OPS = _LINEAR_OPS + ("Divide", "TrueDivide", "Absolute", "Square", "Sqrt", "Exp",
-                                  "Log", "Sigmoid", "Tanh", "Relu", "Relu6", "Silu", "Gelu",
-                                  "HardSigmoid", "HardSilu", "Maximum", "Minimum", "Power")
+_ELEMENTWISE_OPS = _LINEAR_OPS + (
+    "Divide",
+    "TrueDivide",
+    "Absolute",
+    "Square",
+    "Sqrt",
+    "Exp",
+    "Log",
+    "Sigmoid",
+    "Tanh",
+    "Relu",
+    "Relu6",
+    "Silu",
+    "Gelu",
+    "HardSigmoid",
+    "HardSilu",
+    "Maximum",
+    "Minimum",
+    "Power",
+)
 
 
 def is_elementwise_op(op) -> bool:
@@ -88,8 +131,11 @@ def kind(op) -> str:
     act = getattr(op, "activation", None)
     if act is not None and getattr(act, "__name__", "") != "linear":
         return "nonlinear"
-    if isinstance(op, _LINEAR) or type(op).__name__ in _LINEAR_NAMES or (
-            is_elementwise_op(op) and type(op).__name__ in _LINEAR_OPS):
+    if (
+        isinstance(op, _LINEAR)
+        or type(op).__name__ in _LINEAR_NAMES
+        or (is_elementwise_op(op) and type(op).__name__ in _LINEAR_OPS)
+    ):
         return "linear"
     return "nonlinear"
 
@@ -110,6 +156,7 @@ def rectifier(mode: str, max_value: float | None = None):
             gate = x > 0 if max_value is None else (x > 0) & (x < max_value)
             signal = r if mode == "backprop" else tf.nn.relu(r)
             return signal * tf.cast(gate, r.dtype)
+
         return y, grad
 
     return rectify
@@ -171,14 +218,18 @@ def crossing(found, path: str) -> Crossing:
     lists: dict[str, list[str]] = {"relu": [], "switches": [], "linear": [], "nonlinear": []}
     for node in reversed(found.nodes):
         k = kind(node.op)
-        for field in (("relu", "linear") if k == "fused" else (k,)):
+        for field in ("relu", "linear") if k == "fused" else (k,):
             lists[field].append(node.path)
     return Crossing(found.path, path, **{k: tuple(v) for k, v in lists.items()})
 
 
-STEP_TEXT = {"relu": "rectify", "fused": "rectify, then the layer's gradient",
-              "switches": "unpool with the switches (max pooling's gradient)",
-              "linear": "the layer's gradient", "nonlinear": "the layer's gradient (no rule)"}
+STEP_TEXT = {
+    "relu": "rectify",
+    "fused": "rectify, then the layer's gradient",
+    "switches": "unpool with the switches (max pooling's gradient)",
+    "linear": "the layer's gradient",
+    "nonlinear": "the layer's gradient (no rule)",
+}
 
 
 def relu_rules(forward, signal) -> dict[str, np.ndarray]:
@@ -199,6 +250,7 @@ def relu_rules(forward, signal) -> dict[str, np.ndarray]:
 
     f, r = np.asarray(forward, np.float32), np.asarray(signal, np.float32)
     if f.ndim != 2 or f.shape != r.shape:
-        raise ValueError(f"forward and signal must be 2-D arrays of one shape, got {f.shape} "
-                         f"and {r.shape}")
+        raise ValueError(
+            f"forward and signal must be 2-D arrays of one shape, got {f.shape} and {r.shape}"
+        )
     return {rule: np.asarray(Rectification(rule)(r, f)) for rule in RULES}

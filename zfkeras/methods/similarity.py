@@ -15,8 +15,10 @@ def _pair(a, b, argument="maps") -> tuple[np.ndarray, np.ndarray]:
     if a.ndim == 2 and b.ndim == 2:
         a, b = a[None], b[None]
     if a.ndim != 3 or a.shape != b.shape:
-        raise ValueError(f"{argument} must be two (N, H, W) arrays of the same shape, got "
-                         f"{np.shape(a)} and {np.shape(b)}")
+        raise ValueError(
+            f"{argument} must be two (N, H, W) arrays of the same shape, got "
+            f"{np.shape(a)} and {np.shape(b)}"
+        )
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError(f"{argument} must be finite, got NaN or inf values")
     return a, b
@@ -76,8 +78,15 @@ def _filter(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, k, axis=2) @ g
 
 
-def ssim(a, b, window: int = 11, sigma: float = 1.5, data_range: float = 1.0,
-         k1: float = 0.01, k2: float = 0.03) -> np.ndarray:
+def ssim(
+    a,
+    b,
+    window: int = 11,
+    sigma: float = 1.5,
+    data_range: float = 1.0,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> np.ndarray:
     """Single-scale structural similarity (Wang et al., 2004) of ``a[i]`` and ``b[i]``.
 
     Gaussian-weighted local means, variances and covariance over a ``window`` x ``window``
@@ -101,9 +110,10 @@ def ssim(a, b, window: int = 11, sigma: float = 1.5, data_range: float = 1.0,
     g = _gaussian(min(window, *a.shape[1:]), sigma)
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     mu_a, mu_b = _filter(a, g), _filter(b, g)
-    var_a = _filter(a * a, g) - mu_a ** 2
-    var_b = _filter(b * b, g) - mu_b ** 2
+    var_a = _filter(a * a, g) - mu_a**2
+    var_b = _filter(b * b, g) - mu_b**2
     cov = _filter(a * b, g) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1)
-                                                     * (var_a + var_b + c2))
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
+        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    )
     return s.mean(axis=(1, 2))

@@ -18,11 +18,13 @@ def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channel, locati
         if ch.ndim == 0:
             ch = np.full(n, ch)
         if ch.shape != (n,) or not np.issubdtype(ch.dtype, np.integer):
-            raise ValueError(f"channel must be None, an int or one int per image ({n}), got "
-                             f"{channel!r}")
+            raise ValueError(
+                f"channel must be None, an int or one int per image ({n}), got {channel!r}"
+            )
         if ch.min() < 0 or ch.max() >= chans:
-            raise ValueError(f"channel must be in [0, {chans}) for layer {layer!r}, got "
-                             f"{channel!r}")
+            raise ValueError(
+                f"channel must be in [0, {chans}) for layer {layer!r}, got {channel!r}"
+            )
     if location is None:
         loc = np.full((n, 2), -1, np.int32)
     else:
@@ -30,11 +32,15 @@ def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channel, locati
         if loc.shape == (2,):
             loc = np.broadcast_to(loc, (n, 2))
         if loc.shape != (n, 2) or not np.issubdtype(loc.dtype, np.integer):
-            raise ValueError(f"location must be None, a (row, col) pair or one pair per "
-                             f"image ({n}), got {location!r}")
+            raise ValueError(
+                f"location must be None, a (row, col) pair or one pair per "
+                f"image ({n}), got {location!r}"
+            )
         if loc.min() < 0 or (loc[:, 0] >= rows).any() or (loc[:, 1] >= cols).any():
-            raise ValueError(f"location must be inside the {rows}x{cols} map of layer "
-                             f"{layer!r}, got {location!r}")
+            raise ValueError(
+                f"location must be inside the {rows}x{cols} map of layer "
+                f"{layer!r}, got {location!r}"
+            )
     return ch.astype(np.int32), loc[:, 0].astype(np.int32), loc[:, 1].astype(np.int32)
 
 

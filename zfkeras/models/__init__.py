@@ -12,5 +12,14 @@ from zfkeras.models.architectures import (
 )
 from zfkeras.models.zoo import NAMES, Pretrained, pretrained
 
-__all__ = ["NAMES", "Pretrained", "alexnet", "layers", "min_input_size", "pre_softmax",
-           "pretrained", "spatial_sizes", "zfnet"]
+__all__ = [
+    "NAMES",
+    "Pretrained",
+    "alexnet",
+    "layers",
+    "min_input_size",
+    "pre_softmax",
+    "pretrained",
+    "spatial_sizes",
+    "zfnet",
+]

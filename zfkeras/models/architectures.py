@@ -22,12 +22,24 @@ from zfkeras.models.layers import ContrastNormalization, FilterRenorm
 # (name, filters at width 1, kernel, stride, padding before, padding mode)
 # ZeroPadding + "valid" reproduces the paper's 110 for conv1; pooling uses "same" where the
 # original code rounds windows up (ceil mode): 110 -> 55 and 26 -> 13.
-_ZF_STEM = [("conv1", 96, 7, 2, 1, "valid"), ("pool1", None, 3, 2, 0, "same"),
-            ("conv2", 256, 5, 2, 0, "valid"), ("pool2", None, 3, 2, 0, "same")]
-_ALEX_STEM = [("conv1", 96, 11, 4, 2, "valid"), ("pool1", None, 3, 2, 0, "valid"),
-              ("conv2", 256, 5, 1, 0, "same"), ("pool2", None, 3, 2, 0, "valid")]
-_TOP = [("conv3", 384, 3, 1, 0, "same"), ("conv4", 384, 3, 1, 0, "same"),
-        ("conv5", 256, 3, 1, 0, "same"), ("pool5", None, 3, 2, 0, "valid")]
+_ZF_STEM = [
+    ("conv1", 96, 7, 2, 1, "valid"),
+    ("pool1", None, 3, 2, 0, "same"),
+    ("conv2", 256, 5, 2, 0, "valid"),
+    ("pool2", None, 3, 2, 0, "same"),
+]
+_ALEX_STEM = [
+    ("conv1", 96, 11, 4, 2, "valid"),
+    ("pool1", None, 3, 2, 0, "valid"),
+    ("conv2", 256, 5, 1, 0, "same"),
+    ("pool2", None, 3, 2, 0, "valid"),
+]
+_TOP = [
+    ("conv3", 384, 3, 1, 0, "same"),
+    ("conv4", 384, 3, 1, 0, "same"),
+    ("conv5", 256, 3, 1, 0, "same"),
+    ("pool5", None, 3, 2, 0, "valid"),
+]
 
 
 def _out_size(n: int, kernel: int, stride: int, pad: int, mode: str) -> int:
@@ -68,7 +80,8 @@ def _check_args(input_shape, num_classes, width, fc_units, dropout, arch):
     if min(input_shape[:2]) < smallest:
         raise ValueError(
             f"input_shape {tuple(input_shape)} is too small for the {arch} topology: rows and "
-            f"cols must be at least {smallest} (the smallest size that works)")
+            f"cols must be at least {smallest} (the smallest size that works)"
+        )
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     if not width > 0:
@@ -79,8 +92,9 @@ def _check_args(input_shape, num_classes, width, fc_units, dropout, arch):
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
 
 
-def _build(arch, input_shape, num_classes, width, fc_units, dropout, contrast_norm,
-           renorm_radius, name):
+def _build(
+    arch, input_shape, num_classes, width, fc_units, dropout, contrast_norm, renorm_radius, name
+):
     _check_args(input_shape, num_classes, width, fc_units, dropout, arch)
     stem = _ZF_STEM if arch == "zfnet" else _ALEX_STEM
     inputs = keras.Input(tuple(input_shape), name="image")
@@ -94,10 +108,15 @@ def _build(arch, input_shape, num_classes, width, fc_units, dropout, contrast_no
         if pad:
             x = layers.ZeroPadding2D(pad, name="pad" + lname[-1])(x)
         x = layers.Conv2D(
-            max(1, round(filters * width)), k, strides=s, padding=mode, activation="relu",
+            max(1, round(filters * width)),
+            k,
+            strides=s,
+            padding=mode,
+            activation="relu",
             kernel_initializer="he_normal",
             kernel_constraint=FilterRenorm(renorm_radius) if renorm_radius else None,
-            name=lname)(x)
+            name=lname,
+        )(x)
     x = layers.Flatten(name="flatten")(x)
     for i in (6, 7):
         x = layers.Dense(fc_units, activation="relu", name=f"fc{i}")(x)
@@ -107,10 +126,16 @@ def _build(arch, input_shape, num_classes, width, fc_units, dropout, contrast_no
     return keras.Model(inputs, outputs, name=name)
 
 
-def zfnet(input_shape: Sequence[int] = (224, 224, 3), num_classes: int = 1000,
-          width: float = 1.0, fc_units: int = 4096, dropout: float = 0.5,
-          contrast_norm: bool = True, renorm_radius: float | None = 0.1,
-          name: str = "zfnet") -> keras.Model:
+def zfnet(
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    width: float = 1.0,
+    fc_units: int = 4096,
+    dropout: float = 0.5,
+    contrast_norm: bool = True,
+    renorm_radius: float | None = 0.1,
+    name: str = "zfnet",
+) -> keras.Model:
     """Build ZFNet (paper Fig. 3) as a functional ``keras.Model``.
 
     Args:
@@ -128,22 +153,46 @@ def zfnet(input_shape: Sequence[int] = (224, 224, 3), num_classes: int = 1000,
         A model with layers ``conv1``..``conv5``, ``pool1``, ``pool2``, ``pool5``, ``norm1``,
         ``norm2``, ``fc6``, ``fc7`` and ``predictions`` (softmax), output ``(batch, classes)``.
     """
-    return _build("zfnet", input_shape, num_classes, width, fc_units, dropout, contrast_norm,
-                  renorm_radius, name)
+    return _build(
+        "zfnet",
+        input_shape,
+        num_classes,
+        width,
+        fc_units,
+        dropout,
+        contrast_norm,
+        renorm_radius,
+        name,
+    )
 
 
-def alexnet(input_shape: Sequence[int] = (224, 224, 3), num_classes: int = 1000,
-            width: float = 1.0, fc_units: int = 4096, dropout: float = 0.5,
-            contrast_norm: bool = True, renorm_radius: float | None = 0.1,
-            name: str = "alexnet") -> keras.Model:
+def alexnet(
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    width: float = 1.0,
+    fc_units: int = 4096,
+    dropout: float = 0.5,
+    contrast_norm: bool = True,
+    renorm_radius: float | None = 0.1,
+    name: str = "alexnet",
+) -> keras.Model:
     """The same network with AlexNet's first layers: conv1 11x11 stride 4, conv2 stride 1.
 
     This is the single-tower AlexNet of paper section 4.1 / Fig. 6; at 224x224 its stages are
     55, 27, 27, 13, 13, 13, 13, 6, so everything from ``conv3`` up matches :func:`zfnet`.
     Arguments and layer names as in :func:`zfnet`.
     """
-    return _build("alexnet", input_shape, num_classes, width, fc_units, dropout,
-                  contrast_norm, renorm_radius, name)
+    return _build(
+        "alexnet",
+        input_shape,
+        num_classes,
+        width,
+        fc_units,
+        dropout,
+        contrast_norm,
+        renorm_radius,
+        name,
+    )
 
 
 def _output_node(model: keras.Model):
@@ -166,7 +215,8 @@ def _is_graph_model(op) -> bool:
 def _is_softmax(op) -> bool:
     act = getattr(op, "activation", None)
     return (isinstance(op, keras.Operation) and type(op).__name__ == "Softmax") or (
-        act is not None and getattr(act, "__name__", "") == "softmax")
+        act is not None and getattr(act, "__name__", "") == "softmax"
+    )
 
 
 def softmax_layer(model: keras.Model):
@@ -211,9 +261,11 @@ def _logits(model: keras.Model):
     elif hasattr(op, "convolution_op") and hasattr(op, "kernel"):
         logits = op.convolution_op(x, op.kernel)
     elif getattr(op, "activation", None) is not None and not isinstance(op, layers.Activation):
-        raise ValueError(f"model: cannot take the score before the softmax fused into layer "
-                         f"{op.name!r} ({type(op).__name__}); put the softmax in its own "
-                         f"Activation layer")
+        raise ValueError(
+            f"model: cannot take the score before the softmax fused into layer "
+            f"{op.name!r} ({type(op).__name__}); put the softmax in its own "
+            f"Activation layer"
+        )
     else:
         return x  # an Activation("softmax"), a Softmax layer or keras.ops.softmax
     if getattr(op, "use_bias", False):

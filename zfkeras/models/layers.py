@@ -27,8 +27,14 @@ class ContrastNormalization(keras.layers.Layer):
     Input and output: ``(batch, rows, cols, channels)``, channels last.
     """
 
-    def __init__(self, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4,
-                 beta: float = 0.75, **kwargs):
+    def __init__(
+        self,
+        depth_radius: int = 2,
+        bias: float = 2.0,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(depth_radius, int) or depth_radius < 0:
             raise ValueError(f"depth_radius must be an int >= 0, got {depth_radius!r}")
@@ -45,7 +51,8 @@ class ContrastNormalization(keras.layers.Layer):
         channels = int(input_shape[-1])
         i = np.arange(channels)
         self._band = ops.convert_to_tensor(
-            (np.abs(i[:, None] - i[None, :]) <= self.depth_radius).astype("float32"))
+            (np.abs(i[:, None] - i[None, :]) <= self.depth_radius).astype("float32")
+        )
         super().build(input_shape)
 
     def call(self, inputs):
@@ -59,8 +66,13 @@ class ContrastNormalization(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
-                "alpha": self.alpha, "beta": self.beta}
+        return {
+            **super().get_config(),
+            "depth_radius": self.depth_radius,
+            "bias": self.bias,
+            "alpha": self.alpha,
+            "beta": self.beta,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -91,8 +103,11 @@ class FilterRenorm(keras.constraints.Constraint):
 def _pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in value)):
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in value)
+    ):
         raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
     return int(value[0]), int(value[1])
 
@@ -126,8 +141,8 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
 
     def call(self, inputs):
         pooled, switches = tf.nn.max_pool_with_argmax(
-            inputs, self.pool_size, self.strides, self.padding.upper(),
-            include_batch_in_index=True)
+            inputs, self.pool_size, self.strides, self.padding.upper(), include_batch_in_index=True
+        )
         return pooled, switches
 
     def compute_output_shape(self, input_shape):
@@ -143,8 +158,10 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
 
     def compute_output_spec(self, inputs):
         shape, _ = self.compute_output_shape(inputs.shape)
-        return (keras.KerasTensor(shape, dtype=inputs.dtype),
-                keras.KerasTensor(shape, dtype="int64"))
+        return (
+            keras.KerasTensor(shape, dtype=inputs.dtype),
+            keras.KerasTensor(shape, dtype="int64"),
+        )
 
     @staticmethod
     def locate(switches, input_shape) -> tuple[np.ndarray, ...]:
@@ -153,8 +170,12 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         return np.unravel_index(np.asarray(switches), tuple(int(d) for d in input_shape))
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -178,23 +199,31 @@ class Unpooling2D(keras.layers.Layer):
         self.padding = _padding(padding)
 
     def call(self, values, switches, output_size):
-        shape = tf.stack([tf.shape(values)[0], output_size[0], output_size[1],
-                          tf.shape(values)[3]])
+        shape = tf.stack([tf.shape(values)[0], output_size[0], output_size[1], tf.shape(values)[3]])
         # TensorFlow's MaxPoolGradWithArgmax kernel is exactly "scatter each value to its
         # switch, adding collisions" (it reads only the shape of its `input`); tests check it
         # against a plain loop.
         return tf.raw_ops.MaxPoolGradWithArgmax(
-            input=tf.zeros(shape, values.dtype), grad=values, argmax=switches,
-            ksize=[1, *self.pool_size, 1], strides=[1, *self.strides, 1],
-            padding=self.padding.upper(), include_batch_in_index=True)
+            input=tf.zeros(shape, values.dtype),
+            grad=values,
+            argmax=switches,
+            ksize=[1, *self.pool_size, 1],
+            strides=[1, *self.strides, 1],
+            padding=self.padding.upper(),
+            include_batch_in_index=True,
+        )
 
     def compute_output_spec(self, values, switches, output_size):
         shape = (values.shape[0], output_size[0], output_size[1], values.shape[3])
         return keras.KerasTensor(shape, values.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+        }
 
 
 RULES = ("deconvnet", "backprop", "guided")
@@ -222,8 +251,9 @@ class Rectification(keras.layers.Layer):
         if self.rule == "deconvnet":
             return ops.relu(signal)
         if forward is None:
-            raise ValueError(f"rule {self.rule!r} needs the forward input of the ReLU "
-                             "(`forward=`), got None")
+            raise ValueError(
+                f"rule {self.rule!r} needs the forward input of the ReLU (`forward=`), got None"
+            )
         mask = ops.cast(ops.greater(forward, 0), signal.dtype)
         out = signal if self.rule == "backprop" else ops.relu(signal)
         return out * mask
@@ -259,23 +289,31 @@ class TiedConv2DTranspose(keras.layers.Layer):
             conv = keras.saving.deserialize_keras_object(conv)
         if not isinstance(conv, keras.layers.Conv2D):
             raise TypeError(f"conv must be a keras.layers.Conv2D, got {type(conv).__name__}")
-        for attr, ok in (("groups", 1), ("dilation_rate", (1, 1)),
-                         ("data_format", "channels_last")):
+        for attr, ok in (
+            ("groups", 1),
+            ("dilation_rate", (1, 1)),
+            ("data_format", "channels_last"),
+        ):
             if tuple(np.atleast_1d(getattr(conv, attr))) != tuple(np.atleast_1d(ok)):
-                raise ValueError(f"conv {conv.name!r} has {attr}={getattr(conv, attr)!r}; "
-                                 f"transposed filtering supports only {attr}={ok!r}")
+                raise ValueError(
+                    f"conv {conv.name!r} has {attr}={getattr(conv, attr)!r}; "
+                    f"transposed filtering supports only {attr}={ok!r}"
+                )
         if conv.padding not in ("valid", "same"):
-            raise ValueError(f"conv {conv.name!r} has padding={conv.padding!r}; expected "
-                             "'valid' or 'same'")
+            raise ValueError(
+                f"conv {conv.name!r} has padding={conv.padding!r}; expected 'valid' or 'same'"
+            )
         self.conv = conv
-        self.in_channels = in_channels if in_channels is not None else (
-            int(conv.kernel.shape[2]) if conv.built else None)
+        self.in_channels = (
+            in_channels
+            if in_channels is not None
+            else (int(conv.kernel.shape[2]) if conv.built else None)
+        )
 
     def build(self, input_shape):
         if not self.conv.built:
             if self.in_channels is None:
-                raise ValueError(f"conv {self.conv.name!r} is not built and in_channels is "
-                                 "unknown")
+                raise ValueError(f"conv {self.conv.name!r} is not built and in_channels is unknown")
             self.conv.build((None, None, None, self.in_channels))
 
     def _default_size(self, n, k, s):
@@ -286,22 +324,32 @@ class TiedConv2DTranspose(keras.layers.Layer):
         kh, kw, cin, _ = kernel.shape
         if output_size is None:
             sh = signal.shape
-            output_size = (self._default_size(sh[1], kh, self.conv.strides[0]),
-                           self._default_size(sh[2], kw, self.conv.strides[1]))
+            output_size = (
+                self._default_size(sh[1], kh, self.conv.strides[0]),
+                self._default_size(sh[2], kw, self.conv.strides[1]),
+            )
         shape = tf.stack([tf.shape(signal)[0], output_size[0], output_size[1], cin])
-        return tf.nn.conv2d_transpose(signal, tf.cast(kernel, signal.dtype), shape,
-                                      strides=[1, *self.conv.strides, 1],
-                                      padding=self.conv.padding.upper())
+        return tf.nn.conv2d_transpose(
+            signal,
+            tf.cast(kernel, signal.dtype),
+            shape,
+            strides=[1, *self.conv.strides, 1],
+            padding=self.conv.padding.upper(),
+        )
 
     def compute_output_spec(self, signal, output_size=None):
         kh, kw = self.conv.kernel_size
         if output_size is None:
             output_size = tuple(
                 None if n is None else self._default_size(n, k, s)
-                for n, k, s in zip(signal.shape[1:3], (kh, kw), self.conv.strides))
+                for n, k, s in zip(signal.shape[1:3], (kh, kw), self.conv.strides)
+            )
         shape = (signal.shape[0], output_size[0], output_size[1], self.in_channels)
         return keras.KerasTensor(shape, signal.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "conv": keras.saving.serialize_keras_object(self.conv),
-                "in_channels": self.in_channels}
+        return {
+            **super().get_config(),
+            "conv": keras.saving.serialize_keras_object(self.conv),
+            "in_channels": self.in_channels,
+        }

@@ -24,7 +24,7 @@ import numpy as np
 from zfkeras import config
 from zfkeras import data as zdata
 
-NAMES = ("zfnet-cifar10", "alexnet-cifar10", "zfnet-shapes")
+NAMES = ("zfnet-cifar10", "alexnet-cifar10", "zfnet-shapes", "zfnet-concepts")
 
 
 @dataclass
@@ -56,8 +56,9 @@ def check_name(name) -> str:
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     if not _NAME.fullmatch(name):
-        raise ValueError(f"name must be letters, digits, '.', '_' or '-' (like 'zfnet-shapes'), "
-                         f"got {name!r}")
+        raise ValueError(
+            f"name must be letters, digits, '.', '_' or '-' (like 'zfnet-shapes'), got {name!r}"
+        )
     return name
 
 
@@ -68,8 +69,13 @@ def _folder(name: str) -> Path | None:
 
 def available() -> tuple[str, ...]:
     """Names of the bundles :func:`pretrained` can load (shipped or installed), sorted."""
-    found = {p.name[:-len(".keras")] for d in config.search_path() if d.is_dir()
-             for p in d.glob("*.keras") if (d / f"{p.stem}.json").is_file()}
+    found = {
+        p.name[: -len(".keras")]
+        for d in config.search_path()
+        if d.is_dir()
+        for p in d.glob("*.keras")
+        if (d / f"{p.stem}.json").is_file()
+    }
     return tuple(sorted(found))
 
 
@@ -88,11 +94,15 @@ def read_mean(folder: Path, name: str, info: dict) -> np.ndarray:
     elif "mean" in info:
         mean = np.asarray(info["mean"], np.float32)
     else:
-        raise FileNotFoundError(f"the per-pixel mean of {name!r} is missing: expected {path} "
-                                f"or a 'mean' entry in {name}.json")
+        raise FileNotFoundError(
+            f"the per-pixel mean of {name!r} is missing: expected {path} "
+            f"or a 'mean' entry in {name}.json"
+        )
     if mean.ndim != 3 or mean.shape[-1] != 3 or not np.all(np.isfinite(mean)):
-        raise ValueError(f"the per-pixel mean of {name!r} must be a finite (H, W, 3) array, got "
-                         f"shape {mean.shape}")
+        raise ValueError(
+            f"the per-pixel mean of {name!r} must be a finite (H, W, 3) array, got "
+            f"shape {mean.shape}"
+        )
     return mean.astype(np.float32, copy=False)
 
 
@@ -119,8 +129,10 @@ def install(run_dir: str | Path, name: str, dest: str | Path | None = None) -> P
     run = Path(run_dir)
     missing = [f for f in ("model.keras", "model.json") if not (run / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"run_dir {run} lacks {' and '.join(missing)}: train first with "
-                                f"python -m zfkeras.train --out {run}")
+        raise FileNotFoundError(
+            f"run_dir {run} lacks {' and '.join(missing)}: train first with "
+            f"python -m zfkeras.train --out {run}"
+        )
     info = json.loads((run / "model.json").read_text())
     mean = read_mean(run, "model", info)
     info.pop("mean", None)
@@ -152,15 +164,20 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
     if folder is None:
         where = ", ".join(map(str, config.search_path()))
         if name not in NAMES:
-            raise ValueError(f"name must be one of {tuple(sorted(set(NAMES) | set(available())))}"
-                             f", got {name!r} (searched {where})")
+            raise ValueError(
+                f"name must be one of {tuple(sorted(set(NAMES) | set(available())))}"
+                f", got {name!r} (searched {where})"
+            )
         raise FileNotFoundError(
             f"weights for {name!r} not found in {where}; set $ZFKERAS_DATA to the folder that "
-            f"holds them, or train them with `make weights` (see README)")
+            f"holds them, or train them with `make weights` (see README)"
+        )
     mpath, jpath = folder / f"{name}.keras", folder / f"{name}.json"
     if not jpath.is_file():
-        raise FileNotFoundError(f"{mpath} has no {jpath.name} beside it; reinstall it with "
-                                f"python -m zfkeras.train --install {name}")
+        raise FileNotFoundError(
+            f"{mpath} has no {jpath.name} beside it; reinstall it with "
+            f"python -m zfkeras.train --install {name}"
+        )
     info = json.loads(jpath.read_text())
     mean = read_mean(folder, name, info)
     info["mean"] = mean
@@ -174,8 +191,10 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
         if images.ndim == 3:
             images = images[None]
         if images.ndim != 4 or images.shape[1:] != mean.shape:
-            raise ValueError(f"images must be (N, {mean.shape[0]}, {mean.shape[1]}, 3) uint8 for "
-                             f"{name!r}, got shape {images.shape}")
+            raise ValueError(
+                f"images must be (N, {mean.shape[0]}, {mean.shape[1]}, 3) uint8 for "
+                f"{name!r}, got shape {images.shape}"
+            )
         return zdata.centre_crop(zdata.normalize(images, mean), size, crop_scale).numpy()
 
     def deprocess(x) -> np.ndarray:
@@ -183,5 +202,3 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
         return np.clip(x * 64.0 + mean_at_size, 0, 255).astype(np.uint8)
 
     return Pretrained(model, preprocess, deprocess, list(info["class_names"]), info)
-
-

@@ -21,7 +21,20 @@ from zfkeras.training.trainer import (
 )
 
 __all__ = [
-    "DATASETS", "STRATEGIES", "Backup", "Checkpoint", "History", "Recipe", "build_model",
-    "compile_model", "confusion_counts", "evaluate", "load_dataset", "make_datasets",
-    "make_strategy", "read_backup", "steps_for", "train",
+    "DATASETS",
+    "STRATEGIES",
+    "Backup",
+    "Checkpoint",
+    "History",
+    "Recipe",
+    "build_model",
+    "compile_model",
+    "confusion_counts",
+    "evaluate",
+    "load_dataset",
+    "make_datasets",
+    "make_strategy",
+    "read_backup",
+    "steps_for",
+    "train",
 ]

@@ -37,9 +37,12 @@ class History(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         opt = self.model.optimizer
-        row = {"epoch": epoch + 1, "seconds": round(time.time() - self.t0, 1),
-               "lr": float(keras.ops.convert_to_numpy(opt.learning_rate)),
-               "iterations": int(keras.ops.convert_to_numpy(opt.iterations))}
+        row = {
+            "epoch": epoch + 1,
+            "seconds": round(time.time() - self.t0, 1),
+            "lr": float(keras.ops.convert_to_numpy(opt.learning_rate)),
+            "iterations": int(keras.ops.convert_to_numpy(opt.iterations)),
+        }
         row.update({k: float(v) for k, v in (logs or {}).items()})
         self.rows.append(row)
         atomic_write(self.path, lambda p: p.write_text(json.dumps(self.rows, indent=1)))
@@ -85,8 +88,12 @@ class Backup(keras.callbacks.BackupAndRestore):
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.weights.h5"
         atomic_write(self.folder / name, self.model.save_weights)
-        state = {"epoch": epoch + 1, "weights": name, "history": self.history.rows,
-                 "fingerprint": self.fingerprint}
+        state = {
+            "epoch": epoch + 1,
+            "weights": name,
+            "history": self.history.rows,
+            "fingerprint": self.fingerprint,
+        }
         atomic_write(self.folder / STATE, lambda p: p.write_text(json.dumps(state)))
         for old in self.folder.glob("epoch-*.weights.h5"):
             if old.name != name:
@@ -102,12 +109,19 @@ def read_backup(backup_dir: str | Path) -> dict | None:
 
 def check_backup(state: dict, fingerprint: dict, out: Path) -> None:
     old, new = state["fingerprint"], json.loads(json.dumps(fingerprint))
-    diff = [f"{k}={old['recipe'].get(k)!r} there, {v!r} now"
-            for k, v in new["recipe"].items() if old["recipe"].get(k) != v]
+    diff = [
+        f"{k}={old['recipe'].get(k)!r} there, {v!r} now"
+        for k, v in new["recipe"].items()
+        if old["recipe"].get(k) != v
+    ]
     if old.get("steps_per_epoch") != new["steps_per_epoch"]:
-        diff.append(f"steps_per_epoch={old.get('steps_per_epoch')!r} there, "
-                    f"{new['steps_per_epoch']!r} now")
+        diff.append(
+            f"steps_per_epoch={old.get('steps_per_epoch')!r} there, {new['steps_per_epoch']!r} now"
+        )
     if diff:
-        raise ValueError(f"out_dir {str(out)!r} holds the backup of a different run ("
-                         + "; ".join(diff) + "); pass fresh=True (--fresh) to discard it, "
-                         "or choose another out_dir")
+        raise ValueError(
+            f"out_dir {str(out)!r} holds the backup of a different run ("
+            + "; ".join(diff)
+            + "); pass fresh=True (--fresh) to discard it, "
+            "or choose another out_dir"
+        )

@@ -93,10 +93,10 @@ def load_dataset(recipe: Recipe, data_dir: str | None = None):
         names = list(zdata.CIFAR10_CLASSES)
         rng = np.random.default_rng(recipe.seed)
         if recipe.train_size:
-            keep = np.sort(rng.permutation(len(xtr))[:recipe.train_size])
+            keep = np.sort(rng.permutation(len(xtr))[: recipe.train_size])
             xtr, ytr = xtr[keep], ytr[keep]
         if recipe.test_size:
-            keep = np.sort(rng.permutation(len(xte))[:recipe.test_size])
+            keep = np.sort(rng.permutation(len(xte))[: recipe.test_size])
             xte, yte = xte[keep], yte[keep]
     elif recipe.dataset in ("shapes", "concepts"):
         make = zdata.shapes if recipe.dataset == "shapes" else zdata.concepts
@@ -119,13 +119,19 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
     def test_map(x, y):
         return zdata.centre_crop(zdata.normalize(x, mean), size, scale), y
 
-    train = (tf.data.Dataset.from_tensor_slices((xtr, ytr))
-             .shuffle(len(xtr), seed=recipe.seed, reshuffle_each_iteration=True)
-             .batch(recipe.batch_size, drop_remainder=True)
-             .map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
-             .prefetch(tf.data.AUTOTUNE))
-    test = (tf.data.Dataset.from_tensor_slices((xte, yte)).batch(256)
-            .map(test_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+    train = (
+        tf.data.Dataset.from_tensor_slices((xtr, ytr))
+        .shuffle(len(xtr), seed=recipe.seed, reshuffle_each_iteration=True)
+        .batch(recipe.batch_size, drop_remainder=True)
+        .map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    test = (
+        tf.data.Dataset.from_tensor_slices((xte, yte))
+        .batch(256)
+        .map(test_map, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     return train, test
 
 
@@ -136,9 +142,14 @@ def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
     if recipe.arch not in builders:
         raise ValueError(f"arch must be 'zfnet' or 'alexnet', got {recipe.arch!r}")
     return builders[recipe.arch](
-        (recipe.image_size, recipe.image_size, 3), num_classes, width=recipe.width,
-        fc_units=recipe.fc_units, dropout=recipe.dropout,
-        renorm_radius=0.1 if recipe.renorm else None, name=f"{recipe.arch}_{recipe.dataset}")
+        (recipe.image_size, recipe.image_size, 3),
+        num_classes,
+        width=recipe.width,
+        fc_units=recipe.fc_units,
+        dropout=recipe.dropout,
+        renorm_radius=0.1 if recipe.renorm else None,
+        name=f"{recipe.arch}_{recipe.dataset}",
+    )
 
 
 def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> None:
@@ -146,16 +157,29 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> N
     total = max(1, recipe.epochs * steps_per_epoch)
     warm = min(total - 1, int(recipe.warmup_epochs * steps_per_epoch))
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warm else recipe.lr, decay_steps=total - warm,
-        warmup_target=recipe.lr if warm else None, warmup_steps=warm)
+        initial_learning_rate=0.0 if warm else recipe.lr,
+        decay_steps=total - warm,
+        warmup_target=recipe.lr if warm else None,
+        warmup_steps=warm,
+    )
     model.compile(
-        optimizer=keras.optimizers.SGD(schedule, momentum=recipe.momentum,
-                                       weight_decay=recipe.weight_decay or None),
-        loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        optimizer=keras.optimizers.SGD(
+            schedule, momentum=recipe.momentum, weight_decay=recipe.weight_decay or None
+        ),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
 
 
-def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, mean: np.ndarray,
-             crop_scale: float, ten_crop: bool = False, batch_size: int = 256) -> float:
+def evaluate(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    mean: np.ndarray,
+    crop_scale: float,
+    ten_crop: bool = False,
+    batch_size: int = 256,
+) -> float:
     """Top-1 accuracy on uint8 images: centre crop, or the paper's 10-crop average of softmax
     outputs (``ten_crop=True``)."""
     size = int(model.input.shape[1])
@@ -171,15 +195,22 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, mean: n
         return model(zdata.centre_crop(xb, size, crop_scale), training=False)
 
     for i in range(0, len(images), batch_size):
-        p = predict(tf.constant(images[i:i + batch_size]))
-        correct += int(np.sum(np.argmax(p.numpy(), 1) == labels[i:i + batch_size]))
+        p = predict(tf.constant(images[i : i + batch_size]))
+        correct += int(np.sum(np.argmax(p.numpy(), 1) == labels[i : i + batch_size]))
     return correct / len(images)
 
 
-def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
-          data_dir: str | None = None, strategy: str | tf.distribute.Strategy | None = None,
-          steps_per_epoch: int | None = None, verbose: int | str = "auto",
-          callbacks: list | None = None, command: str | None = None, fresh: bool = False):
+def train(
+    recipe: Recipe | None = None,
+    out_dir: str | Path = "runs/zfnet",
+    data_dir: str | None = None,
+    strategy: str | tf.distribute.Strategy | None = None,
+    steps_per_epoch: int | None = None,
+    verbose: int | str = "auto",
+    callbacks: list | None = None,
+    command: str | None = None,
+    fresh: bool = False,
+):
     """Train a model by a :class:`Recipe` and save a bundle under ``out_dir``; resume an
     interrupted run.
 
@@ -218,8 +249,13 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
     state = read_backup(backup)
     if state is not None:
         check_backup(state, fingerprint, out)
-    print(f"resuming {out} from epoch {state['epoch']} of {recipe.epochs} (pass --fresh to "
-          "start over)" if state else f"starting {out} fresh", flush=True)
+    print(
+        f"resuming {out} from epoch {state['epoch']} of {recipe.epochs} (pass --fresh to "
+        "start over)"
+        if state
+        else f"starting {out} fresh",
+        flush=True,
+    )
     keras.utils.set_random_seed(recipe.seed)
     xtr, ytr, xte, yte, names = load_dataset(recipe, data_dir)
     mean = zdata.per_pixel_mean(xtr)
@@ -229,27 +265,48 @@ def train(recipe: Recipe | None = None, out_dir: str | Path = "runs/zfnet",
         model = build_model(recipe, len(names))
         compile_model(model, recipe, steps)
     history = History(out / "history.json", state["history"] if state else None)
-    cbs = [history, Checkpoint(out / "checkpoint.keras"), Backup(backup, history, fingerprint),
-           keras.callbacks.TerminateOnNaN()]
+    cbs = [
+        history,
+        Checkpoint(out / "checkpoint.keras"),
+        Backup(backup, history, fingerprint),
+        keras.callbacks.TerminateOnNaN(),
+    ]
     t0 = time.time()
-    model.fit(train_ds.repeat() if steps_per_epoch else train_ds, epochs=recipe.epochs,
-              steps_per_epoch=steps_per_epoch, validation_data=test_ds,
-              callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)
+    model.fit(
+        train_ds.repeat() if steps_per_epoch else train_ds,
+        epochs=recipe.epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=test_ds,
+        callbacks=cbs + list(callbacks or []),
+        verbose=verbose,
+        shuffle=False,
+    )
     if not np.isfinite(history.rows[-1]["loss"] if history.rows else 0.0):
         shutil.rmtree(backup, ignore_errors=True)
         raise FloatingPointError(
             f"training diverged (loss is NaN); lower the learning rate (lr={recipe.lr}) and "
-            f"train again; the last checkpoint is in {out}")
+            f"train again; the last checkpoint is in {out}"
+        )
     acc1 = evaluate(model, xte, yte, mean, recipe.crop_scale)
     acc10 = evaluate(model, xte, yte, mean, recipe.crop_scale, ten_crop=True)
-    info = {"recipe": asdict(recipe), "class_names": names, "mean": mean.round(3).tolist(),
-            "test_accuracy": round(acc1, 4), "test_accuracy_10crop": round(acc10, 4),
-            "test_images": int(len(xte)), "train_images": int(len(xtr)),
-            "train_seconds": history.rows[-1]["seconds"] if history.rows
-            else round(time.time() - t0, 1), "params": int(model.count_params()),
-            "history": history.rows, "resumed_from_epoch": state["epoch"] if state else None,
-            "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
-            "keras": keras.__version__, "tensorflow": tf.__version__}
+    info = {
+        "recipe": asdict(recipe),
+        "class_names": names,
+        "mean": mean.round(3).tolist(),
+        "test_accuracy": round(acc1, 4),
+        "test_accuracy_10crop": round(acc10, 4),
+        "test_images": int(len(xte)),
+        "train_images": int(len(xtr)),
+        "train_seconds": history.rows[-1]["seconds"]
+        if history.rows
+        else round(time.time() - t0, 1),
+        "params": int(model.count_params()),
+        "history": history.rows,
+        "resumed_from_epoch": state["epoch"] if state else None,
+        "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+    }
     clean = build_model(recipe, len(names))  # an uncompiled copy: no optimizer state saved
     clean.set_weights(model.get_weights())
     atomic_write(out / "model.keras", clean.save)
@@ -271,8 +328,10 @@ def confusion_counts(labels, predictions, num_classes: int) -> np.ndarray:
     """
     labels, predictions = np.asarray(labels).ravel(), np.asarray(predictions).ravel()
     if labels.shape != predictions.shape:
-        raise ValueError(f"labels and predictions must have the same shape, got {labels.shape} "
-                         f"and {predictions.shape}")
+        raise ValueError(
+            f"labels and predictions must have the same shape, got {labels.shape} "
+            f"and {predictions.shape}"
+        )
     for name, a in (("labels", labels), ("predictions", predictions)):
         if a.size and (a.min() < 0 or a.max() >= num_classes):
             raise ValueError(f"{name} must lie in [0, {num_classes}), got [{a.min()}, {a.max()}]")
