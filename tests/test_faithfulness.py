@@ -336,7 +336,7 @@ def test_figures():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zfkeras.figures.dissection import curves_figure, randomization_figure
+    from zfkeras.figures.faithfulness import curves_figure, randomization_figure
 
     model, x = _tiny()
     out = randomization_test(model, "backprop", x, verbose=0)

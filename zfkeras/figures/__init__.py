@@ -9,7 +9,7 @@ fonts, integer zoom with nearest-neighbour sampling, colour bars that state thei
 without changing matplotlib's global settings.
 """
 
-from zfkeras.figures import dissection
+from zfkeras.figures import dissection, faithfulness
 from zfkeras.figures.common import (
     confusion_matrix,
     filters_grid,
@@ -41,6 +41,7 @@ from zfkeras.figures.patches import top9_figure
 __all__ = [
     "bands_figure",
     "dissection",
+    "faithfulness",
     "channel_grids",
     "compare_figure",
     "confusion_matrix",

@@ -20,9 +20,14 @@ from typing import NamedTuple
 
 import keras
 
-_CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
-         keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
-         keras.layers.Conv2DTranspose)
+_CONV = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.SeparableConv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.Conv2DTranspose,
+)
 _POOL = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
 Entry = tuple[str, object, object]  # (path, layer or op, output tensor)
@@ -30,8 +35,10 @@ Entry = tuple[str, object, object]  # (path, layer or op, output tensor)
 
 def _is_graph_model(op) -> bool:
     return isinstance(op, keras.Sequential) or (
-        isinstance(op, keras.Model) and hasattr(op, "_run_through_graph")
-        and hasattr(op, "_nodes_by_depth"))
+        isinstance(op, keras.Model)
+        and hasattr(op, "_run_through_graph")
+        and hasattr(op, "_nodes_by_depth")
+    )
 
 
 def _check_model(model) -> None:
@@ -40,15 +47,24 @@ def _check_model(model) -> None:
     try:
         model.inputs  # noqa: B018 - unbuilt Sequential models raise here
     except (AttributeError, ValueError) as err:
-        raise ValueError(f"model must have defined inputs (build it on keras.Input), got an "
-                         f"unbuilt {type(model).__name__} {model.name!r}") from err
+        raise ValueError(
+            f"model must have defined inputs (build it on keras.Input), got an "
+            f"unbuilt {type(model).__name__} {model.name!r}"
+        ) from err
     if not model.inputs:
-        raise ValueError(f"model must have defined inputs (build it on keras.Input), got "
-                         f"{type(model).__name__} {model.name!r} without inputs")
+        raise ValueError(
+            f"model must have defined inputs (build it on keras.Input), got "
+            f"{type(model).__name__} {model.name!r} without inputs"
+        )
 
 
-def walk(model: keras.Model, inputs, hook: Callable | None = None, entries: list | None = None,
-         prefix: str = ""):
+def walk(
+    model: keras.Model,
+    inputs,
+    hook: Callable | None = None,
+    entries: list | None = None,
+    prefix: str = "",
+):
     """Run ``model`` on ``inputs`` (Keras or real tensors) op by op, descending into nested
     Functional and Sequential models. ``hook(op, args, kwargs)`` computes each leaf op (default:
     ``op(*args, **kwargs)``); every output is appended to ``entries`` as ``(path, op, output)``.
@@ -75,8 +91,7 @@ def walk(model: keras.Model, inputs, hook: Callable | None = None, entries: list
     return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
 
 
-def trace(model: keras.Model, input_shape: Sequence | None = None,
-          hook: Callable | None = None):
+def trace(model: keras.Model, input_shape: Sequence | None = None, hook: Callable | None = None):
     """Re-run ``model`` on fresh ``keras.Input`` tensors.
 
     Args:
@@ -92,8 +107,11 @@ def trace(model: keras.Model, input_shape: Sequence | None = None,
     _check_model(model)
     if input_shape is not None and len(model.inputs) != 1:
         raise ValueError(f"input_shape needs a single-input model, got {len(model.inputs)} inputs")
-    shapes = [tuple(input_shape)] if input_shape is not None else [
-        tuple(t.shape[1:]) for t in model.inputs]
+    shapes = (
+        [tuple(input_shape)]
+        if input_shape is not None
+        else [tuple(t.shape[1:]) for t in model.inputs]
+    )
     inputs = [keras.Input(s, dtype=t.dtype) for s, t in zip(shapes, model.inputs)]
     entries: list[Entry] = []
     output = walk(model, inputs[0] if len(inputs) == 1 else inputs, hook, entries)
@@ -109,12 +127,16 @@ def find(entries: list[Entry], name: str, argument: str = "layer") -> Entry:
     if not hits:
         hits = [e for e in entries if e[0].rsplit("/", 1)[-1] == name]
         if len({e[0] for e in hits}) > 1:
-            raise ValueError(f"{argument} {name!r} is ambiguous: give one of the paths "
-                             f"{sorted({e[0] for e in hits})}")
+            raise ValueError(
+                f"{argument} {name!r} is ambiguous: give one of the paths "
+                f"{sorted({e[0] for e in hits})}"
+            )
     if not hits:
         names = [e[0] for e in entries if isinstance(e[1], keras.layers.Layer)]
-        raise ValueError(f"{argument} must name a layer of the model, got {name!r}; layers: "
-                         f"{', '.join(names[:40])}{' ...' if len(names) > 40 else ''}")
+        raise ValueError(
+            f"{argument} must name a layer of the model, got {name!r}; layers: "
+            f"{', '.join(names[:40])}{' ...' if len(names) > 40 else ''}"
+        )
     return hits[-1]
 
 
@@ -124,8 +146,9 @@ def _short_names(entries: list[Entry]) -> dict[str, str]:
     for path, _, _ in entries:
         leaf = path.rsplit("/", 1)[-1]
         count[leaf] = count.get(leaf, 0) + 1
-    return {p: (p.rsplit("/", 1)[-1] if count[p.rsplit("/", 1)[-1]] == 1 else p)
-            for p, _, _ in entries}
+    return {
+        p: (p.rsplit("/", 1)[-1] if count[p.rsplit("/", 1)[-1]] == 1 else p) for p, _, _ in entries
+    }
 
 
 def build(inputs, outputs, name: str | None = None) -> keras.Model:
@@ -136,11 +159,10 @@ def build(inputs, outputs, name: str | None = None) -> keras.Model:
     except ValueError as err:
         if "should be unique" not in str(err):
             raise
-        raise ValueError(f"layers: the requested outputs need two layers of the same name from "
-                         f"different nested models ({err}); ask for them in separate calls"
-                         ) from err
-
-
+        raise ValueError(
+            f"layers: the requested outputs need two layers of the same name from "
+            f"different nested models ({err}); ask for them in separate calls"
+        ) from err
 
 
 class Node(NamedTuple):
@@ -155,11 +177,11 @@ class Node(NamedTuple):
 class Located(NamedTuple):
     """A layer found in a single-input model's traced graph (see :func:`locate`)."""
 
-    path: str          # the entry's full path (``"vgg16/block5_conv3"``)
-    op: object         # the layer (or nested model) itself
-    input: object      # the traced keras.Input
-    output: object     # the layer's traced output
-    nodes: tuple       # the leaf Nodes between the input and the layer, in forward order
+    path: str  # the entry's full path (``"vgg16/block5_conv3"``)
+    op: object  # the layer (or nested model) itself
+    input: object  # the traced keras.Input
+    output: object  # the layer's traced output
+    nodes: tuple  # the leaf Nodes between the input and the layer, in forward order
 
 
 _NODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -176,8 +198,9 @@ def nodes(model: keras.Model, input_shape: Sequence | None = None):
 
         def record(op, args, kwargs):
             out = op(*args, **kwargs)
-            ins = tuple(t for t in keras.tree.flatten((args, kwargs))
-                        if isinstance(t, keras.KerasTensor))
+            ins = tuple(
+                t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)
+            )
             rec.append((op, ins, out))
             return out
 
@@ -214,8 +237,9 @@ def _layer_names(model) -> list[str]:
     return out
 
 
-def locate(model: keras.Model, layer, input_shape: Sequence | None = None,
-           argument: str = "layer") -> Located:
+def locate(
+    model: keras.Model, layer, input_shape: Sequence | None = None, argument: str = "layer"
+) -> Located:
     """The one lookup of a layer for the projections, receptive fields and mining.
 
     Args:
@@ -232,22 +256,27 @@ def locate(model: keras.Model, layer, input_shape: Sequence | None = None,
     """
     _check_model(model)
     if len(model.inputs) != 1:
-        raise ValueError(f"model must have one input, got {len(model.inputs)} "
-                         f"({[t.name for t in model.inputs]})")
+        raise ValueError(
+            f"model must have one input, got {len(model.inputs)} ({[t.name for t in model.inputs]})"
+        )
     name = layer.name if isinstance(layer, keras.layers.Layer) else layer
     inputs, _, entries, graph_nodes = nodes(model, input_shape)
     try:
         path, op, out = find(entries, name, argument)
     except ValueError:
         if name in _layer_names(model):
-            raise ValueError(f"{argument} {name!r} is a layer of the model that the graph walk "
-                             f"does not reach from the input (it is not called between the "
-                             f"input and an output, or it lies inside a subclassed model, "
-                             f"which runs as one op)") from None
+            raise ValueError(
+                f"{argument} {name!r} is a layer of the model that the graph walk "
+                f"does not reach from the input (it is not called between the "
+                f"input and an output, or it lies inside a subclassed model, "
+                f"which runs as one op)"
+            ) from None
         raise
     way = upstream(graph_nodes, out)
     for node in way:
         if getattr(node.op, "data_format", "channels_last") == "channels_first":
-            raise ValueError(f"layer {node.path!r} of type {type(node.op).__name__} uses "
-                             f"data_format='channels_first'; only 'channels_last' is supported")
+            raise ValueError(
+                f"layer {node.path!r} of type {type(node.op).__name__} uses "
+                f"data_format='channels_first'; only 'channels_last' is supported"
+            )
     return Located(path, op, inputs, out, way)
