@@ -11,15 +11,12 @@ layer deep inside is reachable by its name (or by a path ``"vgg16/block5_conv3"`
 are called again, not copied: the new model shares the original weights. :func:`trace` is the
 machinery; :mod:`zfkeras.filters` and :mod:`zfkeras.cam` use it too.
 
-Only public Keras API is used: ``keras.models.clone_model`` with ``clone_function=lambda l: l``
-(reuse every layer) and a ``call_function`` visits the ops of a Functional graph in order, and
-``Sequential.layers`` lists a Sequential model's. ``clone_model(..., recursive=True)`` is not
-enough by itself: it rebuilds a nested model on *its own* new inputs (so a layer inside is not
-reachable from the outer input), accepts only symbolic inputs, and builds a model at the end
-(which rejects equal layer names in two nested models). So :func:`walk` lets ``clone_model``
-run a *shadow* copy of each graph level on symbolic inputs, only to learn the order of calls
-and their arguments, and makes every real call itself, on the caller's tensors (symbolic or
-eager), descending into nested models.
+Public Keras API only: ``clone_model(model, clone_function=lambda l: l, call_function=...)``
+runs a *shadow* copy of each Functional level on symbolic inputs, to learn the order of calls
+and their arguments; :func:`walk` makes every real call itself, on the caller's tensors
+(symbolic or eager), descending into nested models. (``recursive=True`` alone would rebuild a
+nested model on its own new inputs, out of reach of the outer input, and take symbolic inputs
+only.)
 """
 
 from __future__ import annotations
@@ -80,13 +77,9 @@ def _flat_inputs(model: keras.Model, inputs) -> list:
     if len(flat) != len(refs):
         raise ValueError(f"inputs must be {len(refs)} tensor(s) for model {model.name!r}, got "
                          f"{len(flat)}")
-    out = []
-    for x, ref in zip(flat, refs):
-        if isinstance(x, keras.KerasTensor):
-            out.append(x if x.dtype == ref.dtype else keras.ops.cast(x, ref.dtype))
-        else:
-            out.append(keras.ops.convert_to_tensor(x, dtype=ref.dtype))
-    return out
+    return [(x if x.dtype == ref.dtype else keras.ops.cast(x, ref.dtype))
+            if isinstance(x, keras.KerasTensor) else keras.ops.convert_to_tensor(x, ref.dtype)
+            for x, ref in zip(flat, refs)]
 
 
 def _call(op, args, kwargs):
@@ -205,8 +198,6 @@ def build(inputs, outputs, name: str | None = None) -> keras.Model:
                          ) from err
 
 
-
-
 class Node(NamedTuple):
     """One leaf op of a traced graph: its path, the op, its input tensors (flat) and output."""
 
@@ -249,7 +240,7 @@ def nodes(model: keras.Model, input_shape: Sequence | None = None):
         leaves = [e for e in entries if not _is_graph_model(e[1])]
         made, found = set(), []
         for (path, _, _), (op, ins, out) in zip(leaves, rec):
-            # a tensor no op made is the input (as standardized by the model, a new tensor)
+            # a tensor no op made is the input (or its cast to the input dtype, by walk)
             if not isinstance(inputs, list):
                 ins = tuple(t if id(t) in made else inputs for t in ins)
             found.append(Node(path, op, ins, out))
