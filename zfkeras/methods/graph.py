@@ -39,8 +39,8 @@ Entry = tuple[str, object, object]  # (path, layer or op, output tensor)
 @functools.cache
 def _functional_class() -> type:
     """The class ``keras.Model(inputs, outputs)`` returns (``Functional``, not exported)."""
-    x = keras.Input((1,))
-    return type(keras.Model(x, keras.layers.Identity()(x)))
+    x = keras.Input((1,), name="zfkeras_probe_input")  # named: no auto-name counter moves
+    return type(keras.Model(x, keras.layers.Identity(name="zfkeras_probe")(x)))
 
 
 def _is_graph_model(op) -> bool:
@@ -111,7 +111,7 @@ def walk(model: keras.Model, inputs, hook: Callable | None = None, entries: list
             x = run(layer, (x,), {})
         return x
     shadow_inputs = keras.tree.map_structure(
-        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype), model.input)
+        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name), model.input)
     value = {id(s): x for s, x in zip(keras.tree.flatten(shadow_inputs),
                                       _flat_inputs(model, inputs))}
 
