@@ -10,10 +10,18 @@ model calling another model) are handled by re-running the graph op by op on fre
 layer deep inside is reachable by its name (or by a path ``"vgg16/block5_conv3"``). The layers
 are called again, not copied: the new model shares the original weights. :func:`trace` is the
 machinery; :mod:`zfkeras.filters` and :mod:`zfkeras.cam` use it too.
+
+Public Keras API only: ``clone_model(model, clone_function=lambda l: l, call_function=...)``
+runs a *shadow* copy of each Functional level on symbolic inputs, to learn the order of calls
+and their arguments; :func:`walk` makes every real call itself, on the caller's tensors
+(symbolic or eager), descending into nested models. (``recursive=True`` alone would rebuild a
+nested model on its own new inputs, out of reach of the outer input, and take symbolic inputs
+only.)
 """
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -33,12 +41,17 @@ _POOL = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 Entry = tuple[str, object, object]  # (path, layer or op, output tensor)
 
 
+@functools.cache
+def _functional_class() -> type:
+    """The class ``keras.Model(inputs, outputs)`` returns (``Functional``, not exported)."""
+    x = keras.Input((1,), name="zfkeras_probe_input")  # named: no auto-name counter moves
+    return type(keras.Model(x, keras.layers.Identity(name="zfkeras_probe")(x)))
+
+
 def _is_graph_model(op) -> bool:
-    return isinstance(op, keras.Sequential) or (
-        isinstance(op, keras.Model)
-        and hasattr(op, "_run_through_graph")
-        and hasattr(op, "_nodes_by_depth")
-    )
+    """True for a Sequential or Functional model (whose layers :func:`walk` can visit); False
+    for a layer, an op or a subclassed model (which runs as one op)."""
+    return isinstance(op, (keras.Sequential, _functional_class()))
 
 
 def _check_model(model) -> None:
@@ -58,6 +71,35 @@ def _check_model(model) -> None:
         )
 
 
+def _flat_inputs(model: keras.Model, inputs) -> list:
+    """``inputs`` (a tensor, a list or a dict by input name) as a list matching
+    ``model.inputs``, converted to each input's dtype (as calling the model would)."""
+    refs = model.inputs
+    if isinstance(inputs, dict):
+        missing = [t.name for t in refs if t.name not in inputs]
+        if missing:
+            raise ValueError(
+                f"inputs must have the keys {[t.name for t in refs]}, got {sorted(inputs)}"
+            )
+        flat = [inputs[t.name] for t in refs]
+    else:
+        flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if len(flat) != len(refs):
+        raise ValueError(
+            f"inputs must be {len(refs)} tensor(s) for model {model.name!r}, got {len(flat)}"
+        )
+    return [
+        (x if x.dtype == ref.dtype else keras.ops.cast(x, ref.dtype))
+        if isinstance(x, keras.KerasTensor)
+        else keras.ops.convert_to_tensor(x, ref.dtype)
+        for x, ref in zip(flat, refs)
+    ]
+
+
+def _call(op, args, kwargs):
+    return op(*args, **kwargs)
+
+
 def walk(
     model: keras.Model,
     inputs,
@@ -68,11 +110,12 @@ def walk(
     """Run ``model`` on ``inputs`` (Keras or real tensors) op by op, descending into nested
     Functional and Sequential models. ``hook(op, args, kwargs)`` computes each leaf op (default:
     ``op(*args, **kwargs)``); every output is appended to ``entries`` as ``(path, op, output)``.
-    Returns the model's output."""
+    Returns the model's output (a list for several outputs). Public API only: see the module
+    docstring."""
     entries = [] if entries is None else entries
-    hook = hook or (lambda op, args, kwargs: op(*args, **kwargs))
+    hook = hook or _call
 
-    def run(op, *args, **kwargs):
+    def run(op, args, kwargs):
         if _is_graph_model(op):
             x = args[0] if args else kwargs["inputs"]
             out = walk(op, x, hook, entries, prefix + op.name + "/")
@@ -84,11 +127,30 @@ def walk(
     if isinstance(model, keras.Sequential):
         x = inputs
         for layer in model.layers:
-            x = run(layer, x)
+            x = run(layer, (x,), {})
         return x
-    flat = model._standardize_inputs(inputs)
-    out = model._run_through_graph(flat, operation_fn=lambda op: lambda *a, **k: run(op, *a, **k))
-    return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+    shadow_inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name), model.input
+    )
+    value = {
+        id(s): x for s, x in zip(keras.tree.flatten(shadow_inputs), _flat_inputs(model, inputs))
+    }
+
+    def real(t):
+        return value[id(t)] if isinstance(t, keras.KerasTensor) else t
+
+    def call(op, *args, **kwargs):
+        shadow = op(*args, **kwargs)  # learns the call's output tensors in the shadow graph
+        out = run(op, *keras.tree.map_structure(real, (args, kwargs)))
+        for s, o in zip(keras.tree.flatten(shadow), keras.tree.flatten(out)):
+            value[id(s)] = o
+        return shadow
+
+    shadow_model = keras.models.clone_model(
+        model, input_tensors=shadow_inputs, clone_function=lambda layer: layer, call_function=call
+    )
+    out = [value[id(t)] for t in shadow_model.outputs]
+    return out[0] if len(out) == 1 else out
 
 
 def trace(model: keras.Model, input_shape: Sequence | None = None, hook: Callable | None = None):
@@ -208,7 +270,7 @@ def nodes(model: keras.Model, input_shape: Sequence | None = None):
         leaves = [e for e in entries if not _is_graph_model(e[1])]
         made, found = set(), []
         for (path, _, _), (op, ins, out) in zip(leaves, rec):
-            # a tensor no op made is the input (as standardized by the model, a new tensor)
+            # a tensor no op made is the input (or its cast to the input dtype, by walk)
             if not isinstance(inputs, list):
                 ins = tuple(t if id(t) in made else inputs for t in ins)
             found.append(Node(path, op, ins, out))
