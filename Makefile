@@ -22,7 +22,7 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	@echo "setup: $(VENV) with zfkeras (editable) and its course and test extras"
 	@$(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip $(QUIET_PIP)
-	@$(BIN)/pip install -q -r requirements.txt $(QUIET_PIP)
+	@PYTHONWARNINGS=ignore $(BIN)/pip install -q -r requirements.txt $(QUIET_PIP)
 	@touch $@
 
 setup: $(BIN)/.installed

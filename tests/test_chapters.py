@@ -32,3 +32,14 @@ def test_chapter_conventions(path):
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert path.stat().st_size < 1_000_000
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_warning_in_stored_outputs(path):
+    """A student sees what the chapter prints: no Python warning (a deprecated spelling, a
+    retracing notice) may be stored in any output."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") if out.get("output_type") == "stream" else ""
+            assert not re.search(r"\w+Warning: ", text), f"cell {i}: {text[:200]}"
