@@ -315,3 +315,13 @@ def test_top9_figure_widths():
         fig = figures.top9_figure(_tiles(h))
         assert fig.get_figwidth() * fig.dpi >= lo
         plt.close(fig)
+
+
+def test_as_image_keeps_uint8_and_scales_the_rest():
+    from zfkeras.figures import as_image
+
+    u = np.array([[[0, 128, 255]]], np.uint8)
+    assert as_image(u) is not None and as_image(u).dtype == np.uint8
+    np.testing.assert_array_equal(as_image(u), u)
+    f = np.array([[[-2.0, 0.0, 2.0]]], np.float32)  # min -> 0, max -> 1 (one image)
+    np.testing.assert_allclose(as_image(f), [[[0.0, 0.5, 1.0]]])

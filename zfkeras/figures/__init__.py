@@ -11,6 +11,7 @@ without changing matplotlib's global settings.
 
 from zfkeras.figures import dissection, faithfulness
 from zfkeras.figures.common import (
+    as_image,
     confusion_matrix,
     filters_grid,
     findings,
@@ -39,6 +40,7 @@ from zfkeras.figures.occlusion import occlusion_figure
 from zfkeras.figures.patches import top9_figure
 
 __all__ = [
+    "as_image",
     "bands_figure",
     "dissection",
     "faithfulness",

@@ -26,6 +26,13 @@ from zfkeras.figures.style import (
 )
 
 
+def as_image(image) -> np.ndarray:
+    """An image ready for ``imshow``: uint8 as it is, anything else scaled by :func:`to_display`
+    (one image on its own)."""
+    img = np.asarray(image)
+    return img if img.dtype == np.uint8 else to_display(img)
+
+
 def to_display(x, per_image: bool = True, symmetric: bool = False) -> np.ndarray:
     """Scale arrays to [0, 1] for ``imshow``.
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zfkeras.figures.common import tile_mosaic, to_display
+from zfkeras.figures.common import as_image, tile_mosaic
 from zfkeras.figures.style import (
     FONT,
     HEAD_PX,
@@ -26,11 +26,6 @@ from zfkeras.figures.style import (
     show,
     subplots,
 )
-
-
-def _display(image) -> np.ndarray:
-    img = np.asarray(image)
-    return img if img.dtype == np.uint8 else to_display(img)
 
 
 def summary_figure(dissection, size: float = 3.2):
@@ -111,7 +106,7 @@ def unit_figure(
     fig, axes = plt.subplots(units, n, figsize=(size * n + 1.2, size * units), squeeze=False)
     for u in range(units):
         for i in range(n):
-            img = _display(images[i]).astype(np.float32)
+            img = as_image(images[i]).astype(np.float32)
             img = img / 255.0 if img.max() > 1 else img
             m = masks[i, ..., u, None]
             axes[u, i].imshow(np.where(m, (1 - alpha) * img + alpha * np.array(colour), 0.35 * img))
@@ -169,7 +164,7 @@ def concepts_figure(
     fig, axes = pixel_grid(n, len(cats) + 1, (h * k, w * k), title_px=TITLE_PX, head_px=HEAD_PX)
     cmap = plt.get_cmap("tab20")
     for i in range(n):
-        show(axes[i, 0], _display(images[i]), k)
+        show(axes[i, 0], as_image(images[i]), k)
         for j, cat in enumerate(cats, 1):
             m = np.asarray(concept_maps[cat][i]).astype(int)
             names = list(concept_names[cat])

@@ -183,6 +183,19 @@ def invariance_figure(
     return fig
 
 
+def _accuracy_axes(fig, ax, chance: float | None, title: str | None):
+    """The common finish of the accuracy charts: chance line, [0, 1] scale, grid, legend."""
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=FONT)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def probe_figure(
     accuracies: dict[str, float],
     chance: float | None = None,
@@ -194,15 +207,7 @@ def probe_figure(
     curves = {"probe": accuracies} | (others or {})
     for label, acc in curves.items():
         ax.plot(list(acc), list(acc.values()), "o-", label=label)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=FONT)
-    if title:
-        ax.set_title(title)
-    return fig
+    return _accuracy_axes(fig, ax, chance, title)
 
 
 def generalization_figure(
@@ -218,18 +223,10 @@ def generalization_figure(
         ("scratch", "from scratch"),
     ):
         ax.plot(k, [r[key] for r in rows], "o-", label=label)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
     ax.set_xscale("log")
     ax.set_xticks(k, [str(v) for v in k])
     ax.set_xlabel("labelled images per class")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=FONT)
-    if title:
-        ax.set_title(title)
-    return fig
+    return _accuracy_axes(fig, ax, chance, title)
 
 
 def table_markdown(table: dict, paper: Mapping[str, Sequence[str]] | None = None):

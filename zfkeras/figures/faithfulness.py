@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zfkeras.figures.common import to_display
+from zfkeras.figures.common import as_image
 from zfkeras.figures.style import (
     FONT,
     TITLE_PX,
@@ -23,11 +23,6 @@ from zfkeras.figures.style import (
     show,
     subplots,
 )
-
-
-def _display(image) -> np.ndarray:
-    img = np.asarray(image)
-    return img if img.dtype == np.uint8 else to_display(img)
 
 
 def randomization_figure(result: dict, images=None, max_images: int = 3, size: float = 1.2):
@@ -48,7 +43,7 @@ def randomization_figure(result: dict, images=None, max_images: int = 3, size: f
     for i in range(n):
         if extra:
             ax = fig.add_subplot(grid[i, 0])
-            ax.imshow(_display(images[i]))
+            ax.imshow(as_image(images[i]))
             ax.axis("off")
         for s in range(steps):
             ax = fig.add_subplot(grid[i, s + extra])
@@ -111,7 +106,7 @@ def cascade_figure(results: dict, image, index: int = 0, size: float | None = No
     n_img = np.asarray(results[names[0]]["maps"]).shape[1]
     if not 0 <= index < n_img:
         raise ValueError(f"index must be in [0, {n_img}), got {index!r}")
-    img = _display(image)
+    img = as_image(image)
     h, w = img.shape[:2]
     label_px, right_px, cols = 110, 80, len(layers) + 1
     k = fit_zoom(max(h, w), cols, extra=label_px + right_px, at_least=size, tiles=cols * len(names))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zfkeras.figures.common import tile_mosaic, to_display
+from zfkeras.figures.common import as_image, tile_mosaic, to_display
 from zfkeras.figures.occlusion import occlusion_figure
 from zfkeras.figures.patches import top9_figure
 from zfkeras.figures.style import (
@@ -99,9 +99,7 @@ def channel_grids(
         )
         grids.append((title, mosaic))
     if image is not None:
-        img = np.asarray(image)
-        img = img if img.dtype == np.uint8 else to_display(img)
-        grids.insert(0, ("input", img))
+        grids.insert(0, ("input", as_image(image)))
     # one column of pixel-exact axes, each as large as the widest mosaic and its own height
     wide = max(m.shape[1] for _, m in grids)
     heights = [
@@ -217,7 +215,7 @@ def gradcam_figure(
         right_px=right_px,
     )
     for i in range(n):
-        show(axes[0, i], images[i] if images.dtype == np.uint8 else to_display(images[i]), k)
+        show(axes[0, i], as_image(images[i]), k)
         for r, v in enumerate(rows.values(), start=1):
             shown = (
                 to_display(v[i], symmetric=True)

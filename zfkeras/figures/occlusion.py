@@ -8,7 +8,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zfkeras.figures.common import to_display
+from zfkeras.figures.common import as_image, to_display
 from zfkeras.figures.style import FONT, WIDTH, get, subplots
 
 
@@ -103,9 +103,7 @@ def occlusion_figure(
             ax.set_xticks([])
             ax.set_yticks([])
             if panel == "image":
-                ax.imshow(
-                    img if img.dtype == np.uint8 else to_display(img), interpolation="nearest"
-                )
+                ax.imshow(as_image(img), interpolation="nearest")
                 if msk is not None:
                     ax.contour(np.asarray(msk, float), [0.5], colors="yellow", linewidths=1)
                 r0, c0, r1, c1 = _lowest_box(res)
