@@ -49,3 +49,31 @@ def tiny_model():
         return keras.Model(x, z)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_train_args():
+    """Factory of ``python -m zfkeras.train`` arguments for a tiny run on the shapes (seconds on
+    a CPU): ``make(**options)`` gives a 0.125-width ZFNet with 16 fc units at 64x64, batch 16,
+    64 training and 32 test images, 1 epoch of 2 steps, silent; each keyword overrides or adds
+    a flag (``epochs=3`` -> ``--epochs 3``, ``strategy="mirrored"`` -> ``--strategy mirrored``)."""
+    base = {
+        "dataset": "shapes",
+        "epochs": 1,
+        "steps_per_epoch": 2,
+        "train_size": 64,
+        "test_size": 32,
+        "width": 0.125,
+        "fc_units": 16,
+        "image_size": 64,
+        "batch_size": 16,
+        "verbose": 0,
+    }
+
+    def make(**options) -> list[str]:
+        args = []
+        for name, value in {**base, **options}.items():
+            args += ["--" + name.replace("_", "-"), str(value)]
+        return args
+
+    return make

@@ -16,32 +16,6 @@ from zfkeras import train as cli
 from zfkeras import training
 
 STEPS, EPOCHS, LR = 4, 3, 0.05
-ARGS = [
-    "--dataset",
-    "shapes",
-    "--epochs",
-    str(EPOCHS),
-    "--steps-per-epoch",
-    str(STEPS),
-    "--train-size",
-    "256",
-    "--test-size",
-    "32",
-    "--width",
-    "0.125",
-    "--fc-units",
-    "16",
-    "--image-size",
-    "64",
-    "--batch-size",
-    "16",
-    "--lr",
-    str(LR),
-    "--warmup-epochs",
-    "1",
-    "--verbose",
-    "0",
-]
 BUNDLE = {"checkpoint.keras", "history.json", "model.keras", "model.json"}
 
 # The same command line, with a callback that stops dead after the 6th optimizer step (2 steps
@@ -69,11 +43,14 @@ def expected_lr(iteration: int) -> float:
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys):
+def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys, tiny_train_args):
+    args = tiny_train_args(
+        epochs=EPOCHS, steps_per_epoch=STEPS, train_size=256, lr=LR, warmup_epochs=1
+    )
     out, ref, marker = tmp_path / "run", tmp_path / "ref", tmp_path / "stalled"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", STALLING, str(marker), *ARGS, "--out", str(out)],
+        [sys.executable, "-c", STALLING, str(marker), *args, "--out", str(out)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -92,7 +69,7 @@ def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys):
     assert not (out / "model.json").exists()
 
     res = subprocess.run(
-        [sys.executable, "-m", "zfkeras.train", *ARGS, "--out", str(out)],
+        [sys.executable, "-m", "zfkeras.train", *args, "--out", str(out)],
         capture_output=True,
         text=True,
         env=env,
@@ -103,7 +80,7 @@ def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, capsys):
         f"resuming {out} from epoch 1 of {EPOCHS} (pass --fresh to start over)"
     )
 
-    assert cli.main([*ARGS, "--out", str(ref)]) == 0  # the same command, never interrupted
+    assert cli.main([*args, "--out", str(ref)]) == 0  # the same command, never interrupted
     assert capsys.readouterr().out.splitlines()[0] == f"starting {ref} fresh"
 
     resumed = json.loads((out / "model.json").read_text())

@@ -83,38 +83,15 @@ def test_bad_strategy():
 
 
 @pytest.mark.slow
-def test_cli_mirrored_on_two_logical_cpus(tmp_path):
+def test_cli_mirrored_on_two_logical_cpus(tmp_path, tiny_train_args):
     out = tmp_path / "run"
     cmd = [
         sys.executable,
         "-m",
         "zfkeras.train",
-        "--dataset",
-        "shapes",
-        "--epochs",
-        "1",
-        "--steps-per-epoch",
-        "2",
-        "--train-size",
-        "64",
-        "--test-size",
-        "32",
-        "--width",
-        "0.125",
-        "--fc-units",
-        "16",
-        "--image-size",
-        "64",
-        "--batch-size",
-        "16",
-        "--strategy",
-        "mirrored",
-        "--logical-cpus",
-        "2",
+        *tiny_train_args(strategy="mirrored", logical_cpus=2),
         "--out",
         str(out),
-        "--verbose",
-        "0",
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

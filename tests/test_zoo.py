@@ -9,29 +9,6 @@ import zfkeras
 from zfkeras import config, data, training
 from zfkeras.models import zoo
 
-TINY = [
-    "--dataset",
-    "shapes",
-    "--epochs",
-    "1",
-    "--steps-per-epoch",
-    "2",
-    "--train-size",
-    "64",
-    "--test-size",
-    "32",
-    "--width",
-    "0.125",
-    "--fc-units",
-    "16",
-    "--image-size",
-    "64",
-    "--batch-size",
-    "16",
-    "--verbose",
-    "0",
-]
-
 
 @pytest.fixture
 def no_user_data(tmp_path, monkeypatch):
@@ -115,7 +92,7 @@ def test_shapes_bundle_mean_matches_the_generator():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, tiny_train_args):
     """``python -m zfkeras.train ... --install tiny-shapes`` with HOME in a temporary folder."""
     from zfkeras import train
 
@@ -125,7 +102,8 @@ def tiny_run(tmp_path_factory):
     mp.delenv("XDG_DATA_HOME", raising=False)
     mp.delenv("ZFKERAS_DATA", raising=False)
     try:
-        assert train.main([*TINY, "--out", str(root / "run"), "--install", "tiny-shapes"]) == 0
+        args = [*tiny_train_args(), "--out", str(root / "run"), "--install", "tiny-shapes"]
+        assert train.main(args) == 0
     finally:
         mp.undo()
     return root
@@ -203,11 +181,11 @@ def test_incomplete_bundles_and_bad_installs(tiny_run, tmp_path, monkeypatch):
         zoo.install(tiny_run / "run", "a/b")
 
 
-def test_install_name_checked_before_training(tmp_path, capsys):
+def test_install_name_checked_before_training(tmp_path, capsys, tiny_train_args):
     from zfkeras import train
 
     with pytest.raises(SystemExit):
-        train.main([*TINY, "--out", str(tmp_path), "--install", "../up"])
+        train.main([*tiny_train_args(), "--out", str(tmp_path), "--install", "../up"])
     assert "--install" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing trained
 
