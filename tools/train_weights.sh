@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the shipped weights in data/ (the commands recorded in data/<name>.json).
 # On 2 CPU cores: about 8 minutes for each synthetic model (zfnet-shapes, zfnet-concepts), 20-40
-# minutes for each CIFAR-10 model, then about 45 minutes for the experiment files of chapters 11,
-# 13 and 16.
+# minutes for each CIFAR-10 model, then about 45 minutes for the experiment files of chapters 12,
+# 14 and 16.
 # Interrupted? Rerun the same line: training resumes from its last completed epoch (backup/ in
 # --out); add --fresh to start that model over.
 set -euo pipefail
@@ -19,9 +19,9 @@ $PY -m zfkeras.experiments.evolution --out data/evolution-shapes.npz
 $PY -m zfkeras.experiments.probes --out data/generalization-shapes.json
 $PY -m zfkeras.experiments.ablation --out data/ablation-shapes.json
 # Issue 13's fair tests (shapes and CIFAR-10; about 15, 5 and 10 minutes on 2 CPU cores):
-# every ablation variant to convergence (early stopping), chapter 14
+# every ablation variant to convergence (early stopping), chapter 16
 $PY -m zfkeras.experiments.ablation --patience 4 --verbose 2 --out data/ablation-converged-shapes.json
-# conv1 with and without the filter renormalization, 7x7/2 and 11x11/4, chapter 11
+# conv1 with and without the filter renormalization, 7x7/2 and 11x11/4, chapter 14
 $PY -m zfkeras.experiments.renorm --out data/dead-filters-shapes.npz
-# pretrain on 6 CIFAR-10 classes, transfer to the 4 held out, chapter 14
+# pretrain on 6 CIFAR-10 classes, transfer to the 4 held out, chapter 16
 $PY -m zfkeras.experiments.transfer --out data/transfer-cifar10.json

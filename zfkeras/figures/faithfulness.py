@@ -1,4 +1,4 @@
-"""Figures for the faithfulness checks (chapter 08): cascading randomization, similarity curves,
+"""Figures for the faithfulness checks (chapter 11): cascading randomization, similarity curves,
 deletion/insertion curves.
 
 Every function takes computed results (the dict of
