@@ -62,3 +62,54 @@ def test_figures():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------- spectral concentration
+def test_spectral_concentration_hand_worked():
+
+    x = np.arange(7)
+    grating = np.cos(2 * np.pi * 2 * x / 7)[None, :, None, None] * np.ones((7, 7, 3, 1))
+    # all power in the conjugate pair of bins (0, +-2): 1 of it in the top 4, half in the top 1
+    assert diag.spectral_concentration(grating) == pytest.approx(1.0)
+    assert diag.spectral_concentration(grating, top=1) == pytest.approx(0.5)
+    # a single pixel, minus its mean: power 1 in every one of the 48 non-DC bins
+    delta = np.zeros((7, 7, 3, 1))
+    delta[3, 3, 0, 0] = 1.0
+    assert diag.spectral_concentration(delta) == pytest.approx(4 / 48)
+    # per-channel offsets and a global scale change nothing; the average runs over filters
+    both = np.concatenate([grating * 5 + np.array([1.0, -2.0, 3.0])[None, None, :, None], delta], 3)
+    assert diag.spectral_concentration(both) == pytest.approx((1 + 4 / 48) / 2)
+    # a constant filter has no pattern left: it counts as 0
+    assert diag.spectral_concentration(np.ones((7, 7, 3, 2))) == 0.0
+
+
+def test_spectral_concentration_references():
+
+    rng = np.random.default_rng(0)
+    assert diag.spectral_concentration(rng.normal(size=(7, 7, 3, 500))) == pytest.approx(
+        0.19, abs=0.01
+    )
+    assert diag.spectral_concentration(rng.normal(size=(11, 11, 3, 500))) == pytest.approx(
+        0.087, abs=0.01
+    )
+    bank = diag.gabor_bank()
+    assert bank.shape == (7, 7, 3, 80)
+    assert 0.75 <= diag.spectral_concentration(bank) <= 0.86
+    # noise added to the bank pulls it towards the noise level
+    noisy = bank + rng.normal(size=bank.shape) * bank.std() * 2
+    assert 0.19 < diag.spectral_concentration(noisy) < diag.spectral_concentration(bank)
+
+
+@pytest.mark.parametrize(
+    "kernel, top, err, match",
+    [
+        (np.zeros((7, 7, 3)), 4, ValueError, "kernel must be a conv kernel"),
+        (np.full((3, 3, 1, 1), np.nan), 4, ValueError, "kernel must be finite"),
+        (np.ones((3, 3, 1, 1)), 0, ValueError, r"top must be in \[1, 9\]"),
+        (np.ones((3, 3, 1, 1)), 2.0, TypeError, "top must be an int"),
+    ],
+)
+def test_spectral_concentration_errors(kernel, top, err, match):
+
+    with pytest.raises(err, match=match):
+        diag.spectral_concentration(kernel, top=top)

@@ -48,6 +48,17 @@ HELP = {
     "renorm": "Keep the paper's filter renormalization (any conv filter whose RMS exceeds 0.1 is "
     "scaled back to 0.1 after every step, paper section 3); --no-renorm trains "
     "without it.",
+    "conv1_init": "Scale of conv1's initial weights relative to He-normal; a small start leaves "
+    "the first layer's filters to what the data teaches (the paper initialized every weight at "
+    "1e-2).",
+    "conv1_lr": "Multiplier on conv1's learning rate (Caffe's lr_mult), so that the first layer "
+    "learns within a short run.",
+    "colour_jitter": "Per-image colour gain and offset spread in normalized units (0 for none); "
+    "not in the paper.",
+    "noise": "Largest standard deviation of per-pixel Gaussian noise in normalized units (0 for "
+    "none); not in the paper.",
+    "blur": "Probability of blurring a training image with a 5-tap binomial filter; not in the "
+    "paper.",
 }
 
 

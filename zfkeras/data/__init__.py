@@ -22,6 +22,7 @@ from zfkeras.data.transforms import (
     crop_resize,
     normalize,
     per_pixel_mean,
+    photometric_batch,
     ten_crops,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "SHAPES_CLASSES",
     "DatasetFolderError",
     "augment_batch",
+    "photometric_batch",
     "centre_crop",
     "cifar10",
     "concepts",

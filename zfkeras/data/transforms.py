@@ -100,6 +100,45 @@ def augment_batch(
     return crop_resize(x, size, boxes)
 
 
+def photometric_batch(
+    x, colour_jitter: float = 0.0, noise: float = 0.0, blur: float = 0.0, seed=None
+) -> tf.Tensor:
+    """Photometric augmentation of a normalized float batch ``(N, H, W, 3)`` (not in the paper).
+
+    * ``colour_jitter`` ``c``: each image's channels get a gain drawn from ``U(1 - c, 1 + c)`` and
+      an offset from ``N(0, c)`` (normalized units: 1 is 64 grey levels), so colour alone
+      cannot name the class;
+    * ``noise`` ``s``: pixel noise ``N(0, s * u)`` with ``u ~ U(0, 1)`` per image;
+    * ``blur`` ``p``: with probability ``p`` an image is blurred by a 5-tap binomial filter.
+
+    All zero returns ``x`` unchanged. Graph-friendly (runs inside ``tf.data``); ``seed`` is an
+    int32 ``[2]`` tensor for stateless draws (random when not given).
+    """
+    for name, v in (("colour_jitter", colour_jitter), ("noise", noise), ("blur", blur)):
+        if not 0 <= v:
+            raise ValueError(f"{name} must be >= 0, got {v!r}")
+    if blur > 1:
+        raise ValueError(f"blur must be a probability in [0, 1], got {blur!r}")
+    x = tf.convert_to_tensor(x, tf.float32)
+    if not (colour_jitter or noise or blur):
+        return x
+    n = tf.shape(x)[0]
+    seed = tf.random.uniform([2], 0, 2**31 - 1, tf.int32) if seed is None else seed
+    if colour_jitter:
+        gain = tf.random.stateless_uniform([n, 1, 1, 3], seed, 1 - colour_jitter, 1 + colour_jitter)
+        offset = tf.random.stateless_normal([n, 1, 1, 3], seed + 1, 0.0, colour_jitter)
+        x = x * gain + offset
+    if noise:
+        level = noise * tf.random.stateless_uniform([n, 1, 1, 1], seed + 2)
+        x = x + tf.random.stateless_normal(tf.shape(x), seed + 3) * level
+    if blur:
+        taps = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+        kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None], [1, 1, 3, 1])
+        soft = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
+        x = tf.where(tf.random.stateless_uniform([n, 1, 1, 1], seed + 4) < blur, soft, x)
+    return x
+
+
 def ten_crops(x, size: int, crop_scale: float) -> tf.Tensor:
     """The paper's 10 crops of each normalized image: four corners and the centre, each with its
     mirror image. Returns ``(10, N, size, size, C)``."""

@@ -3,6 +3,7 @@
 Python: :func:`train`. Command line: ``python -m zfkeras.train --help``.
 """
 
+from zfkeras.training.optimizer import LayerwiseSGD
 from zfkeras.training.resume import Backup, Checkpoint, read_backup
 from zfkeras.training.trainer import (
     DATASETS,
@@ -26,6 +27,7 @@ __all__ = [
     "Backup",
     "Checkpoint",
     "History",
+    "LayerwiseSGD",
     "Recipe",
     "build_model",
     "compile_model",

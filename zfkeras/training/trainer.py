@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from zfkeras import data as zdata
 from zfkeras import models
+from zfkeras.training.optimizer import LayerwiseSGD
 from zfkeras.training.resume import (
     BACKUP,
     PARTIAL,
@@ -67,6 +68,11 @@ class Recipe:
     test_size: int | None = None
     seed: int = 0
     renorm: bool = True
+    conv1_init: float = 1.0
+    conv1_lr: float = 1.0
+    colour_jitter: float = 0.0
+    noise: float = 0.0
+    blur: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
@@ -114,7 +120,8 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
     size, scale = recipe.image_size, recipe.crop_scale
 
     def train_map(x, y):
-        return zdata.augment_batch(x, mean, size, scale), y
+        x = zdata.augment_batch(x, mean, size, scale)
+        return zdata.photometric_batch(x, recipe.colour_jitter, recipe.noise, recipe.blur), y
 
     def test_map(x, y):
         return zdata.centre_crop(zdata.normalize(x, mean), size, scale), y
@@ -141,7 +148,9 @@ def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
     builders = {"zfnet": models.zfnet, "alexnet": models.alexnet}
     if recipe.arch not in builders:
         raise ValueError(f"arch must be 'zfnet' or 'alexnet', got {recipe.arch!r}")
-    return builders[recipe.arch](
+    if not recipe.conv1_init > 0:
+        raise ValueError(f"conv1_init must be > 0, got {recipe.conv1_init!r}")
+    model = builders[recipe.arch](
         (recipe.image_size, recipe.image_size, 3),
         num_classes,
         width=recipe.width,
@@ -150,6 +159,10 @@ def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
         renorm_radius=0.1 if recipe.renorm else None,
         name=f"{recipe.arch}_{recipe.dataset}",
     )
+    if recipe.conv1_init != 1.0:  # conv1 starts at conv1_init times its He-normal draw
+        conv1 = model.get_layer("conv1")
+        conv1.kernel.assign(conv1.kernel * recipe.conv1_init)
+    return model
 
 
 def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> None:
@@ -163,8 +176,11 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> N
         warmup_steps=warm,
     )
     model.compile(
-        optimizer=keras.optimizers.SGD(
-            schedule, momentum=recipe.momentum, weight_decay=recipe.weight_decay or None
+        optimizer=LayerwiseSGD(
+            {"conv1": recipe.conv1_lr} if recipe.conv1_lr != 1.0 else None,
+            learning_rate=schedule,
+            momentum=recipe.momentum,
+            weight_decay=recipe.weight_decay or None,
         ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
