@@ -27,7 +27,8 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 setup: $(BIN)/.installed
 
-## Render the course: execute every chapter (full mode) and write HTML + index under build/.
+## Render the course: execute every chapter (full mode) into build/notebooks/, then build the
+## book from those copies (Sphinx, quiet; tools/build_book.py): build/book/index.html.
 ## One line per chapter (ok/FAILED, seconds); kernel logs in build/logs/.
 course: setup
 	$(BIN)/python tools/render.py --out build
@@ -41,15 +42,15 @@ chapters: setup
 
 ## All tests: lint, unit tests, and every chapter under nbval in quick mode.
 test: setup
-	$(BIN)/ruff check zfkeras tests benchmarks tools chapters
-	$(BIN)/ruff format --check zfkeras tests benchmarks tools chapters
+	$(BIN)/ruff check zfkeras tests benchmarks tools book chapters
+	$(BIN)/ruff format --check zfkeras tests benchmarks tools book chapters
 	ZFKERAS_QUICK=1 $(BIN)/python -m pytest tests chapters --nbval-lax --nbval-current-env -p no:cacheprovider
 
 ## The quick loop while editing (a few minutes on 2 cores): lint, then the unit tests without
 ## the slow ones (training, wheel builds, large architectures) and those loading shipped models.
 test-unit: setup
-	$(BIN)/ruff check zfkeras tests benchmarks tools chapters
-	$(BIN)/ruff format --check zfkeras tests benchmarks tools chapters
+	$(BIN)/ruff check zfkeras tests benchmarks tools book chapters
+	$(BIN)/ruff format --check zfkeras tests benchmarks tools book chapters
 	ZFKERAS_QUICK=1 $(BIN)/python -m pytest tests -m "not slow and not shipped" -q -p no:cacheprovider
 
 ## Retrain the shipped weights (hours on 2 CPU cores; minutes on a GPU).

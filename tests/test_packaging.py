@@ -36,6 +36,8 @@ TOOLS = {
     "jupyterlab": "the interface to open the chapters",
     "setuptools": "builds the wheel below",
     "wheel": "bdist_wheel for setuptools < 70.1",
+    "myst-nb": "the Sphinx extension that reads the chapters into the book (book/conf.py)",
+    "sphinx-book-theme": "the book's Sphinx theme (book/conf.py)",
 }
 # Imported only inside try/except ImportError by a benchmark, which then says how to get it.
 GUARDED = {"tf_explain": "tf-explain", "tf_keras_vis": "tf-keras-vis"}

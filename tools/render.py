@@ -1,26 +1,26 @@
-"""Execute chapters from a clean kernel: render the course to HTML, or store them executed.
+"""Execute chapters from a clean kernel: render the course as a book, or store them executed.
 
     .venv/bin/python tools/render.py --out build                   # `make course`
     .venv/bin/python tools/render.py --in-place chapters/01_*.ipynb  # `make chapters NB=...`
 
 Without ``--in-place`` each chapter (default: every ``chapters/NN_*.ipynb``) is copied to
-``build/notebooks/``, executed there, converted to ``build/NN_name.html`` and listed in
-``build/index.html`` with its run time; the notebooks in chapters/ are not modified. With
-``--in-place`` the given notebooks are executed and saved with their outputs (how chapters are
-stored). Full mode unless ZFKERAS_QUICK=1 is set.
+``build/notebooks/`` and executed there; then the executed copies become the course book,
+``build/book/index.html`` (tools/build_book.py: Sphinx + myst-nb, which renders them as they
+are and executes nothing); the notebooks in chapters/ are not modified. With ``--in-place`` the
+given notebooks are executed and saved with their outputs (how chapters are stored). Full mode
+unless ZFKERAS_QUICK=1 is set.
 
 Every kernel runs in the chapter's folder with :func:`kernel_env`: TF_CPP_MIN_LOG_LEVEL=3 and
 PYTHONSTARTUP=zfkeras/_quiet.py, which imports TensorFlow with its C++ start-up log lines
 filtered out, so a cell's output is what the chapter prints. The kernel process's own stderr
 (its start-up warnings, anything a crash leaves) goes to ``<out>/logs/NN_name.log``. One line
 per chapter is printed (name, ok/FAILED, seconds); a failure adds the error and the failing
-cell's first lines; a summary ends the run and the exit status is 1 if any chapter failed.
+cell's first lines; a summary ends the run and the exit status is 1 if any chapter failed (a
+failed chapter is still in the book, with its error) or the book could not be built.
 """
 
 from __future__ import annotations
 
-import argparse
-import html
 import os
 import shutil
 import sys
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from build_book import build, chapters_parser, stored_chapters  # tools/build_book.py
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -88,58 +89,24 @@ def describe_failure(nb: nbformat.NotebookNode, err: Exception, log: Path) -> li
     return lines
 
 
-def title_of(nb: nbformat.NotebookNode) -> str:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return "untitled"
-
-
-def write_index(out: Path, rows: list[tuple[str, str, float, str]], seconds: float) -> Path:
-    items = "\n".join(
-        f'<tr><td><a href="{html.escape(f)}">{html.escape(t)}</a></td>'
-        f"<td>{s:.0f} s</td><td>{html.escape(st)}</td></tr>"
-        for f, t, s, st in rows
-    )
-    index = out / "index.html"
-    index.write_text(
-        "<!doctype html><meta charset='utf-8'><title>zfkeras course</title>"
-        "<h1>zfkeras: Visualizing and Understanding Convolutional Networks, reproduced</h1>"
-        f"<p>Rendered in {seconds:.0f} s.</p>"
-        f"<table><tr><th>chapter</th><th>run time</th><th>status</th></tr>{items}</table>",
-        encoding="utf-8",
-    )
-    return index
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument(
-        "notebooks",
-        nargs="*",
-        type=Path,
-        help="chapters to run (default: every chapters/NN_*.ipynb)",
-    )
+    p = chapters_parser(__doc__, "chapters to run (default: every chapters/NN_*.ipynb)")
     p.add_argument(
         "--in-place",
         action="store_true",
-        help="execute the given notebooks and save them with outputs (no HTML)",
+        help="execute the given notebooks and save them with outputs (no book)",
     )
     p.add_argument(
         "--out",
         type=Path,
         default=ROOT / "build",
-        help="HTML, executed copies and kernel logs go here (default build/)",
+        help="the book (book/), executed copies and kernel logs go here (default build/)",
     )
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = p.parse_args(argv)
     if args.in_place and not args.notebooks:
         p.error("--in-place needs the notebooks to execute, e.g. chapters/01_architecture.ipynb")
-    notebooks = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks or stored_chapters()
     missing = [str(nb) for nb in notebooks if not nb.is_file()]
     if missing:
         p.error(f"no such notebook: {', '.join(missing)}")
@@ -148,12 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     what = "executing in place" if args.in_place else f"rendering to {args.out}"
     print(f"{what}: {len(notebooks)} chapter(s), {mode}", flush=True)
     if not args.in_place:
-        from nbconvert import HTMLExporter  # only needed to render
-
-        exporter = HTMLExporter()
         (args.out / "notebooks").mkdir(parents=True, exist_ok=True)
     width = max(len(nb.name) for nb in notebooks)
-    rows, failed, start = [], [], time.time()
+    executed, failed, start = [], [], time.time()
     for src in notebooks:
         dst = src if args.in_place else args.out / "notebooks" / src.name
         if not args.in_place:
@@ -173,19 +137,23 @@ def main(argv: list[str] | None = None) -> int:
         line = f"{src.name:<{width}}  {status:<6}  {seconds:5.0f} s"
         if args.in_place and status == "ok":
             line += f"  {dst.stat().st_size / 1e6:.2f} MB"
-        if not args.in_place:
-            body, _ = exporter.from_notebook_node(nb)
-            page = args.out / (src.stem + ".html")
-            page.write_text(body, encoding="utf-8")
-            rows.append((page.name, title_of(nb), seconds, status))
+        executed.append(dst)
         print("\n".join([line] + [f"    {d}" for d in detail]), flush=True)
     total = time.time() - start
     summary = f"{len(notebooks)} chapter(s) in {total:.0f} s: {len(notebooks) - len(failed)} ok"
     summary += f", {len(failed)} failed ({', '.join(failed)})" if failed else ""
+    book_failed = False
     if not args.in_place:
-        summary += f"; open {write_index(args.out, rows, total)}"
+        book = args.out / "book"
+        try:
+            book_failed = build(executed, book) != 0
+        except ValueError as err:  # a chapter without its question: say which, no traceback
+            print(f"book: {err}", flush=True)
+            book_failed = True
+        summary += "; the book FAILED (see above)" if book_failed else ""
+        summary += f"; open {book / 'index.html'}"
     print(summary, flush=True)
-    return 1 if failed else 0
+    return 1 if failed or book_failed else 0
 
 
 if __name__ == "__main__":
