@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 export ZFKERAS_DATA="$PWD/data"   # --install writes the shipped bundles into data/
 PY=${PY:-.venv/bin/python}
 : "${ZFKERAS_CIFAR10:?set ZFKERAS_CIFAR10 to a CIFAR-10 folder (train/ and test/, one folder per class)}"
-$PY -m zfkeras.train --arch zfnet --dataset shapes --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --out runs/zfnet-shapes --install zfnet-shapes --verbose 2
-$PY -m zfkeras.train --arch zfnet --dataset concepts --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --out runs/zfnet-concepts --install zfnet-concepts --verbose 2
+$PY -m zfkeras.train --arch zfnet --dataset shapes --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --colour-jitter 0.2 --noise 0.1 --blur 0.3 --out runs/zfnet-shapes --install zfnet-shapes --verbose 2
+$PY -m zfkeras.train --arch zfnet --dataset concepts --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --colour-jitter 0.2 --noise 0.1 --blur 0.3 --out runs/zfnet-concepts --install zfnet-concepts --verbose 2
 $PY -m zfkeras.train --arch zfnet --dataset cifar10 --epochs 25 --out runs/zfnet-cifar10 --install zfnet-cifar10 --verbose 2
 $PY -m zfkeras.train --arch alexnet --dataset cifar10 --epochs 25 --out runs/alexnet-cifar10 --install alexnet-cifar10 --verbose 2
 # The chapters' experiment files (shapes; minutes each):
