@@ -5,7 +5,9 @@ learner makes (an off-by-one, a missing ReLU, the wrong axis, a wrong sign).
 """
 
 import importlib
+import json
 import pathlib
+import re
 import sys
 from collections import Counter
 
@@ -199,3 +201,17 @@ def test_garbage_is_rejected_without_raising(exercise_id, garbage, capsys):
 def test_unknown_id_names_the_argument():
     with pytest.raises(ValueError, match="exercise_id"):
         ex.check("99.9", 1)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_each_exercise_has_its_cell_in_its_chapter(exercise_id):
+    (path,) = (ROOT / "chapters").glob(f"{exercise_id[:2]}_*.ipynb")
+    cells = json.loads(path.read_text())["cells"]
+    sources = ["".join(c["source"]) for c in cells]
+    call = f'zfkeras.exercises.check("{exercise_id}", answer)'
+    (at,) = [k for k, c in enumerate(cells) if c["cell_type"] == "code" and call in sources[k]]
+    assert sources[at].rstrip().endswith(call) and "answer = None" in sources[at]
+    assert cells[at - 1]["cell_type"] == "markdown" and f"Exercise {exercise_id}" in sources[at - 1]
+    section = sources.index(next(s for s in sources if s.startswith("## Exercises")))
+    found = next(k for k, s in enumerate(sources) if re.match(r"## The paper found", s))
+    assert section < at < found, "exercises sit before 'The paper found / we found'"

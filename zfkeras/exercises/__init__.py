@@ -8,8 +8,8 @@ frozen :class:`Exercise` (``id``, ``title``). Reference solutions live in the re
 ``solutions/`` folder, outside the chapters.
 
 Modules: ``registry`` (ids, check, catalog), ``compare`` (shared comparisons and the tiny
-models), and the checkers by chapter: ``foundations`` (01-03), ``projections`` (04-07),
-``gradients`` (08-09), ``attribution`` (10-11), ``learning`` (12, 14, 16) and
+models), and the checkers by chapter: ``foundations`` (01-03), ``projections`` (04-06),
+``gradients`` (07-09), ``attribution`` (10-11), ``learning`` (12, 14, 16) and
 ``representation`` (13, 15). Importing them registers their exercises.
 """
 

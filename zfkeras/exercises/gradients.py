@@ -1,7 +1,8 @@
-"""Exercises of chapters 08-09: gradient ascent in image space, feature inversion, Grad-CAM.
+"""Exercises of chapters 07-09: three rules down through a ReLU, gradient ascent in image
+space, feature inversion, Grad-CAM.
 
-References use ``tf.GradientTape`` on tiny seeded models (Erhan et al. 2009; Simonyan et al.
-2014; Mahendran & Vedaldi 2015; Selvaraju et al. 2017).
+References use ``tf.GradientTape`` on tiny seeded models and NumPy (Springenberg et al. 2015;
+Erhan et al. 2009; Simonyan et al. 2014; Mahendran & Vedaldi 2015; Selvaraju et al. 2017).
 """
 
 from __future__ import annotations
@@ -22,6 +23,88 @@ from zfkeras.exercises.compare import (
     tiny_cnn,
 )
 from zfkeras.exercises.registry import exercise
+
+# --- 07 · three ways down through a ReLU ---------------------------------------------------
+
+RULES = ("gradient", "deconvnet", "guided")
+
+
+def relu_rule_reference(x: np.ndarray, grad: np.ndarray, rule: str) -> np.ndarray:
+    """The signal going down through ReLU(x): the gradient from a tape, the others by hand."""
+    if rule == "gradient":
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = tf.nn.relu(xt)
+        return tape.gradient(y, xt, output_gradients=tf.constant(grad)).numpy()
+    if rule == "deconvnet":
+        return np.maximum(grad, 0)
+    return np.maximum(grad, 0) * (x > 0)
+
+
+@exercise(
+    "07.1",
+    "Implement relu_backward(x, grad, rule) for rule 'gradient', 'deconvnet' or 'guided'",
+    "Gradient: keep grad where x > 0. Deconvnet: keep grad where grad > 0. Guided: both.",
+)
+def _(answer):
+    fn = function(answer, "relu_backward(x, grad, rule)")
+    gen = rng(71)
+    x, grad = gen.normal(size=(4, 5)), gen.normal(size=(4, 5))
+
+    def compare(rule):
+        return close_array(
+            fn(x.copy(), grad.copy(), rule),
+            relu_rule_reference(x, grad, rule),
+            what=f"rule {rule!r}",
+        )
+
+    return each_case(list(RULES), compare)
+
+
+@exercise(
+    "07.2",
+    "Which rule's signal does not depend on the forward input x? Answer 'gradient', "
+    "'deconvnet' or 'guided'",
+    "Change x and keep grad: which rule's output stays the same?",
+)
+def _(answer):
+    if not isinstance(answer, str) or answer.strip().lower() not in RULES:
+        raise Wrong(f"answer one of {RULES}, got {answer!r}")
+    gen = rng(72)
+    grad, x1, x2 = gen.normal(size=(3, 50))
+    free = [
+        r
+        for r in RULES
+        if np.allclose(relu_rule_reference(x1, grad, r), relu_rule_reference(x2, grad, r))
+    ]
+    got = answer.strip().lower()
+    if [got] == free:
+        return (
+            True,
+            f"only {got!r} ignores x: the deconvnet's projection is not conditioned on the image",
+        )
+    return False, f"with the same grad and two different x, the rules that do not change are {free}"
+
+
+@exercise(
+    "07.3",
+    "Implement guided(x, w1, w2, j): guided backprop of y_j = (relu(x @ w1) @ w2)[j] to x",
+    "The signal reaching the ReLU is w2[:, j]; keep it where it is positive and where "
+    "x @ w1 > 0, then multiply by w1's transpose.",
+)
+def _(answer):
+    fn = function(answer, "guided(x, w1, w2, j) -> (D,)")
+
+    def compare(seed):
+        gen = rng(seed)
+        x, w1, w2 = gen.normal(size=6), gen.normal(size=(6, 8)), gen.normal(size=(8, 3))
+        h = x @ w1
+        signal = relu_rule_reference(h, w2[:, 1].copy(), "guided")
+        return close_array(fn(x.copy(), w1.copy(), w2.copy(), 1), signal @ w1.T, what="signal")
+
+    return each_case([73, 74], compare)
+
 
 # --- 08 · filter patterns ------------------------------------------------------------------
 
