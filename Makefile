@@ -42,15 +42,15 @@ chapters: setup
 
 ## All tests: lint, unit tests, and every chapter under nbval in quick mode.
 test: setup
-	$(BIN)/ruff check zfkeras tests benchmarks tools book chapters
-	$(BIN)/ruff format --check zfkeras tests benchmarks tools book chapters
+	$(BIN)/ruff check zfkeras tests benchmarks tools book chapters solutions
+	$(BIN)/ruff format --check zfkeras tests benchmarks tools book chapters solutions
 	ZFKERAS_QUICK=1 $(BIN)/python -m pytest tests chapters --nbval-lax --nbval-current-env -p no:cacheprovider
 
 ## The quick loop while editing (a few minutes on 2 cores): lint, then the unit tests without
 ## the slow ones (training, wheel builds, large architectures) and those loading shipped models.
 test-unit: setup
-	$(BIN)/ruff check zfkeras tests benchmarks tools book chapters
-	$(BIN)/ruff format --check zfkeras tests benchmarks tools book chapters
+	$(BIN)/ruff check zfkeras tests benchmarks tools book chapters solutions
+	$(BIN)/ruff format --check zfkeras tests benchmarks tools book chapters solutions
 	ZFKERAS_QUICK=1 $(BIN)/python -m pytest tests -m "not slow and not shipped" -q -p no:cacheprovider
 
 ## Retrain the shipped weights (hours on 2 CPU cores; minutes on a GPU).

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "zfkeras"
-ORDER = ["config", "data", "models", "training", "methods", "experiments", "figures"]
+# exercises sits at the top beside figures: it may import what is below, nothing imports it.
+ORDER = ["config", "data", "models", "training", "methods", "experiments", "figures", "exercises"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -38,8 +38,10 @@ __version__ = config.version()
 # zfkeras.methods (the sanity checks are part of the public face, issue 10).
 sys.modules.setdefault("zfkeras.faithfulness", faithfulness)
 
-# Loaded on first use, so that ``import zfkeras`` does not import matplotlib.
+# Loaded on first use, so that ``import zfkeras`` does not import matplotlib (figures) or
+# register the course's exercise checkers (exercises).
 _LAZY = {
+    "exercises": ("zfkeras.exercises", None),
     "figures": ("zfkeras.figures", None),
     "overlay": ("zfkeras.figures", "overlay"),
     "rules_figure": ("zfkeras.figures", "rules_figure"),
@@ -92,6 +94,7 @@ __all__ = [
     "config",
     "data",
     "dissect",
+    "exercises",
     "experiments",
     "faithfulness",
     "figures",

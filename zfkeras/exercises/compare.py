@@ -1,0 +1,121 @@
+"""Comparisons that the checkers share: numbers, arrays, functions, and the tiny models.
+
+Each comparison returns ``(ok, message)`` or raises :class:`Wrong` with a message that says
+what the answer should have been; the registry turns both into printed feedback.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+import numpy as np
+
+
+class Wrong(Exception):
+    """An answer of the wrong kind or shape; the message says what was expected."""
+
+
+def rng(seed: int) -> np.random.Generator:
+    """A fresh NumPy generator (the checkers never touch the global random state)."""
+    return np.random.default_rng(seed)
+
+
+def number(answer: object, what: str = "the answer") -> float:
+    """``answer`` as a finite float, or :class:`Wrong`."""
+    if isinstance(answer, np.ndarray) and answer.ndim == 0:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)):
+        raise Wrong(f"{what} should be a number, got {type(answer).__name__}")
+    if not np.isfinite(answer):
+        raise Wrong(f"{what} should be finite, got {answer}")
+    return float(answer)
+
+
+def close_number(
+    answer: object, expected: float, rtol: float = 1e-6, atol: float = 1e-9, what="the answer"
+) -> tuple[bool, str]:
+    """Is ``answer`` within ``atol + rtol * |expected|`` of ``expected``?"""
+    got = number(answer, what)
+    if abs(got - expected) <= atol + rtol * abs(expected):
+        return True, f"{what} = {got:.6g}"
+    return False, f"{what}: expected {expected:.6g}, got {got:.6g} (off by {got - expected:+.3g})"
+
+
+def array(answer: object, shape: tuple, what: str = "the answer") -> np.ndarray:
+    """``answer`` (array, tensor or nested list) as a finite float64 array of ``shape``."""
+    try:
+        got = np.asarray(keras.ops.convert_to_numpy(answer), dtype=np.float64)
+    except Exception as err:
+        raise Wrong(
+            f"{what} should be an array of shape {shape}, got {type(answer).__name__}"
+        ) from err
+    if got.shape != tuple(shape):
+        raise Wrong(f"{what} should have shape {tuple(shape)}, got {got.shape}")
+    if not np.all(np.isfinite(got)):
+        raise Wrong(f"{what} holds {int(np.sum(~np.isfinite(got)))} NaN or infinite values")
+    return got
+
+
+def close_array(
+    answer: object, expected: np.ndarray, atol: float = 1e-5, rtol: float = 1e-4, what="the answer"
+) -> tuple[bool, str]:
+    """Do ``answer`` and ``expected`` agree entry by entry (shape first)?"""
+    expected = np.asarray(expected, dtype=np.float64)
+    got = array(answer, expected.shape, what)
+    diff = np.abs(got - expected)
+    bad = diff > atol + rtol * np.abs(expected)
+    if not bad.any():
+        return True, f"{what} matches the reference (largest difference {diff.max(initial=0):.2g})"
+    at = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    return False, (
+        f"{what}: {int(bad.sum())} of {bad.size} entries differ; the largest difference is at "
+        f"index {tuple(int(i) for i in at)}: expected {expected[at]:.5g}, got {got[at]:.5g}"
+    )
+
+
+def function(answer: object, signature: str) -> callable:
+    """``answer`` if it is callable, else :class:`Wrong` naming the expected signature."""
+    if not callable(answer):
+        raise Wrong(f"the answer should be a function {signature}, got {type(answer).__name__}")
+    return answer
+
+
+def each_case(cases, compare) -> tuple[bool, str]:
+    """Run ``compare(case)`` over ``cases``; the first failure is reported with its case."""
+    message = ""
+    for k, case in enumerate(cases):
+        ok, message = compare(case)
+        if not ok:
+            return False, f"case {k + 1} of {len(cases)}: {message}"
+    return True, f"all {len(cases)} cases agree; last: {message}"
+
+
+@functools.cache
+def tiny_cnn(seed: int = 0, size: int = 12, classes: int = 4, head: str = "gap") -> keras.Model:
+    """A tiny logits CNN: image (size, size, 3) -> conv1 (6, 3x3, relu) -> conv2 (8, 3x3,
+    relu) -> ``head`` ("gap": global average; "flatten": every position its own weights) ->
+    logits (classes). Seeded initializers; built once per argument set."""
+
+    def init(k):
+        return keras.initializers.GlorotUniform(seed=100 * seed + k)
+
+    bias = keras.initializers.Constant(0.05)
+    x = keras.Input((size, size, 3), name="image")
+    h = keras.layers.Conv2D(
+        6, 3, activation="relu", kernel_initializer=init(1), bias_initializer=bias, name="conv1"
+    )(x)
+    h = keras.layers.Conv2D(
+        8, 3, activation="relu", kernel_initializer=init(2), bias_initializer=bias, name="conv2"
+    )(h)
+    if head == "gap":
+        h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    else:
+        h = keras.layers.Flatten(name="flatten")(h)
+    z = keras.layers.Dense(classes, kernel_initializer=init(3), name="logits")(h)
+    return keras.Model(x, z, name=f"tiny_cnn_{seed}_{head}")
+
+
+def layer_model(model: keras.Model, name: str) -> keras.Model:
+    """The sub-model from ``model``'s input to layer ``name``'s output."""
+    return keras.Model(model.input, model.get_layer(name).output)

@@ -1,0 +1,236 @@
+"""Exercises of chapters 04-06: the deconvnet, top-9 patches, network dissection.
+
+References: NumPy loops, Keras pooling layers and ``tf.GradientTape`` (Zeiler & Fergus 2014,
+Sec. 2.1 and Fig. 2; Bau et al. 2017).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.exercises.compare import (
+    Wrong,
+    array,
+    close_array,
+    close_number,
+    each_case,
+    function,
+    rng,
+)
+from zfkeras.exercises.registry import exercise
+
+# --- 04 · deconvnet ------------------------------------------------------------------------
+
+
+def pool_reference(x: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling of x (H, W, C), 'valid', by loops: values and flat switches row * W + col."""
+    h, w, c = x.shape
+    rows, cols = (h - size) // stride + 1, (w - size) // stride + 1
+    values, switches = np.zeros((rows, cols, c)), np.zeros((rows, cols, c), dtype=int)
+    for i in range(rows):
+        for j in range(cols):
+            for k in range(c):
+                window = x[i * stride : i * stride + size, j * stride : j * stride + size, k]
+                r, s = np.unravel_index(int(np.argmax(window)), window.shape)
+                values[i, j, k] = window[r, s]
+                switches[i, j, k] = (i * stride + r) * w + j * stride + s
+    return values, switches
+
+
+@exercise(
+    "04.1",
+    "Implement unpool(values, switches, shape): put each value back where its maximum was",
+    "switches[i, j, c] is the flat position row * W + col of the maximum in channel c; every "
+    "other position is zero, and two windows sharing one maximum add up (np.add.at).",
+)
+def _(answer):
+    fn = function(answer, "unpool(values, switches, shape) -> (H, W, C)")
+
+    def compare(seed):
+        x = rng(seed).normal(size=(9, 9, 3))
+        values, switches = pool_reference(x, 3, 2)
+        grad = rng(seed + 1).normal(size=values.shape)
+        expected = np.zeros(x.shape)
+        for (i, j, k), v in np.ndenumerate(grad):
+            r, s = divmod(int(switches[i, j, k]), x.shape[1])
+            expected[r, s, k] += v
+        return close_array(fn(grad.copy(), switches.copy(), x.shape), expected, what="unpooled map")
+
+    return each_case([41, 42], compare)
+
+
+@exercise(
+    "04.2",
+    "Implement max_pool_with_switches(x, size, stride) -> (values, switches), overlapping windows",
+    "Window (i, j) starts at row i * stride and column j * stride; with size 3 and stride 2 "
+    "neighbouring windows overlap, as in ZFNet's pooling.",
+)
+def _(answer):
+    fn = function(answer, "max_pool_with_switches(x, size, stride) -> (values, switches)")
+    x = rng(43).normal(size=(11, 9, 2))
+    got = fn(x.copy(), 3, 2)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Wrong("return a pair (values, switches)")
+    pooled = keras.layers.MaxPooling2D(3, strides=2)(x[None].astype("float32"))
+    ok, msg = close_array(got[0], keras.ops.convert_to_numpy(pooled)[0], what="pooled values")
+    if not ok:
+        return ok, msg
+    return close_array(got[1], pool_reference(x, 3, 2)[1], atol=0, rtol=0, what="switches")
+
+
+@exercise(
+    "04.3",
+    "Implement deconv_filter(maps, kernel): the deconvnet's filtering step (transposed conv)",
+    "It is the gradient of a 'valid' stride-1 convolution with respect to its input: each map "
+    "value spreads the flipped filter over the input (keras.ops.conv_transpose does it).",
+)
+def _(answer):
+    fn = function(answer, "deconv_filter(maps, kernel) -> (H + k - 1, W + k - 1, C_in)")
+    gen = rng(44)
+    maps = gen.normal(size=(5, 6, 4)).astype("float32")
+    kernel = gen.normal(size=(3, 3, 2, 4)).astype("float32")
+    x = tf.zeros((1, 7, 8, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
+        objective = tf.reduce_sum(y * maps[None])
+    expected = tape.gradient(objective, x).numpy()[0]
+    return close_array(fn(maps.copy(), kernel.copy()), expected, atol=1e-4, what="filtered map")
+
+
+# --- 05 · top-9 patches --------------------------------------------------------------------
+
+
+@exercise(
+    "05.1",
+    "Implement top_images(maps, k): each channel's k strongest images, one activation per image",
+    "Take each image's maximum over height and width first, then sort the images (descending); "
+    "the paper's nine patches come from nine different images.",
+)
+def _(answer):
+    fn = function(answer, "top_images(maps, k) -> (channels, k) image indices")
+    maps = rng(51).uniform(size=(12, 5, 5, 3))
+    maps[4] *= 3.0  # one image strong everywhere: its positions must count once
+    expected = np.zeros((3, 4), dtype=int)
+    for c in range(3):
+        best = [maps[n, :, :, c].max() for n in range(12)]
+        expected[c] = sorted(range(12), key=lambda n: -best[n])[:4]
+    return close_array(fn(maps.copy(), 4), expected, atol=0, rtol=0, what="image indices")
+
+
+def box_reference(stack, row: int, col: int) -> tuple[int, int, int, int]:
+    """The input box of unit (row, col) of a 'valid' conv stack, from the gradient's support."""
+    size = 40
+    x = tf.zeros((1, size, size, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        h = x
+        for kernel, stride in stack:
+            h = tf.nn.conv2d(h, tf.ones((kernel, kernel, 1, 1)), stride, "VALID")
+        y = h[0, row, col, 0]
+    rows, cols = np.nonzero(tape.gradient(y, x).numpy()[0, :, :, 0])
+    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+
+
+@exercise(
+    "05.2",
+    "Implement rf_box(stack, row, col) -> (top, left, bottom, right): the input patch of a unit",
+    "Unit (row, col) starts at row * jump in the input ('valid' padding) and spans the "
+    "receptive field; bottom and right are exclusive.",
+)
+def _(answer):
+    fn = function(answer, "rf_box(stack, row, col) -> (top, left, bottom, right)")
+    cases = [([(3, 1)], 2, 5), ([(3, 2), (3, 2)], 3, 1), ([(5, 2), (3, 1), (2, 2)], 2, 3)]
+
+    def compare(case):
+        stack, row, col = case
+        got = array(fn(list(stack), row, col), (4,), what=f"box for {case}")
+        return close_array(
+            got, np.array(box_reference(stack, row, col)), atol=0, rtol=0, what=f"box for {case}"
+        )
+
+    return each_case(cases, compare)
+
+
+@exercise(
+    "05.3",
+    "Implement crop_patch(image, top, left, size): a size x size patch, zero outside the image",
+    "Near the border a 'same'-padded unit sees padding: pad the image with zeros, do not clip "
+    "the patch (every tile of a top-9 grid has the same size).",
+)
+def _(answer):
+    fn = function(answer, "crop_patch(image, top, left, size) -> (size, size, channels)")
+    image = rng(53).normal(size=(8, 10, 3))
+
+    def compare(case):
+        top, left, size = case
+        expected = np.zeros((size, size, 3))
+        for r in range(size):
+            for c in range(size):
+                if 0 <= top + r < 8 and 0 <= left + c < 10:
+                    expected[r, c] = image[top + r, left + c]
+        return close_array(fn(image.copy(), top, left, size), expected, what=f"patch at {case}")
+
+    return each_case([(2, 3, 4), (-2, 7, 5), (5, -3, 6)], compare)
+
+
+# --- 06 · what each layer detects (network dissection) --------------------------------------
+
+
+@exercise(
+    "06.1",
+    "Implement unit_thresholds(acts, q): each unit's level exceeded by a share q of its values",
+    "Bau et al. threshold unit k at T_k with P(a_k > T_k) = q = 0.005 over every image and "
+    "position: the (1 - q) quantile per unit (the last axis).",
+)
+def _(answer):
+    fn = function(answer, "unit_thresholds(acts, q) -> (units,)")
+    acts = rng(61).gamma(2.0, size=(20, 8, 8, 5)) * np.arange(1, 6)
+    q = 0.005
+    got = array(fn(acts.copy(), q), (5,), what="thresholds")
+    flat = acts.reshape(-1, 5)
+    share = np.mean(flat > got, axis=0)
+    slack = 1.5 / len(flat)
+    bad = np.abs(share - q) > slack
+    if bad.any():
+        k = int(np.argmax(bad))
+        return (
+            False,
+            f"unit {k}: a share {share[k]:.4f} of its values exceeds your threshold, not {q}",
+        )
+    return True, f"each unit exceeds its threshold at a share within {slack:.4f} of {q}"
+
+
+@exercise(
+    "06.2",
+    "Implement dataset_iou(unit_masks, concept_masks): dissection's IoU over the whole dataset",
+    "Sum the intersections over all images, sum the unions, then divide once (not a mean of "
+    "per-image IoUs).",
+)
+def _(answer):
+    fn = function(answer, "dataset_iou(unit_masks, concept_masks) -> float")
+    gen = rng(62)
+    density = np.linspace(0.05, 0.6, 10)[:, None, None]
+    units = gen.uniform(size=(10, 8, 8)) < density
+    concepts = gen.uniform(size=(10, 8, 8)) < density[::-1]
+    inter = sum(int(np.sum(u & c)) for u, c in zip(units, concepts))
+    union = sum(int(np.sum(u | c)) for u, c in zip(units, concepts))
+    return close_number(fn(units.copy(), concepts.copy()), inter / union, what="IoU")
+
+
+@exercise(
+    "06.3",
+    "Implement unique_concepts(iou, threshold): how many concepts have at least one detector",
+    "A unit detects its best concept when that IoU exceeds the threshold; count distinct "
+    "concepts, not units (several units may detect the same concept).",
+)
+def _(answer):
+    fn = function(answer, "unique_concepts(iou, threshold) -> int")
+    iou = rng(63).uniform(0, 0.06, size=(30, 8))
+    found = set()
+    for row in iou:
+        if row.max() > 0.04:
+            found.add(int(np.argmax(row)))
+    return close_number(fn(iou.copy(), 0.04), len(found), what="unique concepts")
