@@ -309,3 +309,25 @@ def test_upsampling_puts_cells_at_receptive_field_centres():
     np.testing.assert_allclose(r[12, 0], 0.5)  # half a stride outside: half the edge value
     np.testing.assert_allclose(r[:5].sum(1), 0.0)  # a stride beyond the outer centre: zero
     np.testing.assert_allclose(r[20:85].sum(1), 1.0, rtol=1e-6)  # a partition of unity inside
+
+
+def test_figure_titles_of_two_lines_do_not_overlap():
+    """Ten columns of long two-line titles (the error examples of chapter 09): every title lies
+    above its own image and clear of its neighbours, measured on the drawn figure."""
+    n, img = 10, np.full((96, 96, 3), 128, np.uint8)
+    heat = np.zeros((n, 5, 5), np.float32)
+    titles = [f"automobile\n-> {'airplane' if i % 2 else 'truck'}" for i in range(n)]
+    fig = figures.gradcam_figure(np.repeat(img[None], n, 0), {"a": heat, "b": heat}, titles)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    image_axes = fig.axes[:n]  # the first row, in column order
+    boxes = [ax.title.get_window_extent(renderer) for ax in image_axes]
+    for ax, box in zip(image_axes, boxes):
+        assert box.y0 >= ax.get_window_extent(renderer).y1 - 1, "title runs into its image"
+        assert box.y1 <= fig.bbox.y1 + 1, "title cut off at the top"
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 <= right.x0, "neighbouring titles overlap"
+    one_line = figures.gradcam_figure(
+        np.repeat(img[None], n, 0), {"a": heat, "b": heat}, [t.split("\n")[0] for t in titles]
+    )
+    assert fig.get_figheight() > one_line.get_figheight()

@@ -23,8 +23,12 @@ def test_chapter_conventions(path):
     assert re.match(rf"# {path.name[:2]} · \S", first.source), "header: '# NN · Title'"
     assert second.cell_type == "code" and "set_random_seed" in second.source
     assert "import zfkeras" in second.source
-    headings = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    assert any("The paper found / we found" in h for h in headings[-2:])
+    headings = [
+        line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+    ]
+    headings = [h for h in headings if h.startswith("## ")]
+    assert headings[-2:] == ["## Key takeaways", "## Further reading"], "the chapter's ending"
+    assert any("The paper found / we found" in h for h in headings[:-2])
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code), "committed executed"
     counts = [c.execution_count for c in code]
@@ -43,3 +47,73 @@ def test_no_warning_in_stored_outputs(path):
         for out in cell.get("outputs", []):
             text = out.get("text", "") if out.get("output_type") == "stream" else ""
             assert not re.search(r"\w+Warning: ", text), f"cell {i}: {text[:200]}"
+
+
+# A progress bar stored in a notebook is one text line per update; a bar that updates in place
+# leaves at most its first and last state, a wall of updates is what a student should not see.
+MAX_PROGRESS_LINES = 2
+
+
+def stored_text(cell) -> str:
+    """Everything a code cell's stored outputs print: streams and plain-text results."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        parts.append(out.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+def progress_lines(text: str) -> int:
+    """How many progress-bar states (``12/200 ━━━━``) a text holds, one per line or ``\\r``."""
+    return sum(1 for line in re.split(r"[\r\n]", text) if re.search(r"\d+/\d+\S*\s.*━", line))
+
+
+def student_view_problems(nb) -> list[str]:
+    """What a student should not see in a stored chapter: a ``<History at 0x...>`` result, a wall
+    of progress bars in one cell, or ``%config`` outside the setup cell (the second cell)."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        text = stored_text(cell)
+        if "<keras.src.callbacks.history.History" in text or re.search(r"<History at 0x", text):
+            problems.append(f"cell {i}: a History object as output (end the line with ';')")
+        if progress_lines(text) > MAX_PROGRESS_LINES:
+            problems.append(f"cell {i}: {progress_lines(text)} progress-bar lines (verbose=0)")
+        if i != 1 and re.search(r"^\s*%config", cell.source, re.M):
+            problems.append(f"cell {i}: %config outside the setup cell")
+    return problems
+
+
+def test_student_view_checker_catches_each_problem():
+    """The checker itself: a clean notebook passes; each planted problem is reported."""
+    bar = "\x1b[1m 3/200\x1b[0m \x1b[37m━━━━━━━━━━\x1b[0m 0s 3us/step\n"
+    setup = nbformat.v4.new_code_cell("%config InlineBackend.figure_formats = ['jpeg']")
+    clean = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# 01 · T"), setup, nbformat.v4.new_code_cell("x")]
+    )
+    clean.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text=bar * 2)]
+    assert student_view_problems(clean) == []
+    history = nbformat.v4.new_output(
+        "execute_result",
+        {"text/plain": "<keras.src.callbacks.history.History at 0x7f90a9e42890>"},
+        execution_count=1,
+    )
+    cases = {
+        "History": [history],
+        "progress-bar": [nbformat.v4.new_output("stream", name="stdout", text=bar * 3)],
+    }
+    for word, outputs in cases.items():
+        nb = nbformat.from_dict(clean)
+        nb.cells[2].outputs = outputs
+        assert [word in p for p in student_view_problems(nb)] == [True], word
+    nb = nbformat.from_dict(clean)
+    nb.cells[2].source = "%config InlineBackend.figure_formats = ['png']\nx"
+    assert ["%config" in p for p in student_view_problems(nb)] == [True]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_what_the_student_sees(path):
+    nb = nbformat.read(path, as_version=4)
+    assert student_view_problems(nb) == []

@@ -92,6 +92,21 @@ def test_probe_layers_and_figure(model):
     assert len(figures.probe_figure(acc, chance=1 / 3).axes) == 1
 
 
+def test_probe_figure_legend_names_every_curve():
+    """Every line in the legend says what it is: the main curve takes ``label``."""
+    acc = {"conv1": 0.4, "fc7": 0.6}
+    fig = figures.probe_figure(
+        acc, chance=0.2, label="probe on shapes", others={"probe on CIFAR-10": acc}
+    )
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["probe on shapes", "probe on CIFAR-10", "chance"]
+    assert [line.get_label() for line in ax.get_lines()] == texts
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [0.4, 0.6])
+    default = figures.probe_figure(acc).axes[0].get_legend().get_texts()
+    assert [t.get_text() for t in default] == ["probe"]
+
+
 @pytest.mark.parametrize(
     "call, match",
     [

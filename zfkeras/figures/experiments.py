@@ -201,10 +201,12 @@ def probe_figure(
     chance: float | None = None,
     title: str | None = None,
     others: dict[str, dict[str, float]] | None = None,
+    label: str = "probe",
 ):
-    """Accuracy per layer (paper Table 7 as a plot). ``others``: more labelled curves."""
+    """Accuracy per layer (paper Table 7 as a plot). ``label``: the legend entry of
+    ``accuracies`` (say, which data the probe ran on); ``others``: more labelled curves."""
     fig, ax = plot()
-    curves = {"probe": accuracies} | (others or {})
+    curves = {label: accuracies} | (others or {})
     for label, acc in curves.items():
         ax.plot(list(acc), list(acc.values()), "o-", label=label)
     return _accuracy_axes(fig, ax, chance, title)

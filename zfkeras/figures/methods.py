@@ -179,7 +179,8 @@ def gradcam_figure(
         images: ``(N, H, W, 3)`` uint8 (or floats, scaled for display).
         heatmaps: ``(N, h, w)`` in [0, 1], or a dict ``{row label: (N, h, w)}`` for several
             overlay rows (say, two classes, or two models).
-        titles: one title per column.
+        titles: one title per column; a title may have several lines (``\n``), the
+            figure leaves room for the longest.
         guided: optional ``(N, H, W, 3)`` Guided Grad-CAM maps (signed; each scaled on its
             own, 0 = grey).
         size: at least this many inches per panel (default: the course's standard width).
@@ -204,13 +205,15 @@ def gradcam_figure(
                 f"heatmaps must have one map per image ({n}), got {len(v)} for {label!r}"
             )
     h, w = images.shape[1:3]
+    lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    title_px = TITLE_PX * lines
     label_px, right_px = 80, 80
     k = fit_zoom(max(h, w), n, extra=label_px + right_px, at_least=size, tiles=n * (1 + len(rows)))
     fig, axes = pixel_grid(
         1 + len(rows),
         n,
         (k * h, k * w),
-        title_px=TITLE_PX if titles is not None else 0,
+        title_px=title_px,
         label_px=label_px,
         right_px=right_px,
     )
@@ -227,9 +230,7 @@ def gradcam_figure(
             axes[0, i].set_title(str(titles[i]), fontsize=FONT, pad=3)
     for r, label in enumerate(["image", *rows]):
         axes[r, 0].set_ylabel(label, fontsize=FONT + 1)
-    span = (n_heat * k * h + (n_heat - 1) * (GAP + (TITLE_PX if titles is not None else 0))) / (
-        k * h
-    )
+    span = (n_heat * k * h + (n_heat - 1) * (GAP + title_px)) / (k * h)
     colorbar(fig, mappable("jet"), axes[1, -1], "Grad-CAM, scaled to [0, 1] per image", rows=span)
     return fig
 
