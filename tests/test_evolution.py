@@ -17,18 +17,24 @@ def run():
     h = keras.layers.Conv2D(5, 3, activation="relu", name="conv2")(h)
     y = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(h))
     model = keras.Model(x, y)
-    model.compile("sgd", "sparse_categorical_crossentropy")
+    schedule = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=10)  # 2 steps per epoch
+    model.compile(keras.optimizers.SGD(schedule), "sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     data = rng.normal(size=(16, 12, 12, 3)).astype("float32")
     cb = evolution.FeatureEvolution(
         data[:6], epochs=[2, 1, 4], layers=["conv1", "conv2"], units=3, store_size=8
     )
-    model.fit(data, np.arange(16) % 2, epochs=5, batch_size=8, verbose=0, callbacks=[cb])
-    return model, cb, data
+    weights = []  # every layer's weights before training and after each epoch, kept by hand
+    keep = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: weights.append(model.get_weights()),
+        on_epoch_end=lambda epoch, logs: weights.append(model.get_weights()),
+    )
+    model.fit(data, np.arange(16) % 2, epochs=5, batch_size=8, verbose=0, callbacks=[keep, cb])
+    return model, cb, data, weights
 
 
 def test_snapshots_at_exactly_the_requested_epochs(run):
-    _, cb, _ = run
+    cb = run[1]
     assert sorted(cb.snapshots) == [1, 2, 4]
     snap = cb.snapshots[4]
     assert snap["conv1"]["projection"].shape == (3, 8, 8, 3)
@@ -36,7 +42,7 @@ def test_snapshots_at_exactly_the_requested_epochs(run):
 
 
 def test_strongest_image_is_found(run):
-    model, cb, data = run
+    model, cb, data, _ = run
     acts = keras.Model(model.inputs, model.get_layer("conv2").output).predict(data[:6], verbose=0)
     snap = cb.snapshot()  # the final weights
     ch = snap["conv2"]["channel"]
@@ -45,7 +51,7 @@ def test_strongest_image_is_found(run):
 
 
 def test_save_load_round_trip(run, tmp_path):
-    _, cb, _ = run
+    cb = run[1]
     cb.save(tmp_path / "s.npz")
     back = evolution.load_snapshots(tmp_path / "s.npz")
     assert list(back) == [1, 2, 4]
@@ -68,6 +74,55 @@ def test_stabilization_by_hand():
     assert evolution.stabilization(snaps, 0.001, aligned=False)["c"]["stable_from"] is None
 
 
+def test_trace_by_hand(run):
+    model, cb, _, weights = run
+    assert cb.trace["epoch"] == [1, 2, 3, 4, 5]
+    lr = [0.1 * 0.5 * (1 + np.cos(np.pi * 2 * e / 10)) for e in range(5)]  # at each start
+    np.testing.assert_allclose(cb.trace["lr"], lr, atol=1e-7)
+    for name in ("conv1", "conv2"):
+        k = [i for i, w in enumerate(model.weights) if w.path.startswith(name + "/")]
+        flat = [np.concatenate([np.ravel(w[i]) for i in k]) for w in weights]
+        by_hand = [np.sqrt(np.sum((b - a) ** 2) / np.sum(a**2)) for a, b in zip(flat, flat[1:])]
+        np.testing.assert_allclose(cb.trace["weight_change"][name], by_hand, rtol=1e-5)
+    assert cb.trace["weight_change"]["conv1"][-1] > 0
+
+
+def test_trace_round_trip(run, tmp_path):
+    cb = run[1]
+    cb.save(tmp_path / "s.npz")
+    back = evolution.load_trace(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back["epoch"], cb.trace["epoch"])
+    np.testing.assert_allclose(back["lr"], cb.trace["lr"], rtol=1e-6)
+    np.testing.assert_allclose(
+        back["weight_change"]["conv2"], cb.trace["weight_change"]["conv2"], rtol=1e-6
+    )
+    assert list(evolution.load_snapshots(tmp_path / "s.npz")) == [1, 2, 4]
+    evolution.save_snapshots(cb.snapshots, tmp_path / "old.npz")  # a file without a trace
+    assert evolution.load_trace(tmp_path / "old.npz") is None
+    fig = figures.weight_change_figure(back, lr_fraction=0.5)
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
+    assert len(fig.axes[0].patches) == 2  # epochs 4 and 5 start below half the peak rate
+
+
+def test_stabilization_ignores_intervals_without_learning_rate():
+    def snap(vectors):
+        p = np.asarray(vectors, np.float32).reshape(1, 1, 2, 1)
+        return {"conv1_kernel": np.zeros(1), "c": {"projection": p, "channel": np.array([0])}}
+
+    # changes 1 (epochs 1-2), 1 (2-3), 0 (3-5); the rate has decayed to nothing after epoch 3
+    snaps = {1: snap([1, 0]), 2: snap([0, 1]), 3: snap([1, 0]), 5: snap([1, 0])}
+    lr = {1: 0.1, 2: 0.1, 3: 0.05, 4: 0.001, 5: 0.0}
+    assert evolution.stabilization(snaps, 0.1, aligned=False)["c"]["stable_from"] == 3
+    s = evolution.stabilization(snaps, 0.1, aligned=False, lr=lr, lr_fraction=0.1)["c"]
+    assert s["counted"] == [True, True, False] and s["stable_from"] is None
+    s = evolution.stabilization(snaps, 0.1, aligned=False, lr=lr, lr_fraction=0.005)["c"]
+    assert s["counted"] == [True, True, True] and s["stable_from"] == 3
+    with pytest.raises(ValueError, match="epochs \\[4\\]"):
+        evolution.stabilization(snaps, lr={1: 0.1, 2: 0.1, 3: 0.1, 5: 0.1})
+    with pytest.raises(ValueError, match="lr_fraction"):
+        evolution.stabilization(snaps, lr=lr, lr_fraction=2)
+
+
 def test_stabilization_aligned_ignores_position():
     def snap(r, c, image):
         p = np.zeros((1, 12, 12, 3), np.float32)
@@ -84,7 +139,7 @@ def test_stabilization_aligned_ignores_position():
 
 
 def test_figure(run):
-    _, cb, _ = run
+    cb = run[1]
     fig = figures.evolution_figure(cb.snapshots)
     assert len(fig.axes) == 6 * 3
 

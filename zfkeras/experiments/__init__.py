@@ -1,10 +1,12 @@
 """The paper's experiments, one module per section: feature evolution (Fig. 4), invariance
-(Fig. 5), architecture diagnostics (Fig. 6), correspondence (Fig. 8), ablation (Table 3) and
+(Fig. 5), architecture diagnostics (Fig. 6) and the seed study of the two first layers
+(architecture, Fig. 6), correspondence (Fig. 8), ablation (Table 3) and
 probes and transfer (Tables 4-7); renorm: dead filters with and without the filter
 renormalization (Fig. 6)."""
 
 from zfkeras.experiments import (
     ablation,
+    architecture,
     correspondence,
     diagnostics,
     evolution,
@@ -16,6 +18,7 @@ from zfkeras.experiments import (
 
 __all__ = [
     "ablation",
+    "architecture",
     "correspondence",
     "diagnostics",
     "evolution",

@@ -4,7 +4,9 @@
 (feature maps) of each layer, the strongest activation over a fixed probe set and stores that
 activation's deconvnet projection (and the layer-1 filters). :func:`evolution_figure` draws the
 paper's grid (rows of units, columns of epochs) and :func:`stabilization` measures how early each
-layer's projections stop changing.
+layer's projections stop changing. Every epoch the callback also records the learning rate and
+how far each followed layer's weights moved (:attr:`FeatureEvolution.trace`), so that a layer
+is not called stable only because the learning-rate schedule had stopped it.
 
 Snapshots are kept small: projections are resampled to ``store_size`` pixels and quantized to
 int8 with one scale per projection; :meth:`FeatureEvolution.save` / :func:`load_snapshots` write
@@ -36,6 +38,12 @@ class FeatureEvolution(keras.callbacks.Callback):
     Attributes:
         snapshots: dict epoch -> {layer: {"channel", "image", "value" (U,) arrays,
             "projection" float32 (U, s, s, 3)}, "conv1_kernel": the first layer's kernel}.
+        trace: every epoch, not only the snapshot epochs: {"epoch": 1-based epochs, "lr": the
+            epoch's peak learning rate (the larger of the optimizer's rate at the start and at
+            the end of the epoch; warm-up and cosine decay are monotone within an epoch),
+            "weight_change": layer -> the
+            relative change ``||W_e - W_(e-1)|| / ||W_(e-1)||`` of the layer's weights (kernel
+            and bias together) over the epoch}.
     """
 
     def __init__(
@@ -61,7 +69,9 @@ class FeatureEvolution(keras.callbacks.Callback):
         self.probe, self.epochs, self.layers = x, ep, list(layers)
         self.units, self.store_size, self.seed = units, int(store_size), seed
         self.snapshots: dict[int, dict] = {}
+        self.trace: dict = {"epoch": [], "lr": [], "weight_change": {n: [] for n in self.layers}}
         self._channels: dict[str, np.ndarray] = {}
+        self._previous: dict[str, np.ndarray] = {}
 
     def on_train_begin(self, logs=None):
         from zfkeras.methods.deconvnet import Deconvnet
@@ -78,6 +88,12 @@ class FeatureEvolution(keras.callbacks.Callback):
         self._acts = keras.Model(
             self.model.inputs[0], [self.model.get_layer(n).output for n in self.layers]
         )
+        self._previous = {n: self._flat_weights(n) for n in self.layers}
+
+    def _flat_weights(self, name: str) -> np.ndarray:
+        return np.concatenate(
+            [np.ravel(w) for w in self.model.get_layer(name).get_weights()]
+        ).astype(np.float64)
 
     def snapshot(self) -> dict:
         """Take one snapshot of the current weights (what ``on_epoch_end`` stores)."""
@@ -103,18 +119,39 @@ class FeatureEvolution(keras.callbacks.Callback):
     def _as_list(outs):
         return outs if isinstance(outs, (list, tuple)) else [outs]
 
+    def _rate(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._rate_at_start = self._rate()
+
     def on_epoch_end(self, epoch, logs=None):
+        self.trace["epoch"].append(epoch + 1)
+        self.trace["lr"].append(max(self._rate_at_start, self._rate()))
+        for n in self.layers:
+            w, before = self._flat_weights(n), self._previous[n]
+            norm = np.linalg.norm(before)
+            change = np.linalg.norm(w - before) / norm if norm > 0 else float("nan")
+            self.trace["weight_change"][n].append(float(change))
+            self._previous[n] = w
         if epoch + 1 in self.epochs:
             self.snapshots[epoch + 1] = self.snapshot()
 
     def save(self, path: str | Path) -> None:
-        """Write the snapshots to a compressed ``.npz`` (projections as int8 + scale)."""
-        save_snapshots(self.snapshots, path)
+        """Write the snapshots and the trace to a compressed ``.npz`` (projections as int8 +
+        scale)."""
+        save_snapshots(self.snapshots, path, self.trace)
 
 
-def save_snapshots(snapshots: dict, path: str | Path) -> None:
-    """Write snapshots (as in :attr:`FeatureEvolution.snapshots`) to a compressed ``.npz``."""
+def save_snapshots(snapshots: dict, path: str | Path, trace: dict | None = None) -> None:
+    """Write snapshots (as in :attr:`FeatureEvolution.snapshots`) and, if given, the per-epoch
+    trace (:attr:`FeatureEvolution.trace`) to a compressed ``.npz``."""
     arrays = {}
+    if trace is not None:
+        arrays["trace/epoch"] = np.asarray(trace["epoch"], np.int32)
+        arrays["trace/lr"] = np.asarray(trace["lr"], np.float32)
+        for n, v in trace["weight_change"].items():
+            arrays[f"trace/weight_change/{n}"] = np.asarray(v, np.float32)
     for e, snap in snapshots.items():
         arrays[f"{e}/conv1_kernel"] = snap["conv1_kernel"].astype(np.float16)
         for n, d in snap.items():
@@ -136,6 +173,8 @@ def load_snapshots(path: str | Path) -> dict:
     with np.load(path) as z:
         for key in z.files:
             parts = key.split("/")
+            if parts[0] == "trace":
+                continue
             snap = out.setdefault(int(parts[0]), {})
             if parts[1] == "conv1_kernel":
                 snap["conv1_kernel"] = z[key].astype(np.float32)
@@ -150,6 +189,20 @@ def load_snapshots(path: str | Path) -> dict:
     return dict(sorted(out.items()))
 
 
+def load_trace(path: str | Path) -> dict | None:
+    """Read the per-epoch trace saved beside the snapshots (the form of
+    :attr:`FeatureEvolution.trace`, as arrays), or None for a file recorded without one."""
+    with np.load(path) as z:
+        if "trace/epoch" not in z.files:
+            return None
+        prefix = "trace/weight_change/"
+        return {
+            "epoch": z["trace/epoch"],
+            "lr": z["trace/lr"],
+            "weight_change": {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)},
+        }
+
+
 def snapshot_layers(snapshots: dict) -> list[str]:
     first = next(iter(snapshots.values()))
     return [n for n in first if n != "conv1_kernel"]
@@ -162,7 +215,13 @@ def _signature(p: np.ndarray, aligned: bool) -> np.ndarray:
     return tf.image.resize(c[None], (16, 16), antialias=True).numpy().astype(np.float64).ravel()
 
 
-def stabilization(snapshots: dict, threshold: float = 0.1, aligned: bool = True) -> dict:
+def stabilization(
+    snapshots: dict,
+    threshold: float = 0.1,
+    aligned: bool = True,
+    lr: dict | None = None,
+    lr_fraction: float = 0.1,
+) -> dict:
     """How early each layer's projections stop changing.
 
     For consecutive snapshot epochs, the change of a unit is ``1 - cos`` between its two
@@ -171,15 +230,39 @@ def stabilization(snapshots: dict, threshold: float = 0.1, aligned: bool = True)
     resized to 16x16, so that the same pattern found at another place or in another probe image
     counts as unchanged (the paper's figure shows cropped projections).
 
+    A layer whose weights no longer move looks stable whatever it has learned. With ``lr``
+    (epoch -> learning rate, e.g. from :attr:`FeatureEvolution.trace`), a pair of snapshots
+    counts as evidence only when the learning rate of some epoch between them (the later epoch
+    included) was at least ``lr_fraction`` of the run's peak rate; a cosine schedule's last
+    epochs, whose rate has decayed to nearly nothing, then say nothing about stability.
+
     Returns:
         dict layer -> {"epochs": the later epoch of each pair, "change": mean change per pair,
-        "jumps": fraction of units whose strongest probe image changed, "stable_from": the
-        first snapshot epoch after which every later change stays below ``threshold`` (None if
-        the last change is still above it)}.
+        "jumps": fraction of units whose strongest probe image changed, "counted": whether
+        each pair counts (all True without ``lr``), "stable_from": the earlier epoch of the
+        first counted pair from which every later counted change stays below ``threshold``
+        (None if the last counted change is still above it, or no pair counts)}.
+
+    Raises:
+        ValueError: fewer than 2 snapshot epochs, ``lr_fraction`` outside [0, 1], or ``lr``
+            missing an epoch between the snapshots.
     """
     epochs = sorted(snapshots)
     if len(epochs) < 2:
         raise ValueError(f"need snapshots at 2 epochs or more, got {epochs}")
+    if not 0 <= lr_fraction <= 1:
+        raise ValueError(f"lr_fraction must be in [0, 1], got {lr_fraction!r}")
+    counted = [True] * (len(epochs) - 1)
+    if lr is not None:
+        rates = {int(e): float(v) for e, v in dict(lr).items()}
+        missing = [e for e in range(epochs[0] + 1, epochs[-1] + 1) if e not in rates]
+        if missing:
+            raise ValueError(f"lr must give the learning rate of epochs {missing}")
+        peak = max(rates.values())
+        counted = [
+            max(rates[e] for e in range(a + 1, b + 1)) >= lr_fraction * peak
+            for a, b in zip(epochs, epochs[1:])
+        ]
     out = {}
     for n in snapshot_layers(snapshots):
         change, jumps = [], []
@@ -192,11 +275,17 @@ def stabilization(snapshots: dict, threshold: float = 0.1, aligned: bool = True)
             if "image" in snapshots[a][n]:
                 jumps.append(float(np.mean(snapshots[a][n]["image"] != snapshots[b][n]["image"])))
         stable = None
-        for k in range(len(change)):
-            if all(c < threshold for c in change[k:]):
+        for k in (k for k in range(len(change)) if counted[k]):
+            if all(c < threshold for c, f in zip(change[k:], counted[k:]) if f):
                 stable = epochs[k]
                 break
-        out[n] = {"epochs": epochs[1:], "change": change, "jumps": jumps, "stable_from": stable}
+        out[n] = {
+            "epochs": epochs[1:],
+            "change": change,
+            "jumps": jumps,
+            "counted": counted,
+            "stable_from": stable,
+        }
     return out
 
 

@@ -28,6 +28,7 @@ from zfkeras.figures.experiments import (
     invariance_figure,
     probe_figure,
     table_markdown,
+    weight_change_figure,
 )
 from zfkeras.figures.methods import (
     channel_grids,
@@ -64,4 +65,5 @@ __all__ = [
     "tile_mosaic",
     "to_display",
     "top9_figure",
+    "weight_change_figure",
 ]

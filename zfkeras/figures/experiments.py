@@ -82,6 +82,43 @@ def bands_figure(reports: Mapping[str, np.ndarray], title: str | None = None):
     return fig
 
 
+def weight_change_figure(trace: Mapping, lr_fraction: float | None = None):
+    """How far each layer's weights move per epoch, with the learning rate (paper Fig. 4's
+    training run, seen through its weights).
+
+    Args:
+        trace: ``{"epoch": (E,), "lr": (E,), "weight_change": layer -> (E,)}``, as recorded by
+            :class:`zfkeras.FeatureEvolution` (``.trace``) or read by
+            :func:`zfkeras.experiments.evolution.load_trace`.
+        lr_fraction: if given, shade the epochs whose learning rate is below this fraction of
+            the peak (the epochs :func:`~zfkeras.experiments.evolution.stabilization` does not
+            count).
+
+    Returns:
+        The Figure: one line per layer of ``||W_e - W_(e-1)|| / ||W_(e-1)||`` (log scale) and
+        the learning rate on a second axis.
+    """
+    epochs = np.asarray(trace["epoch"])
+    lr = np.asarray(trace["lr"], np.float64)
+    if epochs.ndim != 1 or lr.shape != epochs.shape or not trace["weight_change"]:
+        raise ValueError("trace must hold 'epoch', 'lr' and 'weight_change' of one length")
+    fig, ax = plot()
+    for name, change in trace["weight_change"].items():
+        ax.plot(epochs, np.asarray(change), marker="o", ms=3, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("relative weight change in the epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=FONT, ncols=2)
+    rate = ax.twinx()
+    rate.plot(epochs, lr, color="0.4", ls="--", label="learning rate")
+    rate.set_ylabel("learning rate (dashed)")
+    if lr_fraction is not None:
+        for e in epochs[lr < lr_fraction * lr.max()]:
+            ax.axvspan(e - 0.5, e + 0.5, color="0.85", zorder=0)
+    return fig
+
+
 def evolution_figure(
     snapshots: dict,
     layers: Sequence[str] | None = None,

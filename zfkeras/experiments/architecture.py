@@ -1,0 +1,240 @@
+"""Architecture selection over seeds: ZFNet's 7x7/2 first layer against AlexNet's 11x11/4
+(paper section 4.1, Fig. 6).
+
+The paper compared one AlexNet with one ZFNet by eye. One run per architecture cannot tell a
+difference between architectures from the difference between two random initializations, so
+this module trains both first layers with the course's default recipe for several seeds, under
+one budget, and measures per run:
+
+* ``test_accuracy``: centre-crop top-1 accuracy on a fixed, class-balanced set of CIFAR-10 test
+  images (the same images for every run);
+* ``concentration``: :func:`~zfkeras.experiments.diagnostics.spectral_concentration` of conv1;
+* ``middle_band``: conv1's mean share of spectral energy in the middle frequency band
+  (:func:`~zfkeras.experiments.diagnostics.frequency_bands`, column 1), what the paper saw
+  missing in AlexNet's first layer (Fig. 6 b);
+* ``conv2_high``: aliasing in layer 2 (Fig. 6 d), the mean high-band share of the deconvnet
+  projections (:class:`zfkeras.Deconvnet`) of the strongest conv2 activation of a fixed set of
+  test images, on a 96x96 FFT.
+
+The budget (:func:`budget`): 10,000 CIFAR-10 training images (the subset drawn with the run's
+seed), 8 epochs at 96x96, the rest of the recipe at its default; about 2-3 minutes per run on
+two CPU cores. Each run trains through :func:`zfkeras.training.train` in its own folder
+``run_dir/<arch>-seed<seed>``: a stopped command resumes from the last completed epoch, and a
+finished run is loaded, not trained again.
+
+Python: :func:`run_study`, :func:`load_study`, :func:`summarize`, :func:`verdict`. Command line
+(the shipped ``data/architecture-cifar10.npz``)::
+
+    python -m zfkeras.experiments.architecture --out data/architecture-cifar10.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from zfkeras import config, training
+from zfkeras import data as zdata
+from zfkeras.experiments import diagnostics
+
+ARCHS = ("zfnet", "alexnet")
+SEEDS = (0, 1, 2)
+METRICS = ("test_accuracy", "concentration", "middle_band", "conv2_high")
+
+
+def budget(**overrides) -> training.Recipe:
+    """The shared recipe of every run (``arch`` and ``seed`` are set per run): the default
+    recipe on 10,000 CIFAR-10 training images for 8 epochs, validating on 1,000 (tiny in quick
+    mode: 128 images, 1 epoch). ``overrides`` replace any field of the recipe."""
+    base = training.Recipe(
+        dataset="cifar10",
+        epochs=config.pick(8, 1),
+        train_size=config.pick(10000, 128),
+        test_size=config.pick(1000, 64),
+    )
+    return replace(base, **overrides)
+
+
+def run_name(arch: str, seed: int) -> str:
+    """``"zfnet-seed0"``: the key (and folder name) of one run."""
+    return f"{arch}-seed{seed}"
+
+
+def train_or_load(
+    recipe: training.Recipe, out_dir: Path, data_dir: str | None = None, verbose: int = 0
+):
+    """Train ``recipe`` in ``out_dir`` (resuming a stopped run), or load the finished run there
+    when its ``model.json`` holds the same recipe. Returns ``(model, info)``."""
+    out_dir = Path(out_dir)
+    info_path = out_dir / "model.json"
+    if info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if info["recipe"] == asdict(recipe):
+            return keras.saving.load_model(out_dir / "model.keras", compile=False), info
+    command = "python -m zfkeras.experiments.architecture"
+    return training.train(recipe, out_dir, data_dir, verbose=verbose, command=command)
+
+
+def evaluation_images(size: int, data_dir: str | None = None):
+    """The fixed evaluation set: the first ``size // 10`` test images of every CIFAR-10 class,
+    as uint8 ``(N, 32, 32, 3)`` images and int labels ``(N,)``."""
+    return zdata.cifar10("test", data_dir, limit=max(1, size // 10))
+
+
+def measure(model, mean, images, labels, recipe: training.Recipe, probes: int) -> dict:
+    """The four numbers of one run (see the module docstring); ``probes`` is how many of
+    ``images`` (the first ones) are projected down from conv2."""
+    from zfkeras.methods.deconvnet import Deconvnet
+
+    kernel = model.get_layer("conv1").kernel.numpy()
+    x = zdata.centre_crop(
+        zdata.normalize(images[:probes], mean), recipe.image_size, recipe.crop_scale
+    ).numpy()
+    proj = Deconvnet(model).project(x, "conv2")
+    return {
+        "test_accuracy": training.evaluate(model, images, labels, mean, recipe.crop_scale),
+        "concentration": diagnostics.spectral_concentration(kernel),
+        "middle_band": float(diagnostics.frequency_bands(kernel)[:, 1].mean()),
+        "conv2_high": float(diagnostics.frequency_bands(proj, size=96)[:, 2].mean()),
+    }
+
+
+def run_study(
+    recipe: training.Recipe | None = None,
+    run_dir: str | Path = "runs/architecture",
+    archs=ARCHS,
+    seeds=SEEDS,
+    eval_size: int | None = None,
+    probes: int | None = None,
+    data_dir: str | None = None,
+    verbose: int = 0,
+) -> dict:
+    """Train (or load) every ``(arch, seed)`` run and measure it.
+
+    Args:
+        recipe: the shared budget (default :func:`budget`).
+        run_dir: folder of the run folders ``<arch>-seed<seed>``.
+        eval_size: evaluation images (default 2,000; 40 in quick mode), class-balanced.
+        probes: evaluation images projected from conv2 (default 64; 8 in quick mode).
+
+    Returns:
+        ``{"recipe": dict, "eval_size": int, "probes": int, "runs": {name: {"arch", "seed",
+        metrics..., "train_seconds", "conv1_kernel" (kh, kw, 3, n)}}}``.
+    """
+    recipe = recipe or budget()
+    eval_size = eval_size or config.pick(2000, 40)
+    probes = probes or config.pick(64, 8)
+    images, labels = evaluation_images(eval_size, data_dir)
+    runs = {}
+    for arch in archs:
+        for seed in seeds:
+            rec = replace(recipe, arch=arch, seed=int(seed))
+            name = run_name(arch, int(seed))
+            model, info = train_or_load(rec, Path(run_dir) / name, data_dir, verbose)
+            mean = np.asarray(info["mean"], np.float32)
+            runs[name] = {"arch": arch, "seed": int(seed)}
+            runs[name] |= measure(model, mean, images, labels, rec, probes)
+            runs[name]["train_seconds"] = info["train_seconds"]
+            runs[name]["conv1_kernel"] = model.get_layer("conv1").kernel.numpy()
+            print(f"{name}: " + ", ".join(f"{k} {runs[name][k]:.3f}" for k in METRICS))
+    return {"recipe": asdict(recipe), "eval_size": len(images), "probes": probes, "runs": runs}
+
+
+def save_study(study: dict, path: str | Path, command: str) -> None:
+    """Write :func:`run_study`'s result as a small ``.npz``: ``<run>/conv1_kernel`` (float32)
+    per run, the rest (recipe, numbers, ``command``) as JSON in ``info``."""
+    arrays = {
+        f"{k}/conv1_kernel": np.asarray(r["conv1_kernel"], np.float32)
+        for k, r in study["runs"].items()
+    }
+    info = {k: v for k, v in study.items() if k != "runs"} | {"command": command}
+    info["runs"] = {
+        k: {a: v for a, v in r.items() if a != "conv1_kernel"} for k, r in study["runs"].items()
+    }
+    np.savez_compressed(path, info=json.dumps(info), **arrays)
+
+
+def load_study(path: str | Path) -> dict:
+    """Read a file written by :func:`save_study` (the form of :func:`run_study`, plus
+    ``"command"``)."""
+    with np.load(path) as z:
+        info = json.loads(str(z["info"]))
+        for k, r in info["runs"].items():
+            r["conv1_kernel"] = z[f"{k}/conv1_kernel"]
+    return info
+
+
+def summarize(study: dict, metrics=METRICS) -> dict:
+    """Mean and spread of every metric per architecture.
+
+    Returns:
+        dict arch -> metric -> ``{"values": per-seed values in seed order, "mean", "std" (the
+        sample standard deviation, 0 for one seed), "min", "max"}``.
+    """
+    out: dict = {}
+    for r in sorted(study["runs"].values(), key=lambda r: (r["arch"], r["seed"])):
+        for m in metrics:
+            out.setdefault(r["arch"], {}).setdefault(m, {"values": []})["values"].append(r[m])
+    for per_arch in out.values():
+        for s in per_arch.values():
+            v = np.asarray(s["values"], np.float64)
+            s |= {
+                "mean": float(v.mean()),
+                "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                "min": float(v.min()),
+                "max": float(v.max()),
+            }
+    return out
+
+
+def verdict(summary: dict, metric: str, higher: str, lower: str) -> str:
+    """Does ``higher`` score above ``lower`` on ``metric`` beyond the seed spread?
+
+    ``"holds"`` when every seed of ``higher`` scores above every seed of ``lower`` (the ranges
+    do not overlap), ``"reversed"`` when every seed scores below, and ``"within the seed
+    spread"`` otherwise.
+
+    Raises:
+        ValueError: an architecture or metric not in ``summary``.
+    """
+    for arch in (higher, lower):
+        if arch not in summary or metric not in summary[arch]:
+            raise ValueError(f"no {metric!r} for arch {arch!r} in summary ({list(summary)})")
+    h, lo = summary[higher][metric], summary[lower][metric]
+    if h["min"] > lo["max"]:
+        return "holds"
+    if h["max"] < lo["min"]:
+        return "reversed"
+    return "within the seed spread"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m zfkeras.experiments.architecture",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", default="data/architecture-cifar10.npz")
+    p.add_argument("--run-dir", default="runs/architecture")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--train-size", type=int, default=None)
+    p.add_argument("--verbose", type=int, default=2)
+    args = p.parse_args(argv)
+    over = {k: v for k, v in (("epochs", args.epochs), ("train_size", args.train_size)) if v}
+    study = run_study(budget(**over), args.run_dir, seeds=args.seeds, verbose=args.verbose)
+    used = sys.argv[1:] if argv is None else argv
+    save_study(study, args.out, "python -m zfkeras.experiments.architecture " + " ".join(used))
+    for arch, s in summarize(study).items():
+        print(arch, ", ".join(f"{m} {v['mean']:.3f} ± {v['std']:.3f}" for m, v in s.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
