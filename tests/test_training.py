@@ -168,7 +168,8 @@ def test_renorm_switch_caps_or_leaves_filters(renorm):
         loss = tf.reduce_mean(loss)
     grad = tape.gradient(loss, conv1.kernel).numpy()
     model.train_on_batch(x, y)
-    step = w0 - 0.5 * grad  # first SGD step: the momentum buffer starts at zero
+    # first SGD step (the momentum buffer starts at zero), at conv1's own learning rate
+    step = w0 - 0.5 * recipe.conv1_lr * grad
     rms = np.sqrt((step**2).reshape(-1, step.shape[-1]).mean(0))
     expected = step * np.minimum(1.0, 0.1 / rms) if renorm else step
     after = conv1.kernel.numpy()
