@@ -90,8 +90,9 @@ def test_batch_size_does_not_matter(model, image):
     ref = zfkeras.occlusion_sensitivity(model, image, 3, 1, layer="conv", batch_size=1000)
     for bs in (1, 7, 32):
         res = zfkeras.occlusion_sensitivity(model, image, 3, 1, layer="conv", batch_size=bs)
-        for key in ("probability", "top_class", "activation"):
-            np.testing.assert_array_equal(getattr(res, key), getattr(ref, key))
+        np.testing.assert_array_equal(res.top_class, ref.top_class)
+        for key in ("probability", "activation"):  # equal up to float rounding in the kernels
+            np.testing.assert_allclose(getattr(res, key), getattr(ref, key), rtol=0, atol=1e-6)
 
 
 def test_softmax_applied_to_logits(image):
