@@ -1,4 +1,4 @@
-"""Every method on every Keras CNN (issue 11): the six keras.applications architectures
+"""Every method on every Keras CNN: the six keras.applications architectures
 (weights=None, 32x32 inputs, 10 classes), each built once per module, times every public method.
 
 Independent checks: ``backprop`` projections against a bare ``tf.GradientTape`` gradient;

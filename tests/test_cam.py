@@ -7,7 +7,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras import data, figures
 from zfkeras.methods import cam
-from zfkeras.methods.rules import relu_hook
+from zfkeras.methods.deconvnet.rules import relu_hook
 
 matplotlib.use("Agg")
 
@@ -202,7 +202,7 @@ def shapes_game():
 
 @pytest.mark.shipped
 def test_pointing_game_shapes_trained_vs_randomized(shapes_game):
-    # issue 5: the peak on the object for at least 90% of unseen images (strict), and clearly
+    # the peak on the object for at least 90% of unseen images (strict), and clearly
     # lower with re-initialized weights (Adebayo et al.). Tolerance 8 px = half the 16-px stride
     # of conv5, the resolution Grad-CAM works at.
     trained, random, masks = shapes_game

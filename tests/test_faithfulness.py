@@ -9,15 +9,15 @@ import scipy.stats
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.methods.deletion import Curve, blur, deletion_curve, insertion_curve
-from zfkeras.methods.faithfulness import (
+from zfkeras.evaluation.deletion import Curve, blur, deletion_curve, insertion_curve
+from zfkeras.evaluation.faithfulness import (
     METHODS,
     explain,
     pointing_game,
     randomization_test,
     reinitialize,
 )
-from zfkeras.methods.similarity import normalize, ranks, spearman, ssim
+from zfkeras.evaluation.similarity import normalize, ranks, spearman, ssim
 
 
 # ----------------------------------------------------------------------------- similarity

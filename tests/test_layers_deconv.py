@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zfkeras.models.layers import (
+from zfkeras.methods.deconvnet.layers import (
     MaxPoolingWithSwitches,
     Rectification,
     TiedConv2DTranspose,

@@ -215,7 +215,7 @@ def test_image_must_match_model(model):
 @pytest.mark.slow
 @pytest.mark.shipped
 def test_shipped_shapes_lowest_probability_on_the_object():
-    # issue 6: for zfnet-shapes the occluder position with the lowest true-class probability
+    # for zfnet-shapes the occluder position with the lowest true-class probability
     # overlaps the object in at least 90% of unseen images (a 24-px square, about the radius of
     # the largest objects; chapter 10), far above chance (the share of positions touching it).
     bundle = zfkeras.pretrained("zfnet-shapes")

@@ -24,7 +24,6 @@ import numpy as np
 
 from zfkeras import config, models, training
 from zfkeras import data as zdata
-from zfkeras.methods.checks import quiet_retracing
 
 FC = ("fc6", "drop6", "fc7", "drop7")
 CONV34 = ("conv3", "conv4")
@@ -167,8 +166,7 @@ def run_ablation(
     for k, (label, spec) in enumerate(variants.items()):
         rec = replace(recipe, fc_units=spec.get("fc_units", recipe.fc_units))
         model = build_variant(rec, len(names), spec.get("remove", ()), spec.get("width"))
-        with quiet_retracing():
-            res = train_variant(model, recipe, xtr, ytr, xte, yte, verbose, patience)
+        res = train_variant(model, recipe, xtr, ytr, xte, yte, verbose, patience)
         rows.append(
             {
                 "variant": label,

@@ -94,7 +94,7 @@ class FeatureEvolution(keras.callbacks.Callback):
         for n, m in zip(self.layers, maxima):
             ch = self._channels[n]
             best = m[:, ch].argmax(0)  # the probe image with the strongest activation per unit
-            proj = self._deconv.project(self.probe[best], n, channel=ch)
+            proj = self._deconv.project(self.probe[best], n, channels=ch)
             proj = tf.image.resize(proj, (self.store_size,) * 2, antialias=True).numpy()
             out[n] = {"channel": ch, "image": best, "value": m[best, ch], "projection": proj}
         return out

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.checks import BATCH_SIZE, VERBOSE, quiet_retracing
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 
 
 def _check_layers(model: keras.Model, layers: Sequence[str]) -> None:
@@ -94,10 +94,9 @@ def layer_features(
     run = checks.cached(model, ("pooled", layers, grid), lambda: _pooled(model, layers, grid))
     parts = list(checks.batches(len(x), batch_size))
     bar, out = checks.Progress(len(parts), verbose), []
-    with quiet_retracing():
-        for k, b in enumerate(parts):
-            out.append([o.numpy() for o in run(tf.constant(x[b]))])
-            bar.update(k + 1)
+    for k, b in enumerate(parts):
+        out.append([o.numpy() for o in run(tf.constant(x[b]))])
+        bar.update(k + 1)
     return {n: np.concatenate([p[k] for p in out]) for k, n in enumerate(layers)}
 
 
@@ -279,21 +278,20 @@ def generalization(
     pool = zdata.shapes(max(per_class) * 5 * 4, seed=seed + 31, image_size=size)
     test = zdata.shapes(test_size, seed=seed + 32, image_size=size)
     x_pool, x_test = bundle.preprocess(pool["images"]), bundle.preprocess(test["images"])
-    with quiet_retracing():
-        rows = [
-            few_shot_transfer(
-                bundle.model,
-                x_pool,
-                pool["labels"],
-                x_test,
-                test["labels"],
-                k,
-                epochs,
-                fine_tune_epochs,
-                seed,
-            )
-            for k in per_class
-        ]
+    rows = [
+        few_shot_transfer(
+            bundle.model,
+            x_pool,
+            pool["labels"],
+            x_test,
+            test["labels"],
+            k,
+            epochs,
+            fine_tune_epochs,
+            seed,
+        )
+        for k in per_class
+    ]
     return {
         "source": source,
         "target": f"shapes at {size}x{size}, {len(pool['class_names'])} classes",

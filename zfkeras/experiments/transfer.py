@@ -35,7 +35,6 @@ from zfkeras.experiments.probes import (
     few_shot_indices,
     layer_features,
     linear_probe,
-    quiet_retracing,
 )
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
@@ -199,13 +198,10 @@ def transfer_curves(
                     for lay in layers
                 }
             )
-            with quiet_retracing():
-                scratch, s_mean = train_scratch(
-                    replace(recipe, seed=r), x, y, classes, scratch_steps
-                )
-                scratch_runs.append(
-                    round(training.evaluate(scratch, x_test, y_test, s_mean, recipe.crop_scale), 4)
-                )
+            scratch, s_mean = train_scratch(replace(recipe, seed=r), x, y, classes, scratch_steps)
+            scratch_runs.append(
+                round(training.evaluate(scratch, x_test, y_test, s_mean, recipe.crop_scale), 4)
+            )
             bar.add(1)
         rows.append(
             {
@@ -250,8 +246,7 @@ def run_transfer(
     keep = np.sort(rng.permutation(len(split.source))[: recipe.train_size or len(split.source)])
     x_src, y_src = xtr[split.source[keep]], split.source_labels[keep]
     t0 = time.time()
-    with quiet_retracing():
-        model, mean, history = pretrain(recipe, x_src, y_src, len(split.source_classes))
+    model, mean, history = pretrain(recipe, x_src, y_src, len(split.source_classes))
     pretrain_seconds = round(time.time() - t0, 1)
     s_test = test_split.source[:]
     source_acc = training.evaluate(

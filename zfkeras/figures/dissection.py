@@ -1,9 +1,8 @@
-"""Figures for network dissection and the faithfulness checks.
+"""Figures for network dissection (Bau et al., 2017).
 
-Every function takes computed results (:class:`zfkeras.methods.dissection.Dissection`, masks,
-the dict of :func:`zfkeras.methods.faithfulness.randomization_test`,
-:class:`zfkeras.methods.deletion.Curve`) and returns the matplotlib Figure; nothing is computed
-here.
+Every function takes computed results (:class:`zfkeras.methods.dissection.Dissection`, masks)
+and returns the matplotlib Figure; nothing is computed here. The faithfulness checks' figures
+are in :mod:`zfkeras.figures.faithfulness`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Figures for the faithfulness checks (chapter 11): cascading randomization, similarity curves,
 deletion/insertion curves.
 
-Every function takes computed results (the dict of
-:func:`zfkeras.methods.faithfulness.randomization_test`, :class:`zfkeras.methods.deletion.Curve`)
-and returns the matplotlib Figure; nothing is computed here.
+Every function takes computed results (:class:`zfkeras.evaluation.faithfulness.Randomization`,
+:class:`zfkeras.evaluation.deletion.Curve`) and returns the matplotlib Figure; nothing is
+computed here.
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from zfkeras.figures.style import (
 )
 
 
-def randomization_figure(result: dict, images=None, max_images: int = 3, size: float = 1.2):
+def randomization_figure(result, images=None, max_images: int = 3, size: float = 1.2):
     """Adebayo et al. Fig. 2 style: the explanation after each randomization step (columns)
     for a few images (rows), and the Spearman/SSIM curves underneath.
 
     Args:
-        result: the dict of :func:`zfkeras.methods.faithfulness.randomization_test`.
+        result: a :class:`~zfkeras.evaluation.faithfulness.Randomization`.
         images: optional ``(N, H, W, 3)`` shown in a first column.
         max_images: rows drawn.
         size: inches per panel.
     """
-    maps = np.abs(np.asarray(result["maps"]))[:, :max_images]
+    maps = np.abs(np.asarray(result.maps))[:, :max_images]
     steps, n = maps.shape[:2]
     extra = images is not None
     fig = plt.figure(figsize=(size * (steps + extra) + 0.5, size * (n + 1.6)))
@@ -50,11 +50,11 @@ def randomization_figure(result: dict, images=None, max_images: int = 3, size: f
             ax.imshow(maps[s, i], cmap="gray")
             ax.axis("off")
             if i == 0:
-                ax.set_title(result["layers"][s], fontsize=7, rotation=30)
+                ax.set_title(result.layers[s], fontsize=7, rotation=30)
     ax = fig.add_subplot(grid[n:, :])
-    ax.plot(result["spearman"], "o-", label="Spearman (|map|)")
-    ax.plot(result["ssim"], "s-", label="SSIM")
-    ax.set_xticks(range(steps), result["layers"], fontsize=7, rotation=30)
+    ax.plot(result.spearman, "o-", label="Spearman (|map|)")
+    ax.plot(result.ssim, "s-", label="SSIM")
+    ax.set_xticks(range(steps), result.layers, fontsize=7, rotation=30)
     ax.set_ylim(-0.1, 1.05)
     ax.set_ylabel("similarity to original", fontsize=8)
     ax.legend(fontsize=7)
@@ -66,7 +66,7 @@ def curves_figure(curves: dict, kind: str = "deletion", size: float = 3.0):
     """Mean deletion (or insertion) curve of several heatmap methods, AUC in the legend.
 
     Args:
-        curves: ``{method name: Curve}`` (:class:`zfkeras.methods.deletion.Curve`).
+        curves: ``{method name: Curve}`` (:class:`zfkeras.evaluation.deletion.Curve`).
         kind: ``"deletion"`` or ``"insertion"`` (axis label).
     """
     fig, ax = plt.subplots(figsize=(1.4 * size, size))
@@ -91,7 +91,7 @@ def cascade_figure(results: dict, image, index: int = 0, size: float | None = No
     Each panel is the absolute map scaled to [0, 1] on its own (grey, as in the paper).
 
     Args:
-        results: ``{method name: dict of randomization_test}``, all with the same ``layers``.
+        results: ``{method name: Randomization}``, all with the same ``layers``.
         image: ``(H, W, 3)`` the image explained, for display (uint8 or float).
         index: which image of the results to draw.
         size: at least this many inches per panel.
@@ -100,10 +100,10 @@ def cascade_figure(results: dict, image, index: int = 0, size: float | None = No
         ValueError: the results do not share their layers, or ``index`` is out of range.
     """
     names = list(results)
-    layers = list(results[names[0]]["layers"])
-    if any(list(r["layers"]) != layers for r in results.values()):
+    layers = list(results[names[0]].layers)
+    if any(list(r.layers) != layers for r in results.values()):
         raise ValueError("results must all randomize the same layers, got different 'layers'")
-    n_img = np.asarray(results[names[0]]["maps"]).shape[1]
+    n_img = np.asarray(results[names[0]].maps).shape[1]
     if not 0 <= index < n_img:
         raise ValueError(f"index must be in [0, {n_img}), got {index!r}")
     img = as_image(image)
@@ -120,7 +120,7 @@ def cascade_figure(results: dict, image, index: int = 0, size: float | None = No
         head_px=30,
     )
     for r, name in enumerate(names):
-        maps = np.abs(np.asarray(results[name]["maps"])[:, index])
+        maps = np.abs(np.asarray(results[name].maps)[:, index])
         show(axes[r, 0], img, k)
         for s in range(len(layers)):
             m = maps[s]
@@ -151,11 +151,11 @@ def similarity_figure(results: dict, title: str | None = None):
     of each method's map with its original as the layers are randomized (one line per method).
 
     Args:
-        results: ``{method name: dict of randomization_test}``, all with the same ``layers``.
+        results: ``{method name: Randomization}``, all with the same ``layers``.
         title: figure title.
     """
     fig, axes = subplots(1, 2, panel_aspect=0.62, extra_height=0.6)
-    layers = list(next(iter(results.values()))["layers"])
+    layers = list(next(iter(results.values())).layers)
     for ax, key, label in zip(
         axes[0], ("spearman", "ssim"), ("Spearman rank correlation of |map|", "SSIM of |map|")
     ):
@@ -185,7 +185,7 @@ def deletion_insertion_figure(deletion: dict, insertion: dict, title: str | None
 
     Args:
         deletion, insertion: ``{method name: Curve}``
-            (:class:`zfkeras.methods.deletion.Curve`).
+            (:class:`zfkeras.evaluation.deletion.Curve`).
         title: figure title.
     """
     fig, axes = subplots(1, 2, panel_aspect=0.62, extra_height=0.4)
