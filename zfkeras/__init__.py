@@ -18,6 +18,25 @@ The public API is re-exported here.
 """
 
 import importlib
+import os
+import sys
+import warnings
+
+
+def _started_as_command() -> bool:
+    """Whether this process is ``python -m zfkeras.<module>`` (a command line of the package)."""
+    argv = list(getattr(sys, "orig_argv", []))
+    return "-m" in argv[:-1] and argv[argv.index("-m") + 1].startswith("zfkeras.")
+
+
+if _started_as_command() and "tensorflow" not in sys.modules:
+    # as quietly as the course kernels start: no TensorFlow start-up lines before the output
+    from zfkeras._quiet import _zfkeras_quiet_start
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _zfkeras_quiet_start()
+    # runpy's note that the package (which re-exports it) already imported the module
+    warnings.filterwarnings("ignore", "'zfkeras[.].*' found in sys.modules", RuntimeWarning)
 
 from zfkeras import config, data, evaluation, experiments, methods, models, training
 from zfkeras.experiments.evolution import FeatureEvolution

@@ -124,7 +124,7 @@ def _curve(
     run = checks.cached(model, ("deletion",), lambda: _compiled(model))
     per = max(1, batch_size // (steps + 1))
     start, end = (base, x) if insert else (x, base)
-    bar = checks.Progress(n, verbose, unit_name="image")
+    bar = checks.Progress(n, verbose=verbose, unit_name="image")
     scores = []
     for sl in checks.batches(n, per):
         scores.append(run(start[sl], end[sl], rank[sl], counts.astype(np.int32), cls[sl]).numpy())

@@ -97,7 +97,7 @@ def explain(
     return maps.astype(np.float32)
 
 
-def reinitialize(layer, seed: int) -> None:
+def reinitialize(layer, *, seed: int = SEED) -> None:
     """Draw ``layer``'s weights again from its own initializers (``kernel_initializer`` for
     ``kernel``, ``gamma_initializer`` for ``gamma``, ...) seeded by ``seed``. A variable without
     an initializer attribute gets normal noise with the mean and standard deviation of its
@@ -193,11 +193,11 @@ def randomization_test(
     first = explain(clone, x, method, cls, **quiet)
     names, rho, sim, maps = ["original"], [1.0], [1.0], [first]
     ref = np.abs(first)
-    bar = checks.Progress(len(layers), verbose, unit_name="layer")
+    bar = checks.Progress(len(layers), verbose=verbose, unit_name="layer")
     for step, layer in enumerate(layers, start=1):
         if not cascade:
             clone.set_weights(original)
-        reinitialize(layer, seed + step)
+        reinitialize(layer, seed=seed + step)
         m = explain(clone, x, method, cls, **quiet)
         names.append(layer.name)
         rho.append(float(spearman(ref, np.abs(m)).mean()))

@@ -186,7 +186,7 @@ def invariance_curves(
     rel = {n: np.zeros((len(amounts), len(x)), np.float32) for n in layers}
     prob = np.zeros((len(amounts), len(x)), np.float32)
     pred = np.zeros((len(amounts), len(x)), np.int64)
-    bar = checks.Progress(len(amounts), verbose, unit_name="amount")
+    bar = checks.Progress(len(amounts), verbose=verbose, unit_name="amount")
     for a, amount in enumerate(amounts):
         feats, p = features(transform(x, kind, amount, fill))
         for k, n in enumerate(layers):

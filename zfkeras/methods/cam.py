@@ -59,10 +59,10 @@ def _gradcam_fn(model, layer):
     def run(x, cls):
         with tf.GradientTape() as tape:
             a, z = both(x, training=False)
-            a, z = tf.cast(a, tf.float32), tf.cast(z, tf.float32)
+            z = tf.cast(z, tf.float32)  # float32 under mixed precision too
             cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
             score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
-        g = tape.gradient(score, a)
+        g, a = tf.cast(tape.gradient(score, a), tf.float32), tf.cast(a, tf.float32)
         weights = tf.reduce_mean(g, axis=(1, 2), keepdims=True)
         return tf.nn.relu(tf.reduce_sum(weights * a, -1)), cls
 
@@ -172,7 +172,7 @@ def gradcam(
     size = x.shape[1:3] if resize else None
     maps, mats = [], None
     parts = list(checks.batches(len(x), batch_size))
-    bar = checks.Progress(len(parts), verbose)
+    bar = checks.Progress(len(parts), verbose=verbose)
     for k, b in enumerate(parts):
         cam = run(tf.constant(x[b]), tf.constant(cls[b]))[0]
         if size is not None and mats is None:
@@ -229,7 +229,7 @@ def class_projection(
     x, cls = _prepare(model, images, class_index, batch_size, verbose)
     run = checks.cached(model, ("projection", mode), lambda: _projection_fn(model, mode))
     parts = list(checks.batches(len(x), batch_size))
-    bar, out = checks.Progress(len(parts), verbose), []
+    bar, out = checks.Progress(len(parts), verbose=verbose), []
     for k, b in enumerate(parts):
         out.append(run(tf.constant(x[b]), tf.constant(cls[b])).numpy())
         bar.update(k + 1)

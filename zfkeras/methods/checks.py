@@ -344,7 +344,8 @@ class Progress:
     def __init__(
         self,
         total: int,
-        verbose="auto",
+        *,
+        verbose: int | str = VERBOSE,
         unit_name: str = "batch",
         seconds: float = 3.0,
         stateful_metrics: Sequence[str] | None = None,

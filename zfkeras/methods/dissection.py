@@ -275,7 +275,7 @@ def dissect(
         ),
     )
     starts = range(0, n, batch_size)
-    bar = checks.Progress(2 * len(starts), verbose)
+    bar = checks.Progress(2 * len(starts), verbose=verbose)
     kept = tf.fill([units, m], tf.constant(-np.inf, tf.float32))
     for step, i in enumerate(starts):  # pass 1: the top-m values of every unit
         kept = top(kept, forward(tf.constant(x[i : i + batch_size])))

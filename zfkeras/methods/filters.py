@@ -211,7 +211,7 @@ def visualize_filters(
     n_in = features.inputs[0].shape[-1]
     parts = list(checks.batches(len(chosen), batch_size))
     bar = checks.Progress(
-        steps * len(parts), verbose, unit_name="step", stateful_metrics=["mean activation"]
+        steps * len(parts), verbose=verbose, unit_name="step", stateful_metrics=["mean activation"]
     )
     out, alive = [], []
     for k, b in enumerate(parts):

@@ -145,7 +145,7 @@ def top_activations(
     if n_batches is None:  # a dataset of unknown length: a bar without a target
         bar = keras.utils.Progbar(None, unit_name="batch") if verbose == 1 else None
     else:
-        bar = checks.Progress(n_batches, verbose)
+        bar = checks.Progress(n_batches, verbose=verbose)
     seen = done = 0
     for x in batches:
         if tuple(x.shape[1:]) != tuple(d or g for d, g in zip(image_shape, x.shape[1:])):

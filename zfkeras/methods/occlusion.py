@@ -193,7 +193,7 @@ def occlusion_sensitivity(
     size = tf.constant(patch_size, tf.int32)
     grid = np.stack(np.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2).astype(np.int32)
     parts = list(checks.batches(len(grid), batch_size))
-    bar = checks.Progress(len(parts) * len(x), verbose)
+    bar = checks.Progress(len(parts) * len(x), verbose=verbose)
     out = {k: [] for k in ("p", "a", "c", "base_p", "base_a", "ch")}
     for i, image in enumerate(x):
         img = tf.constant(image)

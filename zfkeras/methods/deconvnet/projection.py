@@ -218,11 +218,12 @@ class Deconvnet:
 
             def project(images, channel, row, col):
                 if kind == "units":
-                    return _select(forward(images)[0], channel, row, col)[0]
-                return down(images, lambda act: _select(act, channel, row, col)[1])
+                    return _select(tf.cast(forward(images)[0], tf.float32), channel, row, col)[0]
+                signal = down(images, lambda act: _select(act, channel, row, col)[1])
+                return tf.cast(signal, tf.float32)  # float32 under mixed precision too
 
             def down_signal(images, signal):
-                return down(images, lambda act: signal)
+                return tf.cast(down(images, lambda act: tf.cast(signal, act.dtype)), tf.float32)
 
             x_spec = tf.TensorSpec((None, *image_shape), tf.float32)
             if kind == "down":
@@ -294,7 +295,7 @@ class Deconvnet:
         ch, row, col = self._units(route, len(x), channels, location, x.shape[1:])
         fn = self._function(route, mode, "project", x.shape[1:])
         parts = list(checks.batches(len(x), batch_size))
-        bar, out = checks.Progress(len(parts), verbose), []
+        bar, out = checks.Progress(len(parts), verbose=verbose), []
         for k, b in enumerate(parts):
             out.append(fn(x[b], ch[b], row[b], col[b]).numpy())
             bar.update(k + 1)

@@ -61,8 +61,10 @@ def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channels, locat
     return ch.astype(np.int32), loc[:, 0].astype(np.int32), loc[:, 1].astype(np.int32)
 
 
-def select(act, channel, row, col):
-    """The kept unit per image (-1: the strongest) and the signal holding only its value."""
+def select(act, chans, rows, cols):
+    """The kept unit per image (``chans``, ``rows``, ``cols``: int32 ``(n,)``, -1: the
+    strongest) and the signal holding only its value."""
+    channel, row, col = chans, rows, cols
     n = tf.shape(act)[0]
     best = tf.argmax(tf.reduce_max(act, axis=(1, 2)), -1, output_type=tf.int32)
     channel = tf.where(channel >= 0, channel, best)
