@@ -93,9 +93,9 @@ def test_projections(built, arch):
     if info.relu:  # a ReLU rule changes the result
         assert np.abs(proj["deconvnet"] - grad).max() > 1e-3 * np.abs(grad).max()
     if arch == "vgg16":
-        assert info.path == "chain" and not info.nonlinear
+        assert info.way == "chain" and not info.nonlinear
     else:
-        assert info.path == "graph"
+        assert info.way == "graph"
     if arch in ("efficientnetb0", "convnext_tiny"):  # swish / gelu: crossed by gradient
         assert info.nonlinear
 
@@ -224,7 +224,7 @@ def test_branching_model_against_bare_custom_gradients(mode):
     assert np.abs(expect).max() > 0
     np.testing.assert_allclose(got, expect, atol=1e-5 * np.abs(expect).max())
     info = d.describe("top")
-    assert info.path == "graph" and info.switches == ("pool",)
+    assert info.way == "graph" and info.switches == ("pool",)
     assert set(info.relu) == {"top", "r6", "r2", "c1"} and not info.nonlinear
     assert {"add", "cat", "bn", "c2", "c3"} <= set(info.linear)
     c3 = keras.Model(model.inputs, model.get_layer("c3").output)(x).numpy()

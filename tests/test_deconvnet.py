@@ -274,8 +274,8 @@ def test_chain_and_graph_paths_agree_on_zfnet(mode):
     model = zfkeras.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
     x = np.random.default_rng(9).normal(size=(3, 96, 96, 3)).astype("float32")
     chain, graph = Deconvnet(model, way="chain"), Deconvnet(model, way="graph")
-    assert Deconvnet(model).describe("conv5").path == "chain"
-    assert graph.describe("conv5").path == "graph" and graph.describe("conv5").nonlinear == (
+    assert Deconvnet(model).describe("conv5").way == "chain"
+    assert graph.describe("conv5").way == "graph" and graph.describe("conv5").nonlinear == (
         "norm2",
         "norm1",
     )  # contrast normalization: by its gradient on both paths
@@ -377,10 +377,10 @@ def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, c
         Deconvnet(model, way="chain").project(x, "c")
     with pytest.raises(ValueError, match=match + ".*switches='indices' needs the chain path"):
         Deconvnet(model, switches="indices").project(x, "c")
-    d = Deconvnet(model)  # path="auto": the graph path
+    d = Deconvnet(model)  # way="auto": the graph path
     field, name = crossed
     info = d.describe("c")
-    assert info.path == "graph" and info.layer == "c" and name in getattr(info, field)
+    assert info.way == "graph" and info.layer == "c" and name in getattr(info, field)
     # backprop on the graph path is the plain gradient
     sub = keras.Model(model.inputs, model.get_layer("c").output)
     xt = tf.constant(x)
@@ -434,9 +434,9 @@ def test_relu_rules_and_figure():
     f = np.array([[1.0, -1.0], [-2.0, 3.0]])
     r = np.array([[-1.0, 2.0], [4.0, 5.0]])
     results = relu_rules(f, r)
-    np.testing.assert_array_equal(results["backprop"], [[-1, 0], [0, 5]])
-    np.testing.assert_array_equal(results["deconvnet"], [[0, 2], [4, 5]])
-    np.testing.assert_array_equal(results["guided"], [[0, 0], [0, 5]])
+    np.testing.assert_array_equal(results.backprop, [[-1, 0], [0, 5]])
+    np.testing.assert_array_equal(results.deconvnet, [[0, 2], [4, 5]])
+    np.testing.assert_array_equal(results.guided, [[0, 0], [0, 5]])
     assert zfkeras.rules_figure(f, r).axes
     with pytest.raises(ValueError, match="one shape"):
         zfkeras.rules_figure(f, r[0])

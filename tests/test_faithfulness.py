@@ -340,16 +340,11 @@ def test_figures():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zfkeras.figures.faithfulness import curves_figure, randomization_figure
+    from zfkeras.figures.faithfulness import deletion_insertion_figure
 
-    model, x = _tiny()
-    out = randomization_test(model, x, "backprop", verbose=0)
-    fig = randomization_figure(out, images=x[..., [0, 1, 0]], max_images=2)
-    assert len(fig.axes) == 2 * 6 + 1
-    np.testing.assert_allclose(fig.axes[-1].lines[0].get_ydata(), out.spearman)
     model, region = _region_model()
     xs = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
     c = deletion_curve(model, xs, xs[..., 0], steps=4)
-    fig = curves_figure({"pixel value": c})
+    fig = deletion_insertion_figure({"pixel value": c}, {"pixel value": c})
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), c.scores.mean(0))
     plt.close("all")

@@ -8,7 +8,6 @@ computed here.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from zfkeras.figures.common import as_image
@@ -23,65 +22,6 @@ from zfkeras.figures.style import (
     show,
     subplots,
 )
-
-
-def randomization_figure(result, images=None, max_images: int = 3, size: float = 1.2):
-    """Adebayo et al. Fig. 2 style: the explanation after each randomization step (columns)
-    for a few images (rows), and the Spearman/SSIM curves underneath.
-
-    Args:
-        result: a :class:`~zfkeras.evaluation.faithfulness.Randomization`.
-        images: optional ``(N, H, W, 3)`` shown in a first column.
-        max_images: rows drawn.
-        size: inches per panel.
-    """
-    maps = np.abs(np.asarray(result.maps))[:, :max_images]
-    steps, n = maps.shape[:2]
-    extra = images is not None
-    fig = plt.figure(figsize=(size * (steps + extra) + 0.5, size * (n + 1.6)))
-    grid = fig.add_gridspec(n + 2, steps + extra)
-    for i in range(n):
-        if extra:
-            ax = fig.add_subplot(grid[i, 0])
-            ax.imshow(as_image(images[i]))
-            ax.axis("off")
-        for s in range(steps):
-            ax = fig.add_subplot(grid[i, s + extra])
-            ax.imshow(maps[s, i], cmap="gray")
-            ax.axis("off")
-            if i == 0:
-                ax.set_title(result.layers[s], fontsize=7, rotation=30)
-    ax = fig.add_subplot(grid[n:, :])
-    ax.plot(result.spearman, "o-", label="Spearman (|map|)")
-    ax.plot(result.ssim, "s-", label="SSIM")
-    ax.set_xticks(range(steps), result.layers, fontsize=7, rotation=30)
-    ax.set_ylim(-0.1, 1.05)
-    ax.set_ylabel("similarity to original", fontsize=8)
-    ax.legend(fontsize=7)
-    fig.tight_layout(pad=0.3)
-    return fig
-
-
-def curves_figure(curves: dict, kind: str = "deletion", size: float = 3.0):
-    """Mean deletion (or insertion) curve of several heatmap methods, AUC in the legend.
-
-    Args:
-        curves: ``{method name: Curve}`` (:class:`zfkeras.evaluation.deletion.Curve`).
-        kind: ``"deletion"`` or ``"insertion"`` (axis label).
-    """
-    fig, ax = plt.subplots(figsize=(1.4 * size, size))
-    for name, c in curves.items():
-        ax.plot(
-            c.fractions, np.asarray(c.scores).mean(0), label=f"{name} (AUC {np.mean(c.auc):.3f})"
-        )
-    ax.set_xlabel(
-        f"fraction of pixels {'removed' if kind == 'deletion' else 'inserted'}", fontsize=8
-    )
-    ax.set_ylabel("class probability (mean)", fontsize=8)
-    ax.set_title(f"{kind} curves", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 def cascade_figure(results: dict, image, index: int = 0, size: float | None = None):
