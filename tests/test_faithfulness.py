@@ -135,7 +135,7 @@ def test_randomization_cascade_keeps_the_model_and_randomizes_top_down():
         return explain(m, images, "backprop", class_index)
 
     out = randomization_test(model, x, record, cascade=True, verbose=0)
-    assert out.layers == ["original", "logits", "fc", "top", "conv"]
+    assert out.layers == ("original", "logits", "fc", "top", "conv")
     assert [sum(not v for v in s.values()) for s in seen] == [0, 1, 2, 3, 4]
     assert not seen[2]["fc"] and not seen[2]["logits"] and seen[2]["top"]
     for a, b in zip(before, model.get_weights()):

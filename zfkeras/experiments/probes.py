@@ -200,7 +200,7 @@ def unfreeze_top(transfer: keras.Model, layers: Sequence[str] = ("fc6", "fc7")) 
         lay.trainable = lay.name in layers
 
 
-def seeded_weights(model: keras.Model, seed: int) -> None:
+def seeded_weights(model: keras.Model, *, seed: int = SEED) -> None:
     """Draw every layer's weights again from its own initializers, layer ``j`` seeded by
     ``seed + j`` (:func:`zfkeras.evaluation.faithfulness.reinitialize`): a reproducible fresh
     network without reseeding the global random generators."""
@@ -267,7 +267,7 @@ def few_shot_transfer(
         scratch = keras.Model(feats.inputs[0], head(feats.outputs[0]))
     else:
         scratch = scratch_builder(classes)
-    seeded_weights(scratch, seed)  # fresh weights, reproducible, no global reseeding
+    seeded_weights(scratch, seed=seed)  # fresh weights, reproducible, no global reseeding
     _fit(scratch, x, y, 1e-3, epochs + fine_tune_epochs, seed)
     out["scratch"] = _accuracy(scratch, x_test, y_test)
     return out

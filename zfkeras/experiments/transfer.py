@@ -149,7 +149,7 @@ def train_scratch(recipe: training.Recipe, x, y, num_classes: int, steps: int) -
         .prefetch(2)
     )
     model = training.build_model(recipe, num_classes)
-    seeded_weights(model, recipe.seed)  # no global reseeding: each layer drawn from its seed
+    seeded_weights(model, seed=recipe.seed)  # no global reseeding: each layer drawn from its seed
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
     return model, mean

@@ -151,3 +151,4 @@ def deletion_insertion_figure(deletion: dict, insertion: dict, title: str | None
         ax.legend(fontsize=FONT)
     if title:
         fig.suptitle(title, fontsize=FONT + 2)
+    return fig
