@@ -1,34 +1,40 @@
-"""Methods that explain any Keras CNN: one walk over the model's graph (:mod:`.graph`),
-intermediate activations, the deconvnet and its two siblings (backprop, guided backprop),
-filter patterns by gradient ascent, Grad-CAM, occlusion sensitivity, and top-k mining with
-receptive fields."""
+"""Methods that explain any Keras CNN: one walk over the model's graph (:mod:`.graph`), one
+cache (:mod:`.cache`), one set of argument checks and progress bars (:mod:`.checks`), the
+class score before the softmax (:mod:`.softmax`), intermediate activations, the deconvnet and
+its two siblings (:mod:`.deconvnet`: backprop, guided backprop), receptive fields, filter
+patterns by gradient ascent, Grad-CAM, occlusion sensitivity, top-k mining (Fig. 2) and network
+dissection. How far to trust them: :mod:`zfkeras.evaluation`."""
 
 from zfkeras.methods import (
     activations,
+    cache,
     cam,
-    chain,
+    checks,
     deconvnet,
+    dissection,
     fields,
     filters,
     graph,
     mining,
     occlusion,
-    pointing,
-    rules,
-    units,
+    softmax,
 )
+from zfkeras.methods.cache import clear_cache
+from zfkeras.methods.softmax import pre_softmax
 
 __all__ = [
     "activations",
+    "cache",
     "cam",
-    "chain",
+    "checks",
+    "clear_cache",
     "deconvnet",
+    "dissection",
     "fields",
     "filters",
     "graph",
     "mining",
     "occlusion",
-    "pointing",
-    "rules",
-    "units",
+    "pre_softmax",
+    "softmax",
 ]
