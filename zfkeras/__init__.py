@@ -24,12 +24,15 @@ from zfkeras.experiments.evolution import FeatureEvolution
 from zfkeras.experiments.invariance import invariance_curves
 from zfkeras.methods import faithfulness
 from zfkeras.methods.activations import activation_model
+from zfkeras.methods.attribution import integrated_gradients, smoothgrad
 from zfkeras.methods.cam import gradcam
+from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
 from zfkeras.methods.deconvnet import Deconvnet
 from zfkeras.methods.dissection import Dissection, dissect
 from zfkeras.methods.filters import visualize_filters
 from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
 from zfkeras.methods.occlusion import occlusion_sensitivity
+from zfkeras.methods.random_masks import rise
 from zfkeras.models import Pretrained, alexnet, pre_softmax, pretrained, zfnet
 
 __version__ = config.version()
@@ -96,7 +99,10 @@ __all__ = [
     "faithfulness",
     "figures",
     "gradcam",
+    "gradcam_plus_plus",
+    "integrated_gradients",
     "invariance_curves",
+    "layercam",
     "methods",
     "models",
     "occlusion_sensitivity",
@@ -104,7 +110,10 @@ __all__ = [
     "pre_softmax",
     "pretrained",
     "receptive_field",
+    "rise",
     "rules_figure",
+    "scorecam",
+    "smoothgrad",
     "top9_figure",
     "top9_tiles",
     "top_activations",

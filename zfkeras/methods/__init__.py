@@ -5,7 +5,9 @@ receptive fields."""
 
 from zfkeras.methods import (
     activations,
+    attribution,
     cam,
+    cams,
     chain,
     deconvnet,
     fields,
@@ -14,13 +16,19 @@ from zfkeras.methods import (
     mining,
     occlusion,
     pointing,
+    random_masks,
     rules,
     units,
 )
+from zfkeras.methods.attribution import integrated_gradients, smoothgrad
+from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
+from zfkeras.methods.random_masks import rise, rise_masks
 
 __all__ = [
     "activations",
+    "attribution",
     "cam",
+    "cams",
     "chain",
     "deconvnet",
     "fields",
@@ -29,6 +37,14 @@ __all__ = [
     "mining",
     "occlusion",
     "pointing",
+    "random_masks",
     "rules",
     "units",
+    "gradcam_plus_plus",
+    "integrated_gradients",
+    "layercam",
+    "rise",
+    "rise_masks",
+    "scorecam",
+    "smoothgrad",
 ]
