@@ -70,7 +70,7 @@ def loop_scorecam(model, x, layer, cls, keep=None):
     a = keras.Model(model.input, model.get_layer(layer).output)(x).numpy()
     out = []
     for i in range(len(x)):
-        channels = range(a.shape[-1]) if keep is None else np.argsort(-a[i].max((0, 1)))[:keep]
+        channels = range(a.shape[-1]) if keep is None else np.argsort(-a[i].std((0, 1)))[:keep]
         ref = np.zeros(a.shape[1:3])
         for k in channels:
             up = tf.image.resize(a[i, :, :, k, None], x.shape[1:3], "bilinear").numpy()[..., 0]

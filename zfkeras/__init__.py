@@ -30,6 +30,7 @@ from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
 from zfkeras.methods.deconvnet import Deconvnet
 from zfkeras.methods.dissection import Dissection, dissect
 from zfkeras.methods.filters import visualize_filters
+from zfkeras.methods.lucid import Visualization, visualize_classes, visualize_units
 from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
 from zfkeras.methods.occlusion import occlusion_sensitivity
 from zfkeras.methods.random_masks import rise
@@ -89,6 +90,7 @@ __all__ = [
     "Dissection",
     "FeatureEvolution",
     "Pretrained",
+    "Visualization",
     "__version__",
     "activation_model",
     "alexnet",
@@ -118,6 +120,8 @@ __all__ = [
     "top9_tiles",
     "top_activations",
     "training",
+    "visualize_classes",
     "visualize_filters",
+    "visualize_units",
     "zfnet",
 ]

@@ -5,6 +5,7 @@ receptive fields."""
 
 from zfkeras.methods import (
     activations,
+    ascent,
     attribution,
     cam,
     cams,
@@ -13,8 +14,10 @@ from zfkeras.methods import (
     fields,
     filters,
     graph,
+    lucid,
     mining,
     occlusion,
+    parameterization,
     pointing,
     random_masks,
     rules,
@@ -22,10 +25,12 @@ from zfkeras.methods import (
 )
 from zfkeras.methods.attribution import integrated_gradients, smoothgrad
 from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
+from zfkeras.methods.lucid import Visualization, visualize_classes, visualize_units
 from zfkeras.methods.random_masks import rise, rise_masks
 
 __all__ = [
     "activations",
+    "ascent",
     "attribution",
     "cam",
     "cams",
@@ -34,8 +39,10 @@ __all__ = [
     "fields",
     "filters",
     "graph",
+    "lucid",
     "mining",
     "occlusion",
+    "parameterization",
     "pointing",
     "random_masks",
     "rules",
@@ -47,4 +54,7 @@ __all__ = [
     "rise_masks",
     "scorecam",
     "smoothgrad",
+    "Visualization",
+    "visualize_classes",
+    "visualize_units",
 ]
