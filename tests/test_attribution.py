@@ -11,31 +11,19 @@ import zfkeras
 from zfkeras.methods import attribution, cams, random_masks
 
 
-def small(seed=0):
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(6, 3, activation="relu", name="c1")(inp)
-    x = keras.layers.MaxPooling2D(2, name="p1")(x)
-    x = keras.layers.Conv2D(8, 3, activation="relu", name="c2")(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(12, activation="relu", name="fc")(x)
-    out = keras.layers.Dense(4, activation="softmax", name="out")(x)
-    return keras.Model(inp, out)
-
-
 @pytest.fixture(scope="module")
-def model():
-    return small()
+def model(tiny_model):
+    return tiny_model()  # conv1, conv2 (ReLU), global average, fc7, predictions (softmax)
 
 
 @pytest.fixture(scope="module")
 def images():
-    return np.random.default_rng(1).normal(size=(3, 16, 16, 3)).astype(np.float32)
+    return np.random.default_rng(1).normal(size=(3, 12, 12, 3)).astype(np.float32)
 
 
 def logits(model, x):
     """Independent pre-softmax scores: the penultimate output times the last kernel."""
-    last = model.get_layer("out")
+    last = model.get_layer("predictions")
     feat = keras.Model(model.input, last.input)(x, training=False)
     return feat @ last.kernel + last.bias
 
@@ -114,14 +102,14 @@ BAD = [
     (attribution.integrated_gradients, {"batch_size": 0}, ValueError, "batch_size"),
     (attribution.integrated_gradients, {"verbose": 2}, ValueError, "verbose"),
     (cams.gradcam_plus_plus, {"layer": "nope"}, ValueError, "layer"),
-    (cams.layercam, {"layer": "fc"}, ValueError, "layer"),
+    (cams.layercam, {"layer": "fc7"}, ValueError, "layer"),
     (cams.scorecam, {"top_channels": 0}, ValueError, "top_channels"),
     (cams.scorecam, {"top_channels": 99}, ValueError, "top_channels"),
     (random_masks.rise, {"samples": 0}, ValueError, "samples"),
     (random_masks.rise, {"probability": 1.5}, ValueError, "probability"),
     (random_masks.rise, {"cells": 0}, ValueError, "cells"),
     (random_masks.rise, {"masks": np.ones((2, 5, 5))}, ValueError, "masks"),
-    (random_masks.rise, {"masks": np.zeros((2, 16, 16))}, ValueError, "masks"),
+    (random_masks.rise, {"masks": np.zeros((2, 12, 12))}, ValueError, "masks"),
 ]
 
 
@@ -135,8 +123,8 @@ def test_bad_arguments(model, images, fn, kwargs, error, word):
 @pytest.mark.parametrize(
     "value, error, word",
     [
-        (np.zeros((16, 16, 3)), ValueError, "images"),  # one image is a batch of one
-        (np.full((1, 16, 16, 3), np.nan), ValueError, "images"),
+        (np.zeros((12, 12, 3)), ValueError, "images"),  # one image is a batch of one
+        (np.full((1, 12, 12, 3), np.nan), ValueError, "images"),
         ("x", TypeError, "images"),
     ],
 )

@@ -14,7 +14,8 @@ softmax.
 * Score-CAM (Wang, Wang, Du, Yang, Zhang, Ding, Mardziel & Hu, CVPR-W 2020): no gradient.
   Each map, upsampled (bilinear) to the image and scaled to [0, 1], masks the image; ``w_k`` is
   the class probability of the masked image (the softmax of the class scores). Every image x
-  channel pair is one row of a batch of at most ``batch_size`` rows (the memory cap);
+  channel pair is one row of a batch of at most ``batch_size`` rows (the memory cap); maps
+  that are zero everywhere (common after a ReLU) are skipped, as they add nothing;
   ``top_channels`` keeps only each image's channels whose maps vary most (largest standard
   deviation; Faster Score-CAM, the fast mode of other libraries).
 """
@@ -26,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.attribution import logits_model, number, plan, prepare, resolve
+from zfkeras.methods.attribution import logits_model, number, prepare
 from zfkeras.methods.cam import _conv_layer, _normalize, upsampling
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.graph import build, trace
@@ -66,6 +67,7 @@ def _gradient_fn(model, layer, kind):
     def run(x, cls):
         with tf.GradientTape() as tape:
             a, z = both(x, training=False)
+            cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
             score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
         return tf.nn.relu(WEIGHTINGS[kind](a, tape.gradient(score, a)))
 
@@ -84,7 +86,6 @@ def _finish(model, key, path, cams, size):
 
 def _gradient_cam(kind, model, images, class_index, layer, resize, batch_size, verbose):
     x, cls = prepare(model, images, class_index, batch_size, verbose, layer)
-    cls = resolve(model, x, cls, batch_size)
     run, path = checks.cached(model, (kind, layer), lambda: _gradient_fn(model, layer, kind))
     size = x.shape[1:3] if resize else None
     parts = list(checks.batches(len(x), batch_size))
@@ -153,26 +154,26 @@ def _score_fn(model, layer):
 
     @tf.function(input_signature=[x_spec])
     def maps(x):
-        return both(x, training=False)[0]
+        a, z = both(x, training=False)
+        return a, tf.argmax(z, -1, output_type=tf.int32)
 
     spec = [
         x_spec,
         tf.TensorSpec((None, *grid), tf.float32),  # the images' feature maps
-        tf.TensorSpec((None, None), tf.int32),  # (k, m) channels per image
-        tf.TensorSpec((None,), tf.int32),  # classes
+        tf.TensorSpec((None,), tf.int32),  # each row's image (an index into x)
+        tf.TensorSpec((None,), tf.int32),  # each row's channel
+        tf.TensorSpec((None,), tf.int32),  # the images' classes
     ]
 
     @tf.function(input_signature=spec)
-    def scores(x, a, chosen, cls):
-        m = tf.shape(chosen)[1]
-        sel = tf.transpose(tf.gather(a, chosen, axis=3, batch_dims=1), (0, 3, 1, 2))
-        up = tf.image.resize(tf.reshape(sel, (-1, *grid[:2], 1)), shape[:2], "bilinear")
+    def scores(x, a, image, channel, cls):
+        sel = tf.gather_nd(tf.transpose(a, (0, 3, 1, 2)), tf.stack([image, channel], 1))
+        up = tf.image.resize(sel[..., None], shape[:2], "bilinear")
         lo = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)
         hi = tf.reduce_max(up, axis=(1, 2, 3), keepdims=True)
-        mask = tf.math.divide_no_nan(up - lo, hi - lo)
-        rows = tf.repeat(x, m, axis=0) * mask
+        rows = tf.gather(x, image) * tf.math.divide_no_nan(up - lo, hi - lo)
         p = tf.nn.softmax(net(rows, training=False), -1)
-        return tf.reshape(tf.gather(p, tf.repeat(cls, m), axis=1, batch_dims=1), (-1, m))
+        return tf.gather(p, tf.gather(cls, image), axis=1, batch_dims=1)
 
     return maps, scores, path
 
@@ -206,24 +207,31 @@ def scorecam(
     """
     x, cls = prepare(model, images, class_index, batch_size, verbose, layer)
     maps, scores, path = checks.cached(model, ("scorecam", layer), lambda: _score_fn(model, layer))
-    cls = resolve(model, x, cls, batch_size)
-    a = np.concatenate(
-        [maps(tf.constant(x[b])).numpy() for b in checks.batches(len(x), batch_size)]
-    )
+    a, top = [], []
+    for b in checks.batches(len(x), batch_size):
+        a_b, top_b = maps(tf.constant(x[b]))
+        a.append(a_b.numpy())
+        top.append(top_b.numpy())
+    a = np.concatenate(a)
+    cls = np.where(cls < 0, np.concatenate(top), cls).astype(np.int32)  # the predicted class
     n_maps = a.shape[-1]
-    if top_channels is None:
-        chosen = np.broadcast_to(np.arange(n_maps, dtype=np.int32), (len(x), n_maps))
-    else:
+    use = np.ones((len(x), n_maps), bool)
+    if top_channels is not None:
         top_channels = number(top_channels, "top_channels", 1, n_maps, integer=True)
         spread = a.std(axis=(1, 2))
-        chosen = np.argsort(-spread, axis=1, kind="stable")[:, :top_channels].astype(np.int32)
+        order = np.argsort(-spread, axis=1, kind="stable")[:, :top_channels]
+        use = np.zeros_like(use)
+        np.put_along_axis(use, order, True, axis=1)
+    use &= (a != 0).any(axis=(1, 2))  # an all-zero map adds nothing whatever its weight
+    pairs = np.argwhere(use).astype(np.int32)  # (image, channel) rows, image by image
     weights = np.zeros((len(x), n_maps), np.float32)
-    parts = list(plan(len(x), chosen.shape[1], batch_size))
+    parts = list(checks.batches(len(pairs), batch_size))
     bar = checks.Progress(len(parts), verbose)
-    for k, (b, start, stop) in enumerate(parts):
-        c = np.ascontiguousarray(chosen[b, start:stop])
-        w = scores(tf.constant(x[b]), tf.constant(a[b]), tf.constant(c), tf.constant(cls[b]))
-        np.put_along_axis(weights[b], c, w.numpy(), axis=1)
+    for k, b in enumerate(parts):
+        img, ch = pairs[b, 0], pairs[b, 1]
+        i0, i1 = int(img[0]), int(img[-1]) + 1
+        args = (x[i0:i1], a[i0:i1], img - i0, ch, cls[i0:i1])
+        weights[img, ch] = scores(*map(tf.constant, args)).numpy()
         bar.update(k + 1)
     cams = np.maximum(np.einsum("nhwk,nk->nhw", a, weights), 0)
     return _finish(model, layer, path, cams, x.shape[1:3] if resize else None)

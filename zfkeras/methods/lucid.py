@@ -125,6 +125,38 @@ def _common(model, images, batch_size, verbose, input_range):
     return x, (float(input_range[0]), float(input_range[1]))
 
 
+def _visualize(model, images, layer, channels, objective, location=None, **options):
+    """The checks of both public functions, then :func:`_optimize`."""
+    x, options["input_range"] = _common(
+        model, images, options["batch_size"], options["verbose"], options["input_range"]
+    )
+    if objective == "class":
+        n = int(model.outputs[0].shape[-1])
+        units = checks.channels(channels, n, "the output", "class_index", many=True)
+        return _optimize(model, x, None, units, "class", None, options)
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    out = checks.feature_layer(model, layer)[3]
+    units = checks.channels(channels, int(out.shape[-1]), layer, "channels", many=True)
+    grid = tuple(out.shape[1:3])
+    if objective == "neuron":
+        location = tuple(g // 2 for g in grid) if location is None else location
+        if (
+            not isinstance(location, (tuple, list))
+            or len(location) != 2
+            or not all(
+                isinstance(v, (int, np.integer)) and 0 <= v < g for v, g in zip(location, grid)
+            )
+        ):
+            raise ValueError(
+                f"location must be (row, col) inside the grid {grid}, got {location!r}"
+            )
+        location = (int(location[0]), int(location[1]))
+    else:
+        location = None
+    return _optimize(model, x, layer, units, objective, location, options)
+
+
 def visualize_units(
     model: keras.Model,
     images,
@@ -175,33 +207,7 @@ def visualize_units(
     Raises:
         TypeError/ValueError: a bad argument (named in the message).
     """
-    x, rng = _common(model, images, batch_size, verbose, input_range)
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    out = checks.feature_layer(model, layer)[3]
-    units = checks.channels(channels, int(out.shape[-1]), layer, "channels", many=True)
-    grid = tuple(out.shape[1:3])
-    if objective == "neuron":
-        location = tuple(g // 2 for g in grid) if location is None else location
-        if (
-            not isinstance(location, (tuple, list))
-            or len(location) != 2
-            or not all(
-                isinstance(v, (int, np.integer)) and 0 <= v < g for v, g in zip(location, grid)
-            )
-        ):
-            raise ValueError(
-                f"location must be (row, col) inside the grid {grid}, got {location!r}"
-            )
-        location = (int(location[0]), int(location[1]))
-    else:
-        location = None
-    options = dict(
-        variants=variants, diversity=diversity, steps=steps, learning_rate=learning_rate,
-        input_range=rng, transforms=transforms, decorrelate=decorrelate, pre_relu=pre_relu,
-        batch_size=batch_size, verbose=verbose, seed=seed,
-    )  # fmt: skip
-    return _optimize(model, x, layer, units, objective, location, options)
+    return _visualize(**locals())
 
 
 def visualize_classes(
@@ -231,12 +237,6 @@ def visualize_classes(
     Returns:
         :class:`Visualization` (``layer`` None, ``objective`` ``"class"``).
     """
-    x, rng = _common(model, images, batch_size, verbose, input_range)
-    n = int(model.outputs[0].shape[-1])
-    units = checks.channels(class_index, n, "the output", "class_index", many=True)
-    options = dict(
-        variants=variants, diversity=diversity, steps=steps, learning_rate=learning_rate,
-        input_range=rng, transforms=transforms, decorrelate=decorrelate, pre_relu=False,
-        batch_size=batch_size, verbose=verbose, seed=seed,
-    )  # fmt: skip
-    return _optimize(model, x, None, units, "class", None, options)
+    options = locals()
+    units = options.pop("class_index")
+    return _visualize(layer=None, channels=units, objective="class", pre_relu=False, **options)
