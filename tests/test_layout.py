@@ -11,7 +11,17 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "zfkeras"
 # exercises sits at the top beside figures: it may import what is below, nothing imports it.
-ORDER = ["config", "data", "models", "training", "methods", "evaluation", "experiments", "figures", "exercises"]
+ORDER = [
+    "config",
+    "data",
+    "models",
+    "training",
+    "methods",
+    "evaluation",
+    "experiments",
+    "figures",
+    "exercises",
+]
 METHOD_FAMILIES = {
     "methods/deconvnet": {"__init__", "projection", "chain", "rules", "units", "layers"},
     "evaluation": {"__init__", "faithfulness", "deletion", "similarity", "pointing"},

@@ -42,13 +42,17 @@ from zfkeras import config, data, evaluation, experiments, methods, models, trai
 from zfkeras.experiments.evolution import FeatureEvolution
 from zfkeras.experiments.invariance import invariance_curves
 from zfkeras.methods.activations import activation_model
+from zfkeras.methods.attribution import integrated_gradients, smoothgrad
 from zfkeras.methods.cache import clear_cache
 from zfkeras.methods.cam import gradcam
+from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
 from zfkeras.methods.deconvnet import Deconvnet
 from zfkeras.methods.dissection import Dissection, dissect
 from zfkeras.methods.filters import visualize_filters
+from zfkeras.methods.lucid import Visualization, visualize_classes, visualize_units
 from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
 from zfkeras.methods.occlusion import occlusion_sensitivity
+from zfkeras.methods.random_masks import rise
 from zfkeras.methods.softmax import pre_softmax
 from zfkeras.models import Pretrained, alexnet, pretrained, zfnet
 
@@ -78,6 +82,7 @@ __all__ = [
     "Dissection",
     "FeatureEvolution",
     "Pretrained",
+    "Visualization",
     "__version__",
     "activation_model",
     "alexnet",
@@ -90,7 +95,10 @@ __all__ = [
     "experiments",
     "figures",
     "gradcam",
+    "gradcam_plus_plus",
+    "integrated_gradients",
     "invariance_curves",
+    "layercam",
     "methods",
     "models",
     "occlusion_sensitivity",
@@ -98,11 +106,16 @@ __all__ = [
     "pre_softmax",
     "pretrained",
     "receptive_field",
+    "rise",
     "rules_figure",
+    "scorecam",
+    "smoothgrad",
     "top9_figure",
     "top9_tiles",
     "top_activations",
     "training",
+    "visualize_classes",
     "visualize_filters",
+    "visualize_units",
     "zfnet",
 ]
