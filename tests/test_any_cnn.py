@@ -1,4 +1,4 @@
-"""Every method on every Keras CNN (issue 11): the six keras.applications architectures
+"""Every method on every Keras CNN: the six keras.applications architectures
 (weights=None, 32x32 inputs, 10 classes), each built once per module, times every public method.
 
 Independent checks: ``backprop`` projections against a bare ``tf.GradientTape`` gradient;
@@ -69,7 +69,7 @@ def test_activations_gradcam_filters_occlusion(built, arch):
     pats = zfkeras.visualize_filters(model, layer, filters=[0, 1], steps=2, progress=False)
     finite(pats, (2, SIZE, SIZE, 3))
     occ = zfkeras.occlusion_sensitivity(model, X[0], patch_size=16, stride=16)
-    finite(occ["probability"], (2, 2))
+    finite(occ.probability, (2, 2))
 
 
 @pytest.mark.parametrize("arch", PARAMS)
@@ -81,11 +81,11 @@ def test_projections(built, arch):
     # backprop: value * d unit / d image, by a bare GradientTape
     sub = keras.Model(model.inputs, model.get_layer(layer).output)
     x = tf.constant(X)
-    idx = np.stack([np.arange(len(X)), units["row"], units["col"], units["channel"]], 1)
+    idx = np.stack([np.arange(len(X)), units.row, units.col, units.channel], 1)
     with tf.GradientTape() as tape:
         tape.watch(x)
         act = tf.gather_nd(sub(x, training=False), idx)
-    grad = tape.gradient(act, x, output_gradients=tf.constant(units["value"])).numpy()
+    grad = tape.gradient(act, x, output_gradients=tf.constant(units.value)).numpy()
     assert np.abs(grad).max() > 0
     np.testing.assert_allclose(proj["backprop"], grad, atol=1e-4 * np.abs(grad).max())
     info = d.describe(layer)
@@ -93,9 +93,9 @@ def test_projections(built, arch):
     if info.relu:  # a ReLU rule changes the result
         assert np.abs(proj["deconvnet"] - grad).max() > 1e-3 * np.abs(grad).max()
     if arch == "vgg16":
-        assert info.path == "chain" and not info.nonlinear
+        assert info.way == "chain" and not info.nonlinear
     else:
-        assert info.path == "graph"
+        assert info.way == "graph"
     if arch in ("efficientnetb0", "convnext_tiny"):  # swish / gelu: crossed by gradient
         assert info.nonlinear
 
@@ -208,9 +208,7 @@ def bare_projection(model, x, units, mode):
         p = tf.nn.max_pool2d(a + b, 3, 2, "VALID")
         cat = tf.concat([rule(6.0)(conv("c3", p)), p], -1)
         top = rule()(conv("top", cat))
-        idx = np.stack(
-            [np.arange(len(units["row"])), units["row"], units["col"], units["channel"]], 1
-        )
+        idx = np.stack([np.arange(len(units.row)), units.row, units.col, units.channel], 1)
         kept = tf.scatter_nd(idx, tf.gather_nd(top, idx), tf.shape(top))
     return tape.gradient(top, x, output_gradients=kept).numpy()
 
@@ -220,13 +218,13 @@ def test_branching_model_against_bare_custom_gradients(mode):
     model = branching_model()
     x = np.random.default_rng(8).normal(size=(6, 15, 15, 3)).astype("float32")
     d = zfkeras.Deconvnet(model)
-    units = d.units(x, "top", channel=np.arange(6) % 5)
-    got = d.project(x, "top", channel=np.arange(6) % 5, mode=mode)
+    units = d.units(x, "top", channels=np.arange(6) % 5)
+    got = d.project(x, "top", channels=np.arange(6) % 5, mode=mode)
     expect = bare_projection(model, x, units, mode)
     assert np.abs(expect).max() > 0
     np.testing.assert_allclose(got, expect, atol=1e-5 * np.abs(expect).max())
     info = d.describe("top")
-    assert info.path == "graph" and info.switches == ("pool",)
+    assert info.way == "graph" and info.switches == ("pool",)
     assert set(info.relu) == {"top", "r6", "r2", "c1"} and not info.nonlinear
     assert {"add", "cat", "bn", "c2", "c3"} <= set(info.linear)
     c3 = keras.Model(model.inputs, model.get_layer("c3").output)(x).numpy()

@@ -1,17 +1,16 @@
 """One table of bad inputs across every method, and the shared helpers of checks.py."""
 
-import logging
 import re
-import warnings
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import zfkeras
 from zfkeras.experiments import correspondence, diagnostics, invariance, probes
 from zfkeras.methods import cam, checks, filters, occlusion
+from zfkeras.methods import softmax as softmax_module
+from zfkeras.methods.softmax import probabilities
 
 RNG = np.random.default_rng(0)
 GOOD = dict(
@@ -38,11 +37,6 @@ def _project(mode):
     )
 
 
-def _one(images):
-    """occlusion_sensitivity takes ONE image: the first of a batch."""
-    return images[0] if np.ndim(images) == 4 else images
-
-
 # method -> (call on the generic arguments g, the generic arguments it takes)
 METHODS = {
     "gradcam": (
@@ -56,8 +50,8 @@ METHODS = {
         ),
         {"images", "class_index", "layer"},
     ),
-    "guided_backprop": (
-        lambda g: cam.guided_backprop(
+    "class_projection": (
+        lambda g: cam.class_projection(
             g["model"],
             g["images"],
             g["class_index"],
@@ -91,12 +85,12 @@ METHODS = {
     "occlusion_sensitivity": (
         lambda g: occlusion.occlusion_sensitivity(
             g["model"],
-            _one(g["images"]),
+            g["images"],
             4,
             4,
             g["class_index"],
             g["layer"],
-            channel=g["channel"],
+            channels=g["channel"],
             batch_size=g["batch_size"],
             verbose=g["verbose"],
         ),
@@ -170,8 +164,8 @@ METHODS = {
     "dissect": (
         lambda g: zfkeras.dissect(
             g["model"],
-            g["layer"],
             g["images"],
+            g["layer"],
             {"c": _blank(g["images"])},
             batch_size=g["batch_size"],
             verbose=g["verbose"],
@@ -179,7 +173,7 @@ METHODS = {
         {"images", "layer"},
     ),
     "deletion_curve": (
-        lambda g: zfkeras.faithfulness.deletion_curve(
+        lambda g: zfkeras.evaluation.deletion_curve(
             g["model"],
             g["images"],
             _blank(g["images"]),
@@ -196,7 +190,6 @@ ALWAYS = {"model", "batch_size", "verbose"}
 LACKS = {
     "sign_change_score": {"verbose"},
     "receptive_field": {"batch_size", "verbose"},
-    **{f"Deconvnet.project-{mode}": {"verbose"} for mode in ("deconvnet", "backprop", "guided")},
 }
 
 # (case, generic arguments, the argument it needs, exception, the one wording for every method)
@@ -337,13 +330,15 @@ def test_table_covers_every_method_and_argument():
         assert any(c[2] == arg for c, _ in PAIRS), arg
 
 
-def test_single_image_only_where_documented(model):
+def test_images_are_always_a_batch(model):
     one = GOOD["images"][0]
-    assert cam.gradcam(model, one).shape == (1, 12, 12)  # documented: a batch of one
-    with pytest.raises(ValueError, match=r"^images must have shape \(N, 12, 12, 3\), got"):
-        probes.layer_features(model, one, ["conv2"])
-    with pytest.raises(ValueError, match=r"^image must have shape \(12, 12, 3\) or \(1, 12"):
-        occlusion.occlusion_sensitivity(model, GOOD["images"], 4, 4)
+    for call in (
+        lambda: cam.gradcam(model, one),
+        lambda: probes.layer_features(model, one, ["conv2"]),
+        lambda: occlusion.occlusion_sensitivity(model, one, 4, 4),
+    ):
+        with pytest.raises(ValueError, match=r"^images must have shape \(N, 12, 12, 3\), got"):
+            call()
 
 
 def test_class_index_per_image_and_predicted():
@@ -369,13 +364,13 @@ def test_batches_and_batch_size():
 def test_progress_modes(monkeypatch):
     clock = iter(np.arange(0.0, 100.0, 2.0))  # every update 2 s after the last
     monkeypatch.setattr(checks.time, "time", lambda: float(next(clock)))
-    silent, always, auto = (checks.Progress(10, v) for v in (0, 1, "auto"))
+    silent, always, auto = (checks.Progress(10, verbose=v) for v in (0, 1, "auto"))
     assert silent.bar is None and isinstance(always.bar, keras.utils.Progbar)
     auto.update(1)
     assert auto.bar is None  # the first update (tracing) is not timed
     auto.update(2)
     assert isinstance(auto.bar, keras.utils.Progbar)  # 2 s a step, 9 to go: > 3 s
-    quick = checks.Progress(2, "auto")
+    quick = checks.Progress(2, verbose="auto")
     quick.update(1)
     quick.update(2)
     assert quick.bar is None  # 2 s in all: no bar
@@ -392,10 +387,10 @@ def test_one_cache_per_model_released_with_it(tiny_model):
     assert checks.cached(m, "k", lambda: calls.append(1) or "v") == "v"
     assert checks.cached(m, "k", lambda: calls.append(1) or "w") == "v" and calls == [1]
     cam.gradcam(m, GOOD["images"], verbose=0)  # gradcam and occlusion fill the same cache
-    cam.guided_backprop(m, GOOD["images"], verbose=0)
-    occlusion.occlusion_sensitivity(m, GOOD["images"][0], 4, 4, verbose=0)
+    cam.class_projection(m, GOOD["images"], verbose=0)
+    occlusion.occlusion_sensitivity(m, GOOD["images"][:1], 4, 4, verbose=0)
     invariance.invariance_curves(m, GOOD["images"], None, "rotation", [0], ["conv2"], verbose=0)
-    for key in (("gradcam", None), ("guided",), ("occlusion", None)):  # already there
+    for key in (("gradcam", None), ("projection", "guided"), ("occlusion", None)):  # there
         assert checks.cached(m, key, lambda: "new") != "new", key
     ref = weakref.ref(m)
     del m
@@ -403,40 +398,18 @@ def test_one_cache_per_model_released_with_it(tiny_model):
     assert ref() is None  # nothing cached keeps the model alive
 
 
-def test_quiet_retracing_restores_the_level():
-    logger = tf.get_logger()
-    before = logger.level
-    with checks.quiet_retracing():
-        assert logger.level == logging.ERROR
-    assert logger.level == before
-
-
 @pytest.mark.parametrize(
     "ending, softmax", [("dense", True), ("activation", True), ("softmax", True), ("none", False)]
 )
 def test_ends_in_softmax_and_probabilities(tiny_model, ending, softmax):
     m = tiny_model(ending)
-    assert checks.ends_in_softmax(m) is softmax
+    assert softmax_module.ends_in_softmax(m) is softmax
     out = m(GOOD["images"])
-    p = np.asarray(checks.probabilities(m, out))
+    p = np.asarray(probabilities(out, softmax_module.ends_in_softmax(m)))
     want = np.asarray(out) if softmax else np.asarray(keras.ops.softmax(out))
     np.testing.assert_allclose(p, want, rtol=1e-6)
     with pytest.raises(TypeError, match="model must be a keras.Model"):
-        checks.ends_in_softmax("m")
-
-
-def test_renamed_keyword_warns_and_rejects_both():
-    kw = {"old": 3}
-    with pytest.warns(DeprecationWarning, match=r"f\(old=\.\.\.\) is now f\(new=\.\.\.\)"):
-        assert checks.renamed(kw, "old", "new", None, "f") == 3
-    assert kw == {}
-    with pytest.raises(TypeError, match="both 'new' and its old name 'old'"):
-        checks.renamed({"old": 3}, "old", "new", 1, "f")
-    with pytest.raises(TypeError, match="unexpected keyword argument 'x'"):
-        checks.no_more({"x": 1}, "f")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert checks.renamed({}, "old", "new", 5, "f") == 5
+        softmax_module.ends_in_softmax("m")
 
 
 def test_channels_first_and_multi_input_models_are_refused():

@@ -50,8 +50,8 @@ def test_table_on_tiny_model():
     masks = np.zeros((6, 12, 12), bool)
     masks[:, 2:10, 2:10] = True
     t = corr.correspondence_table(model, x, parts, masks, 3, n_images=4, draws=3, seed=1)
-    assert t["rows"] == ["left_eye", "mouth", "random"] and t["layers"] == ["conv5", "fc7"]
-    for r in t["rows"]:
+    assert t.rows == ["left_eye", "mouth", "random"] and t.layers == ["conv5", "fc7"]
+    for r in t.rows:
         assert t["scores"][r]["conv5"].shape == (3,)
         assert 0 <= t["mean"][r]["fc7"] <= 1 and t["std"][r]["conv5"] >= 0
     t2 = corr.correspondence_table(model, x, parts, masks, 3, n_images=4, draws=3, seed=1)

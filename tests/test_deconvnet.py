@@ -71,9 +71,7 @@ def reference(model, x, name, units, mode, argmax_pool=False):
                 a = a + layer.beta
             if layer.name == name:
                 break
-        idx = np.stack(
-            [np.arange(len(units["channel"])), units["row"], units["col"], units["channel"]], 1
-        )
+        idx = np.stack([np.arange(len(units.channel)), units.row, units.col, units.channel], 1)
         kept = tf.scatter_nd(idx, tf.gather_nd(a, idx), tf.shape(a))
     return tape.gradient(a, x, output_gradients=kept).numpy()
 
@@ -124,14 +122,14 @@ def test_modes_match_the_reference(mode, layer, switches):
 def test_backprop_is_the_gradient_tape_gradient():
     model = small_model()
     d = Deconvnet(model)
-    u = d.units(X, "c3", channel=[0, 1, 2, 3, 4], location=(1, 2))
+    u = d.units(X, "c3", channels=[0, 1, 2, 3, 4], location=(1, 2))
     sub = keras.Model(model.inputs, model.get_layer("c3").output)
     x = tf.constant(X)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        act = tf.gather_nd(sub(x), np.stack([np.arange(5), u["row"], u["col"], u["channel"]], 1))
-    grad = tape.gradient(act, x).numpy() * u["value"][:, None, None, None]
-    got = d.project(X, "c3", channel=[0, 1, 2, 3, 4], location=(1, 2), mode="backprop")
+        act = tf.gather_nd(sub(x), np.stack([np.arange(5), u.row, u.col, u.channel], 1))
+    grad = tape.gradient(act, x).numpy() * u.value[:, None, None, None]
+    got = d.project(X, "c3", channels=[0, 1, 2, 3, 4], location=(1, 2), mode="backprop")
     np.testing.assert_allclose(got, grad, atol=1e-5 * np.abs(grad).max())
 
 
@@ -148,10 +146,10 @@ def test_the_three_rules_at_a_relu_on_the_input():
         m: d.project(X[:3, :9, :9, :2], "c", mode=m) for m in ("deconvnet", "backprop", "guided")
     }
     negative = X[:3, :9, :9, :2] <= 0
-    assert np.all(out["guided"][negative] == 0) and out["guided"].min() >= 0
-    assert np.all(out["backprop"][negative] == 0) and out["backprop"].min() < 0
-    assert np.any(out["deconvnet"][negative] != 0) and out["deconvnet"].min() >= 0
-    np.testing.assert_allclose(out["guided"], np.maximum(out["backprop"], 0) * ~negative, atol=1e-6)
+    assert np.all(out.guided[negative] == 0) and out.guided.min() >= 0
+    assert np.all(out.backprop[negative] == 0) and out.backprop.min() < 0
+    assert np.any(out.deconvnet[negative] != 0) and out.deconvnet.min() >= 0
+    np.testing.assert_allclose(out.guided, np.maximum(out.backprop, 0) * ~negative, atol=1e-6)
 
 
 def test_deconvnet_differs_from_backprop_on_a_random_network():
@@ -165,9 +163,9 @@ def test_projection_is_linear_in_the_selected_value(mode):
     model = small_model()
     d = Deconvnet(model)
     units = d.units(X, "c3")
-    idx = np.stack([np.arange(5), units["row"], units["col"], units["channel"]], 1)
+    idx = np.stack([np.arange(5), units.row, units.col, units.channel], 1)
     signal = np.zeros((5, *model.get_layer("c3").output.shape[1:]), "float32")
-    signal[tuple(idx.T)] = units["value"]
+    signal[tuple(idx.T)] = units.value
     p = d.project(X, "c3", mode=mode)
     np.testing.assert_allclose(d.down(X, "c3", signal, mode), p, atol=1e-6)
     np.testing.assert_allclose(d.down(X, "c3", 2.5 * signal, mode), 2.5 * p, rtol=1e-5, atol=1e-6)
@@ -198,14 +196,16 @@ def test_selection_batching_and_unchanged_forward_pass():
     act = keras.Model(model.inputs, model.get_layer("c2").output).predict(X, verbose=0)
     u = d.units(X, "c2")
     best = act.reshape(5, -1, 8).max(1).argmax(1)
-    np.testing.assert_array_equal(u["channel"], best)
+    np.testing.assert_array_equal(u.channel, best)
     fmap = act[np.arange(5), :, :, best].reshape(5, -1)
-    np.testing.assert_array_equal(u["row"] * act.shape[2] + u["col"], fmap.argmax(1))
-    np.testing.assert_allclose(u["value"], fmap.max(1), rtol=1e-6)
+    np.testing.assert_array_equal(u.row * act.shape[2] + u.col, fmap.argmax(1))
+    np.testing.assert_allclose(u.value, fmap.max(1), rtol=1e-6)
     chans, loc = [3, 1, 4, 1, 5], np.array([[0, 0], [1, 2], [2, 1], [5, 5], [3, 0]])
-    batched = d.project(X, "c2", channel=chans, location=loc, mode="guided", batch_size=2)
+    batched = d.project(X, "c2", channels=chans, location=loc, mode="guided", batch_size=2)
     for i in range(5):
-        one = d.project(X[i : i + 1], "c2", channel=chans[i], location=tuple(loc[i]), mode="guided")
+        one = d.project(
+            X[i : i + 1], "c2", channels=chans[i], location=tuple(loc[i]), mode="guided"
+        )
         np.testing.assert_allclose(batched[i : i + 1], one, atol=1e-6)
     np.testing.assert_array_equal(model.predict(X, verbose=0), before)
     for w, w0 in zip(model.get_weights(), weights):
@@ -248,7 +248,7 @@ def test_vgg16_nested_in_sequential():
     )
     x = np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype("float32")
     check_model(model, x, "block4_conv3")
-    assert Deconvnet(model).path("block1_pool")[0] == (
+    assert Deconvnet(model).way_down("block1_pool")[0] == (
         "block1_pool",
         "MaxPooling2D",
         "unpool with the switches",
@@ -264,7 +264,7 @@ def test_functional_nested_in_functional():
     out = keras.layers.ReLU(name="r")(inner(a))
     model = keras.Model(inp, [out, keras.layers.GlobalAveragePooling2D()(a)])
     x = X[:2, :14, :14]
-    assert [row[0] for row in Deconvnet(model).path("r")] == ["r", "ic", "oc"]
+    assert [row[0] for row in Deconvnet(model).way_down("r")] == ["r", "ic", "oc"]
     check_model(model, x, "r")
 
 
@@ -273,9 +273,9 @@ def test_chain_and_graph_paths_agree_on_zfnet(mode):
     keras.utils.set_random_seed(0)
     model = zfkeras.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
     x = np.random.default_rng(9).normal(size=(3, 96, 96, 3)).astype("float32")
-    chain, graph = Deconvnet(model, path="chain"), Deconvnet(model, path="graph")
-    assert Deconvnet(model).describe("conv5").path == "chain"
-    assert graph.describe("conv5").path == "graph" and graph.describe("conv5").nonlinear == (
+    chain, graph = Deconvnet(model, way="chain"), Deconvnet(model, way="graph")
+    assert Deconvnet(model).describe("conv5").way == "chain"
+    assert graph.describe("conv5").way == "graph" and graph.describe("conv5").nonlinear == (
         "norm2",
         "norm1",
     )  # contrast normalization: by its gradient on both paths
@@ -374,22 +374,22 @@ def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, c
     model = bad_models()[key]
     x = np.random.default_rng(4).normal(size=(2, 8, 8, 3)).astype("float32")
     with pytest.raises(ValueError, match=match):
-        Deconvnet(model, path="chain").project(x, "c")
+        Deconvnet(model, way="chain").project(x, "c")
     with pytest.raises(ValueError, match=match + ".*switches='indices' needs the chain path"):
         Deconvnet(model, switches="indices").project(x, "c")
-    d = Deconvnet(model)  # path="auto": the graph path
+    d = Deconvnet(model)  # way="auto": the graph path
     field, name = crossed
     info = d.describe("c")
-    assert info.path == "graph" and info.layer == "c" and name in getattr(info, field)
+    assert info.way == "graph" and info.layer == "c" and name in getattr(info, field)
     # backprop on the graph path is the plain gradient
     sub = keras.Model(model.inputs, model.get_layer("c").output)
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
         act = sub(xt)[:, 1, 1, 1]
-    u = d.units(x, "c", channel=1, location=(1, 1))
-    grad = tape.gradient(act, xt).numpy() * u["value"][:, None, None, None]
-    got = d.project(x, "c", channel=1, location=(1, 1), mode="backprop")
+    u = d.units(x, "c", channels=1, location=(1, 1))
+    grad = tape.gradient(act, xt).numpy() * u.value[:, None, None, None]
+    got = d.project(x, "c", channels=1, location=(1, 1), mode="backprop")
     assert np.abs(grad).max() > 0
     np.testing.assert_allclose(got, grad, atol=1e-5 * np.abs(grad).max())
 
@@ -434,9 +434,9 @@ def test_relu_rules_and_figure():
     f = np.array([[1.0, -1.0], [-2.0, 3.0]])
     r = np.array([[-1.0, 2.0], [4.0, 5.0]])
     results = relu_rules(f, r)
-    np.testing.assert_array_equal(results["backprop"], [[-1, 0], [0, 5]])
-    np.testing.assert_array_equal(results["deconvnet"], [[0, 2], [4, 5]])
-    np.testing.assert_array_equal(results["guided"], [[0, 0], [0, 5]])
+    np.testing.assert_array_equal(results.backprop, [[-1, 0], [0, 5]])
+    np.testing.assert_array_equal(results.deconvnet, [[0, 2], [4, 5]])
+    np.testing.assert_array_equal(results.guided, [[0, 0], [0, 5]])
     assert zfkeras.rules_figure(f, r).axes
     with pytest.raises(ValueError, match="one shape"):
         zfkeras.rules_figure(f, r[0])

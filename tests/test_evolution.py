@@ -22,7 +22,7 @@ def run():
     rng = np.random.default_rng(0)
     data = rng.normal(size=(16, 12, 12, 3)).astype("float32")
     cb = evolution.FeatureEvolution(
-        data[:6], epochs=[2, 1, 4], layers=["conv1", "conv2"], units=3, store_size=8
+        data[:6], epochs=[2, 1, 4], layers=["conv1", "conv2"], channels=3, store_size=8
     )
     weights = []  # every layer's weights before training and after each epoch, kept by hand
     keep = keras.callbacks.LambdaCallback(
@@ -150,7 +150,7 @@ def test_figure(run):
         (dict(probe_images=np.zeros((3, 3))), "probe_images"),
         (dict(epochs=[0, 1]), "epochs"),
         (dict(layers="conv1"), "layers"),
-        (dict(units=0), "units"),
+        (dict(channels=0), "channels"),
     ],
 )
 def test_errors(kwargs, match):

@@ -9,15 +9,15 @@ import scipy.stats
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.methods.deletion import Curve, blur, deletion_curve, insertion_curve
-from zfkeras.methods.faithfulness import (
+from zfkeras.evaluation.deletion import Curve, blur, deletion_curve, insertion_curve
+from zfkeras.evaluation.faithfulness import (
     METHODS,
     explain,
-    pointing_game,
     randomization_test,
     reinitialize,
 )
-from zfkeras.methods.similarity import normalize, ranks, spearman, ssim
+from zfkeras.evaluation.pointing import pointing_scores
+from zfkeras.evaluation.similarity import normalize, ranks, spearman, ssim
 
 
 # ----------------------------------------------------------------------------- similarity
@@ -87,11 +87,11 @@ def test_backprop_guided_and_deconvnet_of_the_class_score():
         score = tf.reduce_sum(tf.gather(logits(xt), cls, axis=1, batch_dims=1))
     grad = tape.gradient(score, xt).numpy()
     np.testing.assert_allclose(
-        explain(model, x, cls, "backprop"), np.abs(grad).sum(-1), rtol=1e-5, atol=1e-7
+        explain(model, x, "backprop", cls), np.abs(grad).sum(-1), rtol=1e-5, atol=1e-7
     )
-    guided = zfkeras.methods.cam.guided_backprop(model, x, cls)
+    guided = zfkeras.methods.cam.class_projection(model, x, cls)
     np.testing.assert_allclose(
-        explain(model, x, cls, "guided"), np.abs(guided).sum(-1), rtol=1e-5, atol=1e-7
+        explain(model, x, "guided", cls), np.abs(guided).sum(-1), rtol=1e-5, atol=1e-7
     )
     # deconvnet: ReLU(signal) at fc, through its kernel, then zfkeras.Deconvnet from "top"
     w_fc = model.get_layer("fc").get_weights()[0]
@@ -99,7 +99,7 @@ def test_backprop_guided_and_deconvnet_of_the_class_score():
     signal = (np.maximum(w_out[:, cls].T, 0) @ w_fc.T).reshape(3, 3, 3, 3)
     down = zfkeras.Deconvnet(model).down(x, "top", signal, mode="deconvnet")
     np.testing.assert_allclose(
-        explain(model, x, cls, "deconvnet"), np.abs(down).sum(-1), rtol=1e-4, atol=1e-6
+        explain(model, x, "deconvnet", cls), np.abs(down).sum(-1), rtol=1e-4, atol=1e-6
     )
     # the patched activations are restored
     assert model.get_layer("fc").activation is keras.activations.relu
@@ -109,11 +109,11 @@ def test_every_method_gives_2d_maps():
     model, x = _tiny()
     cls = np.zeros(3, np.int32)
     for method in METHODS:
-        maps = explain(model, x, cls, method)
+        maps = explain(model, x, method, cls)
         assert maps.ndim == 3 and len(maps) == 3 and np.all(np.isfinite(maps)), method
         if method != "occlusion":
             assert maps.shape == (3, 12, 12), method
-    assert explain(model, x, cls, "occlusion").shape == (3, 11, 11)  # patch 2, stride 1
+    assert explain(model, x, "occlusion", cls).shape == (3, 11, 11)  # patch 2, stride 1
 
 
 # ----------------------------------------------------------------------------- randomization
@@ -132,16 +132,16 @@ def test_randomization_cascade_keeps_the_model_and_randomizes_top_down():
             if lay.weights
         }
         seen.append(same)
-        return explain(m, images, class_index, "backprop")
+        return explain(m, images, "backprop", class_index)
 
-    out = randomization_test(model, record, x, cascade=True, verbose=0)
-    assert out["layers"] == ["original", "logits", "fc", "top", "conv"]
+    out = randomization_test(model, x, record, cascade=True, verbose=0)
+    assert out.layers == ("original", "logits", "fc", "top", "conv")
     assert [sum(not v for v in s.values()) for s in seen] == [0, 1, 2, 3, 4]
     assert not seen[2]["fc"] and not seen[2]["logits"] and seen[2]["top"]
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     seen.clear()
-    randomization_test(model, record, x, cascade=False, verbose=0)
+    randomization_test(model, x, record, cascade=False, verbose=0)
     assert [[k for k, v in s.items() if not v] for s in seen] == [
         [],
         ["logits"],
@@ -153,27 +153,27 @@ def test_randomization_cascade_keeps_the_model_and_randomizes_top_down():
 
 def test_randomization_scores_against_independent_measures():
     model, x = _tiny()
-    out = randomization_test(model, "backprop", x, class_index=1, seed=3, verbose=0)
-    assert out["spearman"][0] == 1.0 and out["ssim"][0] == 1.0
-    assert out["maps"].shape == (5, 3, 12, 12)
-    maps = np.abs(out["maps"])
+    out = randomization_test(model, x, "backprop", class_index=1, seed=3, verbose=0)
+    assert out.spearman[0] == 1.0 and out.ssim[0] == 1.0
+    assert out.maps.shape == (5, 3, 12, 12)
+    maps = np.abs(out.maps)
     assert np.all(maps.std(axis=(2, 3)) > 0)
     for k in range(1, len(maps)):
         rho = np.mean(
             [scipy.stats.spearmanr(maps[0, i].ravel(), maps[k, i].ravel())[0] for i in range(3)]
         )
-        assert out["spearman"][k] == pytest.approx(rho, abs=1e-9)
+        assert out.spearman[k] == pytest.approx(rho, abs=1e-9)
         tfs = tf.image.ssim(
             tf.constant(normalize(maps[0])[..., None], tf.float32),
             tf.constant(normalize(maps[k])[..., None], tf.float32),
             1.0,
         ).numpy()
-        assert out["ssim"][k] == pytest.approx(tfs.mean(), abs=1e-5)
-    assert out["spearman"][-1] < 0.9  # a fully random network explains something else
-    guided = randomization_test(model, "guided", x, class_index=1, seed=3, verbose=0)
+        assert out.ssim[k] == pytest.approx(tfs.mean(), abs=1e-5)
+    assert out.spearman[-1] < 0.9  # a fully random network explains something else
+    guided = randomization_test(model, x, "guided", class_index=1, seed=3, verbose=0)
     np.testing.assert_allclose(
-        guided["maps"][0],
-        np.abs(zfkeras.methods.cam.guided_backprop(model, x, 1)).sum(-1),
+        guided.maps[0],
+        np.abs(zfkeras.methods.cam.class_projection(model, x, 1)).sum(-1),
         rtol=1e-5,
         atol=1e-7,
     )
@@ -206,13 +206,13 @@ def test_reinitialize_uses_the_layers_initializers_and_a_fallback():
 def test_randomization_bad_input():
     model, x = _tiny()
     with pytest.raises(ValueError, match="method"):
-        randomization_test(model, "lime", x)
+        randomization_test(model, x, "lime")
     with pytest.raises(ValueError, match="class_index"):
-        randomization_test(model, "gradcam", x, class_index=7)
+        randomization_test(model, x, "gradcam", class_index=7)
     with pytest.raises(ValueError, match="images"):
-        randomization_test(model, "gradcam", x[:, :8])
+        randomization_test(model, x[:, :8], "gradcam")
     with pytest.raises(TypeError, match="model"):
-        randomization_test("model", "gradcam", x)
+        randomization_test("model", x, "gradcam")
 
 
 # ----------------------------------------------------------------------------- deletion
@@ -304,30 +304,34 @@ def test_deletion_bad_input(kwargs, match):
 
 
 # ----------------------------------------------------------------------------- pointing game
+def pointing_all(maps, masks, tolerance=0):
+    return pointing_scores(maps, masks, tolerance, peaks="all")
+
+
 def test_pointing_game_agrees_with_cam_and_scores_plateaus():
     rng = np.random.default_rng(4)
     maps = rng.random((30, 16, 16))
     masks = rng.random((30, 16, 16)) < 0.2
     for t in (0, 2):
-        _, hits = zfkeras.methods.cam.pointing_game(maps, masks, tolerance=t, return_hits=True)
-        np.testing.assert_array_equal(pointing_game(maps, masks, t), hits.astype(float))
+        first = pointing_scores(maps, masks, t, peaks="first")
+        np.testing.assert_array_equal(pointing_scores(maps, masks, t, peaks="all"), first)
     plateau = np.zeros((2, 6, 6))
     plateau[:, 0, :4] = 1.0  # four peak pixels
     mask = np.zeros((2, 6, 6), bool)
     mask[0, 0, 0] = True  # one of the four on the object
     mask[1, 3, 3] = True  # 3 px (square window) from every peak pixel
-    np.testing.assert_allclose(pointing_game(plateau, mask), [0.25, 0.0])
-    np.testing.assert_allclose(pointing_game(plateau, mask, tolerance=3), [1.0, 1.0])
-    np.testing.assert_allclose(pointing_game(plateau, mask, tolerance=2), [0.75, 0.0])
+    np.testing.assert_allclose(pointing_all(plateau, mask), [0.25, 0.0])
+    np.testing.assert_allclose(pointing_all(plateau, mask, tolerance=3), [1.0, 1.0])
+    np.testing.assert_allclose(pointing_all(plateau, mask, tolerance=2), [0.75, 0.0])
     four = np.repeat(plateau[..., None], 3, -1) * np.array([1, -1, 0])
-    np.testing.assert_allclose(pointing_game(four, mask), [0.25, 0.0])
-    assert pointing_game(np.zeros((1, 6, 6)), mask[:1])[0] == 0.0  # flat: no peak
+    np.testing.assert_allclose(pointing_all(four, mask), [0.25, 0.0])
+    assert pointing_all(np.zeros((1, 6, 6)), mask[:1])[0] == 0.0  # flat: no peak
     with pytest.raises(ValueError, match="maps"):
-        pointing_game(maps[:, :8], masks)
+        pointing_all(maps[:2], masks)
     with pytest.raises(ValueError, match="masks"):
-        pointing_game(maps, masks.astype(int))
+        pointing_all(maps, masks.astype(int))
     with pytest.raises(ValueError, match="tolerance"):
-        pointing_game(maps, masks, tolerance=-1)
+        pointing_all(maps, masks, tolerance=-1)
 
 
 def test_figures():
@@ -336,16 +340,11 @@ def test_figures():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zfkeras.figures.faithfulness import curves_figure, randomization_figure
+    from zfkeras.figures.faithfulness import deletion_insertion_figure
 
-    model, x = _tiny()
-    out = randomization_test(model, "backprop", x, verbose=0)
-    fig = randomization_figure(out, images=x[..., [0, 1, 0]], max_images=2)
-    assert len(fig.axes) == 2 * 6 + 1
-    np.testing.assert_allclose(fig.axes[-1].lines[0].get_ydata(), out["spearman"])
     model, region = _region_model()
     xs = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
     c = deletion_curve(model, xs, xs[..., 0], steps=4)
-    fig = curves_figure({"pixel value": c})
+    fig = deletion_insertion_figure({"pixel value": c}, {"pixel value": c})
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), c.scores.mean(0))
     plt.close("all")

@@ -13,47 +13,52 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from zfkeras import figures  # noqa: E402
+from zfkeras.experiments.invariance import InvarianceCurves  # noqa: E402
 from zfkeras.figures import style  # noqa: E402
 from zfkeras.methods.mining import Top9Tiles  # noqa: E402
+from zfkeras.methods.occlusion import OcclusionResult  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
 
-def _occlusion_result(h=32, p=8, s=4, layer=True):
+def _occlusion_result(h=32, p=8, s=4, layer=True, n=2):
     rows = cols = np.arange(0, h - p + 1, s)
-    prob = np.ones((len(rows), len(cols)), np.float32)
-    prob[2, 3] = 0.2
-    res = {
-        "probability": prob,
-        "top_class": np.zeros(prob.shape, int),
-        "rows": rows,
-        "cols": cols,
-        "class_index": 0,
-        "base_probability": 1.0,
-        "patch_size": p,
-        "stride": s,
-        "top_probability": prob,
-    }
+    prob = np.ones((n, len(rows), len(cols)), np.float32)
+    prob[:, 2, 3] = 0.2
+    extra = {}
     if layer:
-        res.update(
+        extra = dict(
             activation=RNG.random(prob.shape).astype(np.float32),
-            channel=3,
-            base_activation=1.0,
+            channels=np.full(n, 3),
+            base_activation=np.ones(n, np.float32),
             layer="conv5",
         )
-    return res
+    return OcclusionResult(
+        probability=prob,
+        top_class=np.zeros(prob.shape, int),
+        top_probability=prob,
+        rows=rows,
+        cols=cols,
+        class_index=np.zeros(n, int),
+        base_probability=np.ones(n, np.float32),
+        patch_size=p,
+        stride=s,
+        **extra,
+    )
 
 
 def _invariance():
     amounts = np.arange(5.0)
-    return {
-        "kind": "translation",
-        "amounts": amounts,
-        "layers": ["conv1"],
-        "distance": {"conv1": RNG.random((5, 2))},
-        "relative": {"conv1": RNG.random((5, 2))},
-        "probability": RNG.random((5, 2)),
-    }
+    return InvarianceCurves(
+        kind="translation",
+        amounts=amounts,
+        layers=("conv1",),
+        distance={"conv1": RNG.random((5, 2))},
+        relative={"conv1": RNG.random((5, 2))},
+        probability=RNG.random((5, 2)),
+        prediction=np.zeros((5, 2), int),
+        class_index=np.zeros(2, int),
+    )
 
 
 def _tiles(h):
@@ -125,10 +130,7 @@ CASES = {
     "top9_figure": (lambda: figures.top9_figure(_tiles(7)), True, True, False),
     "occlusion_figure": (
         lambda: figures.occlusion_figure(
-            [img32[0], img32[1]],
-            [_occlusion_result(), _occlusion_result()],
-            projection=[img32[0], img32[1]],
-            class_names=["a", "b"],
+            img32[:2], _occlusion_result(), projections=img32[:2], class_names=["a", "b"]
         ),
         True,
         True,
@@ -292,21 +294,14 @@ def test_integer_zoom_and_width():
     np.testing.assert_array_equal(style.zoom(np.array([[1, 2]]), 2), [[1, 1, 2, 2], [1, 1, 2, 2]])
 
 
-def test_occlusion_figure_rows_and_objects():
-    """Several examples give one row each; a result may be an object with the dict's fields."""
-
-    class Result:
-        def __init__(self, d):
-            self.__dict__.update(d)
-
-    res = _occlusion_result(layer=False)
-    fig = figures.occlusion_figure([img32[0]] * 3, [res, Result(res), res], class_names=["a"])
+def test_occlusion_figure_rows():
+    """A batch of N images gives one row each."""
+    res = _occlusion_result(layer=False, n=3)
+    fig = figures.occlusion_figure(img32[:3], res, class_names=["a"])
     assert len(fig.axes) >= 3 * 3
     plt.close(fig)
-    fig = figures.occlusion_figure(img32[0], Result(res))  # the single-example call
-    plt.close(fig)
-    with pytest.raises(ValueError, match="mask must hold one entry per result"):
-        figures.occlusion_figure([img32[0]] * 2, [res, res], mask=[None])
+    with pytest.raises(ValueError, match="masks must hold one entry per image"):
+        figures.occlusion_figure(img32[:3], res, masks=[None])
 
 
 def test_top9_figure_widths():

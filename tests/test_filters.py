@@ -63,18 +63,14 @@ def test_batched_equals_one_by_one_and_seeded(model):
     assert not np.allclose(both, filters.visualize_filters(model, "c2", [4, 6], steps=10, seed=4))
 
 
-def test_batch_size_and_deprecated_keywords(model):
+def test_batch_size_and_no_old_keywords(model):
     ref = filters.visualize_filters(model, "c2", [0, 3, 5], steps=4, seed=1, recipe="regularized")
     chunked = filters.visualize_filters(
         model, "c2", [0, 3, 5], steps=4, seed=1, recipe="regularized", batch_size=2, verbose=0
     )
     np.testing.assert_allclose(chunked, ref, atol=1e-6)
-    with pytest.warns(DeprecationWarning, match=r"channels=") as rec:
-        old = filters.visualize_filters(
-            model, "c2", steps=4, seed=1, recipe="regularized", filters=[0, 3, 5], progress=False
-        )
-    assert any("verbose=" in str(w.message) for w in rec)
-    np.testing.assert_array_equal(old, ref)
+    with pytest.raises(TypeError, match="filters"):
+        filters.visualize_filters(model, "c2", steps=4, filters=[0, 3, 5])
 
 
 def test_dead_filter_is_flat_with_a_warning():
@@ -110,7 +106,7 @@ def test_default_filters_size_and_nested():
         (dict(channels=[8]), ValueError, r"channels must be in \[0, 8\) for layer 'c2', got \[8\]"),
         (dict(channels="a"), TypeError, "channels must be None, an int or a non-empty sequence"),
         (dict(channels=[]), TypeError, "channels must be"),
-        (dict(channels=[1], filters=[2]), TypeError, "both 'channels' and its old name 'filters'"),
+        (dict(channels=[1], filters=[2]), TypeError, "unexpected keyword argument 'filters'"),
         (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
         (dict(verbose="yes"), ValueError, "verbose must be 'auto', 0 or 1"),
         (dict(recipe="fancy"), ValueError, "recipe must be one of.*'fancy'"),

@@ -8,6 +8,7 @@ import pytest
 
 from zfkeras import figures
 from zfkeras.experiments import invariance
+from zfkeras.methods import softmax
 
 
 @pytest.fixture(scope="module")
@@ -157,20 +158,17 @@ def test_probabilities_for_every_softmax_form(images, form):
             res.probability[a], want[np.arange(3), [0, 1, 3]], rtol=1e-5, atol=1e-7
         )
         np.testing.assert_array_equal(res.prediction[a], want.argmax(1))
-    assert invariance.checks.ends_in_softmax(m) == (form != "none")
+    assert softmax.ends_in_softmax(m) == (form != "none")
 
 
-def test_default_class_is_the_prediction_and_labels_is_deprecated(model, images):
+def test_default_class_is_the_prediction_and_old_names_are_gone(model, images):
     pred = model.predict(images, verbose=0).argmax(1)
     res = invariance.invariance_curves(model, images, None, "rotation", [0, 90])
     np.testing.assert_array_equal(res.class_index, pred)
-    with pytest.warns(DeprecationWarning, match="class_index"):
-        old = invariance.invariance_curves(
-            model, images, kind="rotation", amounts=[0, 90], labels=pred
-        )
-    np.testing.assert_array_equal(old.probability, res.probability)
-    with pytest.warns(DeprecationWarning, match=r"\.probability"):
-        np.testing.assert_array_equal(res["probability"], res.probability)
+    with pytest.raises(TypeError, match="labels"):
+        invariance.invariance_curves(model, images, kind="rotation", amounts=[0, 90], labels=pred)
+    with pytest.raises(TypeError):
+        res["probability"]  # no dict access
 
 
 def test_transform_errors(images):

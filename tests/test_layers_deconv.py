@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zfkeras.models.layers import (
+from zfkeras.methods.deconvnet.layers import (
     MaxPoolingWithSwitches,
     Rectification,
     TiedConv2DTranspose,
@@ -98,7 +98,7 @@ def test_rectification_rules(rule, expect):
 
 
 def test_rectification_errors():
-    with pytest.raises(ValueError, match="rule"):
+    with pytest.raises(ValueError, match="mode"):
         Rectification("relu")
     with pytest.raises(ValueError, match="forward"):
         Rectification("guided")(np.ones(3, "float32"))
@@ -176,5 +176,5 @@ def test_deconvnet_layers_round_trip(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), before, atol=1e-6)
-    assert loaded.get_layer("rect").rule == "guided"
+    assert loaded.get_layer("rect").mode == "guided"
     assert loaded.get_layer("pool").pool_size == (3, 3)

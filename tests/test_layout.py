@@ -4,14 +4,28 @@ import ast
 import importlib
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
+import keras
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "zfkeras"
 # exercises sits at the top beside figures: it may import what is below, nothing imports it.
-ORDER = ["config", "data", "models", "training", "methods", "experiments", "figures", "exercises"]
+ORDER = [
+    "config",
+    "data",
+    "models",
+    "training",
+    "methods",
+    "evaluation",
+    "experiments",
+    "figures",
+    "exercises",
+]
+METHOD_FAMILIES = {
+    "methods/deconvnet": {"__init__", "projection", "chain", "rules", "units", "layers"},
+    "evaluation": {"__init__", "faithfulness", "deletion", "similarity", "pointing"},
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -56,13 +70,41 @@ def test_import_zfkeras_does_not_load_figures():
     assert out.stdout.split() == ["False", "True"]
 
 
-def test_old_module_names_warn_and_resolve():
+def test_method_families_have_their_folders():
+    for folder, modules in METHOD_FAMILIES.items():
+        assert {p.stem for p in (PKG / folder).glob("*.py")} == modules, folder
+    for flat in ("deconvnet", "chain", "rules", "units", "faithfulness", "deletion", "pointing"):
+        assert not (PKG / "methods" / f"{flat}.py").exists(), flat
+    models_layers = (PKG / "models" / "layers.py").read_text()
+    assert "class MaxPoolingWithSwitches" not in models_layers
+
+
+def test_no_two_modules_import_each_other():
+    """No import cycle between modules (deletion and faithfulness imported each other)."""
+    graph = {}
+    for path in PKG.rglob("*.py"):
+        if path.name != "__init__.py":
+            parts = path.relative_to(PKG).with_suffix("").parts
+            graph["zfkeras." + ".".join(parts)] = _imports(path)
+    for a, deps in graph.items():
+        for b in deps & graph.keys():
+            assert a not in graph[b], f"{a} and {b} import each other"
+
+
+def test_deconvnet_layers_keep_their_registered_names():
+    from zfkeras.methods.deconvnet import layers
+
+    for cls in ("MaxPoolingWithSwitches", "Unpooling2D", "Rectification", "TiedConv2DTranspose"):
+        obj = getattr(layers, cls)
+        assert keras.saving.get_registered_name(obj) == f"zfkeras>{cls}"
+        assert keras.saving.get_registered_object(f"zfkeras>{cls}") is obj
+
+
+def test_old_module_names_are_gone():
     import zfkeras
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cam = zfkeras.cam
-    assert cam is importlib.import_module("zfkeras.methods.cam")
-    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
-    with pytest.raises(AttributeError):
-        zfkeras.no_such_name  # noqa: B018
+    for old in ("cam", "deconvnet", "layers", "zoo", "plot", "evolution", "faithfulness"):
+        with pytest.raises(AttributeError):
+            getattr(zfkeras, old)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("zfkeras.faithfulness")

@@ -160,15 +160,15 @@ def test_top_activations_channels_and_small_data(mined):
     [
         ({"k": 0}, "k must be a positive int"),
         ({"channels": [64]}, r"channels must be .* \[0, 64\)"),
-        ({"data": np.zeros((64, 64, 3))}, r"data must have shape \(N, 64, 64, 3\)"),
-        ({"data": tf.data.Dataset.from_tensor_slices(["a", "b"])}, "data must yield images"),
-        ({"data": np.zeros((0, 64, 64, 3))}, "data must hold at least one image"),
+        ({"images": np.zeros((64, 64, 3))}, r"images must have shape \(N, 64, 64, 3\)"),
+        ({"images": tf.data.Dataset.from_tensor_slices(["a", "b"])}, "images must yield images"),
+        ({"images": np.zeros((0, 64, 64, 3))}, "images must hold at least one image"),
         ({"layer": "fc6"}, r"'fc6' must output \(batch, rows, cols, channels\)"),
     ],
 )
 def test_top_activations_error_table(mined, kwargs, match):
     model, x, _ = mined
-    args = {"model": model, "data": x[:4], "layer": "conv2", "verbose": 0, **kwargs}
+    args = {"model": model, "images": x[:4], "layer": "conv2", "verbose": 0, **kwargs}
     with pytest.raises(ValueError, match=match):
         top_activations(**args)
 
@@ -194,7 +194,7 @@ def test_top9_tiles_crops(mined):
     np.testing.assert_array_equal(
         fig.patches[0, 0], padded[t + 27 : b + 27, left + 27 : right + 27]
     )
-    proj = d.project(x[i : i + 1], "conv2", channel=5, location=(r, c))[0]
+    proj = d.project(x[i : i + 1], "conv2", channels=5, location=(r, c))[0]
     inside = np.pad(proj, ((27, 27), (27, 27), (0, 0)))[t + 27 : b + 27, left + 27 : right + 27]
     np.testing.assert_allclose(fig.projections[0, 0], inside, atol=1e-6)
     assert np.abs(proj).sum() == pytest.approx(np.abs(inside).sum(), rel=1e-5)

@@ -1,14 +1,26 @@
 """Occlusion sensitivity: a plain loop over occluded copies, positions, batching, errors."""
 
-import warnings
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras import figures
+from zfkeras import evaluation, figures
 from zfkeras.methods import occlusion
+
+PER_IMAGE = ("probability", "top_class", "top_probability", "class_index", "base_probability")
+PER_IMAGE += ("channels", "activation", "base_activation")
+
+
+def occlude(model, image, *args, **kwargs):
+    """One image through the batched API: the result's fields for that image."""
+    r = zfkeras.occlusion_sensitivity(model, np.asarray(image)[None], *args, **kwargs)
+    fields = {f: getattr(r, f) for f in r.__dataclass_fields__}
+    return SimpleNamespace(
+        **{f: v[0] if f in PER_IMAGE and v is not None else v for f, v in fields.items()}
+    )
 
 
 def tiny(softmax=True, seed=0):
@@ -53,7 +65,7 @@ def test_root_export():
 
 
 def test_equals_plain_loop(model, image):
-    res = zfkeras.occlusion_sensitivity(model, image, 4, 3, layer="conv", fill=0.5)
+    res = occlude(model, image, 4, 3, layer="conv", fill=0.5)
     base, probs, acts, channel = plain_loop(model, image, 4, 3, 0.5, layer="conv")
     assert res.rows.tolist() == [0, 3, 6] and res.cols.tolist() == [0, 3, 6]
     cls = int(np.argmax(base))
@@ -81,15 +93,15 @@ def test_positions(h, w, p, s, rows, cols):
             keras.layers.Dense(3, activation="softmax"),
         ]
     )
-    res = zfkeras.occlusion_sensitivity(model, np.zeros((h, w, 3), "float32"), p, s, class_index=1)
+    res = occlude(model, np.zeros((h, w, 3), "float32"), p, s, class_index=1)
     assert res.rows.tolist() == rows and res.cols.tolist() == cols
     assert res.probability.shape == res.top_class.shape == (len(rows), len(cols))
 
 
 def test_batch_size_does_not_matter(model, image):
-    ref = zfkeras.occlusion_sensitivity(model, image, 3, 1, layer="conv", batch_size=1000)
+    ref = occlude(model, image, 3, 1, layer="conv", batch_size=1000)
     for bs in (1, 7, 32):
-        res = zfkeras.occlusion_sensitivity(model, image, 3, 1, layer="conv", batch_size=bs)
+        res = occlude(model, image, 3, 1, layer="conv", batch_size=bs)
         np.testing.assert_array_equal(res.top_class, ref.top_class)
         for key in ("probability", "activation"):  # equal up to float rounding in the kernels
             np.testing.assert_allclose(getattr(res, key), getattr(ref, key), rtol=0, atol=1e-6)
@@ -98,83 +110,83 @@ def test_batch_size_does_not_matter(model, image):
 def test_softmax_applied_to_logits(image):
     logits = tiny(softmax=False, seed=3)
     probs = tiny(softmax=True, seed=3)
-    a = zfkeras.occlusion_sensitivity(logits, image, 4, 4, class_index=2)
-    b = zfkeras.occlusion_sensitivity(probs, image, 4, 4, class_index=2)
+    a = occlude(logits, image, 4, 4, class_index=2)
+    b = occlude(probs, image, 4, 4, class_index=2)
     np.testing.assert_allclose(a.probability, b.probability, rtol=1e-5)
     assert 0 < a.probability.min() and a.probability.max() < 1
 
 
 def test_default_fill_is_zero_and_fill_image(model, image):
-    a = zfkeras.occlusion_sensitivity(model, image, 4, 4)
-    b = zfkeras.occlusion_sensitivity(model, image, 4, 4, fill=np.zeros((12, 10, 3)))
+    a = occlude(model, image, 4, 4)
+    b = occlude(model, image, 4, 4, fill=np.zeros((12, 10, 3)))
     np.testing.assert_array_equal(a.probability, b.probability)
-    c = zfkeras.occlusion_sensitivity(model, image, 4, 4, fill=image)  # "occluding" by itself
+    c = occlude(model, image, 4, 4, fill=image)  # "occluding" by itself
     np.testing.assert_allclose(c.probability, c.base_probability, rtol=1e-5)
 
 
 def test_pointing_hits():
     prob = np.array([[0.9, 0.1], [0.5, 0.6]])
     res = occlusion.OcclusionResult(
-        probability=prob,
-        top_class=np.zeros((2, 2), int),
-        top_probability=prob,
+        probability=np.stack([prob, prob]),
+        top_class=np.zeros((2, 2, 2), int),
+        top_probability=np.stack([prob, prob]),
         rows=np.array([0, 4]),
         cols=np.array([0, 4]),
-        class_index=0,
-        base_probability=1.0,
+        class_index=np.zeros(2, int),
+        base_probability=np.ones(2),
         patch_size=4,
         stride=4,
     )
     masks = np.zeros((2, 8, 8), bool)
     masks[0, 1, 5] = True  # inside the occluder at (0, 4)
     masks[1, 5, 1] = True  # elsewhere
-    assert occlusion.pointing_hits([res, res], masks).tolist() == [True, False]
+    assert evaluation.occlusion_hits(res, masks).tolist() == [True, False]
     # chance: of the 4 squares, (0, 4) alone covers (1, 5); (4, 0) alone covers (5, 1)
     masks[1, 1, 1] = True  # now (0, 0) too
-    np.testing.assert_allclose(occlusion.pointing_chance([res, res], masks), [0.25, 0.5])
+    np.testing.assert_allclose(evaluation.occlusion_chance(res, masks), [0.25, 0.5])
     with pytest.raises(ValueError, match="masks must be"):
-        occlusion.pointing_chance([res], masks)
+        evaluation.occlusion_chance(res, masks[:1])
 
 
-def test_result_is_a_frozen_dataclass_with_deprecated_item_access(model, image):
-    res = zfkeras.occlusion_sensitivity(model, image, 4, 4)
+def test_result_is_a_frozen_dataclass_of_the_batch(model, image):
+    res = zfkeras.occlusion_sensitivity(model, np.stack([image, image[::-1]]), 4, 4)
     assert isinstance(res, occlusion.OcclusionResult) and res.layer is None
-    assert res.activation is None and res.channel is None
+    assert res.activation is None and res.channels is None
+    assert res.probability.shape == (2, 3, 2) and res.class_index.shape == (2,)
+    one = occlude(model, image[::-1], 4, 4)
+    np.testing.assert_allclose(res.probability[1], one.probability, rtol=1e-5, atol=1e-6)
     with pytest.raises(AttributeError):
         res.stride = 2  # frozen
-    with pytest.warns(DeprecationWarning, match=r"\.probability"):
-        np.testing.assert_array_equal(res["probability"], res.probability)
-    with pytest.warns(DeprecationWarning):
-        assert "activation" not in res
-    with pytest.warns(DeprecationWarning), pytest.raises(KeyError):
-        res["nope"]
+    with pytest.raises(TypeError):
+        res["probability"]  # no dict access
 
 
 def test_chosen_channel_and_nested_layer(model, image):
     base, probs, acts, _ = plain_loop(model, image, 4, 4, 0.0, layer="conv")
     feats = keras.Model(model.inputs, model.get_layer("conv").output)
-    res = zfkeras.occlusion_sensitivity(model, image, 4, 4, layer="conv", channel=2)
+    res = occlude(model, image, 4, 4, layer="conv", channels=2)
     want = []
     for r in (0, 4, 8):
         for c in (0, 4):
             x = image.copy()
             x[r : r + 4, c : c + 4] = 0
             want.append(feats.predict(x[None], verbose=0)[0, ..., 2].sum())
-    assert res.channel == 2
+    assert res.channels == 2
     np.testing.assert_allclose(res.activation.ravel(), want, rtol=1e-5, atol=1e-5)
     outer = keras.Sequential([keras.Input((12, 10, 3)), model])
-    nested = zfkeras.occlusion_sensitivity(
-        outer, image, 4, 4, layer=f"{model.name}/conv", channel=2
-    )
+    nested = occlude(outer, image, 4, 4, layer=f"{model.name}/conv", channels=2)
     np.testing.assert_allclose(nested.activation, res.activation, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(nested.probability, res.probability, rtol=1e-5)
 
 
 def test_figure(model, image):
-    warnings.simplefilter("error", DeprecationWarning)  # the figure reads attributes
-    res = zfkeras.occlusion_sensitivity(model, image, 4, 2, layer="conv")
+    res = occlude(model, image[None], 4, 2, layer="conv")
     fig = figures.occlusion_figure(
-        image, res, projection=image, class_names=list("abcde"), mask=np.ones((12, 10), bool)
+        image[None],
+        res,
+        projections=image[None],
+        class_names=list("abcde"),
+        masks=np.ones((1, 12, 10), bool),
     )
     assert len(fig.axes) >= 5
 
@@ -194,8 +206,8 @@ def test_figure(model, image):
         (dict(class_index=5), "class_index"),
         (dict(layer="nope"), "layer must name a layer of the model, got 'nope'"),
         (dict(layer="out"), r"layer must have a 4-D \(N, H, W, C\) output, got 'out'"),
-        (dict(layer="conv", channel=4), r"channel must be in \[0, 4\) for layer 'conv', got 4"),
-        (dict(channel=1), "channel needs a layer"),
+        (dict(layer="conv", channels=4), r"channels must be in \[0, 4\) for layer 'conv', got 4"),
+        (dict(channels=1), "channels needs a layer"),
         (dict(verbose=2), "verbose must be 'auto', 0 or 1, got 2"),
         (dict(fill=np.zeros(4)), "fill must broadcast"),
         (dict(fill=np.nan), "fill must be a finite"),
@@ -203,30 +215,29 @@ def test_figure(model, image):
     ],
 )
 def test_errors(model, image, kwargs, match):
-    args = dict(model=model, image=image, patch_size=4, stride=2) | kwargs
+    args = dict(model=model, images=image[None], patch_size=4, stride=2) | kwargs
     with pytest.raises((ValueError, TypeError), match=match):
         zfkeras.occlusion_sensitivity(**args)
 
 
 def test_image_must_match_model(model):
-    with pytest.raises(ValueError, match=r"image must have shape \(12, 10, 3\)"):
-        zfkeras.occlusion_sensitivity(model, np.zeros((10, 12, 3)), 4, 2)
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 12, 10, 3\)"):
+        zfkeras.occlusion_sensitivity(model, np.zeros((1, 10, 12, 3)), 4, 2)
+    with pytest.raises(ValueError, match=r"batch of one"):
+        zfkeras.occlusion_sensitivity(model, np.zeros((12, 10, 3)), 4, 2)
 
 
 @pytest.mark.slow
 @pytest.mark.shipped
 def test_shipped_shapes_lowest_probability_on_the_object():
-    # issue 6: for zfnet-shapes the occluder position with the lowest true-class probability
+    # for zfnet-shapes the occluder position with the lowest true-class probability
     # overlaps the object in at least 90% of unseen images (a 24-px square, about the radius of
     # the largest objects; chapter 10), far above chance (the share of positions touching it).
     bundle = zfkeras.pretrained("zfnet-shapes")
     d = zfkeras.data.shapes(100, seed=4321, image_size=int(bundle.model.input.shape[1]))
     x = bundle.preprocess(d["images"])
-    results = [
-        zfkeras.occlusion_sensitivity(bundle.model, img, 24, 8, class_index=int(y))
-        for img, y in zip(x, d["labels"])
-    ]
-    hits = occlusion.pointing_hits(results, d["masks"])
-    chance = occlusion.pointing_chance(results, d["masks"]).mean()
+    results = zfkeras.occlusion_sensitivity(bundle.model, x, 24, 8, class_index=d["labels"])
+    hits = evaluation.occlusion_hits(results, d["masks"])
+    chance = evaluation.occlusion_chance(results, d["masks"]).mean()
     assert hits.mean() >= 0.9, hits.mean()
     assert hits.mean() >= chance + 0.4, (hits.mean(), chance)

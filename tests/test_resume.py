@@ -150,3 +150,29 @@ def test_other_recipe_is_refused_and_fresh_starts_over(tmp_path, capsys):
     assert info["resumed_from_epoch"] is None
     assert [r["iterations"] for r in info["history"]] == [2, 4]
     assert set(os.listdir(tmp_path)) == BUNDLE
+
+
+def test_the_backup_is_written_before_the_history_row(tmp_path, monkeypatch):
+    """A run killed between the two files never shows as done an epoch it will redo: the
+    epoch's backup (weights, then state.json) is complete before history.json names it."""
+    from zfkeras.training import resume
+
+    order = []
+    real = resume.atomic_write
+    monkeypatch.setattr(resume, "atomic_write", lambda p, w: (order.append(p.name), real(p, w)))
+    x = keras.Input((2,))
+    model = keras.Model(x, keras.layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss="mse")
+    history = resume.History(tmp_path / "history.json")
+    backup = resume.Backup(tmp_path / "backup", history, {"recipe": 1})
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=2, verbose=0, callbacks=[history, backup])
+    assert order == [
+        "epoch-0001.weights.h5",
+        "state.json",
+        "history.json",
+        "epoch-0002.weights.h5",
+        "state.json",
+        "history.json",
+    ]
+    assert [r["epoch"] for r in json.loads((tmp_path / "history.json").read_text())] == [1, 2]
+    assert json.loads((tmp_path / "backup" / "state.json").read_text())["epoch"] == 2

@@ -7,7 +7,9 @@ The package follows the course's layers:
 * :mod:`zfkeras.data` — CIFAR-10, the synthetic data with ground truth, the paper's crops;
 * :mod:`zfkeras.training` — the recipe and the training loop (``python -m zfkeras.train``);
 * :mod:`zfkeras.methods` — methods that explain any Keras CNN (activations, deconvnet,
-  filters, Grad-CAM, occlusion, top-k mining);
+  filters, Grad-CAM, occlusion, top-k mining, dissection);
+* :mod:`zfkeras.evaluation` — how far to trust them (sanity checks, deletion/insertion,
+  similarity, the pointing game);
 * :mod:`zfkeras.experiments` — the paper's experiments, one module per section;
 * :mod:`zfkeras.figures` — every figure (the only part that imports matplotlib; loaded on
   first use).
@@ -16,27 +18,45 @@ The public API is re-exported here.
 """
 
 import importlib
+import os
 import sys
 import warnings
 
-from zfkeras import config, data, experiments, methods, models, training
+
+def _started_as_command() -> bool:
+    """Whether this process is ``python -m zfkeras.<module>`` (a command line of the package)."""
+    argv = list(getattr(sys, "orig_argv", []))
+    return "-m" in argv[:-1] and argv[argv.index("-m") + 1].startswith("zfkeras.")
+
+
+if _started_as_command() and "tensorflow" not in sys.modules:
+    # as quietly as the course kernels start: no TensorFlow start-up lines before the output
+    from zfkeras._quiet import _zfkeras_quiet_start
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _zfkeras_quiet_start()
+    # runpy's note that the package (which re-exports it) already imported the module
+    warnings.filterwarnings("ignore", "'zfkeras[.].*' found in sys.modules", RuntimeWarning)
+
+from zfkeras import config, data, evaluation, experiments, methods, models, training
 from zfkeras.experiments.evolution import FeatureEvolution
 from zfkeras.experiments.invariance import invariance_curves
-from zfkeras.methods import faithfulness
 from zfkeras.methods.activations import activation_model
+from zfkeras.methods.attribution import integrated_gradients, smoothgrad
+from zfkeras.methods.cache import clear_cache
 from zfkeras.methods.cam import gradcam
+from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
 from zfkeras.methods.deconvnet import Deconvnet
 from zfkeras.methods.dissection import Dissection, dissect
 from zfkeras.methods.filters import visualize_filters
+from zfkeras.methods.lucid import Visualization, visualize_classes, visualize_units
 from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
 from zfkeras.methods.occlusion import occlusion_sensitivity
-from zfkeras.models import Pretrained, alexnet, pre_softmax, pretrained, zfnet
+from zfkeras.methods.random_masks import rise
+from zfkeras.methods.softmax import pre_softmax
+from zfkeras.models import Pretrained, alexnet, pretrained, zfnet
 
 __version__ = config.version()
-
-# ``import zfkeras.faithfulness`` / ``from zfkeras.faithfulness import ...`` name the module in
-# zfkeras.methods (the sanity checks are part of the public face, issue 10).
-sys.modules.setdefault("zfkeras.faithfulness", faithfulness)
 
 # Loaded on first use, so that ``import zfkeras`` does not import matplotlib (figures) or
 # register the course's exercise checkers (exercises).
@@ -47,25 +67,6 @@ _LAZY = {
     "rules_figure": ("zfkeras.figures", "rules_figure"),
     "top9_figure": ("zfkeras.figures", "top9_figure"),
 }
-# The flat module names of zfkeras 0.1, kept for one release.
-_MOVED = {
-    "activations": "zfkeras.methods.activations",
-    "cam": "zfkeras.methods.cam",
-    "chain": "zfkeras.methods.chain",
-    "deconvnet": "zfkeras.methods.deconvnet",
-    "filters": "zfkeras.methods.filters",
-    "mining": "zfkeras.methods.mining",
-    "occlusion": "zfkeras.methods.occlusion",
-    "layers": "zfkeras.models.layers",
-    "zoo": "zfkeras.models.zoo",
-    "plot": "zfkeras.figures",
-    "ablation": "zfkeras.experiments.ablation",
-    "correspondence": "zfkeras.experiments.correspondence",
-    "diagnostics": "zfkeras.experiments.diagnostics",
-    "evolution": "zfkeras.experiments.evolution",
-    "invariance": "zfkeras.experiments.invariance",
-    "probes": "zfkeras.experiments.probes",
-}
 
 
 def __getattr__(name: str):
@@ -73,13 +74,6 @@ def __getattr__(name: str):
         module, attr = _LAZY[name]
         mod = importlib.import_module(module)
         return mod if attr is None else getattr(mod, attr)
-    if name in _MOVED:
-        warnings.warn(
-            f"zfkeras.{name} moved to {_MOVED[name]}; the old name goes in zfkeras 0.3",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return importlib.import_module(_MOVED[name])
     raise AttributeError(f"module 'zfkeras' has no attribute {name!r}")
 
 
@@ -88,18 +82,23 @@ __all__ = [
     "Dissection",
     "FeatureEvolution",
     "Pretrained",
+    "Visualization",
     "__version__",
     "activation_model",
     "alexnet",
+    "clear_cache",
     "config",
     "data",
     "dissect",
+    "evaluation",
     "exercises",
     "experiments",
-    "faithfulness",
     "figures",
     "gradcam",
+    "gradcam_plus_plus",
+    "integrated_gradients",
     "invariance_curves",
+    "layercam",
     "methods",
     "models",
     "occlusion_sensitivity",
@@ -107,11 +106,16 @@ __all__ = [
     "pre_softmax",
     "pretrained",
     "receptive_field",
+    "rise",
     "rules_figure",
+    "scorecam",
+    "smoothgrad",
     "top9_figure",
     "top9_tiles",
     "top_activations",
     "training",
+    "visualize_classes",
     "visualize_filters",
+    "visualize_units",
     "zfnet",
 ]

@@ -1,33 +1,21 @@
-# Kernel start-up file: import TensorFlow once, without its C++ start-up log lines.
+# Start-up without TensorFlow's C++ log lines, for the course kernels and the command lines.
 #
-# tools/render.py (`make course`, `make chapters`) and the nbval run (conftest.py, `make test`)
-# start every chapter's kernel with PYTHONSTARTUP pointing at this file; IPython runs it in the
-# kernel, after the kernel captures file descriptor 2 and before the first cell.
+# Kernels: tools/render.py and the nbval run start every chapter's kernel with PYTHONSTARTUP
+# pointing at this file; IPython runs it in the kernel's namespace before the first cell, so it
+# defines one function, calls it and deletes it. Command lines (``python -m zfkeras.train``,
+# ``python -m zfkeras.experiments.<name>``): ``zfkeras/__init__.py`` calls the same function.
 #
-# Why a file and not an environment variable: loading TensorFlow's shared libraries logs through
-# absl before absl logging is initialised, and that path ignores TF_CPP_MIN_LOG_LEVEL:
-#     WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
-#     I0000 00:00:... port.cc:153] oneDNN custom operations are on. ...
-#     I0000 00:00:... cudart_stub.cc:31] Could not find cuda drivers on your machine, ...
-# twice (libtensorflow_framework.so.2 and the copy linked into _pywrap_profiler_plugin.so);
-# before initialisation absl prints the Unix time in the seconds field ("00:00:1795514610.51").
-# Tried without effect: TF_CPP_MIN_LOG_LEVEL=3, TF_CPP_MAX_VLOG_LEVEL=-1, GLOG_minloglevel=3,
-# ABSL_MIN_LOG_LEVEL=3, CUDA_VISIBLE_DEVICES="". Only TF_ENABLE_ONEDNN_OPTS=0 removes one line,
-# and it does so by switching the oneDNN kernels off, which changes speed and round-off.
-# TF_CPP_MIN_LOG_LEVEL=3 (set by the same tools) still matters: it silences what TensorFlow
-# logs through its own logging, e.g. cpu_feature_guard's "This TensorFlow binary is optimized
-# ..." at import, and the INFO/WARNING lines of later ops (device creation on a GPU, ...).
-#
-# So the import runs here with file descriptor 2 pointed at a temporary file; afterwards every
-# line that is not such a log line is written back to stderr, so a genuine error still shows.
+# Loading TensorFlow's shared libraries logs through absl before absl logging is initialised, a
+# path that ignores TF_CPP_MIN_LOG_LEVEL ("All log messages before absl::InitializeLog() ...",
+# "Could not find cuda drivers ...", "oneDNN custom operations are on ..."). So the import runs
+# with file descriptor 2 pointed at a temporary file, and afterwards every line that is not
+# such a log line is written back to stderr: a genuine error still shows. TF_CPP_MIN_LOG_LEVEL=3
+# (set by the callers unless already set) silences what TensorFlow logs later through its own
+# logging ("rebuild TensorFlow with the appropriate compiler flags", device creation, ...).
 #
 # One Python warning is ignored: Keras's "`shuffle=True` was passed, but will be ignored since
-# the data `x` was provided as a tf.data.Dataset", raised by every fit() on a dataset because
-# shuffle defaults to True; the course's pipelines shuffle in tf.data. Nothing else is filtered.
-#
-# IPython runs this file in the kernel's own namespace, so it defines one function, calls it
-# and deletes it: the chapter's namespace starts empty, as in any fresh kernel. (Importing
-# zfkeras._quiet as a module only defines the function.)
+# the data `x` was provided as a tf.data.Dataset", raised by every fit() on a dataset; the
+# course's pipelines shuffle in tf.data.
 
 
 def _zfkeras_quiet_start() -> None:

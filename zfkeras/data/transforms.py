@@ -1,13 +1,11 @@
-"""Datasets and the paper's preprocessing (section 3), at CPU size.
+"""The paper's preprocessing (section 3), at CPU size (the datasets themselves are in
+:mod:`zfkeras.data.cifar`, :mod:`zfkeras.data.shapes` and :mod:`zfkeras.data.concepts`).
 
-* :func:`cifar10` reads CIFAR-10 from a one-folder-per-class tree (offline) or falls back to
-  ``keras.datasets.cifar10`` (online).
-* :func:`shapes` generates the synthetic dataset: objects with ground-truth masks and, for the
-  face-like class, part positions.
-* :func:`crop_resize`, :func:`augment_batch`, :func:`ten_crops` implement the paper's
-  pipeline: per-pixel mean subtraction, random crops with horizontal flips for training, the
-  centre crop for single-crop evaluation, and the 10-crop evaluation (4 corners + centre, each
-  with its mirror image).
+* :func:`per_pixel_mean` and :func:`normalize`: the per-pixel mean subtraction;
+* :func:`crop_boxes`, :func:`crop_resize`, :func:`centre_crop`, :func:`augment_batch`,
+  :func:`ten_crops` implement the paper's pipeline: per-pixel mean subtraction, random
+  crops with horizontal flips for training, the centre crop for single-crop evaluation, and the
+  10-crop evaluation (4 corners + centre, each with its mirror image).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 
@@ -23,8 +22,7 @@ import keras
 import numpy as np
 
 from zfkeras import config, models, training
-from zfkeras import data as zdata
-from zfkeras.methods.checks import quiet_retracing
+from zfkeras.methods.checks import VERBOSE
 
 FC = ("fc6", "drop6", "fc7", "drop7")
 CONV34 = ("conv3", "conv4")
@@ -84,9 +82,10 @@ def train_variant(
     ytr,
     xte,
     yte,
-    verbose: int = 0,
     patience: int | None = None,
     val_fraction: float = 0.1,
+    *,
+    verbose: int | str = VERBOSE,
 ) -> dict:
     """Train ``model`` with ``recipe`` (SGD, schedule, augmentation of :mod:`zfkeras.training`)
     and return ``test_accuracy`` (centre crop), ``train_accuracy`` (last epoch, augmented),
@@ -104,8 +103,7 @@ def train_variant(
     Raises:
         ValueError: ``patience`` is not a positive int or ``val_fraction`` not in (0, 0.5].
     """
-    keras.utils.set_random_seed(recipe.seed)
-    callbacks, val = [], None
+    callbacks = []
     if patience is not None:
         if not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be a positive int or None, got {patience!r}")
@@ -120,16 +118,16 @@ def train_variant(
                 "val_accuracy", patience=patience, mode="max", restore_best_weights=True
             )
         ]
-    mean = zdata.per_pixel_mean(xtr)
-    train_ds, test_ds = training.make_datasets(recipe, xtr, ytr, xte, yte, mean)
-    if patience is not None:
-        val = training.make_datasets(recipe, xval, yval, xval, yval, mean)[1]
-    training.compile_model(model, recipe, training.steps_for(len(xtr), recipe.batch_size))
-    t0 = time.time()
-    hist = model.fit(
-        train_ds, epochs=recipe.epochs, verbose=verbose, validation_data=val, callbacks=callbacks
+    fitted = training.fit(
+        recipe,
+        xtr,
+        ytr,
+        (xval, yval) if patience is not None else None,
+        model=model,
+        callbacks=callbacks,
+        verbose=verbose,
     )
-    seconds = time.time() - t0
+    mean, hist, seconds = fitted.mean, fitted.history, fitted.seconds
     out = {
         "test_accuracy": round(training.evaluate(model, xte, yte, mean, recipe.crop_scale), 4),
         "train_accuracy": round(float(hist.history["accuracy"][-1]), 4),
@@ -152,9 +150,10 @@ def train_variant(
 def run_ablation(
     recipe: training.Recipe,
     variants: Mapping[str, dict] = VARIANTS,
-    verbose: int = 0,
     data_dir: str | None = None,
     patience: int | None = None,
+    *,
+    verbose: int | str = VERBOSE,
 ) -> dict:
     """Train every variant with the same recipe and data; return ``{"recipe", "rows"}`` where
     ``rows`` is a list of dicts (``variant``, ``removed``, ``width``, ``fc_units`` and the
@@ -167,8 +166,7 @@ def run_ablation(
     for k, (label, spec) in enumerate(variants.items()):
         rec = replace(recipe, fc_units=spec.get("fc_units", recipe.fc_units))
         model = build_variant(rec, len(names), spec.get("remove", ()), spec.get("width"))
-        with quiet_retracing():
-            res = train_variant(model, recipe, xtr, ytr, xte, yte, verbose, patience)
+        res = train_variant(model, recipe, xtr, ytr, xte, yte, patience, verbose=verbose)
         rows.append(
             {
                 "variant": label,

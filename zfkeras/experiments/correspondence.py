@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
 
 
 def hamming_score(eps) -> float:
@@ -197,10 +197,10 @@ def correspondence_table(
     n_images: int = 5,
     draws: int = 10,
     fill: float = 0.0,
-    seed: int = 0,
     *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
+    seed: int = SEED,
 ) -> dict:
     """Delta for every part and for random regions, at every layer, mean and std over draws.
 
@@ -248,7 +248,7 @@ def correspondence_table(
     rows = [*parts, "random"]
     occluded = {name: run(occlude(x, pos, sizes, fill)) for name, pos in parts.items()}
     scores = {r: {lay: np.zeros(draws) for lay in layers} for r in rows}
-    bar = checks.Progress(draws, verbose, unit_name="draw")
+    bar = checks.Progress(draws, verbose=verbose, unit_name="draw")
     for d in range(draws):
         pick = np.sort(rng.choice(m, n_images, replace=False))
         rand = run(

@@ -104,7 +104,7 @@ def dead_units(
         lambda: tf.function(lambda b: probe(b, training=False), reduce_retracing=True),
     )
     parts = list(checks.batches(len(x), batch_size))
-    bar, peak = checks.Progress(len(parts), verbose), None
+    bar, peak = checks.Progress(len(parts), verbose=verbose), None
     for k, b in enumerate(parts):
         a = np.asarray(run(tf.constant(x[b])))
         m = a.reshape(len(a), -1, a.shape[-1]).max(axis=(0, 1))

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods.checks import SEED
+
 
 class FeatureEvolution(keras.callbacks.Callback):
     """Record the strongest activation's projection of chosen units at chosen epochs.
@@ -31,8 +33,8 @@ class FeatureEvolution(keras.callbacks.Callback):
         epochs: 1-based epoch numbers after which a snapshot is taken (the paper: 1, 2, 5, 10,
             20, 30, 40, 64).
         layers: names of the convolutional layers to follow.
-        units: feature maps followed per layer (the first ``units`` channels after a fixed
-            random permutation drawn with ``seed``).
+        channels: the feature maps followed per layer: an int ``n`` (the first ``n`` channels
+            after a fixed random permutation drawn with ``seed``) or a sequence of channels.
         store_size: side of the stored projections.
 
     Attributes:
@@ -51,9 +53,10 @@ class FeatureEvolution(keras.callbacks.Callback):
         probe_images,
         epochs: Sequence[int] = (1, 2, 5, 10),
         layers: Sequence[str] = ("conv1", "conv2", "conv3", "conv4", "conv5"),
-        units: int = 4,
+        channels: int | Sequence[int] = 4,
         store_size: int = 48,
-        seed: int = 0,
+        *,
+        seed: int = SEED,
     ):
         super().__init__()
         x = np.asarray(probe_images, np.float32)
@@ -64,17 +67,22 @@ class FeatureEvolution(keras.callbacks.Callback):
             raise ValueError(f"epochs must be 1-based positive epoch numbers, got {epochs!r}")
         if isinstance(layers, str) or not layers:
             raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive int, got {units!r}")
+        many = isinstance(channels, Sequence) and len(channels) > 0
+        if not many and (
+            isinstance(channels, bool) or not isinstance(channels, int) or channels < 1
+        ):
+            raise ValueError(
+                f"channels must be a positive int or a non-empty sequence of ints, got {channels!r}"
+            )
         self.probe, self.epochs, self.layers = x, ep, list(layers)
-        self.units, self.store_size, self.seed = units, int(store_size), seed
+        self.channels, self.store_size, self.seed = channels, int(store_size), seed
         self.snapshots: dict[int, dict] = {}
         self.trace: dict = {"epoch": [], "lr": [], "weight_change": {n: [] for n in self.layers}}
         self._channels: dict[str, np.ndarray] = {}
         self._previous: dict[str, np.ndarray] = {}
 
     def on_train_begin(self, logs=None):
-        from zfkeras.methods.deconvnet import Deconvnet
+        from zfkeras.methods.deconvnet.projection import Deconvnet
 
         names = [lay.name for lay in self.model.layers]
         missing = [n for n in self.layers if n not in names]
@@ -83,7 +91,14 @@ class FeatureEvolution(keras.callbacks.Callback):
         rng = np.random.default_rng(self.seed)
         for n in self.layers:
             c = int(self.model.get_layer(n).output.shape[-1])
-            self._channels[n] = rng.permutation(c)[: min(self.units, c)]
+            order = rng.permutation(c)
+            if isinstance(self.channels, Sequence):
+                order = np.asarray(self.channels, int)
+                if order.min() < 0 or order.max() >= c:
+                    raise ValueError(f"channels must be in [0, {c}) for layer {n!r}, got {order}")
+            self._channels[n] = (
+                order if isinstance(self.channels, Sequence) else order[: min(self.channels, c)]
+            )
         self._deconv = Deconvnet(self.model)
         self._acts = keras.Model(
             self.model.inputs[0], [self.model.get_layer(n).output for n in self.layers]
@@ -110,7 +125,7 @@ class FeatureEvolution(keras.callbacks.Callback):
         for n, m in zip(self.layers, maxima):
             ch = self._channels[n]
             best = m[:, ch].argmax(0)  # the probe image with the strongest activation per unit
-            proj = self._deconv.project(self.probe[best], n, channel=ch)
+            proj = self._deconv.project(self.probe[best], n, channels=ch)
             proj = tf.image.resize(proj, (self.store_size,) * 2, antialias=True).numpy()
             out[n] = {"channel": ch, "image": best, "value": m[best, ch], "projection": proj}
         return out
@@ -311,7 +326,7 @@ def record_run(
     snapshot_epochs: Sequence[int] = (1, 2, 3, 5, 7, 10),
     train_size: int = 4000,
     probe_size: int = 200,
-    units: int = 3,
+    channels: int = 3,
     run_dir: str | Path | None = None,
 ) -> dict:
     """Train ZFNet on the synthetic shapes with :class:`FeatureEvolution` and save the
@@ -330,7 +345,7 @@ def record_run(
     probe = zdata.centre_crop(
         zdata.normalize(xte, mean), recipe.image_size, recipe.crop_scale
     ).numpy()
-    cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], units=units)
+    cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], channels=channels)
     _, info = training.train(
         recipe,
         run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),

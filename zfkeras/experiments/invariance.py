@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.softmax import ends_in_softmax, probabilities
 
 KINDS = ("translation", "scale", "rotation")
 IDENTITY = {"translation": 0.0, "scale": 1.0, "rotation": 0.0}
@@ -78,7 +79,7 @@ def transform(images, kind: str, amount: float, fill: float = 0.0) -> np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
-class InvarianceCurves(checks.DeprecatedItems):
+class InvarianceCurves:
     """What :func:`invariance_curves` measures for one kind of transformation (paper Fig. 5).
 
     Attributes:
@@ -106,13 +107,14 @@ class InvarianceCurves(checks.DeprecatedItems):
 
 def _forward(model, layers):
     probe = checks.layer_model(model, layers, "layers", output=True)
-    softmax = not checks.ends_in_softmax(model)
+    is_probability = ends_in_softmax(model)
+    spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[spec])
     def forward(batch):
         outs = probe(batch, training=False)
-        feats = [tf.reshape(o, [tf.shape(o)[0], -1]) for o in outs[:-1]]
-        return feats, tf.nn.softmax(outs[-1], -1) if softmax else outs[-1]
+        feats = [tf.cast(tf.reshape(o, [tf.shape(o)[0], -1]), tf.float32) for o in outs[:-1]]
+        return feats, probabilities(outs[-1], is_probability)
 
     return forward
 
@@ -128,17 +130,16 @@ def invariance_curves(
     *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
-    **renamed,
 ) -> InvarianceCurves:
     """Distances between features of original and transformed images (paper Fig. 5).
 
     Args:
         model: a classifier; its output is taken as probabilities when it ends in a softmax
-            (:func:`zfkeras.methods.checks.ends_in_softmax`), else a softmax is applied.
+            (:func:`zfkeras.methods.softmax.ends_in_softmax`), else a softmax is applied.
         images: model inputs ``(N, H, W, C)``.
         class_index: the class whose probability is recorded: ``None`` (each image's predicted
             class, untransformed), an int, or one int per image (the true labels, as in the
-            paper). (Formerly ``labels=``, deprecated.)
+            paper).
         kind: ``"translation"``, ``"scale"`` or ``"rotation"`` (see :func:`transform`).
         amounts: the amounts to sweep, ``(A,)``.
         layers: names (or ``"outer/inner"`` paths) of the layers whose outputs are compared
@@ -155,8 +156,6 @@ def invariance_curves(
         TypeError/ValueError: bad ``model``, ``images``, ``class_index``, ``kind``,
             ``amounts``, ``layers``, ``batch_size`` or ``verbose``.
     """
-    class_index = checks.renamed(renamed, "labels", "class_index", class_index, "invariance_curves")
-    checks.no_more(renamed, "invariance_curves")
     checks.check_model(model)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -187,7 +186,7 @@ def invariance_curves(
     rel = {n: np.zeros((len(amounts), len(x)), np.float32) for n in layers}
     prob = np.zeros((len(amounts), len(x)), np.float32)
     pred = np.zeros((len(amounts), len(x)), np.int64)
-    bar = checks.Progress(len(amounts), verbose, unit_name="amount")
+    bar = checks.Progress(len(amounts), verbose=verbose, unit_name="amount")
     for a, amount in enumerate(amounts):
         feats, p = features(transform(x, kind, amount, fill))
         for k, n in enumerate(layers):

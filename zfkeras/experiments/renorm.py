@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, replace
 
 import keras
@@ -32,6 +31,7 @@ import tensorflow as tf
 from zfkeras import config, training
 from zfkeras import data as zdata
 from zfkeras.experiments.diagnostics import dead_filters
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 
 RUNS = (("zfnet", True), ("zfnet", False), ("alexnet", True), ("alexnet", False))
 
@@ -85,7 +85,7 @@ def conv1_outputs(kernel, bias, images, stride: int, pad: int) -> tf.Tensor:
 
 
 def zero_fraction(
-    kernel, bias, images, stride: int, pad: int, eps: float = 1e-6, batch_size: int = 256
+    kernel, bias, images, stride: int, pad: int, eps: float = 1e-6, *, batch_size: int = BATCH_SIZE
 ) -> np.ndarray:
     """Float ``(n,)``: for each filter, the fraction of (image, position) pairs where its ReLU
     output is ``<= eps`` (see :func:`conv1_outputs`)."""
@@ -121,25 +121,21 @@ def _conv1_geometry(model: keras.Model) -> tuple[int, int]:
 
 
 def train_run(
-    recipe: training.Recipe, xtr, ytr, xte, yte, num_classes: int, verbose: int = 0
+    recipe: training.Recipe, xtr, ytr, xte, yte, num_classes: int, *, verbose: int | str = VERBOSE
 ) -> dict:
     """Train ``recipe``'s model; return its conv1 ``kernel``, ``bias``, ``stride``, ``pad``, the
     per-pixel ``mean``, the per-epoch ``history`` (loss, accuracy, val_accuracy), the
     ``test_accuracy`` (centre crop; NaN if training diverged) and ``seconds``."""
-    keras.utils.set_random_seed(recipe.seed)
-    mean = zdata.per_pixel_mean(xtr)
-    train_ds, test_ds = training.make_datasets(recipe, xtr, ytr, xte, yte, mean)
-    model = training.build_model(recipe, num_classes)
-    training.compile_model(model, recipe, training.steps_for(len(xtr), recipe.batch_size))
-    t0 = time.time()
-    hist = model.fit(
-        train_ds,
-        epochs=recipe.epochs,
-        validation_data=test_ds,
-        verbose=verbose,
+    fitted = training.fit(
+        recipe,
+        xtr,
+        ytr,
+        (xte, yte),
+        num_classes=num_classes,
         callbacks=[keras.callbacks.TerminateOnNaN()],
+        verbose=verbose,
     )
-    seconds = time.time() - t0
+    model, mean, hist, seconds = fitted.model, fitted.mean, fitted.history, fitted.seconds
     kernel, bias = (np.asarray(w) for w in model.get_layer("conv1").get_weights())
     finite = bool(np.isfinite(kernel).all() and np.isfinite(hist.history["loss"]).all())
     acc = training.evaluate(model, xte, yte, mean, recipe.crop_scale) if finite else float("nan")
@@ -158,7 +154,9 @@ def train_run(
     }
 
 
-def run_dead_filters(recipe: training.Recipe | None = None, runs=RUNS, verbose: int = 0) -> dict:
+def run_dead_filters(
+    recipe: training.Recipe | None = None, runs=RUNS, *, verbose: int | str = VERBOSE
+) -> dict:
     """Train every ``(arch, renorm)`` of ``runs`` with the same recipe and data.
 
     Returns:
@@ -171,7 +169,9 @@ def run_dead_filters(recipe: training.Recipe | None = None, runs=RUNS, verbose: 
     bar = keras.utils.Progbar(len(runs), verbose=1 if verbose == 0 else 0)
     for k, (arch, renorm) in enumerate(runs):
         rec = replace(recipe, arch=arch, renorm=renorm)
-        out[run_name(arch, renorm)] = train_run(rec, xtr, ytr, xte, yte, len(names), verbose)
+        out[run_name(arch, renorm)] = train_run(
+            rec, xtr, ytr, xte, yte, len(names), verbose=verbose
+        )
         bar.update(k + 1)
     return out
 

@@ -35,8 +35,9 @@ from zfkeras.experiments.probes import (
     few_shot_indices,
     layer_features,
     linear_probe,
-    quiet_retracing,
+    seeded_weights,
 )
+from zfkeras.methods.checks import VERBOSE
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 TARGET_CLASSES = ("frog", "horse", "ship", "truck")  # held out of pretraining
@@ -114,15 +115,11 @@ def transfer_recipe(**overrides) -> training.Recipe:
     return replace(base, **overrides)
 
 
-def pretrain(recipe: training.Recipe, x, y, num_classes: int, verbose: int = 0):
+def pretrain(recipe: training.Recipe, x, y, num_classes: int, *, verbose: int | str = VERBOSE):
     """Train ``recipe``'s model on uint8 images ``x`` (labels ``0..num_classes-1``) with the
     recipe's SGD schedule and augmentation; return ``(model, mean, history)``."""
-    keras.utils.set_random_seed(recipe.seed)
-    mean = zdata.per_pixel_mean(x)
-    train_ds, _ = training.make_datasets(recipe, x, y, x[:1], y[:1], mean)
-    model = training.build_model(recipe, num_classes)
-    training.compile_model(model, recipe, training.steps_for(len(x), recipe.batch_size))
-    hist = model.fit(train_ds, epochs=recipe.epochs, verbose=verbose)
+    fitted = training.fit(recipe, x, y, num_classes=num_classes, verbose=verbose)
+    model, mean, hist = fitted.model, fitted.mean, fitted.history
     rows = [
         {k: round(float(v[e]), 4) for k, v in hist.history.items()}
         for e in range(len(hist.history["loss"]))
@@ -141,7 +138,6 @@ def train_scratch(recipe: training.Recipe, x, y, num_classes: int, steps: int) -
     """The same network from random weights, trained on the few images ``x`` (uint8) for
     ``steps`` Adam (1e-3) steps of augmented batches; returns ``(model, mean)`` (the mean of
     ``x`` itself: nothing from the source is used)."""
-    keras.utils.set_random_seed(recipe.seed)
     mean = zdata.per_pixel_mean(x)
     batch = min(32, len(x))
     ds = (
@@ -153,6 +149,7 @@ def train_scratch(recipe: training.Recipe, x, y, num_classes: int, steps: int) -
         .prefetch(2)
     )
     model = training.build_model(recipe, num_classes)
+    seeded_weights(model, seed=recipe.seed)  # no global reseeding: each layer drawn from its seed
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
     return model, mean
@@ -162,8 +159,8 @@ def transfer_curves(
     model: keras.Model,
     mean,
     recipe: training.Recipe,
-    x_pool,
-    y_pool,
+    pool_images,
+    pool_labels,
     x_test,
     y_test,
     per_class: Sequence[int] = (1, 5, 10, 25, 50, 100),
@@ -176,22 +173,22 @@ def transfer_curves(
     (pretrained, normalized with its ``mean``), and of the network trained from scratch.
 
     Args:
-        x_pool, y_pool: uint8 target-class images and labels ``0..k-1`` to draw from;
+        pool_images, pool_labels: uint8 target-class images and labels ``0..k-1`` to draw from;
         x_test, y_test: the target test set.
 
     Returns:
         one dict per ``per_class``: ``per_class``, ``frozen`` (dict layer -> mean accuracy over
         the draws), ``scratch`` (mean), ``frozen_runs`` / ``scratch_runs`` (each draw).
     """
-    classes = int(np.max(y_pool)) + 1
+    classes = int(np.max(pool_labels)) + 1
     test_feats = layer_features(model, eval_view(x_test, mean, recipe), layers)
     rows = []
     bar = keras.utils.Progbar(len(per_class) * repeats)
     for n in per_class:
         frozen_runs, scratch_runs = [], []
         for r in range(repeats):
-            idx = few_shot_indices(y_pool, int(n), seed=r)
-            x, y = x_pool[idx], np.asarray(y_pool)[idx]
+            idx = few_shot_indices(pool_labels, int(n), seed=r)
+            x, y = pool_images[idx], np.asarray(pool_labels)[idx]
             feats = layer_features(model, eval_view(x, mean, recipe), layers)
             frozen_runs.append(
                 {
@@ -199,13 +196,10 @@ def transfer_curves(
                     for lay in layers
                 }
             )
-            with quiet_retracing():
-                scratch, s_mean = train_scratch(
-                    replace(recipe, seed=r), x, y, classes, scratch_steps
-                )
-                scratch_runs.append(
-                    round(training.evaluate(scratch, x_test, y_test, s_mean, recipe.crop_scale), 4)
-                )
+            scratch, s_mean = train_scratch(replace(recipe, seed=r), x, y, classes, scratch_steps)
+            scratch_runs.append(
+                round(training.evaluate(scratch, x_test, y_test, s_mean, recipe.crop_scale), 4)
+            )
             bar.add(1)
         rows.append(
             {
@@ -250,8 +244,7 @@ def run_transfer(
     keep = np.sort(rng.permutation(len(split.source))[: recipe.train_size or len(split.source)])
     x_src, y_src = xtr[split.source[keep]], split.source_labels[keep]
     t0 = time.time()
-    with quiet_retracing():
-        model, mean, history = pretrain(recipe, x_src, y_src, len(split.source_classes))
+    model, mean, history = pretrain(recipe, x_src, y_src, len(split.source_classes))
     pretrain_seconds = round(time.time() - t0, 1)
     s_test = test_split.source[:]
     source_acc = training.evaluate(

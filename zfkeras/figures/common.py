@@ -1,7 +1,10 @@
 """Shared plotting primitives for the chapters (matplotlib; every function returns the Figure).
 
-Figure functions for one method live with that method's module; this module holds what they
-share: scaling arrays for display, image grids, and the "paper found / we found" table.
+The figures of one method or experiment live in their own module of :mod:`zfkeras.figures`
+(``methods``, ``patches``, ``occlusion``, ``experiments``, ``dissection``, ``faithfulness``);
+this module holds what they share: scaling arrays for display (:func:`as_image`,
+:func:`to_display`), image and filter grids, mosaics, the training curves and confusion matrix,
+and the "paper found / we found" table (:func:`findings`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Figures for network dissection and the faithfulness checks.
+"""Figures for network dissection (Bau et al., 2017).
 
-Every function takes computed results (:class:`zfkeras.methods.dissection.Dissection`, masks,
-the dict of :func:`zfkeras.methods.faithfulness.randomization_test`,
-:class:`zfkeras.methods.deletion.Curve`) and returns the matplotlib Figure; nothing is computed
-here.
+Every function takes computed results (:class:`zfkeras.methods.dissection.Dissection`, masks)
+and returns the matplotlib Figure; nothing is computed here. The faithfulness checks' figures
+are in :mod:`zfkeras.figures.faithfulness`.
 """
 
 from __future__ import annotations
@@ -74,52 +73,6 @@ def summary_figure(dissection, size: float = 3.2):
     ax1.set_ylabel("IoU", fontsize=8)
     ax1.set_title(f"best concept per unit (threshold {dissection.iou_threshold:g})", fontsize=9)
     fig.tight_layout()
-    return fig
-
-
-def unit_figure(
-    images,
-    masks,
-    titles: Sequence[str] | None = None,
-    size: float = 1.1,
-    colour=(1.0, 0.2, 0.1),
-    alpha: float = 0.55,
-):
-    """One row per unit, one column per image: the unit's mask (above its threshold, at image
-    size) drawn over the image.
-
-    Args:
-        images: ``(N, H, W, 3)`` uint8 (or floats, scaled for display).
-        masks: ``(N, H, W, U)`` bool, e.g. :func:`zfkeras.methods.dissection.unit_masks`.
-        titles: one label per unit (row), e.g. ``f"unit {k}: {name} {iou:.2f}"``.
-        size: inches per panel.
-    """
-    images, masks = np.asarray(images), np.asarray(masks, bool)
-    if masks.ndim != 4 or masks.shape[:3] != images.shape[:3]:
-        raise ValueError(
-            f"masks must be (N, H, W, units) with (N, H, W) = {images.shape[:3]} "
-            f"(the images), got shape {masks.shape}"
-        )
-    n, units = len(images), masks.shape[-1]
-    if titles is not None and len(titles) != units:
-        raise ValueError(f"titles must have one label per unit ({units}), got {len(titles)}")
-    fig, axes = plt.subplots(units, n, figsize=(size * n + 1.2, size * units), squeeze=False)
-    for u in range(units):
-        for i in range(n):
-            img = as_image(images[i]).astype(np.float32)
-            img = img / 255.0 if img.max() > 1 else img
-            m = masks[i, ..., u, None]
-            axes[u, i].imshow(np.where(m, (1 - alpha) * img + alpha * np.array(colour), 0.35 * img))
-            axes[u, i].set_xticks([])
-            axes[u, i].set_yticks([])
-        axes[u, 0].set_ylabel(
-            titles[u] if titles is not None else f"unit {u}",
-            fontsize=7,
-            rotation=0,
-            ha="right",
-            va="center",
-        )
-    fig.tight_layout(pad=0.3)
     return fig
 
 

@@ -18,7 +18,6 @@ from zfkeras.figures.style import (
     TITLE_PX,
     WIDTH,
     fit_zoom,
-    get,
     pixel_grid,
     plot,
     show,
@@ -182,19 +181,19 @@ def invariance_figure(
         The Figure.
     """
     if not results:
-        raise ValueError("results must hold at least one dict from invariance_curves")
-    layers = get(results[0], "layers")
+        raise ValueError("results must hold at least one result of invariance_curves")
+    layers = results[0].layers
     rows = len(layers) + 1
     width = max(WIDTH, (size or 0) * len(results) + 1.5)
     fig, axes = subplots(rows, len(results), width=width, panel_aspect=0.62)
     for j, res in enumerate(results):
         key = "relative" if relative else "distance"
-        curves = [get(res, key)[n] for n in layers] + [get(res, "probability")]
+        curves = [getattr(res, key)[n] for n in layers] + [res.probability]
         labels = [f"{n}: {'normalized ' if relative else ''}distance" for n in layers]
         for i, (ax, y) in enumerate(zip(axes[:, j], curves)):
             for k in range(y.shape[1]):
                 ax.plot(
-                    get(res, "amounts"),
+                    res.amounts,
                     y[:, k],
                     "o-",
                     ms=3,
@@ -206,10 +205,10 @@ def invariance_figure(
             if j == 0:
                 ax.set_ylabel(labels[i] if i < len(layers) else "p(true class)", fontsize=FONT + 1)
             if i == 0:
-                ax.set_title(get(res, "kind"), fontsize=FONT + 3)
+                ax.set_title(res.kind, fontsize=FONT + 3)
             if i == rows - 1:
                 ax.set_ylim(-0.05, 1.05)
-                ax.set_xlabel(UNITS[get(res, "kind")], fontsize=FONT + 1)
+                ax.set_xlabel(UNITS[res.kind], fontsize=FONT + 1)
     if names is not None:
         fig.legend(
             *axes[0, 0].get_legend_handles_labels(),

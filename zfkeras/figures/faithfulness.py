@@ -1,14 +1,13 @@
 """Figures for the faithfulness checks (chapter 11): cascading randomization, similarity curves,
 deletion/insertion curves.
 
-Every function takes computed results (the dict of
-:func:`zfkeras.methods.faithfulness.randomization_test`, :class:`zfkeras.methods.deletion.Curve`)
-and returns the matplotlib Figure; nothing is computed here.
+Every function takes computed results (:class:`zfkeras.evaluation.faithfulness.Randomization`,
+:class:`zfkeras.evaluation.deletion.Curve`) and returns the matplotlib Figure; nothing is
+computed here.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from zfkeras.figures.common import as_image
@@ -25,65 +24,6 @@ from zfkeras.figures.style import (
 )
 
 
-def randomization_figure(result: dict, images=None, max_images: int = 3, size: float = 1.2):
-    """Adebayo et al. Fig. 2 style: the explanation after each randomization step (columns)
-    for a few images (rows), and the Spearman/SSIM curves underneath.
-
-    Args:
-        result: the dict of :func:`zfkeras.methods.faithfulness.randomization_test`.
-        images: optional ``(N, H, W, 3)`` shown in a first column.
-        max_images: rows drawn.
-        size: inches per panel.
-    """
-    maps = np.abs(np.asarray(result["maps"]))[:, :max_images]
-    steps, n = maps.shape[:2]
-    extra = images is not None
-    fig = plt.figure(figsize=(size * (steps + extra) + 0.5, size * (n + 1.6)))
-    grid = fig.add_gridspec(n + 2, steps + extra)
-    for i in range(n):
-        if extra:
-            ax = fig.add_subplot(grid[i, 0])
-            ax.imshow(as_image(images[i]))
-            ax.axis("off")
-        for s in range(steps):
-            ax = fig.add_subplot(grid[i, s + extra])
-            ax.imshow(maps[s, i], cmap="gray")
-            ax.axis("off")
-            if i == 0:
-                ax.set_title(result["layers"][s], fontsize=7, rotation=30)
-    ax = fig.add_subplot(grid[n:, :])
-    ax.plot(result["spearman"], "o-", label="Spearman (|map|)")
-    ax.plot(result["ssim"], "s-", label="SSIM")
-    ax.set_xticks(range(steps), result["layers"], fontsize=7, rotation=30)
-    ax.set_ylim(-0.1, 1.05)
-    ax.set_ylabel("similarity to original", fontsize=8)
-    ax.legend(fontsize=7)
-    fig.tight_layout(pad=0.3)
-    return fig
-
-
-def curves_figure(curves: dict, kind: str = "deletion", size: float = 3.0):
-    """Mean deletion (or insertion) curve of several heatmap methods, AUC in the legend.
-
-    Args:
-        curves: ``{method name: Curve}`` (:class:`zfkeras.methods.deletion.Curve`).
-        kind: ``"deletion"`` or ``"insertion"`` (axis label).
-    """
-    fig, ax = plt.subplots(figsize=(1.4 * size, size))
-    for name, c in curves.items():
-        ax.plot(
-            c.fractions, np.asarray(c.scores).mean(0), label=f"{name} (AUC {np.mean(c.auc):.3f})"
-        )
-    ax.set_xlabel(
-        f"fraction of pixels {'removed' if kind == 'deletion' else 'inserted'}", fontsize=8
-    )
-    ax.set_ylabel("class probability (mean)", fontsize=8)
-    ax.set_title(f"{kind} curves", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
 def cascade_figure(results: dict, image, index: int = 0, size: float | None = None):
     """Adebayo et al. (2018) Fig. 2: one image's explanation by every method (rows) as the
     layers are re-initialized from the top down, cumulatively (columns).
@@ -91,7 +31,7 @@ def cascade_figure(results: dict, image, index: int = 0, size: float | None = No
     Each panel is the absolute map scaled to [0, 1] on its own (grey, as in the paper).
 
     Args:
-        results: ``{method name: dict of randomization_test}``, all with the same ``layers``.
+        results: ``{method name: Randomization}``, all with the same ``layers``.
         image: ``(H, W, 3)`` the image explained, for display (uint8 or float).
         index: which image of the results to draw.
         size: at least this many inches per panel.
@@ -100,10 +40,10 @@ def cascade_figure(results: dict, image, index: int = 0, size: float | None = No
         ValueError: the results do not share their layers, or ``index`` is out of range.
     """
     names = list(results)
-    layers = list(results[names[0]]["layers"])
-    if any(list(r["layers"]) != layers for r in results.values()):
+    layers = list(results[names[0]].layers)
+    if any(list(r.layers) != layers for r in results.values()):
         raise ValueError("results must all randomize the same layers, got different 'layers'")
-    n_img = np.asarray(results[names[0]]["maps"]).shape[1]
+    n_img = np.asarray(results[names[0]].maps).shape[1]
     if not 0 <= index < n_img:
         raise ValueError(f"index must be in [0, {n_img}), got {index!r}")
     img = as_image(image)
@@ -120,7 +60,7 @@ def cascade_figure(results: dict, image, index: int = 0, size: float | None = No
         head_px=30,
     )
     for r, name in enumerate(names):
-        maps = np.abs(np.asarray(results[name]["maps"])[:, index])
+        maps = np.abs(np.asarray(results[name].maps)[:, index])
         show(axes[r, 0], img, k)
         for s in range(len(layers)):
             m = maps[s]
@@ -151,11 +91,11 @@ def similarity_figure(results: dict, title: str | None = None):
     of each method's map with its original as the layers are randomized (one line per method).
 
     Args:
-        results: ``{method name: dict of randomization_test}``, all with the same ``layers``.
+        results: ``{method name: Randomization}``, all with the same ``layers``.
         title: figure title.
     """
     fig, axes = subplots(1, 2, panel_aspect=0.62, extra_height=0.6)
-    layers = list(next(iter(results.values()))["layers"])
+    layers = list(next(iter(results.values())).layers)
     for ax, key, label in zip(
         axes[0], ("spearman", "ssim"), ("Spearman rank correlation of |map|", "SSIM of |map|")
     ):
@@ -185,7 +125,7 @@ def deletion_insertion_figure(deletion: dict, insertion: dict, title: str | None
 
     Args:
         deletion, insertion: ``{method name: Curve}``
-            (:class:`zfkeras.methods.deletion.Curve`).
+            (:class:`zfkeras.evaluation.deletion.Curve`).
         title: figure title.
     """
     fig, axes = subplots(1, 2, panel_aspect=0.62, extra_height=0.4)
@@ -211,3 +151,4 @@ def deletion_insertion_figure(deletion: dict, insertion: dict, title: str | None
         ax.legend(fontsize=FONT)
     if title:
         fig.suptitle(title, fontsize=FONT + 2)
+    return fig

@@ -254,9 +254,9 @@ def rules_figure(forward, signal, size: float | None = None):
     panels = [
         ("forward input f", f),
         ("downward signal r", r),
-        ("backprop: r * (f > 0)", results["backprop"]),
-        ("deconvnet: relu(r)", results["deconvnet"]),
-        ("guided: relu(r) * (f > 0)", results["guided"]),
+        ("backprop: r * (f > 0)", results.backprop),
+        ("deconvnet: relu(r)", results.deconvnet),
+        ("guided: relu(r) * (f > 0)", results.guided),
     ]
     top = max(np.abs(f).max(), np.abs(r).max(), 1e-6)
     width = max(WIDTH, (size or 0) * len(panels) + 1)

@@ -1,4 +1,4 @@
-"""Paper Fig. 7: occlusion maps for one or several images, one row per image."""
+"""Paper Fig. 7: occlusion maps for a batch of images, one row per image."""
 
 from __future__ import annotations
 
@@ -9,22 +9,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from zfkeras.figures.common import as_image, to_display
-from zfkeras.figures.style import FONT, WIDTH, get, subplots
+from zfkeras.figures.style import FONT, WIDTH, subplots
 
 
-def _lowest_box(result) -> tuple[int, int, int, int]:
-    """The occluder square ``(row0, col0, row1, col1)`` where the class probability is lowest."""
-    prob = np.asarray(get(result, "probability"))
+def _lowest_box(result, prob) -> tuple[int, int, int, int]:
+    """The occluder square ``(row0, col0, row1, col1)`` where the class probability ``prob``
+    (one image's ``(R, K)``) is lowest."""
     i, j = np.unravel_index(np.argmin(prob), prob.shape)
-    r0, c0 = int(get(result, "rows")[i]), int(get(result, "cols")[j])
-    p = int(get(result, "patch_size"))
+    r0, c0, p = int(result.rows[i]), int(result.cols[j]), int(result.patch_size)
     return r0, c0, r0 + p, c0 + p
 
 
 def _heat(ax, result, values, title, cmap, image_shape, **kw):
     """Draw a map over occluder positions at the occluders' centres, in image pixels."""
-    rows, cols, s = get(result, "rows"), get(result, "cols"), get(result, "stride")
-    half = get(result, "patch_size") / 2 - 0.5  # occluder centre, in pixel coordinates
+    rows, cols, s = result.rows, result.cols, result.stride
+    half = result.patch_size / 2 - 0.5  # occluder centre, in pixel coordinates
     extent = (
         cols[0] + half - s / 2,
         cols[-1] + half + s / 2,
@@ -38,20 +37,20 @@ def _heat(ax, result, values, title, cmap, image_shape, **kw):
     return im
 
 
-def _as_list(x, n, name):
+def _per_image(x, n, name):
     if x is None:
         return [None] * n
     if len(x) != n:
-        raise ValueError(f"{name} must hold one entry per result ({n}), got {len(x)}")
+        raise ValueError(f"{name} must hold one entry per image of the result ({n}), got {len(x)}")
     return list(x)
 
 
 def occlusion_figure(
-    image,
+    images,
     result,
-    projection=None,
+    projections=None,
     class_names: Sequence[str] | None = None,
-    mask=None,
+    masks=None,
     size: float | None = None,
 ):
     """The panels of paper Fig. 7, one row per image: (a) the image with the occluder position
@@ -65,40 +64,37 @@ def occlusion_figure(
     so that small drops around the object show too; (e) names the classes.
 
     Args:
-        image: ``(H, W, 3)`` for display (uint8 or float), or a sequence of them.
-        result: from :func:`occlusion_sensitivity` (a dict or an object with the same fields),
-            or a sequence of them, one per image.
-        projection: ``(H, W, 3)`` (or one per image), or None.
+        images: ``(N, H, W, 3)`` for display (uint8 or float).
+        result: the :class:`~zfkeras.methods.occlusion.OcclusionResult` of those images.
+        projections: ``(N, H, W, 3)``, or None.
         class_names: names for (d) and (e).
-        mask: bool ``(H, W)`` object outline drawn on (a) (or one per image), or None.
+        masks: bool ``(N, H, W)`` object outlines drawn on (a), or None.
         size: at least this many inches per panel (default: the course's 11-inch width).
 
     Returns:
         The matplotlib Figure.
 
     Raises:
-        ValueError: ``image``, ``projection`` or ``mask`` do not match the results in number.
+        ValueError: ``images``, ``projections`` or ``masks`` do not match the result in number.
     """
-    many = isinstance(result, (list, tuple))
-    results = list(result) if many else [result]
-    n = len(results)
-    images = _as_list(image if many else [image], n, "image")
-    projections = _as_list(
-        projection if many or projection is None else [projection], n, "projection"
-    )
-    masks = _as_list(mask if many or mask is None else [mask], n, "mask")
-    panels = ["image"] + (["activation"] if get(results[0], "activation", None) is not None else [])
+    res = result
+    n = len(res.probability)
+    images = _per_image(images, n, "images")
+    projections = _per_image(projections, n, "projections")
+    masks = _per_image(masks, n, "masks")
+    panels = ["image"] + (["activation"] if res.activation is not None else [])
     panels += (["projection"] if projections[0] is not None else []) + ["drop", "top"]
     width = max(WIDTH + 1.0, (size or 0) * len(panels) + 2.5)
     fig, axes = subplots(n, len(panels), width=width, panel_aspect=0.92)
-    top_max = max(int(np.max(get(r, "top_class"))) for r in results)
+    top_max = int(np.max(res.top_class))
     names = list(class_names or [str(i) for i in range(top_max + 1)])
-    for row, res, img, proj, msk in zip(axes, results, images, projections, masks):
+    for i, (row, img, proj, msk) in enumerate(zip(axes, images, projections, masks)):
         img = np.asarray(img)
         shape = img.shape[:2]
-        cls = int(get(res, "class_index"))
+        cls = int(res.class_index[i])
         cname = names[cls] if cls < len(names) else str(cls)
-        base = float(get(res, "base_probability"))
+        base = float(res.base_probability[i])
+        prob = np.asarray(res.probability[i], np.float32)
         for ax, panel in zip(row, panels):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -106,7 +102,7 @@ def occlusion_figure(
                 ax.imshow(as_image(img), interpolation="nearest")
                 if msk is not None:
                     ax.contour(np.asarray(msk, float), [0.5], colors="yellow", linewidths=1)
-                r0, c0, r1, c1 = _lowest_box(res)
+                r0, c0, r1, c1 = _lowest_box(res, prob)
                 ax.add_patch(
                     plt.Rectangle(
                         (c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, ec="red", lw=1.5
@@ -118,8 +114,8 @@ def occlusion_figure(
                 im = _heat(
                     ax,
                     res,
-                    get(res, "activation"),
-                    f"(b) {get(res, 'layer')} map {get(res, 'channel')}",
+                    res.activation[i],
+                    f"(b) {res.layer} map {int(res.channels[i])}",
                     "viridis",
                     shape,
                 )
@@ -130,7 +126,7 @@ def occlusion_figure(
                 ax.imshow(to_display(np.asarray(proj), symmetric=True), interpolation="nearest")
                 ax.set_title("(c) its projection", fontsize=FONT + 1)
             elif panel == "drop":
-                drop = np.clip(base - np.asarray(get(res, "probability"), np.float32), 0, None)
+                drop = np.clip(base - prob, 0, None)
                 top = max(float(drop.max()), 0.01)
                 im = _heat(
                     ax,
@@ -148,7 +144,7 @@ def occlusion_figure(
                 im = _heat(
                     ax,
                     res,
-                    get(res, "top_class"),
+                    res.top_class[i],
                     "(e) most probable class",
                     cmap,
                     shape,

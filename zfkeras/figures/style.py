@@ -36,20 +36,6 @@ SEP = 2
 TITLE_PX = 18
 HEAD_PX = 30
 
-_MISSING = object()
-
-
-def get(result, key: str, default=_MISSING):
-    """``result[key]`` for a dict, ``result.key`` for an object (say a frozen dataclass)."""
-    if isinstance(result, dict):
-        if key in result:
-            return result[key]
-    elif hasattr(result, key):
-        return getattr(result, key)
-    if default is _MISSING:
-        raise KeyError(f"result has no field {key!r} (got a {type(result).__name__})")
-    return default
-
 
 def subplots(
     nrows: int = 1,

@@ -1,34 +1,68 @@
-"""Methods that explain any Keras CNN: one walk over the model's graph (:mod:`.graph`),
-intermediate activations, the deconvnet and its two siblings (backprop, guided backprop),
-filter patterns by gradient ascent, Grad-CAM, occlusion sensitivity, and top-k mining with
-receptive fields."""
+"""Methods that explain any Keras CNN: one walk over the model's graph (:mod:`.graph`), one
+cache (:mod:`.cache`), one set of argument checks and progress bars (:mod:`.checks`), the
+class score before the softmax (:mod:`.softmax`), intermediate activations, the deconvnet and
+its two siblings (:mod:`.deconvnet`: backprop, guided backprop), receptive fields, filter
+patterns by gradient ascent and in Lucid's style (:mod:`.lucid`), Grad-CAM and its successors
+(:mod:`.cams`: Grad-CAM++, LayerCAM, Score-CAM), SmoothGrad and Integrated Gradients
+(:mod:`.attribution`), RISE (:mod:`.random_masks`), occlusion sensitivity, top-k mining
+(Fig. 2) and network dissection. How far to trust them: :mod:`zfkeras.evaluation`."""
 
 from zfkeras.methods import (
     activations,
+    ascent,
+    attribution,
+    cache,
     cam,
-    chain,
+    cams,
+    checks,
     deconvnet,
+    dissection,
     fields,
     filters,
     graph,
+    lucid,
     mining,
     occlusion,
-    pointing,
-    rules,
-    units,
+    parameterization,
+    random_masks,
+    softmax,
 )
+from zfkeras.methods.attribution import integrated_gradients, smoothgrad
+from zfkeras.methods.cache import clear_cache
+from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
+from zfkeras.methods.lucid import Visualization, visualize_classes, visualize_units
+from zfkeras.methods.random_masks import rise, rise_masks
+from zfkeras.methods.softmax import pre_softmax
 
 __all__ = [
+    "Visualization",
     "activations",
+    "ascent",
+    "attribution",
+    "cache",
     "cam",
-    "chain",
+    "cams",
+    "checks",
+    "clear_cache",
     "deconvnet",
+    "dissection",
     "fields",
     "filters",
+    "gradcam_plus_plus",
     "graph",
+    "integrated_gradients",
+    "layercam",
+    "lucid",
     "mining",
     "occlusion",
-    "pointing",
-    "rules",
-    "units",
+    "parameterization",
+    "pre_softmax",
+    "random_masks",
+    "rise",
+    "rise_masks",
+    "scorecam",
+    "smoothgrad",
+    "softmax",
+    "visualize_classes",
+    "visualize_units",
 ]

@@ -1,6 +1,6 @@
 """Intermediate activations: a multi-output model over any Keras CNN.
 
-Course material beside the paper (``zfnet-paper.md`` section 10, "Intermediate activations"):
+Course material beside the paper ("intermediate activations"):
 a model whose outputs are the outputs of several layers; every channel of each is drawn as an
 image ("what each filter sees") by :func:`zfkeras.figures.channel_grids`.
 """

@@ -1,21 +1,20 @@
-"""Grad-CAM (Selvaraju et al., 2017), Guided Grad-CAM and the pointing game.
+"""Grad-CAM (Selvaraju et al., 2017), Guided Grad-CAM and the projections of a class score.
 
-Course material beside the paper (``zfnet-paper.md`` section 10): the gradient of a class score
-(before the softmax) with respect to the last convolutional feature maps, averaged over space,
-weights each map; the ReLU of the weighted sum is a coarse heatmap, upsampled to the image.
-Guided Grad-CAM multiplies it with guided backpropagation (Springenberg et al., 2015), the
-gradient of the class score with respect to the image passed down only where both the forward
-input and the backward signal of every ReLU are positive (compare the paper's deconvnet, section
-2.1). The pointing game (Zhang et al., 2016) asks whether a heatmap's peak lies on the object.
+Course material beside the paper: the gradient of a class score (before the softmax) with
+respect to the last convolutional feature maps, averaged over space, weights each map; the ReLU
+of the weighted sum is a coarse heatmap, upsampled to the image. :func:`class_projection` sends
+the class score down to the image with one of the three ReLU rules of
+:mod:`zfkeras.methods.deconvnet.rules` (``"guided"``: guided backpropagation, Springenberg et
+al., 2015; ``"deconvnet"``: paper section 2.1; ``"backprop"``: the gradient). Guided Grad-CAM
+multiplies the heatmap with guided backpropagation. The pointing game on these maps:
+:mod:`zfkeras.evaluation.pointing`.
 
-Every function works on Sequential, Functional and nested models (see
-:mod:`zfkeras.activations`); one forward and one backward pass per batch, compiled and cached
-per model.
+Every function works on Sequential, Functional and nested models (the one graph walk of
+:mod:`zfkeras.methods.graph`); one forward and one backward pass per batch, compiled and cached
+per model (:mod:`zfkeras.methods.cache`).
 """
 
 from __future__ import annotations
-
-import warnings
 
 import keras
 import numpy as np
@@ -23,12 +22,9 @@ import tensorflow as tf
 
 from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
-from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, trace, walk
-from zfkeras.methods.pointing import box_hits as box_hits  # public here too
-from zfkeras.methods.pointing import check_masks as check_masks
-from zfkeras.methods.pointing import peak_scores
-from zfkeras.methods.rules import relu_hook
-from zfkeras.models.architectures import pre_softmax
+from zfkeras.methods.deconvnet.rules import MODES, relu_hook
+from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, walk
+from zfkeras.methods.softmax import logits
 
 
 def _conv_layer(entries, layer):
@@ -51,10 +47,9 @@ def _conv_layer(entries, layer):
 
 
 def _gradcam_fn(model, layer):
-    logits_model = pre_softmax(model)
-    inputs, logits, entries = trace(logits_model)
+    inputs, scores, entries = logits(model)
     path, maps = _conv_layer(entries, layer)
-    both = build(inputs, [maps, logits])
+    both = build(inputs, [maps, scores])
     spec = [
         tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
         tf.TensorSpec((None,), tf.int32),
@@ -64,31 +59,41 @@ def _gradcam_fn(model, layer):
     def run(x, cls):
         with tf.GradientTape() as tape:
             a, z = both(x, training=False)
+            z = tf.cast(z, tf.float32)  # float32 under mixed precision too
             cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
             score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
-        g = tape.gradient(score, a)
+        g, a = tf.cast(tape.gradient(score, a), tf.float32), tf.cast(a, tf.float32)
         weights = tf.reduce_mean(g, axis=(1, 2), keepdims=True)
         return tf.nn.relu(tf.reduce_sum(weights * a, -1)), cls
 
-    return run, int(logits.shape[-1]), path
+    return run, int(scores.shape[-1]), path
 
 
-def upsampling(model: keras.Model, path: str, grid, size):
+def fading_weights(model: keras.Model, path: str, grid, size):
     """Bilinear weights ``(H, n_rows)`` and ``(W, n_cols)`` that put each cell's value at the
-    centre of its receptive field (``zfkeras.receptive_field``) and interpolate in between.
+    centre of its receptive field (``zfkeras.receptive_field``) and interpolate in between,
+    fading to zero one stride beyond the outer centres (compare
+    :func:`zfkeras.methods.dissection.holding_weights`, which holds the edge value).
 
     Padding makes the centres differ from an even spread of the cells over the image (ZFNet's
     conv5 at 96 px: 20, 36, ..., 84 px, not 9, 28, ..., 86), so a plain image resize shifts the
     map. Beyond the outer centres the map falls linearly to zero one stride further out (the
     feature map is zero outside its extent, as in the network's own padding), so every cell's
-    value peaks at its own centre instead of spreading into a plateau up to the border. Returns
-    None where the geometry is unknown (layers the receptive-field walk does not support); the
-    caller then resizes the plain way."""
+    value peaks at its own centre instead of spreading into a plateau up to the border.
+
+    Returns ``None`` where the geometry is unknown (a layer the receptive-field walk does not
+    support, named in a warning given once per layer); the caller then resizes the plain
+    way."""
     from zfkeras.methods.mining import receptive_field  # deferred: mining imports the deconvnet
 
     try:
-        rf = receptive_field(model, path.split("/")[-1])
-    except (ValueError, KeyError, TypeError):
+        rf = receptive_field(model, path)
+    except ValueError as err:
+        checks.warn_once(
+            ("gradcam", id(model), path),
+            f"layer {path!r}: no receptive-field geometry ({err}); Grad-CAM maps are "
+            f"resized as plain images instead",
+        )
         return None
     if tuple(rf.output_size) != tuple(grid):
         return None
@@ -112,11 +117,11 @@ def _normalize(cam, size=None, mats=None):
 
 
 def _prepare(model, images, class_index, batch_size, verbose, layer=None):
-    """The checks shared by gradcam and guided backpropagation."""
+    """The checks shared by gradcam and the class projections."""
     checks.check_model(model)
     checks.batch_size(batch_size)
     checks.verbose(verbose)
-    x = checks.images(model, images, single=True)
+    x = checks.images(model, images)
     if layer is not None:
         checks.feature_layer(model, layer)
     num_classes = int(model.outputs[0].shape[-1])
@@ -138,14 +143,15 @@ def gradcam(
     Args:
         model: a Keras classifier (Sequential, Functional or nested); when it ends in a softmax
             the score is taken before it (:func:`zfkeras.pre_softmax`).
-        images: model inputs ``(N, H, W, C)``, already preprocessed; one image ``(H, W, C)`` is
-            accepted too (a batch of one).
+        images: model inputs ``(N, H, W, C)``, already preprocessed (one image is a batch of
+            one).
         class_index: ``None`` (the predicted class of each image), an int, or one int per image.
         layer: name (or ``"outer/inner"`` path) of a layer with a 4-D output; default the last
             4-D layer before the classifier that is not a pooling layer (the last convolutional
             feature maps), found inside nested models too.
         resize: upsample (bilinear) to ``(H, W)``, each cell placed at the centre of its
-            receptive field when the layers' geometry is known (else a plain image resize);
+            receptive field when the layers' geometry is known (else a plain image resize,
+            with a warning given once);
             ``False`` keeps the layer's resolution.
         batch_size: images per forward+backward pass.
         verbose: ``"auto"`` (a progress bar when the run looks longer than a few seconds),
@@ -166,24 +172,23 @@ def gradcam(
     size = x.shape[1:3] if resize else None
     maps, mats = [], None
     parts = list(checks.batches(len(x), batch_size))
-    bar = checks.Progress(len(parts), verbose)
+    bar = checks.Progress(len(parts), verbose=verbose)
     for k, b in enumerate(parts):
         cam = run(tf.constant(x[b]), tf.constant(cls[b]))[0]
         if size is not None and mats is None:
             mats = checks.cached(
                 model,
                 ("gradcam-up", layer, tuple(size)),
-                lambda cam=cam: upsampling(model, path, cam.shape[1:3], size),
+                lambda cam=cam: fading_weights(model, path, cam.shape[1:3], size),
             )
         maps.append(_normalize(cam, size, mats))
         bar.update(k + 1)
     return np.concatenate(maps).astype(np.float32)
 
 
-def _guided_fn(model):
-    logits_model = pre_softmax(model)
-    if logits_model is model:  # a traced copy: nothing cached may hold the model itself
-        logits_model = checks.layer_model(model, [], output=True)
+def _projection_fn(model, mode):
+    inputs, scores, _ = logits(model)
+    scores_model = build(inputs, scores)  # a traced copy: nothing cached holds the model
     spec = [
         tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
         tf.TensorSpec((None,), tf.int32),
@@ -193,31 +198,38 @@ def _guided_fn(model):
     def run(x, cls):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            z = walk(logits_model, x, hook=relu_hook("guided"))
+            z = tf.cast(walk(scores_model, x, hook=relu_hook(mode)), tf.float32)
             cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
             score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
         return tape.gradient(score, x)
 
-    return run, int(logits_model.outputs[0].shape[-1])
+    return run
 
 
-def guided_backprop(
+def class_projection(
     model: keras.Model,
     images,
     class_index=None,
+    mode: str = "guided",
     *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
-    """Guided backpropagation of the class score (before the softmax) down to the image.
+    """The class score (before the softmax) sent down to the image, every ReLU crossed with
+    ``mode``'s rule (:mod:`zfkeras.methods.deconvnet.rules`, the one implementation used by
+    :class:`zfkeras.Deconvnet` too): ``"guided"`` is guided backpropagation, ``"backprop"``
+    the gradient, ``"deconvnet"`` the paper's rule (section 2.1) through the classifier.
 
-    Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 gradients
-    (signed; show them with ``zfkeras.figures.to_display(g, symmetric=True)``).
+    Arguments and errors as in :func:`gradcam`; ``mode`` is one of
+    :data:`~zfkeras.methods.deconvnet.rules.MODES`. Returns ``(N, H, W, C)`` float32 (signed;
+    show with ``zfkeras.figures.to_display(g, symmetric=True)``).
     """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     x, cls = _prepare(model, images, class_index, batch_size, verbose)
-    run, _ = checks.cached(model, ("guided",), lambda: _guided_fn(model))
+    run = checks.cached(model, ("projection", mode), lambda: _projection_fn(model, mode))
     parts = list(checks.batches(len(x), batch_size))
-    bar, out = checks.Progress(len(parts), verbose), []
+    bar, out = checks.Progress(len(parts), verbose=verbose), []
     for k, b in enumerate(parts):
         out.append(run(tf.constant(x[b]), tf.constant(cls[b])).numpy())
         bar.update(k + 1)
@@ -233,68 +245,12 @@ def guided_gradcam(
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
-    """Guided Grad-CAM: the upsampled Grad-CAM heatmap times guided backpropagation.
+    """Guided Grad-CAM: the upsampled Grad-CAM heatmap times guided backpropagation
+    (:func:`class_projection` with ``mode="guided"``).
 
     Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 (signed).
     """
-    heat = gradcam(
-        model, images, class_index, layer, resize=True, batch_size=batch_size, verbose=verbose
-    )
-    guided = guided_backprop(model, images, class_index, batch_size=batch_size, verbose=verbose)
+    common = {"batch_size": batch_size, "verbose": verbose}
+    heat = gradcam(model, images, class_index, layer, resize=True, **common)
+    guided = class_projection(model, images, class_index, "guided", **common)
     return (guided * heat[..., None]).astype(np.float32)
-
-
-def pointing_hits(heatmaps, masks, tolerance: int = 0) -> np.ndarray:
-    """The pointing game per image: whether the heatmap's maximum (the first one, row-major)
-    lies on the object (:func:`zfkeras.methods.pointing.peak_scores` with ``first=True``).
-
-    Args:
-        heatmaps: ``(N, h, w)``; resized (bilinear) to the masks' size when it differs.
-        masks: ``(N, H, W)`` bool ground-truth object masks.
-        tolerance: a peak within this many pixels (square window) of the mask still hits.
-
-    Returns:
-        bool ``(N,)``. A flat heatmap (no peak) is a miss.
-
-    Raises:
-        ValueError: bad ``heatmaps``, ``masks`` or ``tolerance``.
-    """
-    heat = np.asarray(heatmaps, np.float32)
-    masks = np.asarray(masks)
-    check_masks(masks, len(masks) if masks.ndim == 3 else 0)
-    if heat.ndim != 3 or len(heat) != len(masks):
-        raise ValueError(
-            f"heatmaps must be (N, h, w) with N = {len(masks)} (the masks), got shape {heat.shape}"
-        )
-    if not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
-        raise ValueError(f"tolerance must be an int >= 0, got {tolerance!r}")
-    if heat.shape[1:] != masks.shape[1:]:
-        heat = tf.image.resize(heat[..., None], masks.shape[1:], "bilinear").numpy()[..., 0]
-    heat = np.nan_to_num(heat, nan=-np.inf)
-    return peak_scores(heat, masks, int(tolerance), first=True) > 0
-
-
-def pointing_game(heatmaps, masks, tolerance: int = 0, return_hits: bool | None = None):
-    """The pointing game (Zhang et al., 2016): the fraction of heatmaps whose maximum lies on
-    the object (:func:`pointing_hits`, averaged).
-
-    Args:
-        heatmaps, masks, tolerance: as in :func:`pointing_hits`.
-        return_hits: deprecated (the return type changed with it): ``True`` returns
-            ``(rate, hits)`` with a ``DeprecationWarning``; call :func:`pointing_hits` instead.
-
-    Returns:
-        The hit rate, a float in [0, 1] (0 for no images).
-    """
-    hits = pointing_hits(heatmaps, masks, tolerance)
-    rate = float(hits.mean()) if len(hits) else 0.0
-    if return_hits is not None:
-        warnings.warn(
-            "pointing_game(..., return_hits=...) is deprecated: use "
-            "hits = pointing_hits(heatmaps, masks, tolerance) and hits.mean()",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        if return_hits:
-            return rate, hits
-    return rate

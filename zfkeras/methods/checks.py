@@ -1,12 +1,14 @@
-"""One set of argument checks, one cache and one progress display for every method.
+"""One set of argument checks and one progress display for every method.
 
-The same words mean the same things across :mod:`zfkeras.methods` and
-:mod:`zfkeras.experiments`: ``model`` (a built, single-input, channels-last ``keras.Model``),
-``images`` (a batch ``(N, H, W, C)`` of model inputs; ``image`` where a function takes exactly
-one), ``layer`` (a unique layer name or an ``"outer/inner"`` path into nested models),
-``class_index`` (``None`` = the predicted class, an int, or one int per image), ``channel`` (a
-unit of a layer), ``batch_size`` (:data:`BATCH_SIZE`) and ``verbose`` (:data:`VERBOSE`: a
-``keras.utils.Progbar`` when the run looks longer than a few seconds; 0 never, 1 always).
+The same words mean the same things across :mod:`zfkeras.methods`, :mod:`zfkeras.evaluation`
+and :mod:`zfkeras.experiments` (CONTRIBUTING.md has the table, checked by
+``tests/test_vocabulary.py``): ``model`` (a built, single-input, channels-last ``keras.Model``),
+``images`` (always a batch ``(N, H, W, C)`` of model inputs; one image is a batch of one),
+``layer`` (a unique layer name or an ``"outer/inner"`` path into nested models), ``channels``
+(an int or a sequence of ints), ``location``, ``class_index`` (``None`` = the predicted class,
+an int, or one int per image), ``mode`` (``"deconvnet"``, ``"guided"`` or ``"backprop"``),
+``input_shape``, and the keyword-only ``batch_size`` (:data:`BATCH_SIZE`), ``verbose``
+(:data:`VERBOSE`) and ``seed`` (:data:`SEED`).
 
 Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (wrong value) with a
 message that starts with the argument's name and says what was expected and what was given.
@@ -14,24 +16,22 @@ message that starts with the argument's name and says what was expected and what
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import sys
 import time
 import warnings
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods.cache import all_layers, cached
 from zfkeras.methods.graph import find, trace
-from zfkeras.models.architectures import ends_in_softmax, softmax_layer
 
 __all__ = [
     "BATCH_SIZE",
+    "SEED",
     "VERBOSE",
-    "DeprecatedItems",
     "Progress",
     "batch_size",
     "batches",
@@ -39,36 +39,31 @@ __all__ = [
     "channels",
     "check_model",
     "class_index",
-    "ends_in_softmax",
     "feature_layer",
-    "image",
     "images",
     "layer",
     "layer_model",
     "layer_names",
-    "no_more",
-    "probabilities",
-    "quiet_retracing",
-    "renamed",
-    "softmax_layer",
+    "predicted_classes",
+    "seed",
     "top_level_layer",
     "verbose",
+    "warn_once",
 ]
 
 BATCH_SIZE = 128
+"""The one default of ``batch_size``: model inputs per compiled pass."""
 VERBOSE = "auto"
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The one default of ``verbose``: one progress bar, updated in place in a notebook and on a
+terminal, when the run looks longer than a few seconds; nothing when the output is neither
+(CI logs, files). 0 never, 1 always."""
+SEED = 0
+"""The one default of ``seed``: every random draw of a method comes from its own generator
+seeded with it (the global random generators are never reseeded)."""
 
 
 def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _all_layers(model) -> Iterator:
-    for lay in getattr(model, "layers", []):
-        yield lay
-        if isinstance(lay, keras.Model):
-            yield from _all_layers(lay)
 
 
 def check_model(model, argument: str = "model") -> keras.Model:
@@ -90,7 +85,7 @@ def check_model(model, argument: str = "model") -> keras.Model:
         raise ValueError(
             f"{argument} must take images (N, H, W, C), got input shape {tuple(inputs[0].shape)}"
         )
-    for lay in _all_layers(model):
+    for lay in all_layers(model):
         if getattr(lay, "data_format", "channels_last") == "channels_first":
             raise ValueError(
                 f"{argument} must be channels_last, got layer {lay.name!r} with "
@@ -127,47 +122,21 @@ def _fits(want: tuple, got: tuple) -> bool:
     return len(want) == len(got) and all(w is None or w == g for w, g in zip(want, got))
 
 
-def images(model: keras.Model, value, argument: str = "images", single: bool = False) -> np.ndarray:
-    """``value`` as a float32 batch ``(N, H, W, C)`` matching ``model``'s input.
-
-    ``single=True`` (documented by the functions that use it) also accepts one ``(H, W, C)``
-    image and makes it a batch of one. Raises ``ValueError`` for a wrong shape, an empty batch
+def images(model: keras.Model, value, argument: str = "images") -> np.ndarray:
+    """``value`` as a float32 batch ``(N, H, W, C)`` matching ``model``'s input (one image is a
+    batch of one, ``(1, H, W, C)``). Raises ``ValueError`` for a wrong shape, an empty batch
     or NaN/inf values, ``TypeError`` for something that is not numbers."""
     x = _array(value, argument)
     want = _dims(model)
     dims = ", ".join(map(str, want))
-    if single and x.ndim == len(want):
-        x = x[None]
     if x.ndim != len(want) + 1 or not _fits(want, x.shape[1:]):
-        expected = f"(N, {dims})" + (f" or ({dims})" if single else "")
-        raise ValueError(f"{argument} must have shape {expected}, got shape {np.shape(value)}")
+        hint = " (one image is a batch of one: images[None])" if x.ndim == len(want) else ""
+        raise ValueError(
+            f"{argument} must have shape (N, {dims}), got shape {np.shape(value)}{hint}"
+        )
     if len(x) == 0:
         raise ValueError(f"{argument} must hold at least one image, got shape {x.shape}")
     return _finite(x, argument)
-
-
-def image(model: keras.Model, value, argument: str = "image") -> np.ndarray:
-    """One float32 image ``(H, W, C)`` matching ``model``'s input; a batch of one
-    ``(1, H, W, C)`` is accepted too. Errors as in :func:`images`."""
-    x = _array(value, argument)
-    want = _dims(model)
-    dims = ", ".join(map(str, want))
-    if x.ndim == len(want) + 1 and len(x) == 1:
-        x = x[0]
-    if not _fits(want, x.shape):
-        raise ValueError(
-            f"{argument} must have shape ({dims}) or (1, {dims}), got shape {np.shape(value)}"
-        )
-    return _finite(x, argument)
-
-
-def cached(model: keras.Model, key, make: Callable):
-    """``make()`` computed once per (model, key) and kept as long as the model lives: the one
-    cache of compiled functions and traced sub-models of the package."""
-    slot = _CACHE.setdefault(model, {})
-    if key not in slot:
-        slot[key] = make()
-    return slot[key]
 
 
 def _traced(model, size=None):
@@ -317,22 +286,66 @@ def verbose(value, argument: str = "verbose"):
     raise ValueError(f"{argument} must be 'auto', 0 or 1, got {value!r}")
 
 
+def seed(value, argument: str = "seed") -> int:
+    """An int >= 0 (``TypeError`` for a non-int, ``ValueError`` below 0)."""
+    if not _is_int(value):
+        raise TypeError(f"{argument} must be an int >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{argument} must be an int >= 0, got {value!r}")
+    return int(value)
+
+
+# the checks under other names, for functions whose parameters carry the checks' names
+_images, _batch_size, _class_index = images, batch_size, class_index
+
+
+def predicted_classes(
+    model: keras.Model, images, class_index=None, *, batch_size: int = BATCH_SIZE
+) -> np.ndarray:
+    """``(N,)`` int32: ``class_index`` broadcast to the images, or the model's top class per
+    image when it is ``None``. Errors as :func:`class_index`."""
+    x = _images(model, images)
+    batch_size = _batch_size(batch_size)
+    c = _class_index(class_index, len(x), int(model.outputs[0].shape[-1]))
+    if class_index is None:
+        c = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), -1).astype(np.int32)
+    return c
+
+
 def batches(n: int, size: int) -> Iterator[slice]:
     """Slices ``[0:size], [size:2*size], ...`` covering ``n`` items: the one batching loop."""
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
 
 
+_WARNED: set = set()
+
+
+def warn_once(key, message: str) -> None:
+    """A ``UserWarning`` with ``message``, given once per ``key`` in a session (for a fallback
+    that a result also records)."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _in_place() -> bool:
+    """Whether a progress bar can update in place: a notebook kernel or a terminal."""
+    return "ipykernel" in sys.modules or bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
 class Progress:
-    """The progress display of every method: a ``keras.utils.Progbar`` over ``total`` steps.
+    """The progress display of every method: one ``keras.utils.Progbar`` over ``total`` steps.
 
     ``verbose="auto"`` starts the bar once the run looks longer than ``seconds`` (timed from
-    the second update, as the first one usually includes tracing); 1 always, 0 never."""
+    the second update, as the first one usually includes tracing), and only where it can update
+    in place (a notebook or a terminal; never in CI logs); 1 always, 0 never."""
 
     def __init__(
         self,
         total: int,
-        verbose="auto",
+        *,
+        verbose: int | str = VERBOSE,
         unit_name: str = "batch",
         seconds: float = 3.0,
         stateful_metrics: Sequence[str] | None = None,
@@ -349,7 +362,7 @@ class Progress:
 
     def update(self, done: int, values=None) -> None:
         """``done`` steps finished; ``values`` as for ``Progbar.update``."""
-        if self.bar is None and self.mode == "auto":
+        if self.bar is None and self.mode == "auto" and _in_place():
             now = time.time()
             if self._t0 is None:
                 self._t0, self._n0 = now, done
@@ -360,69 +373,3 @@ class Progress:
                 self.bar = self._bar()
         if self.bar is not None:
             self.bar.update(done, values)
-
-
-@contextlib.contextmanager
-def quiet_retracing():
-    """Silence TensorFlow's retracing warnings while a function deliberately builds and runs
-    many small models or traces once per shape."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def probabilities(model: keras.Model, outputs):
-    """``outputs`` of ``model`` as probabilities: as they are when the model ends in a softmax
-    (:func:`ends_in_softmax`), else their softmax over the last axis."""
-    return outputs if ends_in_softmax(model) else tf.nn.softmax(outputs, -1)
-
-
-def renamed(kwargs: dict, old: str, new: str, value, where: str, default=None):
-    """Take the deprecated keyword ``old`` out of ``kwargs`` (a ``DeprecationWarning``; the
-    value goes to ``new``). Call once per renamed keyword, then :func:`no_more`."""
-    if old not in kwargs:
-        return value
-    if value is not default:
-        raise TypeError(f"{where}() got both {new!r} and its old name {old!r}")
-    warnings.warn(
-        f"{where}({old}=...) is now {where}({new}=...); the old name goes in zfkeras 0.3",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return kwargs.pop(old)
-
-
-def no_more(kwargs: dict, where: str) -> None:
-    """``TypeError`` for keywords left over after :func:`renamed`."""
-    if kwargs:
-        raise TypeError(f"{where}() got an unexpected keyword argument {next(iter(kwargs))!r}")
-
-
-class DeprecatedItems:
-    """Mixin for the frozen result dataclasses: ``result["name"]`` (the dict access of zfkeras
-    0.1) still works for one release, with a ``DeprecationWarning``; use ``result.name``."""
-
-    def __getitem__(self, key: str):
-        warnings.warn(
-            f"{type(self).__name__}[{key!r}] is deprecated (results are no longer "
-            f"dicts); use .{key}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-    def __contains__(self, key: str) -> bool:
-        warnings.warn(
-            f"'{key}' in {type(self).__name__} is deprecated (results are no longer "
-            f"dicts); test .{key} is not None",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(self, key, None) is not None

@@ -1,7 +1,7 @@
 """Network dissection (Bau, Zhou, Khosla, Oliva & Torralba, "Network Dissection: Quantifying
 Interpretability of Deep Visual Representations", CVPR 2017).
 
-Course material beside the paper (``zfnet-paper.md`` section 10): a unit of a layer is a
+Course material beside the paper: a unit of a layer is a
 *detector* of a concept when the image region where it fires strongly overlaps the concept's
 pixels. For unit ``k``:
 
@@ -37,6 +37,7 @@ import tensorflow as tf
 
 from zfkeras.methods import checks
 from zfkeras.methods.activations import activation_model
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.mining import receptive_field
 
 _CHUNK_VALUES = 2**24  # mask values per counting step (bounds memory; exact float32 counts)
@@ -56,6 +57,9 @@ class Dissection:
         concept_names: ``{category: names}``, ``names[0]`` being the "none" label.
         quantile: the quantile used for ``thresholds``.
         iou_threshold: the IoU a detector needs.
+        placement: how the unit maps were brought to image size: ``"receptive field"`` (cells
+            at their receptive-field centres) or ``"even"`` (the fallback, with a warning:
+            cells spread evenly, as an image resize does).
     """
 
     layer: str
@@ -65,6 +69,7 @@ class Dissection:
     concept_names: dict
     quantile: float
     iou_threshold: float
+    placement: str = "receptive field"
 
     def summary(self) -> dict[str, int]:
         """``{category: number of distinct concepts detected by at least one unit}`` (Bau et
@@ -85,18 +90,29 @@ def _hat_matrix(centre0: float, stride: float, n: int, size: int) -> np.ndarray:
     return np.maximum(0.0, 1.0 - np.abs(u[:, None] - np.arange(n)[None, :])).astype(np.float32)
 
 
-def upsampling(model: keras.Model, layer: str, grid, size) -> tuple[np.ndarray, np.ndarray]:
+def holding_weights(model: keras.Model, layer: str, grid, size):
     """The ``(H, h)`` and ``(W, w)`` matrices that bring a ``(h, w)`` map of ``layer`` to the
-    ``(H, W)`` image (``up = R @ map @ C.T``), cells at their receptive-field centres.
+    ``(H, W)`` image (``up = R @ map @ C.T``), cells at their receptive-field centres, the
+    outer cells' values held up to the border (compare
+    :func:`zfkeras.methods.cam.fading_weights`, which fades to zero). Returns ``(R, C,
+    placement)``.
 
     When the receptive-field walk does not support a layer on the way (for instance a
     residual block), the cells are spread evenly instead (cell ``i`` at
-    ``(i + 0.5) * H / h - 0.5``, as an image resize does)."""
+    ``(i + 0.5) * H / h - 0.5``, as an image resize does): ``placement`` is then ``"even"``
+    and a warning is given once per layer."""
     try:
-        rf = receptive_field(model, layer.split("/")[-1], tuple(size))
+        rf = receptive_field(model, layer, tuple(size))
         ok = tuple(rf.output_size) == tuple(grid)
-    except (ValueError, KeyError, TypeError):
-        ok = False
+        why = f"its receptive-field grid {tuple(rf.output_size)} is not the map's {tuple(grid)}"
+    except ValueError as err:
+        ok, why = False, str(err)
+    if not ok:
+        checks.warn_once(
+            ("dissect", id(model), layer),
+            f"layer {layer!r}: no receptive-field placement ({why}); its maps are spread "
+            f"evenly over the image instead (Dissection.placement == 'even')",
+        )
     mats = []
     for axis in (0, 1):
         if ok:
@@ -105,7 +121,7 @@ def upsampling(model: keras.Model, layer: str, grid, size) -> tuple[np.ndarray, 
             s = size[axis] / grid[axis]
             c0 = s / 2 - 0.5
         mats.append(_hat_matrix(c0, s, grid[axis], size[axis]))
-    return mats[0], mats[1]
+    return mats[0], mats[1], ("receptive field" if ok else "even")
 
 
 def _compiled(model, layer, size):
@@ -118,13 +134,14 @@ def _compile(model, layer, size):
     sub = activation_model(model, [layer])
     out = sub.outputs[0]  # 4-D: checked by checks.feature_layer
     grid, units = tuple(out.shape[1:3]), int(out.shape[3])
-    rows, cols = (tf.constant(m) for m in upsampling(model, layer, grid, size))
-    xspec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+    rows, cols, placement = holding_weights(model, layer, grid, size)
+    rows, cols = tf.constant(rows), tf.constant(cols)
+    xspec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
 
     @tf.function(input_signature=[xspec])
     def forward(x):
         a = sub(x, training=False)
-        return a[layer] if isinstance(a, dict) else a
+        return tf.cast(a[layer] if isinstance(a, dict) else a, tf.float32)
 
     @tf.function(
         input_signature=[
@@ -156,10 +173,10 @@ def _compile(model, layer, size):
             tf.reduce_sum(onehot, 0),
         )
 
-    return forward, top, count, grid, units
+    return forward, top, count, grid, units, placement
 
 
-def _check(model, layer, images, concept_maps, quantile, iou_threshold, batch_size, concept_names):
+def _check(model, images, layer, concept_maps, quantile, iou_threshold, batch_size, concept_names):
     checks.check_model(model)
     x = checks.images(model, images)
     checks.feature_layer(model, layer)
@@ -204,31 +221,32 @@ def _check(model, layer, images, concept_maps, quantile, iou_threshold, batch_si
 
 def dissect(
     model: keras.Model,
-    layer: str,
     images,
+    layer: str,
     concept_maps: dict,
     quantile: float = 0.005,
     iou_threshold: float = 0.04,
-    batch_size: int = 64,
     concept_names: dict | None = None,
-    verbose=1,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
 ) -> Dissection:
     """Dissect every unit of ``layer`` against labelled concepts (Bau et al., 2017).
 
     Args:
         model: a single-input Keras CNN that :func:`zfkeras.activation_model` accepts.
-        layer: name (or ``"outer/inner"`` path) of a layer with a 4-D output.
         images: model inputs ``(N, H, W, C)``, already preprocessed.
+        layer: name (or ``"outer/inner"`` path) of a layer with a 4-D output.
         concept_maps: ``{category: (N, H, W) int}`` pixel labels at image size, one label per
             pixel and category; 0 means "no concept of this category here".
         quantile: top fraction of activations that defines ``T_k``, in (0, 1).
         iou_threshold: smallest IoU for a unit to count as a detector, in [0, 1].
-        batch_size: images per forward pass (the counting runs in chunks of at most ~16 M
-            mask values, so memory stays bounded for large maps).
         concept_names: optional ``{category: [names]}`` (index 0 = "none"); default the label
             indices as strings, ``max label + 1`` names per category.
-        verbose: 1 shows a progress bar over both passes, 0 none, ``"auto"`` one when the
-            run looks longer than a few seconds.
+        batch_size: images per forward pass (the counting runs in chunks of at most ~16 M
+            mask values, so memory stays bounded for large maps).
+        verbose: ``"auto"`` (one progress bar over both passes when the run looks longer
+            than a few seconds), 0 or 1.
 
     Returns:
         A :class:`Dissection`.
@@ -239,11 +257,11 @@ def dissect(
             iou_threshold, batch_size or concept_names.
     """
     x, maps, names = _check(
-        model, layer, images, concept_maps, quantile, iou_threshold, batch_size, concept_names
+        model, images, layer, concept_maps, quantile, iou_threshold, batch_size, concept_names
     )
     verbose = checks.verbose(verbose)
     size = x.shape[1:3]
-    forward, top, count, grid, units = _compiled(model, layer, size)
+    forward, top, count, grid, units, placement = _compiled(model, layer, size)
     n = len(x)
     m = max(1, math.ceil(quantile * n * grid[0] * grid[1]))
     cats = list(maps)
@@ -257,16 +275,16 @@ def dissect(
         ),
     )
     starts = range(0, n, batch_size)
-    bar = checks.Progress(2 * len(starts), verbose)
+    bar = checks.Progress(2 * len(starts), verbose=verbose)
     kept = tf.fill([units, m], tf.constant(-np.inf, tf.float32))
     for step, i in enumerate(starts):  # pass 1: the top-m values of every unit
-        kept = top(kept, forward(tf.constant(x[i : i + batch_size], tf.float32)))
+        kept = top(kept, forward(tf.constant(x[i : i + batch_size])))
         bar.update(step + 1)
     thresholds = tf.reduce_min(kept, axis=1)
     total = int(sum(depth))
     inter, mask_sum, label_sum = np.zeros((units, total)), np.zeros(units), np.zeros(total)
     for step, i in enumerate(starts):  # pass 2: intersections and sizes
-        a = forward(tf.constant(x[i : i + batch_size], tf.float32))
+        a = forward(tf.constant(x[i : i + batch_size]))
         for j in range(0, len(a), chunk):
             sl = slice(i + j, i + min(j + chunk, len(a)))
             labels = np.stack(
@@ -299,33 +317,38 @@ def dissect(
         names,
         float(quantile),
         float(iou_threshold),
+        placement,
     )
 
 
-def unit_masks(model: keras.Model, layer: str, images, thresholds, units=None) -> np.ndarray:
-    """The masks :func:`dissect` compares with the concepts: ``(N, H, W, len(units))`` bool,
-    each unit's map at image size (cells at receptive-field centres) above its threshold.
+def unit_masks(
+    model: keras.Model,
+    images,
+    layer: str,
+    thresholds,
+    channels=None,
+    *,
+    batch_size: int = BATCH_SIZE,
+) -> np.ndarray:
+    """The masks :func:`dissect` compares with the concepts: ``(N, H, W, len(channels))``
+    bool, each unit's map at image size (placed as :func:`dissect` does) above its threshold.
 
     Args:
-        model, layer, images: as in :func:`dissect`.
+        model, images, layer: as in :func:`dissect`.
         thresholds: ``(units,)`` levels, e.g. ``Dissection.thresholds``.
-        units: unit indices to return (default all).
+        channels: the units to return: an int or a sequence (default all).
+        batch_size: images per forward pass.
     """
     blank = {"_": np.zeros(np.shape(images)[:3], np.int32)}
-    x, _, _ = _check(model, layer, images, blank, 0.5, 0.0, 1, None)
-    forward, _, _, grid, n_units = _compiled(model, layer, x.shape[1:3])
+    x, _, _ = _check(model, images, layer, blank, 0.5, 0.0, batch_size, None)
+    forward, _, _, grid, n_units, _ = _compiled(model, layer, x.shape[1:3])
     t = np.asarray(thresholds, np.float32)
     if t.shape != (n_units,):
         raise ValueError(f"thresholds must be ({n_units},) for layer {layer!r}, got {t.shape}")
-    idx = np.arange(n_units) if units is None else np.asarray(units, int).reshape(-1)
-    if idx.size and (idx.min() < 0 or idx.max() >= n_units):
-        raise ValueError(f"units must be in [0, {n_units}), got {units!r}")
-    rows, cols = upsampling(model, layer, grid, x.shape[1:3])
+    idx = checks.channels(channels, n_units, layer, "channels", many=True)
+    rows, cols, _ = holding_weights(model, layer, grid, x.shape[1:3])
     a = np.concatenate(
-        [
-            forward(tf.constant(x[i : i + 64], tf.float32)).numpy()[..., idx]
-            for i in range(0, len(x), 64)
-        ]
+        [forward(tf.constant(x[b])).numpy()[..., idx] for b in checks.batches(len(x), batch_size)]
     )
     up = np.einsum("Hi,nijk,Wj->nHWk", rows, a, cols, optimize=True)
     return up > t[idx]

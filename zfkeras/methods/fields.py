@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from zfkeras.methods import checks, rules
+from zfkeras.methods import checks
+from zfkeras.methods.deconvnet import rules
 from zfkeras.methods.graph import locate
 from zfkeras.models.layers import ContrastNormalization
 

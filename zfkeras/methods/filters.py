@@ -1,6 +1,6 @@
 """Filter patterns by gradient ascent in input space.
 
-Course material beside the paper (``zfnet-paper.md`` section 10): start from a grey image with a
+Course material beside the paper: start from a grey image with a
 little noise and repeatedly add the normalized gradient of one filter's mean activation with
 respect to the input. Plain ascent gives high-frequency patterns; regularizers (jitter, blur,
 decay, scale changes) give clearer ones. Compare the paper's deconvnet projections (Fig. 2),
@@ -12,7 +12,6 @@ All requested filters are optimized together: image ``i`` of one batch maximizes
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Sequence
 
@@ -20,42 +19,37 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras import config
 from zfkeras.methods import checks
-from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
+from zfkeras.methods.deconvnet import rules
+from zfkeras.methods.graph import find, pre_activation, trace
 
 RECIPES = ("plain", "regularized")
 _BLUR = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
 
 
-def _feature_model(model, layer, size):
+def _feature_model(model, layer, size, pre_relu: bool):
+    """A traced copy of ``model`` up to ``layer`` at ``size``; with ``pre_relu`` a ReLU fused
+    into the layer is split off inside the walk (:func:`~zfkeras.methods.graph.pre_activation`:
+    the user's layer is never changed)."""
     channels = model.inputs[0].shape[-1]
-    inputs, _, op, out = checks.feature_layer(model, layer, size=(size[0], size[1], channels))
-    return keras.Model(inputs, out), op
+    _, path, op, _ = checks.feature_layer(model, layer, size=(size[0], size[1], channels))
+    split = pre_relu and (rules.relu_of(op) or ("",))[0] == "fused"
+
+    def hook(o, args, kwargs):
+        return pre_activation(o, args, kwargs) if split and o is op else o(*args, **kwargs)
+
+    inputs, _, entries = trace(model, (size[0], size[1], channels), hook)
+    return keras.Model(inputs, find(entries, path)[2])
 
 
-@contextlib.contextmanager
-def _linear(op, on: bool):
-    """Swap a fused ReLU for the identity while a step is traced (the graph keeps it)."""
-    act = getattr(op, "activation", None)
-    swap = on and getattr(act, "__name__", "") == "relu"
-    if swap:
-        op.activation = keras.activations.linear
-    try:
-        yield
-    finally:
-        if swap:
-            op.activation = act
-
-
-def _step_fn(features, target_op, pre_relu, recipe, size, lr, lo, hi, jitter, decay):
+def _step_fn(features, recipe, size, lr, lo, hi, jitter, decay):
     """One compiled ascent step for the whole batch: returns (new x, gradient RMS, mean act)."""
     blur = tf.constant(np.tile(_BLUR[:, :, None, None], (1, 1, features.inputs[0].shape[-1], 1)))
     grey = (lo + hi) / 2
 
     def objective(x, filters):
-        with _linear(target_op, pre_relu):
-            act = features(x, training=False)
+        act = tf.cast(features(x, training=False), tf.float32)
         per_image = tf.reduce_mean(tf.gather(act, filters, axis=-1, batch_dims=1), axis=(1, 2))
         return tf.reduce_sum(per_image), per_image
 
@@ -136,7 +130,6 @@ def visualize_filters(
     channels=None,
     size=None,
     steps: int | None = None,
-    seed: int = 0,
     recipe: str = "plain",
     *,
     learning_rate: float | None = None,
@@ -144,7 +137,7 @@ def visualize_filters(
     pre_relu: bool = True,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
-    **renamed,
+    seed: int = SEED,
 ) -> np.ndarray:
     """Input patterns that maximize channels' mean activation, by batched gradient ascent.
 
@@ -152,13 +145,10 @@ def visualize_filters(
         model: a Sequential, Functional or nested Keras model.
         layer: name (or ``"outer/inner"`` path) of a layer with a 4-D output.
         channels: the layer's channels (filters) to visualize: an int or a sequence; default
-            every channel of the layer. (Formerly ``filters=``, deprecated.)
+            every channel of the layer.
         size: pattern size, an int or ``(rows, cols)``; default the model's input size (other
             sizes work for the fully convolutional part of the graph).
-        steps: ascent steps; default ``config.pick(60, 12)`` (plain) or ``pick(200, 24)``
-            (regularized).
-        seed: seeds the starting noise (per channel index, so a channel's pattern is the same
-            alone or in a batch) and the regularizers' random draws; same seed, same result.
+        steps: ascent steps; default 60 (plain) or 200 (regularized).
         recipe: ``"plain"``: ``x += lr * g / rms(g)`` from grey + noise (the textbook recipe);
             ``"regularized"``: the same step taken through a random jitter (roll) and a random
             zoom of 0.92-1.08, followed by decay towards grey, a 3x3 blur and clipping to
@@ -174,7 +164,9 @@ def visualize_filters(
             wherever the filter is off, which on a grey start is almost everywhere.
         batch_size: patterns optimized together (results do not depend on it).
         verbose: ``"auto"`` (a progress bar when the run looks longer than a few seconds),
-            0 or 1. (Formerly ``progress=`` None/False/True, deprecated.)
+            0 or 1.
+        seed: seeds the starting noise (per channel index, so a channel's pattern is the same
+            alone or in a batch) and the regularizers' random draws; same seed, same result.
 
     Returns:
         ``(n_channels, rows, cols, channels_in)`` float32 patterns in the model's input space
@@ -186,19 +178,16 @@ def visualize_filters(
         TypeError/ValueError: bad model, layer, channels, size, steps, seed, recipe,
             input_range, batch_size or verbose.
     """
-    channels = checks.renamed(renamed, "filters", "channels", channels, "visualize_filters")
-    if "progress" in renamed:
-        progress = checks.renamed(renamed, "progress", "verbose", None, "visualize_filters")
-        verbose = "auto" if progress is None else int(bool(progress))
-    checks.no_more(renamed, "visualize_filters")
     if steps is None:
-        steps = config.pick(60, 12) if recipe == "plain" else config.pick(200, 24)
+        steps = 200 if recipe == "regularized" else 60
     size = _check(model, layer, size, steps, seed, recipe, input_range, batch_size, verbose)
     lo, hi = float(input_range[0]), float(input_range[1])
     if learning_rate is None:
         learning_rate = (0.01 if recipe == "plain" else 0.04) * (hi - lo)
-    features, target_op = checks.cached(
-        model, ("features", layer, size), lambda: _feature_model(model, layer, size)
+    features = checks.cached(
+        model,
+        ("features", layer, size, bool(pre_relu)),
+        lambda: _feature_model(model, layer, size, bool(pre_relu)),
     )
     chosen = checks.channels(
         channels, int(features.outputs[0].shape[-1]), layer, "channels", many=True
@@ -209,8 +198,6 @@ def visualize_filters(
         key,
         lambda: _step_fn(
             features,
-            target_op,
-            bool(pre_relu),
             recipe,
             size,
             float(learning_rate),
@@ -224,7 +211,7 @@ def visualize_filters(
     n_in = features.inputs[0].shape[-1]
     parts = list(checks.batches(len(chosen), batch_size))
     bar = checks.Progress(
-        steps * len(parts), verbose, unit_name="step", stateful_metrics=["mean activation"]
+        steps * len(parts), verbose=verbose, unit_name="step", stateful_metrics=["mean activation"]
     )
     out, alive = [], []
     for k, b in enumerate(parts):

@@ -1,22 +1,20 @@
-"""Intermediate activations: a multi-output model over any Keras CNN, and the channel grids.
+"""The one walk over a Keras model's graph, used by every method.
 
-Course material beside the paper (``zfnet-paper.md`` section 10, "Intermediate activations"):
-a model whose outputs are the outputs of several layers; every channel of each is drawn as an
-image ("what each filter sees").
-
-Nested models (a ``Sequential`` holding ``keras.applications.VGG16`` plus a head, a Functional
-model calling another model) are handled by re-running the graph op by op on fresh
-``keras.Input`` tensors and descending into every nested Functional or Sequential model, so a
-layer deep inside is reachable by its name (or by a path ``"vgg16/block5_conv3"``). The layers
-are called again, not copied: the new model shares the original weights. :func:`trace` is the
-machinery; :mod:`zfkeras.filters` and :mod:`zfkeras.cam` use it too.
+:func:`walk` runs a model op by op on the caller's tensors (symbolic or eager) and descends
+into every nested Functional or Sequential model (a ``Sequential`` holding
+``keras.applications.VGG16`` plus a head, a Functional model calling another model), so a layer
+deep inside is reachable by its name or by a path ``"vgg16/block5_conv3"``. A ``hook`` may
+compute any leaf op differently: the ReLU rules of :mod:`zfkeras.methods.deconvnet.rules` do,
+and :func:`pre_activation` splits a fused activation off its layer inside the walk, without
+changing the layer. :func:`trace` re-runs a model on fresh ``keras.Input`` tensors;
+:func:`nodes` and :func:`locate` find a layer and the ops between it and the input. The layers
+are called again, not copied: a traced model shares the original weights.
 
 Public Keras API only: ``clone_model(model, clone_function=lambda l: l, call_function=...)``
 runs a *shadow* copy of each Functional level on symbolic inputs, to learn the order of calls
-and their arguments; :func:`walk` makes every real call itself, on the caller's tensors
-(symbolic or eager), descending into nested models. (``recursive=True`` alone would rebuild a
-nested model on its own new inputs, out of reach of the outer input, and take symbolic inputs
-only.)
+and their arguments; :func:`walk` makes every real call itself, on the caller's tensors,
+descending into nested models. (``recursive=True`` alone would rebuild a nested model on its
+own new inputs, out of reach of the outer input, and take symbolic inputs only.)
 """
 
 from __future__ import annotations
@@ -27,6 +25,9 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import keras
+from keras import ops
+
+from zfkeras.methods.cache import cached
 
 _CONV = (
     keras.layers.Conv1D,
@@ -246,16 +247,13 @@ class Located(NamedTuple):
     nodes: tuple  # the leaf Nodes between the input and the layer, in forward order
 
 
-_NODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def nodes(model: keras.Model, input_shape: Sequence | None = None):
     """:func:`trace` that also records every leaf op's inputs: ``(inputs, output, entries,
     nodes)`` with one :class:`Node` per leaf op in the order they ran. Cached per model and
     input shape (the trace calls each layer once more on symbolic tensors)."""
-    slot = _NODES.setdefault(model, {})
-    key = (None if input_shape is None else tuple(input_shape), len(model.layers))
-    if key not in slot:
+    key = ("nodes", None if input_shape is None else tuple(input_shape))
+
+    def make():
         rec = []
 
         def record(op, args, kwargs):
@@ -275,8 +273,10 @@ def nodes(model: keras.Model, input_shape: Sequence | None = None):
                 ins = tuple(t if id(t) in made else inputs for t in ins)
             found.append(Node(path, op, ins, out))
             made.update(id(t) for t in keras.tree.flatten(out))
-        slot[key] = (inputs, output, entries, found)
-    return slot[key]
+        return inputs, output, entries, found
+
+    _check_model(model)
+    return cached(model, key, make)
 
 
 def upstream(graph_nodes: list[Node], tensor) -> tuple[Node, ...]:
@@ -342,3 +342,58 @@ def locate(
                 f"data_format='channels_first'; only 'channels_last' is supported"
             )
     return Located(path, op, inputs, out, way)
+
+
+_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CONV_OP = keras.layers.Conv2D.convolution_op
+
+
+def _twin(op, input_shape):
+    """A copy of ``op`` with a linear activation, for layers without a public linear part. It
+    runs on ``op``'s own variables (``stateless_call``), so it never holds stale weights, and
+    it holds no reference to ``op``."""
+    if op not in _TWINS:
+        cfg = {**op.get_config(), "activation": "linear", "name": f"{op.name}_linear"}
+        twin = type(op).from_config(cfg)
+        twin.build(input_shape)
+        _TWINS[op] = twin
+    return _TWINS[op]
+
+
+def _linear_part(op, x):
+    dtype = op.compute_dtype
+    if isinstance(op, keras.layers.Dense) or (
+        isinstance(op, keras.layers.Conv2D) and type(op).convolution_op is _CONV_OP
+    ):
+        x = ops.cast(x, dtype)
+        kernel = ops.cast(op.kernel, dtype)
+        dense = isinstance(op, keras.layers.Dense)
+        out = ops.matmul(x, kernel) if dense else op.convolution_op(x, kernel)
+        return out + ops.cast(op.bias, dtype) if op.use_bias else out
+    trainable = [v.value for v in op.trainable_variables]
+    fixed = [v.value for v in op.non_trainable_variables]
+    return _twin(op, tuple(x.shape)).stateless_call(trainable, fixed, x)[0]
+
+
+class PreActivation(keras.layers.Layer):
+    """A layer's linear part as one op of a traced graph (its inner ops are not graph nodes,
+    so their automatic names cannot clash with the model's layer names)."""
+
+    def __init__(self, fn, **kwargs):
+        super().__init__(**kwargs)
+        self._fn = fn
+
+    def call(self, x):
+        return self._fn(x)
+
+
+def pre_activation(op, args, kwargs):
+    """What ``op(*args, **kwargs)`` computes before its fused activation (the linear part of a
+    convolution or dense layer with ``activation="relu"``, ``"softmax"``, ...), on symbolic or
+    real tensors, in the layer's compute dtype. The layer itself is never changed (no attribute
+    is assigned, not even for a moment): a ``Dense`` or ``Conv2D`` is computed from its kernel
+    and bias, any other layer by a linear twin running on its variables."""
+    x = args[0] if args else kwargs["inputs"]
+    if isinstance(x, keras.KerasTensor):
+        return PreActivation(lambda t: _linear_part(op, t), name=f"{op.name}_linear")(x)
+    return _linear_part(op, x)

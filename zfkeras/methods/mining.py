@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.deconvnet import Deconvnet
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.deconvnet.projection import Deconvnet
 from zfkeras.methods.fields import ReceptiveField, receptive_field
 from zfkeras.methods.graph import build, locate
 
@@ -53,51 +54,53 @@ class TopActivations:
     value: np.ndarray
 
 
-def _batches(model, data, batch_size):
-    if isinstance(data, tf.data.Dataset):
-        spec = data.element_spec
+def _batches(model, images, batch_size):
+    if isinstance(images, tf.data.Dataset):
+        spec = images.element_spec
         if isinstance(spec, (tuple, list)):
-            data, spec = data.map(lambda *t: t[0]), spec[0]
+            images, spec = images.map(lambda *t: t[0]), spec[0]
         if not isinstance(spec, tf.TensorSpec) or spec.shape.rank not in (3, 4):
             raise ValueError(
-                f"data must yield images (batch, rows, cols, channels) or "
+                f"images must yield images (batch, rows, cols, channels) or "
                 f"(images, labels) tuples, got element_spec {spec}"
             )
         if spec.shape.rank == 3:
-            data = data.batch(batch_size)
-        n = int(data.cardinality())
-        return iter(data.prefetch(2)), (n if n >= 0 else None)
-    x = checks.images(model, data, "data")
+            images = images.batch(batch_size)
+        n = int(images.cardinality())
+        return iter(images.prefetch(2)), (n if n >= 0 else None)
+    x = checks.images(model, images, "images")
     return (x[b] for b in checks.batches(len(x), batch_size)), math.ceil(len(x) / batch_size)
 
 
 def top_activations(
     model: keras.Model,
-    data,
+    images,
     layer: str,
     k: int = 9,
     channels: Sequence[int] | None = None,
-    batch_size: int = 128,
-    verbose=1,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
 ) -> TopActivations:
-    """Stream over ``data`` once and keep, for each channel of ``layer``, the ``k`` images with
+    """Stream over ``images`` once and keep, for each channel of ``layer``, the ``k`` images with
     the strongest activation (paper Fig. 2: "the top 9 activations ... across the validation
     data"). Each image counts once per channel, at its strongest position.
 
     Memory does not depend on the dataset's size: one batch of activations plus ``k`` records
-    per channel. Compiled with ``tf.function``; a progress bar when ``verbose``.
+    per channel. Compiled with ``tf.function``; one progress bar (``verbose``).
 
     Args:
         model: a single-input Keras CNN (any graph, nested models included).
-        data: model inputs as an array ``(N, rows, cols, channels)`` or a ``tf.data.Dataset``
-            of such batches (or of ``(images, labels)`` tuples, or of single images).
+        images: model inputs as an array ``(N, rows, cols, channels)`` or a
+            ``tf.data.Dataset`` of such batches (or of ``(images, labels)`` tuples, or of
+            single images).
         layer: a layer name, an ``"outer/inner"`` path into nested models, or the layer.
         k: activations kept per channel.
         channels: channel indices to track: ``None`` (all), an int or a non-empty sequence
             of ints.
         batch_size: images per pass for arrays and unbatched datasets.
-        verbose: 0 = silent, 1 = progress bar, ``"auto"`` = a bar when the run looks longer
-            than a few seconds (:class:`zfkeras.methods.checks.Progress`).
+        verbose: ``"auto"`` (a bar when the run looks longer than a few seconds, see
+            :class:`zfkeras.methods.checks.Progress`), 0 or 1.
 
     Returns:
         :class:`TopActivations` with ``(len(channels), min(k, N))`` arrays; its ``layer`` is
@@ -106,7 +109,7 @@ def top_activations(
     Raises:
         TypeError: ``model`` is not a ``keras.Model``; ``layer`` is not a name or a layer;
             ``channels`` or ``batch_size`` is not ints.
-        ValueError: bad ``k``, ``channels``, ``data`` (wrong shape, NaN, no images), ``layer``,
+        ValueError: bad ``k``, ``channels``, ``images`` (wrong shape, NaN, none), ``layer``,
             ``batch_size`` or ``verbose``.
     """
     checks.check_model(model)
@@ -138,15 +141,15 @@ def top_activations(
     best_v = tf.fill((len(chans), k), -np.inf)
     best_i = tf.fill((len(chans), k), tf.constant(-1, tf.int64))
     best_p = tf.zeros((len(chans), k), tf.int32)
-    batches, n_batches = _batches(model, data, batch_size)
+    batches, n_batches = _batches(model, images, batch_size)
     if n_batches is None:  # a dataset of unknown length: a bar without a target
         bar = keras.utils.Progbar(None, unit_name="batch") if verbose == 1 else None
     else:
-        bar = checks.Progress(n_batches, verbose)
+        bar = checks.Progress(n_batches, verbose=verbose)
     seen = done = 0
     for x in batches:
         if tuple(x.shape[1:]) != tuple(d or g for d, g in zip(image_shape, x.shape[1:])):
-            raise ValueError(f"data images must be {image_shape}, got {tuple(x.shape[1:])}")
+            raise ValueError(f"images must be {image_shape}, got {tuple(x.shape[1:])}")
         best_v, best_i, best_p = update(
             tf.cast(x, tf.float32), tf.constant(seen, tf.int64), best_v, best_i, best_p
         )
@@ -154,7 +157,7 @@ def top_activations(
         if bar is not None:
             bar.update(done)
     if seen == 0:
-        raise ValueError("data holds no images")
+        raise ValueError("images holds no images")
     keep = min(k, seen)
     pos = best_p.numpy()[:, :keep]
     return TopActivations(
@@ -182,7 +185,7 @@ def _compile(sub, chans, k, image_shape, n_channels):
 
     @tf.function(input_signature=spec)
     def update(x, start, best_v, best_i, best_p):
-        a = sub(x, training=False)
+        a = tf.cast(sub(x, training=False), tf.float32)  # float32 under mixed precision too
         if not every:
             a = tf.gather(a, chans_t, axis=3)
         n, width = tf.shape(a)[0], tf.shape(a)[2]
@@ -243,6 +246,9 @@ def top9_tiles(
     display=None,
     channels: Sequence[int] | None = None,
     mode: str = "deconvnet",
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
 ) -> Top9Tiles:
     """Project each top activation down to the input and crop it and its image patch to the
     activation's receptive field (paper Fig. 2).
@@ -255,6 +261,7 @@ def top9_tiles(
             ``pretrained.deprocess(images)``); default: ``images`` scaled per image.
         channels: which of ``top.channels`` to keep (default: all of them).
         mode: projection mode (see :meth:`Deconvnet.project`).
+        batch_size, verbose: as in :meth:`Deconvnet.project`.
 
     Returns:
         A :class:`Top9Tiles`.
@@ -275,9 +282,11 @@ def top9_tiles(
     proj = deconv.project(
         x,
         top.layer,
-        channel=np.repeat(chosen, k),
+        channels=np.repeat(chosen, k),
         location=np.stack([top.row[sel].ravel(), top.col[sel].ravel()], 1),
         mode=mode,
+        batch_size=batch_size,
+        verbose=verbose,
     )
     if display is not None:
         shown = np.asarray(display)[idx.ravel()]

@@ -1,18 +1,17 @@
 """Occlusion sensitivity (paper section 4.2, Fig. 7).
 
-A grey square slides over the image; for every position the occluded copy goes through the model
-and we record the probability of a class, the most probable class, and optionally the total
-activation of one feature map. Every occluded copy is built inside one compiled function and
-the copies go through the model in batches, so the cost is that of a batched prediction.
+A grey square slides over each image; for every position the occluded copy goes through the
+model and we record the probability of a class, the most probable class, and optionally the
+total activation of one feature map. Every occluded copy is built inside one compiled function
+and the copies go through the model in batches, so the cost is that of a batched prediction.
 
-Python: :func:`occlusion_sensitivity`, :func:`pointing_hits`, :func:`pointing_chance`; figure:
+Python: :func:`occlusion_sensitivity`; the pointing game on its results:
+:func:`zfkeras.evaluation.pointing.occlusion_hits`; figure:
 :func:`zfkeras.figures.occlusion_figure`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
@@ -21,34 +20,27 @@ import tensorflow as tf
 
 from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
-from zfkeras.methods.pointing import box_hits, check_masks
-
-
-def output_is_softmax(model: keras.Model) -> bool:
-    """Deprecated alias of :func:`zfkeras.methods.checks.ends_in_softmax`."""
-    warnings.warn(
-        "occlusion.output_is_softmax is now zfkeras.methods.checks.ends_in_softmax",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return checks.ends_in_softmax(model)
+from zfkeras.methods.softmax import ends_in_softmax, probabilities
 
 
 @dataclass(frozen=True, eq=False)
-class OcclusionResult(checks.DeprecatedItems):
-    """What :func:`occlusion_sensitivity` records for one image (paper Fig. 7).
+class OcclusionResult:
+    """What :func:`occlusion_sensitivity` records for ``N`` images (paper Fig. 7).
 
     Attributes:
-        probability: float32 ``(R, K)``, the probability of ``class_index`` per occluder
+        probability: float32 ``(N, R, K)``, the probability of each image's class per occluder
             position.
-        top_class: int ``(R, K)``, the most probable class per position.
-        top_probability: float32 ``(R, K)``, its probability.
+        top_class: int ``(N, R, K)``, the most probable class per position.
+        top_probability: float32 ``(N, R, K)``, its probability.
         rows, cols: ``(R,)`` and ``(K,)`` top-left offsets of the occluder.
-        class_index: the class mapped; base_probability: its unoccluded probability.
+        class_index: int ``(N,)``, the class mapped per image.
+        base_probability: float32 ``(N,)``, its unoccluded probability.
         patch_size, stride: the occluder's side and step.
-        layer: the layer given (else None); channel: its feature map recorded;
-        activation: float32 ``(R, K)``, that map's total activation per position;
-        base_activation: its unoccluded total (these three None without ``layer``).
+        layer: the layer given (else None).
+        channels: int ``(N,)``, the feature map of ``layer`` recorded per image.
+        activation: float32 ``(N, R, K)``, that map's total activation per position.
+        base_activation: float32 ``(N,)``, its unoccluded total (these three None without
+            ``layer``).
     """
 
     probability: np.ndarray
@@ -56,14 +48,14 @@ class OcclusionResult(checks.DeprecatedItems):
     top_probability: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
-    class_index: int
-    base_probability: float
+    class_index: np.ndarray
+    base_probability: np.ndarray
     patch_size: int
     stride: int
     layer: str | None = None
-    channel: int | None = None
+    channels: np.ndarray | None = None
     activation: np.ndarray | None = None
-    base_activation: float | None = None
+    base_activation: np.ndarray | None = None
 
 
 def positions(size: int, patch_size: int, stride: int) -> np.ndarray:
@@ -87,27 +79,26 @@ def _fill(fill, shape) -> np.ndarray:
         ) from None
 
 
-def _check(
-    model, image, patch_size, stride, class_index, layer, channel, fill, batch_size, verbose
-):
+def _check(model, images, patch_size, stride, class_index, layer, channels, fill, batch_size):
     checks.check_model(model)
-    image = checks.image(model, image)
-    h, w, _ = image.shape
+    x = checks.images(model, images)
+    h, w, _ = x.shape[1:]
     if not isinstance(patch_size, (int, np.integer)) or not 1 <= patch_size <= min(h, w):
         raise ValueError(
-            f"patch_size must be an int in [1, {min(h, w)}] for a {h}x{w} image, got {patch_size!r}"
+            f"patch_size must be an int in [1, {min(h, w)}] for {h}x{w} images, got {patch_size!r}"
         )
     if not isinstance(stride, (int, np.integer)) or stride < 1:
         raise ValueError(f"stride must be a positive int, got {stride!r}")
     checks.batch_size(batch_size)
-    checks.verbose(verbose)
-    checks.class_index(class_index, 1, int(model.outputs[0].shape[-1]), per_image=False)
+    cls = checks.class_index(class_index, len(x), int(model.outputs[0].shape[-1]))
+    ch = None
     if layer is not None:
         out = checks.feature_layer(model, layer)[3]
-        checks.channels(channel, int(out.shape[-1]), layer)
-    elif channel is not None:
-        raise ValueError(f"channel needs a layer, got channel={channel!r} and layer=None")
-    return image, _fill(fill, image.shape)
+        n_maps = int(out.shape[-1])
+        ch = checks.class_index(channels, len(x), n_maps, "channels")
+    elif channels is not None:
+        raise ValueError(f"channels needs a layer, got channels={channels!r} and layer=None")
+    return x, cls, ch, _fill(fill, x.shape[1:])
 
 
 def _compiled(model: keras.Model, layer: str | None):
@@ -117,7 +108,7 @@ def _compiled(model: keras.Model, layer: str | None):
     # a traced copy (same weights): nothing cached may hold the model itself
     forward = checks.layer_model(model, [layer] if layer else [], "layer", output=True)
     shape = [None, *model.inputs[0].shape[1:]]
-    softmax = not checks.ends_in_softmax(model)
+    is_probability = ends_in_softmax(model)
     spec = tf.TensorSpec
 
     @tf.function(
@@ -137,9 +128,9 @@ def _compiled(model: keras.Model, layer: str | None):
         x = tf.ensure_shape(tf.where(inside[..., None], fil[None], img[None]), shape)
         outs = forward(x, training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        p = tf.nn.softmax(outs[-1], -1) if softmax else outs[-1]
+        p = probabilities(outs[-1], is_probability)
         if layer:
-            a = tf.reduce_sum(outs[0], axis=(1, 2))
+            a = tf.reduce_sum(tf.cast(outs[0], tf.float32), axis=(1, 2))
             return p, a, tf.gather(a, channel, axis=1)
         return p, tf.zeros([tf.shape(p)[0], 1]), tf.zeros([tf.shape(p)[0]])
 
@@ -148,134 +139,98 @@ def _compiled(model: keras.Model, layer: str | None):
 
 def occlusion_sensitivity(
     model: keras.Model,
-    image,
+    images,
     patch_size: int,
     stride: int,
-    class_index: int | None = None,
+    class_index=None,
     layer: str | None = None,
     fill=None,
+    channels=None,
     *,
-    channel: int | None = None,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> OcclusionResult:
-    """Slide an occluder over ``image`` and record the model's response (paper Fig. 7).
+    """Slide an occluder over each image and record the model's response (paper Fig. 7).
 
     Args:
         model: a classifier, input ``(batch, H, W, C)``, output ``(batch, classes)``. If it
-            does not end in a softmax (:func:`zfkeras.methods.checks.ends_in_softmax`), a
+            does not end in a softmax (:func:`zfkeras.methods.softmax.ends_in_softmax`), a
             softmax is applied to its output.
-        image: ONE model input ``(H, W, C)`` (or a batch of one ``(1, H, W, C)``), already
+        images: model inputs ``(N, H, W, C)`` (one image is a batch of one), already
             preprocessed.
         patch_size: side of the square occluder in pixels.
         stride: step between occluder positions; the top-left offsets are ``0, stride, ...``
             up to ``H - patch_size`` (and likewise for columns).
-        class_index: the class whose probability is mapped; default the top class of the
-            unoccluded image.
+        class_index: the class whose probability is mapped: ``None`` (the top class of each
+            unoccluded image), an int, or one int per image.
         layer: name (or ``"outer/inner"`` path) of a layer with feature maps; if given, the
             total activation of one of its maps is recorded at every position (panel b).
         fill: the occluder's value, in model-input units: a number, a ``(C,)`` colour or an
             ``(H, W, C)`` image. Default 0, which is the dataset mean (grey, as in the paper)
             for the mean-subtracted inputs of every zfkeras model.
-        channel: the feature map of ``layer`` recorded; default the strongest one for the
-            unoccluded image (largest total activation).
+        channels: the feature map of ``layer`` recorded: ``None`` (per image the strongest one
+            for the unoccluded image, largest total activation), an int, or one per image.
         batch_size: occluded copies per forward pass (results do not depend on it).
-        verbose: ``"auto"`` (a progress bar when the run looks longer than a few seconds),
-            0 or 1.
+        verbose: ``"auto"``, 0 or 1: one progress bar over all images' batches.
 
     Returns:
-        An :class:`OcclusionResult` (``result.probability``, ``result.rows``, ...).
+        An :class:`OcclusionResult` (``result.probability[i]`` for image ``i``, ...).
 
     Raises:
-        TypeError/ValueError: bad ``model``, ``image``, ``patch_size``, ``stride``,
-            ``class_index``, ``layer``, ``channel``, ``fill``, ``batch_size`` or ``verbose``
+        TypeError/ValueError: bad ``model``, ``images``, ``patch_size``, ``stride``,
+            ``class_index``, ``layer``, ``channels``, ``fill``, ``batch_size`` or ``verbose``
             (the message says what was expected).
     """
-    image, fill = _check(
-        model, image, patch_size, stride, class_index, layer, channel, fill, batch_size, verbose
+    verbose = checks.verbose(verbose)
+    x, cls, ch, fill = _check(
+        model, images, patch_size, stride, class_index, layer, channels, fill, batch_size
     )
-    h, w, _ = image.shape
+    h, w, _ = x.shape[1:]
     rows, cols = positions(h, patch_size, stride), positions(w, patch_size, stride)
     run = checks.cached(model, ("occlusion", layer), lambda: _compiled(model, layer))
-    img, fil = tf.constant(image), tf.constant(fill)
+    fil = tf.constant(fill)
     none = tf.constant([[-h - w, -h - w]], tf.int32)  # an occluder outside the image: no change
     size = tf.constant(patch_size, tf.int32)
-    p0, a0, _ = run(img, fil, none, size, tf.constant(0))
-    p0, a0 = p0.numpy()[0], a0.numpy()[0]
-    cls = int(np.argmax(p0)) if class_index is None else int(class_index)
-    if layer:
-        channel = int(np.argmax(a0)) if channel is None else int(channel)
     grid = np.stack(np.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2).astype(np.int32)
     parts = list(checks.batches(len(grid), batch_size))
-    bar, probs, acts = checks.Progress(len(parts), verbose), [], []
-    for k, b in enumerate(parts):
-        p, _, a = run(img, fil, tf.constant(grid[b]), size, tf.constant(channel or 0))
-        probs.append(p.numpy())
-        acts.append(a.numpy())
-        bar.update(k + 1)
-    probs = np.concatenate(probs).reshape(len(rows), len(cols), -1)
+    bar = checks.Progress(len(parts) * len(x), verbose=verbose)
+    out = {k: [] for k in ("p", "a", "c", "base_p", "base_a", "ch")}
+    for i, image in enumerate(x):
+        img = tf.constant(image)
+        p0, a0, _ = run(img, fil, none, size, tf.constant(0))
+        p0, a0 = p0.numpy()[0], a0.numpy()[0]
+        c = int(np.argmax(p0)) if cls[i] < 0 else int(cls[i])
+        k = int(np.argmax(a0)) if ch is not None and ch[i] < 0 else int(0 if ch is None else ch[i])
+        probs, acts = [], []
+        for j, b in enumerate(parts):
+            p, _, a = run(img, fil, tf.constant(grid[b]), size, tf.constant(k))
+            probs.append(p.numpy())
+            acts.append(a.numpy())
+            bar.update(i * len(parts) + j + 1)
+        out["p"].append(np.concatenate(probs).reshape(len(rows), len(cols), -1))
+        out["a"].append(np.concatenate(acts).reshape(len(rows), len(cols)))
+        out["c"].append(c)
+        out["base_p"].append(p0[c])
+        out["base_a"].append(a0[k])
+        out["ch"].append(k)
+    probs, cls = np.stack(out["p"]), np.asarray(out["c"], np.int32)
     extra = {}
     if layer:
         extra = dict(
             layer=layer,
-            channel=channel,
-            base_activation=float(a0[channel]),
-            activation=np.concatenate(acts).reshape(len(rows), len(cols)),
+            channels=np.asarray(out["ch"], np.int32),
+            base_activation=np.asarray(out["base_a"], np.float32),
+            activation=np.stack(out["a"]).astype(np.float32),
         )
     return OcclusionResult(
-        probability=probs[..., cls],
+        probability=np.take_along_axis(probs, cls[:, None, None, None], -1)[..., 0],
         top_class=probs.argmax(-1),
         top_probability=probs.max(-1),
         rows=rows,
         cols=cols,
         class_index=cls,
-        base_probability=float(p0[cls]),
+        base_probability=np.asarray(out["base_p"], np.float32),
         patch_size=int(patch_size),
         stride=int(stride),
         **extra,
     )
-
-
-def lowest_probability_box(result: OcclusionResult) -> tuple[int, int, int, int]:
-    """The occluder square ``(row0, col0, row1, col1)`` (end excluded) at the position where the
-    class probability is lowest."""
-    prob = result.probability
-    i, j = np.unravel_index(np.argmin(prob), prob.shape)
-    r0, c0, p = int(result.rows[i]), int(result.cols[j]), result.patch_size
-    return r0, c0, r0 + p, c0 + p
-
-
-def pointing_hits(results: Sequence[OcclusionResult], masks) -> np.ndarray:
-    """For each occlusion result, whether the occluder at the lowest-probability position
-    overlaps the object's mask: the pointing game of :func:`zfkeras.methods.cam.pointing_hits`
-    with the occluder square in place of the window around a heatmap's peak (one test,
-    :func:`zfkeras.methods.pointing.box_hits`).
-
-    Args:
-        results: a sequence of :class:`OcclusionResult`.
-        masks: bool ``(N, H, W)``, one object mask per result, in model-input coordinates.
-
-    Returns:
-        bool ``(N,)``.
-    """
-    return box_hits([lowest_probability_box(r) for r in results], masks)
-
-
-def pointing_chance(results: Sequence[OcclusionResult], masks) -> np.ndarray:
-    """The chance level of :func:`pointing_hits`: for each result, the fraction of its occluder
-    positions whose square overlaps the object's mask (the hit rate of a position picked at
-    random).
-
-    Args:
-        results: a sequence of :class:`OcclusionResult`.
-        masks: bool ``(N, H, W)``, one object mask per result, in model-input coordinates.
-
-    Returns:
-        float ``(N,)`` in [0, 1].
-    """
-    masks = check_masks(masks, len(results))
-    rates = []
-    for res, m in zip(results, masks):
-        boxes = [(r, c, r + res.patch_size, c + res.patch_size) for r in res.rows for c in res.cols]
-        rates.append(box_hits(boxes, np.broadcast_to(m, (len(boxes), *m.shape))).mean())
-    return np.asarray(rates, float)

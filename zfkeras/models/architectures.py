@@ -5,8 +5,8 @@ exactly: 110, 55, 26, 13, 13, 13, 13, 6 spatial sizes, 9216 flattened features a
 parameters for 1000 classes. Smaller inputs and widths give the same topology at CPU size.
 
 The output layer ``predictions`` is a ``Dense`` with a softmax. Methods that need the class score
-*before* the softmax (Grad-CAM, class-score ascent) call :func:`pre_softmax` which returns a model
-computing the logits with the same weights.
+*before* the softmax (Grad-CAM, class-score ascent) call :func:`zfkeras.pre_softmax`, which works
+on any model.
 """
 
 from __future__ import annotations
@@ -193,103 +193,3 @@ def alexnet(
         renorm_radius,
         name,
     )
-
-
-def _output_node(model: keras.Model):
-    """The operation that computes the model's (first) output, and its node in the graph."""
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        return None, None
-    history = getattr(outputs[0], "_keras_history", None) if outputs else None
-    if history is None:
-        return None, None
-    op = history.operation
-    return op, op._inbound_nodes[history.node_index]
-
-
-def _is_graph_model(op) -> bool:
-    return isinstance(op, keras.Model) and hasattr(op, "_run_through_graph")
-
-
-def _is_softmax(op) -> bool:
-    act = getattr(op, "activation", None)
-    return (isinstance(op, keras.Operation) and type(op).__name__ == "Softmax") or (
-        act is not None and getattr(act, "__name__", "") == "softmax"
-    )
-
-
-def softmax_layer(model: keras.Model):
-    """The layer (or ``keras.ops.softmax`` operation) whose softmax produces the model's output,
-    or ``None`` when the output is not a softmax.
-
-    Recognised: a layer with ``activation="softmax"`` (``Dense``, ``Conv2D``, ...), an
-    ``Activation("softmax")``, a ``keras.layers.Softmax`` layer and ``keras.ops.softmax``, also as
-    the last layer of a nested Sequential or Functional model (searched recursively)."""
-    op, _ = _output_node(model)
-    if op is None:
-        return None
-    if _is_graph_model(op):
-        return softmax_layer(op)
-    return op if _is_softmax(op) else None
-
-
-def ends_in_softmax(model: keras.Model) -> bool:
-    """True when the model's output is already a probability (see :func:`softmax_layer`): the
-    one softmax test of the package (:func:`pre_softmax`, occlusion, invariance)."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    return softmax_layer(model) is not None
-
-
-def _logits(model: keras.Model):
-    """The symbolic logits of ``model``'s graph, or None when its output is not a softmax."""
-    op, node = _output_node(model)
-    if op is None:
-        return None
-    x = node.input_tensors[0] if node.input_tensors else None
-    if _is_graph_model(op):
-        inner = pre_softmax(op)
-        if inner is op:
-            return None
-        # keep the nested model's name, so that "outer/inner" layer paths stay valid
-        return keras.Model(inner.inputs, inner.outputs, name=op.name)(x)
-    if not _is_softmax(op):
-        return None
-    if isinstance(op, layers.Dense):
-        logits = keras.ops.matmul(x, op.kernel)
-    elif hasattr(op, "convolution_op") and hasattr(op, "kernel"):
-        logits = op.convolution_op(x, op.kernel)
-    elif getattr(op, "activation", None) is not None and not isinstance(op, layers.Activation):
-        raise ValueError(
-            f"model: cannot take the score before the softmax fused into layer "
-            f"{op.name!r} ({type(op).__name__}); put the softmax in its own "
-            f"Activation layer"
-        )
-    else:
-        return x  # an Activation("softmax"), a Softmax layer or keras.ops.softmax
-    if getattr(op, "use_bias", False):
-        logits = logits + op.bias
-    return logits
-
-
-def pre_softmax(model: keras.Model) -> keras.Model:
-    """Return a model with the same inputs and weights whose output is the class score before
-    the softmax (the logits).
-
-    Works when the model ends (see :func:`softmax_layer`) in a ``Dense`` or convolution with a
-    softmax activation (as :func:`zfnet` and ``keras.applications`` models do), in an
-    ``Activation("softmax")``, a ``Softmax`` layer or ``keras.ops.softmax``, also inside a
-    nested model; a model whose output is not a softmax is returned as it is.
-
-    Raises:
-        TypeError: ``model`` is not a ``keras.Model``.
-        ValueError: the softmax is fused into a layer other than a Dense or a convolution.
-    """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    logits = _logits(model)
-    if logits is None:
-        return model
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, logits, name=f"{model.name}_logits")

@@ -1,4 +1,5 @@
-"""Shipped weights: small ZFNets trained by this repository, and the models a learner installs.
+"""Shipped weights: the four small networks trained by this repository (:data:`NAMES`), and the
+models a learner installs.
 
 A bundle is ``<name>.keras`` (the model), ``<name>.json`` (recipe, command, measured accuracy,
 class names) and ``<name>.mean.npy`` (the per-pixel mean, float32 ``(H, W, 3)``; bundles of
@@ -145,8 +146,9 @@ def install(run_dir: str | Path, name: str, dest: str | Path | None = None) -> P
 
 
 def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
-    """Load a trained model by name: a shipped one (``"zfnet-cifar10"``, ``"alexnet-cifar10"``,
-    ``"zfnet-shapes"``) or one installed by ``python -m zfkeras.train --install NAME``.
+    """Load a trained model by name: a shipped one (:data:`NAMES`: ``"zfnet-cifar10"``,
+    ``"alexnet-cifar10"``, ``"zfnet-shapes"``, ``"zfnet-concepts"``) or one installed by
+    ``python -m zfkeras.train --install NAME``.
 
     The bundle ``<name>.keras`` + ``<name>.json`` (+ ``<name>.mean.npy``) is read from the first
     folder that holds it among ``$ZFKERAS_DATA``, the user folder

@@ -1,6 +1,7 @@
 """Training ZFNet and its AlexNet-style variant (paper section 3), at CPU size.
 
-Python: :func:`train`. Command line: ``python -m zfkeras.train --help``.
+Python: :func:`train` (to a bundle on disk, resumable) and :func:`fit` (in memory, the one
+training loop). Command line: ``python -m zfkeras.train --help``.
 """
 
 from zfkeras.training.optimizer import LayerwiseSGD
@@ -8,12 +9,14 @@ from zfkeras.training.resume import Backup, Checkpoint, read_backup
 from zfkeras.training.trainer import (
     DATASETS,
     STRATEGIES,
+    Fitted,
     History,
     Recipe,
     build_model,
     compile_model,
     confusion_counts,
     evaluate,
+    fit,
     load_dataset,
     make_datasets,
     make_strategy,
@@ -26,6 +29,7 @@ __all__ = [
     "STRATEGIES",
     "Backup",
     "Checkpoint",
+    "Fitted",
     "History",
     "LayerwiseSGD",
     "Recipe",
@@ -33,6 +37,7 @@ __all__ = [
     "compile_model",
     "confusion_counts",
     "evaluate",
+    "fit",
     "load_dataset",
     "make_datasets",
     "make_strategy",

@@ -28,12 +28,21 @@ def atomic_write(path: Path, write) -> None:
 class History(keras.callbacks.Callback):
     """After every epoch append a row (``epoch``, cumulative ``seconds``, ``lr``: the rate the
     schedule gives at the optimizer's ``iterations`` count, that count, and Keras' logs) and
-    write all rows to a JSON file, atomically. ``rows`` continues a resumed run's history."""
+    write all rows to a JSON file, atomically. ``rows`` continues a resumed run's history.
+
+    With a :class:`Backup` the file is written by the backup, after the epoch's backup is
+    complete (:meth:`write`), so a run killed between the two never shows as done an epoch it
+    will redo."""
 
     def __init__(self, path: Path, rows: list | None = None):
         super().__init__()
         self.path, self.rows = Path(path), list(rows or [])
         self.t0 = time.time() - (self.rows[-1]["seconds"] if self.rows else 0.0)
+        self.deferred = False
+
+    def write(self) -> None:
+        """Write all rows to the JSON file, atomically."""
+        atomic_write(self.path, lambda p: p.write_text(json.dumps(self.rows, indent=1)))
 
     def on_epoch_end(self, epoch, logs=None):
         opt = self.model.optimizer
@@ -45,7 +54,8 @@ class History(keras.callbacks.Callback):
         }
         row.update({k: float(v) for k, v in (logs or {}).items()})
         self.rows.append(row)
-        atomic_write(self.path, lambda p: p.write_text(json.dumps(self.rows, indent=1)))
+        if not self.deferred:
+            self.write()
 
 
 class Checkpoint(keras.callbacks.Callback):
@@ -66,14 +76,16 @@ class Backup(keras.callbacks.BackupAndRestore):
     After every epoch it writes ``epoch-NNNN.weights.h5`` (model and optimizer variables, the
     iteration counter included) and then ``state.json`` (that epoch, the file's name, the
     history rows and ``fingerprint``), each atomically; as ``state.json`` names only a complete
-    weights file, the backup is always one consistent epoch. At the start of ``fit`` it restores
-    them and sets the epoch to continue from. It is not deleted at the end of ``fit``:
+    weights file, the backup is always one consistent epoch. Only then is the history file
+    written (:meth:`History.write`). At the start of ``fit`` it restores them and sets the epoch
+    to continue from. It is not deleted at the end of ``fit``:
     :func:`train` removes it once the bundle is written.
     """
 
     def __init__(self, backup_dir: Path, history: History, fingerprint: dict):
         super().__init__(str(backup_dir), delete_checkpoint=False)
         self.folder, self.history, self.fingerprint = Path(backup_dir), history, fingerprint
+        history.deferred = True
 
     def on_train_begin(self, logs=None):
         state = read_backup(self.folder)
@@ -98,6 +110,7 @@ class Backup(keras.callbacks.BackupAndRestore):
         for old in self.folder.glob("epoch-*.weights.h5"):
             if old.name != name:
                 old.unlink()
+        self.history.write()
 
 
 def read_backup(backup_dir: str | Path) -> dict | None:

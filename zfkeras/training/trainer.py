@@ -26,6 +26,7 @@ Python: :func:`train`. Command line: ``python -m zfkeras.train --help``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -196,6 +197,81 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> N
     )
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What :func:`fit` returns.
+
+    Attributes:
+        model: the trained model.
+        mean: the per-pixel mean of the training images (the model's preprocessing).
+        history: the ``keras.callbacks.History`` of the run (``history.history``: per epoch).
+        seconds: wall time of ``model.fit``.
+    """
+
+    model: keras.Model
+    mean: np.ndarray
+    history: keras.callbacks.History
+    seconds: float
+
+
+def fit(
+    recipe: Recipe,
+    images,
+    labels,
+    validation=None,
+    *,
+    model: keras.Model | None = None,
+    num_classes: int | None = None,
+    steps_per_epoch: int | None = None,
+    callbacks=(),
+    strategy: tf.distribute.Strategy | None = None,
+    verbose: int | str = "auto",
+) -> Fitted:
+    """Train ``recipe``'s model on uint8 images in memory: the one training loop of
+    :func:`train` and the ablation, renorm and transfer experiments.
+
+    Keras' random generators are seeded with ``recipe.seed`` (a recipe names its run, seed
+    included); the per-pixel mean of ``images``, the augmented pipelines of
+    :func:`make_datasets`, :func:`build_model` and :func:`compile_model` (SGD with warm-up and
+    cosine decay), then ``model.fit`` for ``recipe.epochs``.
+
+    Args:
+        recipe: the :class:`Recipe`.
+        images, labels: uint8 ``(N, H, W, 3)`` training images and int labels ``(N,)``.
+        validation: optional ``(images, labels)`` evaluated (centre crop) after every epoch.
+        model: train this model instead of ``build_model(recipe, num_classes)``.
+        num_classes: default ``max(labels) + 1``.
+        steps_per_epoch: fixed steps per epoch (the training batches repeat); default one pass.
+        callbacks: Keras callbacks for ``model.fit``.
+        strategy: a ``tf.distribute`` strategy to build the model under (default: none).
+        verbose: ``model.fit``'s verbosity.
+
+    Returns:
+        A :class:`Fitted`.
+    """
+    keras.utils.set_random_seed(recipe.seed)
+    mean = zdata.per_pixel_mean(images)
+    val = validation if validation is not None else (images[:1], labels[:1])
+    train_ds, val_ds = make_datasets(recipe, images, labels, val[0], val[1], mean)
+    steps = steps_per_epoch or steps_for(len(images), recipe.batch_size)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        if model is None:
+            classes = num_classes if num_classes is not None else int(np.max(labels)) + 1
+            model = build_model(recipe, classes)
+        compile_model(model, recipe, steps)
+    t0 = time.time()
+    hist = model.fit(
+        train_ds.repeat() if steps_per_epoch else train_ds,
+        epochs=recipe.epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=val_ds if validation is not None else None,
+        callbacks=list(callbacks),
+        verbose=verbose,
+        shuffle=False,
+    )
+    return Fitted(model, mean, hist, round(time.time() - t0, 1))
+
+
 def evaluate(
     model: keras.Model,
     images: np.ndarray,
@@ -281,14 +357,7 @@ def train(
         else f"starting {out} fresh",
         flush=True,
     )
-    keras.utils.set_random_seed(recipe.seed)
     xtr, ytr, xte, yte, names = load_dataset(recipe, data_dir)
-    mean = zdata.per_pixel_mean(xtr)
-    train_ds, test_ds = make_datasets(recipe, xtr, ytr, xte, yte, mean)
-    steps = steps_per_epoch or len(xtr) // recipe.batch_size
-    with strategy.scope():
-        model = build_model(recipe, len(names))
-        compile_model(model, recipe, steps)
     history = History(out / "history.json", state["history"] if state else None)
     cbs = [
         history,
@@ -297,15 +366,18 @@ def train(
         keras.callbacks.TerminateOnNaN(),
     ]
     t0 = time.time()
-    model.fit(
-        train_ds.repeat() if steps_per_epoch else train_ds,
-        epochs=recipe.epochs,
+    fitted = fit(
+        recipe,
+        xtr,
+        ytr,
+        (xte, yte),
+        num_classes=len(names),
         steps_per_epoch=steps_per_epoch,
-        validation_data=test_ds,
         callbacks=cbs + list(callbacks or []),
+        strategy=strategy,
         verbose=verbose,
-        shuffle=False,
     )
+    model, mean = fitted.model, fitted.mean
     if not np.isfinite(history.rows[-1]["loss"] if history.rows else 0.0):
         shutil.rmtree(backup, ignore_errors=True)
         raise FloatingPointError(

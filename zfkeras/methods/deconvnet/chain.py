@@ -1,12 +1,12 @@
 """A chain-shaped Keras CNN, layer by layer, each with its top-down step (paper section 2.1).
 
-:func:`path_to` finds the layers from the model's input to a chosen layer with the one graph
-walk of :mod:`zfkeras.methods.graph` (Sequential, functional, models nested inside models) and
-returns one :class:`Step` per layer if they form a chain. A step runs its layer forward
+:func:`steps_from` takes the layers from the model's input to a chosen layer (found by the one
+graph walk of :mod:`zfkeras.methods.graph`: Sequential, functional, models nested inside
+models) and returns one :class:`Step` per layer if they form a chain. A step runs its layer forward
 (recording what the way down needs: switches, the ReLU's output, the layer's input) and sends a
 signal down through it with the deconvnet's custom layers, as paper Fig. 1 draws it.
 :class:`zfkeras.Deconvnet` compiles these steps for chains; any other graph goes down by
-``tf.custom_gradient`` ReLU rules (:mod:`zfkeras.methods.rules`).
+``tf.custom_gradient`` ReLU rules (:mod:`zfkeras.methods.deconvnet.rules`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zfkeras.methods.graph import Located, locate
-from zfkeras.models.layers import (
-    RULES,
-    ContrastNormalization,
+from zfkeras.methods.deconvnet.layers import (
     MaxPoolingWithSwitches,
     Rectification,
     TiedConv2DTranspose,
     Unpooling2D,
 )
+from zfkeras.methods.deconvnet.rules import MODES
+from zfkeras.methods.graph import Located
+from zfkeras.models.layers import ContrastNormalization
 
 SUPPORTED = (
     "InputLayer",
@@ -55,7 +55,7 @@ class Step:
         self.switches = switches
         self.relu = False
         self.rect = {
-            rule: Rectification(rule, name=f"{layer.name}_rectify_{rule}") for rule in RULES
+            mode: Rectification(mode, name=f"{layer.name}_rectify_{mode}") for mode in MODES
         }
         if isinstance(layer, keras.layers.Conv2D) and type(layer).__name__ == "Conv2D":
             act = _act_name(layer.activation)
@@ -216,15 +216,3 @@ def steps_from(located: Located, switches: str = "indices") -> list[Step]:
     if not steps:
         raise ValueError(f"layer {located.path!r} is the input; choose a layer above it")
     return steps
-
-
-def path_to(model: keras.Model, name, switches: str = "indices") -> list[Step]:
-    """One :class:`Step` per layer from the model's input up to the layer ``name``
-    (inclusive; a name, an ``"outer/inner"`` path or the layer), through nested models.
-    ``switches``: how pooling steps record their switches (see :class:`zfkeras.Deconvnet`).
-
-    Raises:
-        ValueError: no layer has that name (the message lists the names), or a layer on the
-            way is not supported (the message names it and its type).
-    """
-    return steps_from(locate(model, name), switches)

@@ -1,29 +1,46 @@
-"""The units a projection keeps: checks of ``channel``/``location`` and the selection of one
-activation per image, shared by both paths of :class:`zfkeras.Deconvnet`."""
+"""The units a projection keeps: checks of ``channels``/``location`` and the selection of one
+activation per image, shared by both ways down of :class:`zfkeras.Deconvnet`."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 
-def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channel, location):
+@dataclass(frozen=True)
+class Units:
+    """The activation kept per image (:meth:`zfkeras.Deconvnet.units`).
+
+    Attributes:
+        channel, row, col: int32 ``(N,)``, where each kept activation lies.
+        value: float32 ``(N,)``, its value.
+    """
+
+    channel: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    value: np.ndarray
+
+
+def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channels, location):
     """``(channel, row, col)`` int32 arrays ``(n,)`` for a layer of output ``shape`` (rows,
     cols, channels); -1 marks "the strongest". Raises ``ValueError`` naming the argument."""
     rows, cols, chans = shape
-    if channel is None:
+    if channels is None:
         ch = np.full(n, -1, np.int32)
     else:
-        ch = np.asarray(channel)
+        ch = np.asarray(channels)
         if ch.ndim == 0:
             ch = np.full(n, ch)
         if ch.shape != (n,) or not np.issubdtype(ch.dtype, np.integer):
             raise ValueError(
-                f"channel must be None, an int or one int per image ({n}), got {channel!r}"
+                f"channels must be None, an int or one int per image ({n}), got {channels!r}"
             )
         if ch.min() < 0 or ch.max() >= chans:
             raise ValueError(
-                f"channel must be in [0, {chans}) for layer {layer!r}, got {channel!r}"
+                f"channels must be in [0, {chans}) for layer {layer!r}, got {channels!r}"
             )
     if location is None:
         loc = np.full((n, 2), -1, np.int32)
@@ -44,8 +61,10 @@ def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channel, locati
     return ch.astype(np.int32), loc[:, 0].astype(np.int32), loc[:, 1].astype(np.int32)
 
 
-def select(act, channel, row, col):
-    """The kept unit per image (-1: the strongest) and the signal holding only its value."""
+def select(act, chans, rows, cols):
+    """The kept unit per image (``chans``, ``rows``, ``cols``: int32 ``(n,)``, -1: the
+    strongest) and the signal holding only its value."""
+    channel, row, col = chans, rows, cols
     n = tf.shape(act)[0]
     best = tf.argmax(tf.reduce_max(act, axis=(1, 2)), -1, output_type=tf.int32)
     channel = tf.where(channel >= 0, channel, best)

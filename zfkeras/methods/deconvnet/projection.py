@@ -3,23 +3,23 @@ backpropagation (the gradient) and guided backpropagation.
 
 ``Deconvnet(model).project(images, "conv5")`` keeps one activation of ``conv5`` per image, sets
 every other activation of that layer to zero and sends the signal down to pixel space. The three
-modes differ only at the ReLUs (:mod:`zfkeras.methods.rules`): ``"deconvnet"`` rectifies the
-signal, ``"backprop"`` masks it with the forward input, ``"guided"`` does both. There are two
-ways down, with the same result wherever both apply (tested to float tolerance):
+modes differ only at the ReLUs (:mod:`.rules`): ``"deconvnet"`` rectifies the signal,
+``"backprop"`` masks it with the forward input, ``"guided"`` does both. There are two ways down,
+with the same result wherever both apply (tested to float tolerance):
 
 **The chain path** (the course's Fig. 1 walk-through) for models whose layers, from the input
 to the chosen layer, form a chain of these kinds; each step is one of the custom layers of
-:mod:`zfkeras.models.layers`:
+:mod:`zfkeras.methods.deconvnet.layers`:
 
 ==========================  =======================================================
 forward layer               top-down step
 ==========================  =======================================================
-``Conv2D`` (relu or none)   :class:`~zfkeras.models.layers.Rectification` (if relu), then
-                            :class:`~zfkeras.models.layers.TiedConv2DTranspose`
-``ReLU`` / ``Activation``   :class:`~zfkeras.models.layers.Rectification` (linear: nothing)
+``Conv2D`` (relu or none)   :class:`.layers.Rectification` (if relu), then
+                            :class:`.layers.TiedConv2DTranspose`
+``ReLU`` / ``Activation``   :class:`.layers.Rectification` (linear: nothing)
 ``MaxPooling2D``            unpool: each value back at its window's maximum (with
-                            ``switches="indices"``: :class:`~zfkeras.models.layers.Unpooling2D`
-                            and :class:`~zfkeras.models.layers.MaxPoolingWithSwitches`)
+                            ``switches="indices"``: :class:`.layers.Unpooling2D`
+                            and :class:`.layers.MaxPoolingWithSwitches`)
 ``ZeroPadding2D``           crop the padding
 ``ContrastNormalization``   the normalization's own gradient (see below)
 ``BatchNormalization``      times ``gamma / sqrt(var + eps)`` (its inference-time slope)
@@ -36,7 +36,7 @@ through its switches (its gradient does exactly that), and every linear or eleme
 passes it by its own gradient at the forward point. Non-ReLU nonlinearities (swish, gelu,
 sigmoid, hard-swish, layer normalization) have no deconvnet rule in the paper: they too pass
 the signal by their gradient, in every mode; :meth:`Deconvnet.describe` lists which layers were
-crossed which way. ReLU6 / ``max_value`` ReLUs: see :mod:`zfkeras.methods.rules`.
+crossed which way. ReLU6 / ``max_value`` ReLUs: see :mod:`zfkeras.methods.deconvnet.rules`.
 
 Contrast normalization: the paper's deconvnet has no step for it; both paths send the signal
 through its gradient (its exact linearization at the forward input) in every mode, so that
@@ -53,17 +53,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods import checks, rules
-from zfkeras.methods.chain import Step, steps_from
+from zfkeras.methods import checks
+from zfkeras.methods.deconvnet import rules
+from zfkeras.methods.deconvnet.chain import Step, steps_from
+from zfkeras.methods.deconvnet.rules import MODES, STEP_TEXT, Crossing, crossing
+from zfkeras.methods.deconvnet.units import Units, unit_arrays
+from zfkeras.methods.deconvnet.units import select as _select
 from zfkeras.methods.graph import Located, build, locate, walk
-from zfkeras.methods.rules import STEP_TEXT, Crossing, crossing, relu_rules
-from zfkeras.methods.units import select as _select
-from zfkeras.methods.units import unit_arrays
 
-__all__ = ["MODES", "PATHS", "Crossing", "Deconvnet", "relu_rules"]
+__all__ = ["MODES", "WAYS", "Deconvnet"]
 
-MODES = rules.RULES
-PATHS = ("auto", "chain", "graph")
+WAYS = ("auto", "chain", "graph")
 
 
 class _Route(NamedTuple):
@@ -83,28 +83,28 @@ class Deconvnet:
         switches: how max pooling records its switches on the chain path. ``"recompute"``
             (default): each value goes back to its window's maximum, located again by
             TensorFlow's max-pooling gradient kernel. ``"indices"``: as index tensors, with
-            :class:`~zfkeras.models.layers.MaxPoolingWithSwitches` on the way up and
-            :class:`~zfkeras.models.layers.Unpooling2D` on the way down, exactly as drawn in
+            :class:`.layers.MaxPoolingWithSwitches` on the way up and
+            :class:`.layers.Unpooling2D` on the way down, exactly as drawn in
             paper Fig. 1 (chain path only; about 1.4x slower on CPU). Both put every value at
             the same location (they can differ only where a window holds equal maxima).
-        path: ``"auto"`` (default: the chain path where the layers up to the chosen one form
-            a chain of the module docstring's kinds, else the graph path), ``"chain"`` or
-            ``"graph"``.
+        way: the way down, one of :data:`WAYS`: ``"auto"`` (default: the chain path where the
+            layers up to the chosen one form a chain of the module docstring's kinds, else the
+            graph path), ``"chain"`` or ``"graph"``.
 
     Raises:
         TypeError: ``model`` is not a ``keras.Model``.
-        ValueError: bad ``switches`` or ``path``; several inputs. When a layer is chosen: an
-            unknown layer, ``channels_first`` layers, or (``path="chain"`` or
+        ValueError: bad ``switches`` or ``way``; several inputs. When a layer is chosen: an
+            unknown layer, ``channels_first`` layers, or (``way="chain"`` or
             ``switches="indices"``) a layer the chain path does not support, named.
     """
 
-    def __init__(self, model: keras.Model, switches: str = "recompute", path: str = "auto"):
+    def __init__(self, model: keras.Model, switches: str = "recompute", way: str = "auto"):
         checks.check_model(model)
         if switches not in ("indices", "recompute"):
             raise ValueError(f"switches must be 'indices' or 'recompute', got {switches!r}")
-        if path not in PATHS:
-            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-        self.model, self.switches, self.way = model, switches, path
+        if way not in WAYS:
+            raise ValueError(f"way must be one of {WAYS}, got {way!r}")
+        self.model, self.switches, self.way = model, switches, way
         self._routes: dict = {}
         self._fns: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
         self._shapes: dict[tuple, tuple[int, int, int]] = {}
@@ -129,7 +129,7 @@ class Deconvnet:
             elif self.switches == "indices":
                 raise ValueError(
                     "switches='indices' needs the chain path; use "
-                    "switches='recompute' with path='graph'"
+                    "switches='recompute' with way='graph'"
                 )
             sub = build(found.input, found.output, name=f"{self.model.name}_upto")
             self._routes[key] = _Route(found, steps, sub)
@@ -146,7 +146,7 @@ class Deconvnet:
             )
         return route.steps
 
-    def path(self, layer: str | keras.layers.Layer) -> list[tuple[str, str, str]]:
+    def way_down(self, layer: str | keras.layers.Layer) -> list[tuple[str, str, str]]:
         """``(layer name, layer type, top-down step)`` from the chosen layer down to the input,
         in the order the signal goes (on the graph path, names are paths into nested
         models)."""
@@ -194,8 +194,8 @@ class Deconvnet:
         return self._shapes[key]
 
     # ------------------------------------------------------------------ compiled passes
-    def _function(self, route: _Route, mode: str, kind: str):
-        key = (route.found.path, mode, kind)
+    def _function(self, route: _Route, mode: str, kind: str, image_shape: tuple):
+        key = (route.found.path, mode, kind, image_shape)
         if key not in self._fns:
             forward = self._forward(route, None if kind == "units" else mode)
 
@@ -218,24 +218,30 @@ class Deconvnet:
 
             def project(images, channel, row, col):
                 if kind == "units":
-                    return _select(forward(images)[0], channel, row, col)[0]
-                return down(images, lambda act: _select(act, channel, row, col)[1])
+                    return _select(tf.cast(forward(images)[0], tf.float32), channel, row, col)[0]
+                signal = down(images, lambda act: _select(act, channel, row, col)[1])
+                return tf.cast(signal, tf.float32)  # float32 under mixed precision too
 
             def down_signal(images, signal):
-                return down(images, lambda act: signal)
+                return tf.cast(down(images, lambda act: tf.cast(signal, act.dtype)), tf.float32)
 
-            fn = down_signal if kind == "down" else project
-            # Python-only control flow (static loops over layers): no AutoGraph needed
-            self._fns[key] = tf.function(fn, reduce_retracing=True, autograph=False)
+            x_spec = tf.TensorSpec((None, *image_shape), tf.float32)
+            if kind == "down":
+                out = self._out_shape(route, image_shape)
+                fn, spec = down_signal, [x_spec, tf.TensorSpec((None, *out), tf.float32)]
+            else:
+                fn, spec = project, [x_spec] + [tf.TensorSpec((None,), tf.int32)] * 3
+            # one trace per signature; Python-only control flow: no AutoGraph needed
+            self._fns[key] = tf.function(fn, input_signature=spec, autograph=False)
         return self._fns[key]
 
     # ------------------------------------------------------------------ checks
     def _images(self, images) -> np.ndarray:
         return checks.images(self.model, images)
 
-    def _units(self, route, n, channel, location, image_shape):
+    def _units(self, route, n, channels, location, image_shape):
         return unit_arrays(
-            self._out_shape(route, image_shape), route.found.path, n, channel, location
+            self._out_shape(route, image_shape), route.found.path, n, channels, location
         )
 
     @staticmethod
@@ -248,10 +254,12 @@ class Deconvnet:
         self,
         images,
         layer: str | keras.layers.Layer,
-        channel: int | Sequence[int] | None = None,
+        channels: int | Sequence[int] | None = None,
         location: Sequence[int] | None = None,
         mode: str = "deconvnet",
-        batch_size: int = 64,
+        *,
+        batch_size: int = checks.BATCH_SIZE,
+        verbose: int | str = checks.VERBOSE,
     ) -> np.ndarray:
         """Project one activation of ``layer`` per image down to pixel space.
 
@@ -261,7 +269,7 @@ class Deconvnet:
         Args:
             images: model inputs ``(N, rows, cols, channels)``.
             layer: a layer name, an ``"outer/inner"`` path into nested models, or the layer.
-            channel: ``None`` (per image, the channel holding the layer's strongest
+            channels: ``None`` (per image, the channel holding the layer's strongest
                 activation), an int, or one int per image.
             location: ``None`` (that channel's strongest position), a ``(row, col)`` pair, or
                 an ``(N, 2)`` array of pairs.
@@ -269,41 +277,46 @@ class Deconvnet:
                 gradient: ``value * d activation / d images``) or ``"guided"`` (both masks).
             batch_size: images per compiled pass (memory bound; all units of a batch go down
                 together).
+            verbose: ``"auto"`` (one progress bar when the run looks longer than a few
+                seconds, none under CI), 0 or 1.
 
         Returns:
             float32 array shaped like ``images``. Linear in the selected activation's value.
 
         Raises:
-            ValueError: bad ``images`` (rank, size, NaN), ``mode``, ``channel`` or ``location``
+            ValueError: bad ``images`` (rank, size, NaN), ``mode``, ``channels`` or ``location``
                 (out of range, wrong length), or an unsupported ``layer``.
         """
         self._mode(mode)
         x = self._images(images)
         batch_size = checks.batch_size(batch_size)
+        verbose = checks.verbose(verbose)
         route = self._route(layer)
-        ch, row, col = self._units(route, len(x), channel, location, x.shape[1:])
-        fn = self._function(route, mode, "project")
-        with checks.quiet_retracing():
-            out = [
-                fn(x[b], ch[b], row[b], col[b]).numpy() for b in checks.batches(len(x), batch_size)
-            ]
+        ch, row, col = self._units(route, len(x), channels, location, x.shape[1:])
+        fn = self._function(route, mode, "project", x.shape[1:])
+        parts = list(checks.batches(len(x), batch_size))
+        bar, out = checks.Progress(len(parts), verbose=verbose), []
+        for k, b in enumerate(parts):
+            out.append(fn(x[b], ch[b], row[b], col[b]).numpy())
+            bar.update(k + 1)
         return np.concatenate(out)
 
     def units(
         self,
         images,
         layer: str | keras.layers.Layer,
-        channel: int | Sequence[int] | None = None,
+        channels: int | Sequence[int] | None = None,
         location: Sequence[int] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """The activations :meth:`project` selects, without projecting them: a dict of
-        ``channel``, ``row``, ``col`` (int arrays ``(N,)``) and ``value`` (float32 ``(N,)``)."""
+    ) -> Units:
+        """The activations :meth:`project` selects, without projecting them: a
+        :class:`~zfkeras.methods.deconvnet.units.Units` (``channel``, ``row``, ``col``: int
+        arrays ``(N,)``; ``value``: float32 ``(N,)``)."""
         x = self._images(images)
         route = self._route(layer)
-        ch, row, col = self._units(route, len(x), channel, location, x.shape[1:])
-        with checks.quiet_retracing():
-            out = self._function(route, "deconvnet", "units")(x, ch, row, col)
-        return dict(zip(("channel", "row", "col", "value"), (np.asarray(t) for t in out)))
+        ch, row, col = self._units(route, len(x), channels, location, x.shape[1:])
+        out = self._function(route, "deconvnet", "units", x.shape[1:])(x, ch, row, col)
+        c, r, k, v = (np.asarray(t) for t in out)
+        return Units(c, r, k, v.astype(np.float32))
 
     def down(
         self, images, layer: str | keras.layers.Layer, signal, mode: str = "deconvnet"
@@ -322,5 +335,4 @@ class Deconvnet:
             raise ValueError(
                 f"signal must have shape {want} for layer {route.found.path!r}, got {s.shape}"
             )
-        with checks.quiet_retracing():
-            return self._function(route, mode, "down")(x, s).numpy()
+        return self._function(route, mode, "down", x.shape[1:])(x, s).numpy()

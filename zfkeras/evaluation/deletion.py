@@ -7,7 +7,7 @@ under the curve). *Insertion*: start from the baseline and put the pixels back i
 order; a faithful heatmap makes the probability rise fast (high area).
 
 Every step of a chunk of images goes through the model in one batch, built inside one compiled
-function (cached per model).
+function (cached per model on a traced copy: the cache never holds the model itself).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.faithfulness import predicted_classes
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.softmax import ends_in_softmax, probabilities
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Curve:
 
 def _compiled(model):
     shape = tuple(model.inputs[0].shape[1:])
-    probabilities = not checks.ends_in_softmax(model)
+    is_probability = ends_in_softmax(model)
+    forward = checks.layer_model(model, [], output=True)  # a traced copy, same weights
     spec = tf.TensorSpec
 
     @tf.function(
@@ -57,8 +59,8 @@ def _compiled(model):
         switched = rank[:, None, :, :, None] < counts[None, :, None, None, None]
         x = tf.where(switched, end[:, None], start[:, None])
         s = tf.shape(counts)[0]
-        z = model(tf.reshape(x, [-1, *shape]), training=False)
-        p = tf.nn.softmax(z, -1) if probabilities else z
+        z = forward(tf.reshape(x, [-1, *shape]), training=False)
+        p = probabilities(z[0] if isinstance(z, (list, tuple)) else z, is_probability)
         p = tf.reshape(p, [-1, s, tf.shape(p)[-1]])
         return tf.gather(p, cls, axis=2, batch_dims=1)
 
@@ -112,7 +114,7 @@ def _curve(
             ) from None
         if not np.all(np.isfinite(base)):
             raise ValueError("baseline must be finite, got NaN or inf values")
-    cls = predicted_classes(model, x, class_index)
+    cls = checks.predicted_classes(model, x, class_index, batch_size=batch_size)
     n, pixels = len(x), x.shape[1] * x.shape[2]
     order = np.argsort(-heat.reshape(n, -1), axis=1, kind="stable")
     rank = np.empty_like(order)
@@ -122,7 +124,7 @@ def _curve(
     run = checks.cached(model, ("deletion",), lambda: _compiled(model))
     per = max(1, batch_size // (steps + 1))
     start, end = (base, x) if insert else (x, base)
-    bar = checks.Progress(n, verbose, unit_name="image")
+    bar = checks.Progress(n, verbose=verbose, unit_name="image")
     scores = []
     for sl in checks.batches(n, per):
         scores.append(run(start[sl], end[sl], rank[sl], counts.astype(np.int32), cls[sl]).numpy())
@@ -141,8 +143,8 @@ def deletion_curve(
     steps: int = 32,
     baseline=0.0,
     *,
-    batch_size: int = checks.BATCH_SIZE,
-    verbose=checks.VERBOSE,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
 ) -> Curve:
     """RISE deletion: the class probability as the pixels are removed, most important first.
 
@@ -182,8 +184,8 @@ def insertion_curve(
     steps: int = 32,
     baseline="blur",
     *,
-    batch_size: int = checks.BATCH_SIZE,
-    verbose=checks.VERBOSE,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
 ) -> Curve:
     """RISE insertion: start from ``baseline`` (default ``"blur"``: a blurred copy of each
     image, as in RISE) and put the image's pixels back, most important first. Arguments,

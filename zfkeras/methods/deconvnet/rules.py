@@ -1,6 +1,8 @@
 """The three ways down through a ReLU (paper section 2.1; Springenberg et al., 2015), as one
 ``tf.custom_gradient`` used by every method that sends a signal down a graph: the projections
-of :class:`zfkeras.Deconvnet` on any graph and guided backpropagation in :mod:`zfkeras.methods.cam`.
+of :class:`zfkeras.Deconvnet` (both ways down), the class-score projections and Guided Grad-CAM
+of :mod:`zfkeras.methods.cam`, and filter ascent's pre-ReLU objective. Nothing here changes the
+user's layers: a fused ReLU is split off inside the graph walk (:func:`pre_activation`).
 
 With ``f`` the ReLU's forward input and ``r`` the signal arriving from above:
 
@@ -24,8 +26,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
-RULES = ("deconvnet", "backprop", "guided")
+from zfkeras.methods.graph import pre_activation
+
+MODES = ("deconvnet", "backprop", "guided")
 
 _SWITCHES = (
     keras.layers.MaxPooling1D,
@@ -140,49 +145,60 @@ def kind(op) -> str:
     return "nonlinear"
 
 
+def downward(mode: str, signal, forward=None, max_value: float | None = None):
+    """The one implementation of the three ways down through a ReLU (module docstring).
+
+    Args:
+        mode: ``"deconvnet"``, ``"backprop"`` or ``"guided"``.
+        signal: the signal ``r`` arriving from above.
+        forward: the ReLU's forward input ``f`` (or its output: they are positive at the same
+            places), same shape; not needed by ``"deconvnet"``.
+        max_value: the ReLU's upper clip (ReLU6: 6), a second gate of ``f``.
+
+    Returns:
+        The signal below the ReLU, shaped like ``signal``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "deconvnet":
+        return ops.relu(signal)
+    if forward is None:
+        raise ValueError(f"mode {mode!r} needs the ReLU's forward input, got forward=None")
+    gate = ops.greater(forward, 0)
+    if max_value is not None:
+        gate = ops.logical_and(gate, ops.less(forward, max_value))
+    passed = signal if mode == "backprop" else ops.relu(signal)
+    return passed * ops.cast(gate, passed.dtype)
+
+
 @functools.cache
 def rectifier(mode: str, max_value: float | None = None):
-    """A ReLU (clipped at ``max_value`` if given) whose gradient is the ``mode``'s rule."""
-    if mode not in RULES:
-        raise ValueError(f"mode must be one of {RULES}, got {mode!r}")
+    """A ReLU (clipped at ``max_value`` if given) whose gradient is :func:`downward`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
     @tf.custom_gradient
     def rectify(x):
         y = tf.nn.relu(x) if max_value is None else tf.clip_by_value(x, 0.0, max_value)
-
-        def grad(r):
-            if mode == "deconvnet":
-                return tf.nn.relu(r)
-            gate = x > 0 if max_value is None else (x > 0) & (x < max_value)
-            signal = r if mode == "backprop" else tf.nn.relu(r)
-            return signal * tf.cast(gate, r.dtype)
-
-        return y, grad
+        return y, lambda r: downward(mode, r, x, max_value)
 
     return rectify
 
 
 def relu_hook(mode: str):
     """A :func:`zfkeras.methods.graph.walk` hook running every ReLU (see :func:`relu_of`) with
-    the ``mode``'s rule as its gradient and every other op as it is. A fused ReLU is split off:
-    the layer runs with a linear activation (restored at once), then the rule."""
-    if mode not in RULES:
-        raise ValueError(f"mode must be one of {RULES}, got {mode!r}")
+    the ``mode``'s rule (:func:`rectifier`) as its gradient and every other op as it is. A
+    fused ReLU is split off its layer (:func:`pre_activation`), then the rule."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
     def hook(op, args, kwargs):
         relu = relu_of(op)
         if relu is None:
             return op(*args, **kwargs)
         where, top = relu
-        if where == "layer":
-            return rectifier(mode, top)(args[0])
-        act = op.activation
-        op.activation = keras.activations.linear
-        try:
-            out = op(*args, **kwargs)
-        finally:
-            op.activation = act
-        return rectifier(mode, top)(out)
+        x = args[0] if where == "layer" else pre_activation(op, args, kwargs)
+        return rectifier(mode, top)(x)
 
     return hook
 
@@ -197,7 +213,7 @@ class Crossing:
 
     Attributes:
         layer: the chosen layer's path.
-        path: ``"chain"`` or ``"graph"``, the way down used.
+        way: ``"chain"`` or ``"graph"``, the way down used.
         relu: crossed with the mode's ReLU rule.
         switches: max pooling, crossed through its switches.
         linear: crossed by their gradient, linear or elementwise (conv, batch norm, padding,
@@ -206,21 +222,21 @@ class Crossing:
     """
 
     layer: str
-    path: str
+    way: str
     relu: tuple[str, ...]
     switches: tuple[str, ...]
     linear: tuple[str, ...]
     nonlinear: tuple[str, ...]
 
 
-def crossing(found, path: str) -> Crossing:
+def crossing(found, way: str) -> Crossing:
     """The :class:`Crossing` of a located layer (:func:`zfkeras.methods.graph.locate`)."""
     lists: dict[str, list[str]] = {"relu": [], "switches": [], "linear": [], "nonlinear": []}
     for node in reversed(found.nodes):
         k = kind(node.op)
         for field in ("relu", "linear") if k == "fused" else (k,):
             lists[field].append(node.path)
-    return Crossing(found.path, path, **{k: tuple(v) for k, v in lists.items()})
+    return Crossing(found.path, way, **{k: tuple(v) for k, v in lists.items()})
 
 
 STEP_TEXT = {
@@ -232,25 +248,37 @@ STEP_TEXT = {
 }
 
 
-def relu_rules(forward, signal) -> dict[str, np.ndarray]:
-    """The three ways down through a ReLU on one 2-D example (chapter 07's table).
+@dataclass(frozen=True)
+class ReluRules:
+    """The three ways down through one ReLU (:func:`relu_rules`), each shaped like the input.
+
+    Attributes:
+        deconvnet: ``relu(r)``.
+        backprop: ``r * (f > 0)``.
+        guided: ``relu(r) * (f > 0)``.
+    """
+
+    deconvnet: np.ndarray
+    backprop: np.ndarray
+    guided: np.ndarray
+
+
+def relu_rules(forward, signal) -> ReluRules:
+    """The three ways down through a ReLU on one 2-D example (the chapter's table).
 
     Args:
         forward: the ReLU's forward input ``f``, a 2-D array.
         signal: the signal ``r`` arriving from above, the same shape.
 
     Returns:
-        ``{"deconvnet": relu(r), "backprop": r * (f > 0), "guided": relu(r) * (f > 0)}`` as
-        computed by :class:`~zfkeras.models.layers.Rectification`.
+        A :class:`ReluRules`, each way computed by :func:`downward`.
 
     Raises:
         ValueError: the arrays are not 2-D of one shape.
     """
-    from zfkeras.models.layers import Rectification
-
     f, r = np.asarray(forward, np.float32), np.asarray(signal, np.float32)
     if f.ndim != 2 or f.shape != r.shape:
         raise ValueError(
             f"forward and signal must be 2-D arrays of one shape, got {f.shape} and {r.shape}"
         )
-    return {rule: np.asarray(Rectification(rule)(r, f)) for rule in RULES}
+    return ReluRules(**{mode: np.asarray(downward(mode, r, f)) for mode in MODES})

@@ -1,0 +1,240 @@
+"""Grad-CAM's successors: Grad-CAM++, LayerCAM and Score-CAM.
+
+Course material beyond the paper, next to :func:`zfkeras.gradcam`. Each weighs the feature
+maps ``A_k`` of a convolutional layer (default: the last one, as Grad-CAM) for class ``c``; the
+map is ``ReLU(sum_k w_k A_k)`` (per cell for LayerCAM), upsampled to the image as Grad-CAM's
+and scaled to a maximum of 1. ``g = d f_c / d A`` is the gradient of the class score before the
+softmax.
+
+* Grad-CAM++ (Chattopadhay, Sarkar, Howlader & Balasubramanian, WACV 2018), the closed form for
+  an exponential score: ``alpha_kij = g_kij^2 / (2 g_kij^2 + sum_ab A_kab g_kij^3)`` (0 where
+  the denominator is 0) and ``w_k = sum_ij alpha_kij ReLU(g_kij)``.
+* LayerCAM (Jiang, Zhang, Hou, Cheng & Wei, IEEE TIP 2021): ``ReLU(sum_k ReLU(g_kij) A_kij)``,
+  a weight per cell rather than per map.
+* Score-CAM (Wang, Wang, Du, Yang, Zhang, Ding, Mardziel & Hu, CVPR-W 2020): no gradient.
+  Each map, upsampled (bilinear) to the image and scaled to [0, 1], masks the image; ``w_k`` is
+  the class probability of the masked image (the softmax of the class scores). Every image x
+  channel pair is one row of a batch of at most ``batch_size`` rows (the memory cap); maps
+  that are zero everywhere (common after a ReLU) are skipped, as they add nothing;
+  ``top_channels`` keeps only each image's channels whose maps vary most (largest standard
+  deviation; Faster Score-CAM, the fast mode of other libraries).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.methods import checks
+from zfkeras.methods.attribution import logits_model, number, prepare
+from zfkeras.methods.cache import cached
+from zfkeras.methods.cam import _conv_layer, _normalize, fading_weights
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.graph import build, trace
+from zfkeras.methods.softmax import pre_softmax
+
+
+def _maps_model(model, layer):
+    """(the model giving (feature maps, logits) as a traced copy, the layer's full path)."""
+    inputs, logits, entries = trace(pre_softmax(model))  # keeps nested models' paths
+    path, maps = _conv_layer(entries, layer)
+    return build(inputs, [maps, logits]), path
+
+
+def _plus_plus(a, g):
+    g2 = tf.square(g)
+    denom = 2 * g2 + tf.reduce_sum(a, axis=(1, 2), keepdims=True) * g2 * g
+    alpha = tf.math.divide_no_nan(g2, denom)
+    w = tf.reduce_sum(alpha * tf.nn.relu(g), axis=(1, 2), keepdims=True)
+    return tf.reduce_sum(w * a, -1)
+
+
+def _layer(a, g):
+    return tf.reduce_sum(tf.nn.relu(g) * a, -1)
+
+
+WEIGHTINGS = {"gradcam_plus_plus": _plus_plus, "layercam": _layer}
+
+
+def _gradient_fn(model, layer, kind):
+    both, path = _maps_model(model, layer)
+    spec = [
+        tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+    ]
+
+    @tf.function(input_signature=spec)
+    def run(x, cls):
+        with tf.GradientTape() as tape:
+            a, z = both(x, training=False)
+            cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
+            score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
+        return tf.nn.relu(WEIGHTINGS[kind](a, tape.gradient(score, a)))
+
+    return run, path
+
+
+def _finish(model, key, path, cams, size):
+    """Grad-CAM's upsampling (receptive-field centres when known) and scaling to [0, 1]."""
+    if size is None:
+        return _normalize(cams)
+    mats = cached(
+        model,
+        ("cam-up", key, tuple(size)),
+        lambda: fading_weights(model, path, cams.shape[1:3], size),
+    )
+    return _normalize(cams, size, mats)
+
+
+def _gradient_cam(kind, model, images, class_index, layer, resize, batch_size, verbose):
+    x, cls = prepare(model, images, class_index, batch_size, verbose, layer)
+    run, path = cached(model, (kind, layer), lambda: _gradient_fn(model, layer, kind))
+    size = x.shape[1:3] if resize else None
+    parts = list(checks.batches(len(x), batch_size))
+    bar, out = checks.Progress(len(parts), verbose), []
+    for k, b in enumerate(parts):
+        out.append(_finish(model, layer, path, run(tf.constant(x[b]), tf.constant(cls[b])), size))
+        bar.update(k + 1)
+    return np.concatenate(out).astype(np.float32)
+
+
+def gradcam_plus_plus(
+    model: keras.Model,
+    images,
+    class_index=None,
+    layer: str | None = None,
+    resize: bool = True,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
+    """Grad-CAM++ heatmaps (Chattopadhay et al., 2018); see the module docstring.
+
+    Args:
+        model: a Keras classifier (Sequential, Functional or nested); the score is taken
+            before its softmax.
+        images: model inputs ``(N, H, W, C)``.
+        class_index: ``None`` (each image's predicted class), an int, or one int per image.
+        layer: name or ``"outer/inner"`` path of a layer with a 4-D output; default the last
+            convolutional feature maps (as :func:`zfkeras.gradcam`).
+        resize: upsample to ``(H, W)`` as :func:`zfkeras.gradcam` does; ``False`` keeps the
+            layer's resolution.
+        batch_size: images per compiled pass.
+        verbose: ``"auto"``, 0 or 1 (a progress bar).
+
+    Returns:
+        ``(N, H, W)`` (or the layer's ``(N, h, w)``) float32 in [0, 1].
+
+    Raises:
+        TypeError/ValueError: bad model, images, class_index, layer, batch_size or verbose.
+    """
+    args = (model, images, class_index, layer, resize, batch_size, verbose)
+    return _gradient_cam("gradcam_plus_plus", *args)
+
+
+def layercam(
+    model: keras.Model,
+    images,
+    class_index=None,
+    layer: str | None = None,
+    resize: bool = True,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
+    """LayerCAM heatmaps (Jiang et al., 2021); see the module docstring. Arguments, result and
+    errors as in :func:`gradcam_plus_plus`; LayerCAM is meant for earlier layers too."""
+    return _gradient_cam("layercam", model, images, class_index, layer, resize, batch_size, verbose)
+
+
+def _score_fn(model, layer):
+    both, path = _maps_model(model, layer)
+    net = logits_model(model)
+    shape = tuple(model.inputs[0].shape[1:])
+    grid = tuple(both.outputs[0].shape[1:])
+    x_spec = tf.TensorSpec((None, *shape), tf.float32)
+
+    @tf.function(input_signature=[x_spec])
+    def maps(x):
+        a, z = both(x, training=False)
+        return a, tf.argmax(z, -1, output_type=tf.int32)
+
+    spec = [
+        x_spec,
+        tf.TensorSpec((None, *grid), tf.float32),  # the images' feature maps
+        tf.TensorSpec((None,), tf.int32),  # each row's image (an index into x)
+        tf.TensorSpec((None,), tf.int32),  # each row's channel
+        tf.TensorSpec((None,), tf.int32),  # the images' classes
+    ]
+
+    @tf.function(input_signature=spec)
+    def scores(x, a, image, channel, cls):
+        sel = tf.gather_nd(tf.transpose(a, (0, 3, 1, 2)), tf.stack([image, channel], 1))
+        up = tf.image.resize(sel[..., None], shape[:2], "bilinear")
+        lo = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)
+        hi = tf.reduce_max(up, axis=(1, 2, 3), keepdims=True)
+        rows = tf.gather(x, image) * tf.math.divide_no_nan(up - lo, hi - lo)
+        p = tf.nn.softmax(net(rows, training=False), -1)
+        return tf.gather(p, tf.gather(cls, image), axis=1, batch_dims=1)
+
+    return maps, scores, path
+
+
+def scorecam(
+    model: keras.Model,
+    images,
+    class_index=None,
+    layer: str | None = None,
+    resize: bool = True,
+    *,
+    top_channels: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
+    """Score-CAM heatmaps (Wang et al., 2020); see the module docstring.
+
+    Args:
+        model, images, class_index, layer, resize, verbose: as in :func:`gradcam_plus_plus`.
+        top_channels: ``None`` (every channel of the layer) or an int: only each image's
+            ``top_channels`` channels of largest spatial standard deviation mask the image
+            (Faster Score-CAM); the others get weight 0.
+        batch_size: masked images (image x channel rows) per compiled pass: the memory cap.
+
+    Returns:
+        ``(N, H, W)`` (or the layer's ``(N, h, w)``) float32 in [0, 1].
+
+    Raises:
+        TypeError/ValueError: bad model, images, class_index, layer, top_channels, batch_size
+            or verbose.
+    """
+    x, cls = prepare(model, images, class_index, batch_size, verbose, layer)
+    maps, scores, path = cached(model, ("scorecam", layer), lambda: _score_fn(model, layer))
+    a, top = [], []
+    for b in checks.batches(len(x), batch_size):
+        a_b, top_b = maps(tf.constant(x[b]))
+        a.append(a_b.numpy())
+        top.append(top_b.numpy())
+    a = np.concatenate(a)
+    cls = np.where(cls < 0, np.concatenate(top), cls).astype(np.int32)  # the predicted class
+    n_maps = a.shape[-1]
+    use = np.ones((len(x), n_maps), bool)
+    if top_channels is not None:
+        top_channels = number(top_channels, "top_channels", 1, n_maps, integer=True)
+        spread = a.std(axis=(1, 2))
+        order = np.argsort(-spread, axis=1, kind="stable")[:, :top_channels]
+        use = np.zeros_like(use)
+        np.put_along_axis(use, order, True, axis=1)
+    use &= (a != 0).any(axis=(1, 2))  # an all-zero map adds nothing whatever its weight
+    pairs = np.argwhere(use).astype(np.int32)  # (image, channel) rows, image by image
+    weights = np.zeros((len(x), n_maps), np.float32)
+    parts = list(checks.batches(len(pairs), batch_size))
+    bar = checks.Progress(len(parts), verbose)
+    for k, b in enumerate(parts):
+        img, ch = pairs[b, 0], pairs[b, 1]
+        i0, i1 = int(img[0]), int(img[-1]) + 1
+        args = (x[i0:i1], a[i0:i1], img - i0, ch, cls[i0:i1])
+        weights[img, ch] = scores(*map(tf.constant, args)).numpy()
+        bar.update(k + 1)
+    cams = np.maximum(np.einsum("nhwk,nk->nhw", a, weights), 0)
+    return _finish(model, layer, path, cams, x.shape[1:3] if resize else None)
