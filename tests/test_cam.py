@@ -244,7 +244,7 @@ def test_overlay_and_figure(images):
         (
             dict(images=np.zeros((2, 20, 24, 3))),
             ValueError,
-            r"images must have shape \(N, 24, 24, 3\) or \(24, 24, 3\), got shape \(2, 20, 24, 3\)",
+            r"images must have shape \(N, 24, 24, 3\), got shape \(2, 20, 24, 3\)",
         ),
         (dict(images=np.full((1, 24, 24, 3), np.nan)), ValueError, "finite"),
         (dict(images=np.zeros((0, 24, 24, 3))), ValueError, "at least one image"),

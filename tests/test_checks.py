@@ -17,7 +17,7 @@ GOOD = dict(
     images=RNG.normal(size=(3, 12, 12, 3)).astype("float32"),
     class_index=None,
     layer="conv2",
-    channel=None,
+    channels=None,
     batch_size=128,
     verbose=0,
 )
@@ -31,7 +31,7 @@ def _blank(images):
 def _project(mode):
     return (
         lambda g: zfkeras.Deconvnet(g["model"]).project(
-            g["images"], g["layer"], mode=mode, batch_size=g["batch_size"]
+            g["images"], g["layer"], mode=mode, batch_size=g["batch_size"], verbose=g["verbose"]
         ),
         {"images", "layer"},
     )
@@ -75,12 +75,12 @@ METHODS = {
         lambda g: filters.visualize_filters(
             g["model"],
             g["layer"],
-            g["channel"],
+            g["channels"],
             steps=1,
             batch_size=g["batch_size"],
             verbose=g["verbose"],
         ),
-        {"layer", "channel"},
+        {"layer", "channels"},
     ),
     "occlusion_sensitivity": (
         lambda g: occlusion.occlusion_sensitivity(
@@ -90,11 +90,11 @@ METHODS = {
             4,
             g["class_index"],
             g["layer"],
-            channels=g["channel"],
+            channels=g["channels"],
             batch_size=g["batch_size"],
             verbose=g["verbose"],
         ),
-        {"images", "class_index", "layer", "channel"},
+        {"images", "class_index", "layer", "channels"},
     ),
     "invariance_curves": (
         lambda g: invariance.invariance_curves(
@@ -154,11 +154,11 @@ METHODS = {
             g["images"],
             g["layer"],
             k=2,
-            channels=g["channel"],
+            channels=g["channels"],
             batch_size=g["batch_size"],
             verbose=g["verbose"],
         ),
-        {"images", "layer", "channel"},
+        {"images", "layer", "channels"},
     ),
     "receptive_field": (lambda g: zfkeras.receptive_field(g["model"], g["layer"]), {"layer"}),
     "dissect": (
@@ -274,11 +274,11 @@ CASES = [
         r"^class_index must be None,? (or )?an int.*, got 1\.5$",
     ),
     (
-        "channel out of range",
-        dict(channel=6),
-        "channel",
+        "channels out of range",
+        dict(channels=6),
+        "channels",
         ValueError,
-        r"^channels? must be in \[0, 6\) for layer 'conv2', got \[?6\]?$",
+        r"^channels must be in \[0, 6\) for layer 'conv2', got \[?6\]?$",
     ),
     (
         "batch_size 0",
@@ -326,7 +326,7 @@ def test_every_method_runs_on_the_good_arguments(model):
 
 def test_table_covers_every_method_and_argument():
     assert {m for _, m in PAIRS} == set(METHODS)
-    for arg in ("model", "images", "layer", "class_index", "channel", "batch_size", "verbose"):
+    for arg in ("model", "images", "layer", "class_index", "channels", "batch_size", "verbose"):
         assert any(c[2] == arg for c, _ in PAIRS), arg
 
 

@@ -52,10 +52,14 @@ def test_table_on_tiny_model():
     t = corr.correspondence_table(model, x, parts, masks, 3, n_images=4, draws=3, seed=1)
     assert t.rows == ["left_eye", "mouth", "random"] and t.layers == ["conv5", "fc7"]
     for r in t.rows:
-        assert t["scores"][r]["conv5"].shape == (3,)
-        assert 0 <= t["mean"][r]["fc7"] <= 1 and t["std"][r]["conv5"] >= 0
+        assert t.scores[r]["conv5"].shape == (3,)
+        assert 0 <= t.mean[r]["fc7"] <= 1 and t.std[r]["conv5"] >= 0
+        np.testing.assert_allclose(t.mean[r]["conv5"], t.scores[r]["conv5"].mean())
+    # the gap, by hand from the means
+    parts_mean = (t.mean["left_eye"]["fc7"] + t.mean["mouth"]["fc7"]) / 2
+    assert t.gap("fc7") == pytest.approx(t.mean["random"]["fc7"] - parts_mean)
     t2 = corr.correspondence_table(model, x, parts, masks, 3, n_images=4, draws=3, seed=1)
-    assert t2["mean"] == t["mean"]  # deterministic for a seed
+    assert t2.mean == t.mean  # deterministic for a seed
     assert "±" in figures.table_markdown(t, {"random": ("0.11", "0.07")}).data
 
 

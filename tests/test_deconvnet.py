@@ -2,6 +2,8 @@
 network re-run with plain TensorFlow ops whose ReLUs have the mode's rule as a custom gradient,
 differentiated with tf.GradientTape."""
 
+from types import SimpleNamespace
+
 import keras
 import numpy as np
 import pytest
@@ -142,9 +144,12 @@ def test_the_three_rules_at_a_relu_on_the_input():
         ]
     )
     d = Deconvnet(model)
-    out = {
-        m: d.project(X[:3, :9, :9, :2], "c", mode=m) for m in ("deconvnet", "backprop", "guided")
-    }
+    out = SimpleNamespace(
+        **{
+            m: d.project(X[:3, :9, :9, :2], "c", mode=m)
+            for m in ("deconvnet", "backprop", "guided")
+        }
+    )
     negative = X[:3, :9, :9, :2] <= 0
     assert np.all(out.guided[negative] == 0) and out.guided.min() >= 0
     assert np.all(out.backprop[negative] == 0) and out.backprop.min() < 0
@@ -400,9 +405,9 @@ def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, c
         ({"layer": "nope"}, "layer must name a layer of the model, got 'nope'"),
         ({"layer": "dense"}, r"'dense' must output \(batch, rows, cols, channels\)"),
         ({"mode": "saliency"}, "mode must be one of"),
-        ({"channel": 8}, r"channel must be in \[0, 8\)"),
-        ({"channel": [1, 2]}, "one int per image"),
-        ({"channel": 1.5}, "channel must be"),
+        ({"channels": 8}, r"channels must be in \[0, 8\)"),
+        ({"channels": [1, 2]}, "one int per image"),
+        ({"channels": 1.5}, "channels must be"),
         ({"location": (7, 0)}, "location must be inside the 7x6"),
         ({"location": (1, 2, 3)}, "location must be None"),
         ({"images": np.zeros((27, 25, 3))}, r"images must have shape \(N, 27, 25, 3\)"),

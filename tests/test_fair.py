@@ -102,7 +102,7 @@ def test_dead_filter_runs_quick(quick, tmp_path):
     runs = renorm.load_runs(tmp_path / "d.npz")
     assert runs["command"] == "cmd"
     run = runs["alexnet, no renorm"]
-    assert run["kernel"].shape == (11, 11, 3, 12) and (run.stride, run["pad"]) == (4, 2)
+    assert run["kernel"].shape == (11, 11, 3, 12) and (run["stride"], run["pad"]) == (4, 2)
     images = data.shapes(6, seed=9, image_size=64)["images"]
     report = renorm.dead_filter_report(runs, images)["alexnet, no renorm"]
     assert report["filters"] == 12 and 0 <= report["dead_activity"] <= 12

@@ -30,19 +30,6 @@ ALLOWED = {
         "_initial_epoch",
     ): "the epoch fit() resumes from: keras.callbacks.BackupAndRestore sets the same attribute; "
     "no public way lets a callback move fit()'s start epoch",
-    (
-        "models/architectures.py",
-        "_keras_history",
-    ): "_output_node: the op producing the model output (for pre_softmax); to be ported to the "
-    "public graph walk (file owned by the models package)",
-    (
-        "models/architectures.py",
-        "_inbound_nodes",
-    ): "_output_node: the inputs of the output op's node; same port as above",
-    (
-        "models/architectures.py",
-        "_run_through_graph",
-    ): "_is_graph_model: could use zfkeras.methods.graph._is_graph_model; same port as above",
 }
 # Keras private attributes flagged even if a zfkeras module defines a name of the same spelling
 KERAS_PRIVATE = {

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from zfkeras import models
+from zfkeras.methods import softmax
 
 PAPER_SHAPES = {
     "conv1": 110,
@@ -114,7 +115,7 @@ def test_options_remove_layers():
 def test_pre_softmax_gives_logits():
     m = models.zfnet((64, 64, 3), 5, width=0.25, fc_units=16)
     x = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
-    logits = np.asarray(models.pre_softmax(m)(x))
+    logits = np.asarray(softmax.pre_softmax(m)(x))
     # independent: fc7 output times the output kernel
     fc7 = keras.Model(m.input, m.get_layer("drop7").output)(x)
     k, b = m.get_layer("predictions").get_weights()
@@ -123,7 +124,7 @@ def test_pre_softmax_gives_logits():
         np.asarray(keras.ops.softmax(logits)), np.asarray(m(x)), rtol=1e-4, atol=1e-6
     )
     with pytest.raises(TypeError, match="model"):
-        models.pre_softmax("not a model")
+        softmax.pre_softmax("not a model")
 
 
 def _ending(form):
@@ -165,20 +166,28 @@ def test_pre_softmax_and_ends_in_softmax_for_every_form(form):
     model, hand = _ending(form)
     x = np.random.default_rng(1).normal(size=(4, 6, 6, 2)).astype("float32")
     want = np.asarray(hand(tf.constant(x)))
-    logits = models.pre_softmax(model)
+    logits = softmax.pre_softmax(model)
     np.testing.assert_allclose(np.asarray(logits(x)), want, rtol=1e-5, atol=1e-6)
-    assert models.architectures.ends_in_softmax(model) == (form != "none")
-    assert (logits is model) == (form == "none")
+    assert softmax.ends_in_softmax(model) == (form != "none")
+    assert logits is not model  # always a new model sharing the weights
     if form != "none":
         np.testing.assert_allclose(
             np.asarray(keras.ops.softmax(want)), np.asarray(model(x)), rtol=1e-5, atol=1e-6
         )
-    if form == "nested":  # the nested model keeps its name: "inner/c" paths stay valid
-        assert [lay.name for lay in logits.layers][-1] == "inner"
+    if form == "nested":  # the traced copy shares the nested model's own layers (and weights)
+        inner = model.get_layer("inner")
+        assert any(lay is inner.get_layer("d") for lay in logits.layers)
 
 
-def test_pre_softmax_refuses_an_unknown_fused_softmax():
+def test_pre_softmax_of_any_fused_softmax():
+    # a layer with a fused softmax that has no kernel-and-bias shortcut: its linear part,
+    # computed by hand with tf.nn.depthwise_conv2d, and the layer itself left unchanged
     x = keras.Input((4, 4, 2))
-    m = keras.Model(x, keras.layers.DepthwiseConv2D(4, activation="softmax")(x))
-    with pytest.raises(ValueError, match="fused into layer"):
-        models.pre_softmax(m)
+    layer = keras.layers.DepthwiseConv2D(4, activation="softmax")
+    m = keras.Model(x, layer(x))
+    v = np.random.default_rng(2).normal(size=(3, 4, 4, 2)).astype("float32")
+    want = tf.nn.depthwise_conv2d(v, layer.kernel, [1, 1, 1, 1], "VALID") + layer.bias
+    np.testing.assert_allclose(
+        np.asarray(softmax.pre_softmax(m)(v)), want.numpy(), rtol=1e-5, atol=1e-6
+    )
+    assert layer.activation is keras.activations.softmax

@@ -69,7 +69,7 @@ def test_equals_plain_loop(model, image):
     base, probs, acts, channel = plain_loop(model, image, 4, 3, 0.5, layer="conv")
     assert res.rows.tolist() == [0, 3, 6] and res.cols.tolist() == [0, 3, 6]
     cls = int(np.argmax(base))
-    assert res.class_index == cls and res.channel == channel
+    assert res.class_index == cls and res.channels == channel
     np.testing.assert_allclose(res.probability.ravel(), probs[:, cls], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(res.top_class.ravel(), probs.argmax(1))
     np.testing.assert_allclose(res.activation.ravel(), acts, rtol=1e-5, atol=1e-5)
@@ -180,7 +180,7 @@ def test_chosen_channel_and_nested_layer(model, image):
 
 
 def test_figure(model, image):
-    res = occlude(model, image[None], 4, 2, layer="conv")
+    res = zfkeras.occlusion_sensitivity(model, image[None], 4, 2, layer="conv")
     fig = figures.occlusion_figure(
         image[None],
         res,
@@ -195,10 +195,7 @@ def test_figure(model, image):
     "kwargs, match",
     [
         (dict(model="m"), "model must be a keras.Model"),
-        (
-            dict(image=np.zeros((12, 10))),
-            r"image must have shape \(12, 10, 3\) or \(1, 12, 10, 3\)",
-        ),
+        (dict(images=np.zeros((12, 10))), r"images must have shape \(N, 12, 10, 3\)"),
         (dict(patch_size=0), "patch_size"),
         (dict(patch_size=11), "patch_size"),
         (dict(patch_size=2.0), "patch_size"),

@@ -42,6 +42,7 @@ import numpy as np
 from zfkeras import config, training
 from zfkeras import data as zdata
 from zfkeras.experiments import diagnostics
+from zfkeras.methods.checks import SEED, VERBOSE
 
 ARCHS = ("zfnet", "alexnet")
 SEEDS = (0, 1, 2)
@@ -61,13 +62,17 @@ def budget(**overrides) -> training.Recipe:
     return replace(base, **overrides)
 
 
-def run_name(arch: str, seed: int) -> str:
+def run_name(arch: str, *, seed: int = SEED) -> str:
     """``"zfnet-seed0"``: the key (and folder name) of one run."""
     return f"{arch}-seed{seed}"
 
 
 def train_or_load(
-    recipe: training.Recipe, out_dir: Path, data_dir: str | None = None, verbose: int = 0
+    recipe: training.Recipe,
+    out_dir: Path,
+    data_dir: str | None = None,
+    *,
+    verbose: int | str = VERBOSE,
 ):
     """Train ``recipe`` in ``out_dir`` (resuming a stopped run), or load the finished run there
     when its ``model.json`` holds the same recipe. Returns ``(model, info)``."""
@@ -87,7 +92,7 @@ def evaluation_images(size: int, data_dir: str | None = None):
     return zdata.cifar10("test", data_dir, limit=max(1, size // 10))
 
 
-def measure(model, mean, images, labels, recipe: training.Recipe, probes: int) -> dict:
+def measure(model, images, labels, mean, recipe: training.Recipe, probes: int) -> dict:
     """The four numbers of one run (see the module docstring); ``probes`` is how many of
     ``images`` (the first ones) are projected down from conv2."""
     from zfkeras.methods.deconvnet import Deconvnet
@@ -113,7 +118,8 @@ def run_study(
     eval_size: int | None = None,
     probes: int | None = None,
     data_dir: str | None = None,
-    verbose: int = 0,
+    *,
+    verbose: int | str = VERBOSE,
 ) -> dict:
     """Train (or load) every ``(arch, seed)`` run and measure it.
 
@@ -135,11 +141,11 @@ def run_study(
     for arch in archs:
         for seed in seeds:
             rec = replace(recipe, arch=arch, seed=int(seed))
-            name = run_name(arch, int(seed))
-            model, info = train_or_load(rec, Path(run_dir) / name, data_dir, verbose)
+            name = run_name(arch, seed=int(seed))
+            model, info = train_or_load(rec, Path(run_dir) / name, data_dir, verbose=verbose)
             mean = np.asarray(info["mean"], np.float32)
             runs[name] = {"arch": arch, "seed": int(seed)}
-            runs[name] |= measure(model, mean, images, labels, rec, probes)
+            runs[name] |= measure(model, images, labels, mean, rec, probes)
             runs[name]["train_seconds"] = info["train_seconds"]
             runs[name]["conv1_kernel"] = model.get_layer("conv1").kernel.numpy()
             print(f"{name}: " + ", ".join(f"{k} {runs[name][k]:.3f}" for k in METRICS))

@@ -19,6 +19,7 @@ Python: :func:`hamming_score`, :func:`occlude`, :func:`sign_change_score`,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -187,6 +188,31 @@ def random_centres(masks, patch_size, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Correspondence:
+    """The result of :func:`correspondence_table`.
+
+    Attributes:
+        rows: the occluded regions: the parts' names, then ``"random"``.
+        layers: the layers compared.
+        scores: ``{row: {layer: (draws,) array}}``, the Delta score of every draw.
+        mean, std: ``{row: {layer: float}}``, over the draws.
+    """
+
+    rows: list[str]
+    layers: list[str]
+    scores: dict[str, dict[str, np.ndarray]]
+    mean: dict[str, dict[str, float]]
+    std: dict[str, dict[str, float]]
+
+    def gap(self, layer: str) -> float:
+        """``random`` minus the mean over the parts at ``layer``: positive when occluding a
+        part changes the representation more consistently than a random region (the paper's
+        finding at layer 5)."""
+        parts = [r for r in self.rows if r != "random"]
+        return self.mean["random"][layer] - float(np.mean([self.mean[p][layer] for p in parts]))
+
+
 def correspondence_table(
     model: keras.Model,
     images,
@@ -201,7 +227,7 @@ def correspondence_table(
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
     seed: int = SEED,
-) -> dict:
+) -> Correspondence:
     """Delta for every part and for random regions, at every layer, mean and std over draws.
 
     Every draw picks ``n_images`` images at random from the pool (the paper used 5 dogs), and
@@ -221,8 +247,7 @@ def correspondence_table(
             draws when the run looks longer than a few seconds), 0 or 1.
 
     Returns:
-        A dict ``{"rows": [*parts, "random"], "layers": [...], "mean": {row: {layer: float}},
-        "std": {...}, "scores": {row: {layer: (draws,) array}}}``.
+        A :class:`Correspondence` (rows ``[*parts, "random"]``).
     """
     checks.check_model(model)
     x = checks.images(model, images)
@@ -259,10 +284,10 @@ def correspondence_table(
                 scores[name][lay][d] = hamming_score(base[lay][pick] - occluded[name][lay][pick])
             scores["random"][lay][d] = hamming_score(base[lay][pick] - rand[lay])
         bar.update(d + 1)
-    return {
-        "rows": rows,
-        "layers": list(layers),
-        "scores": scores,
-        "mean": {r: {lay: float(scores[r][lay].mean()) for lay in layers} for r in rows},
-        "std": {r: {lay: float(scores[r][lay].std()) for lay in layers} for r in rows},
-    }
+    return Correspondence(
+        rows=rows,
+        layers=list(layers),
+        scores=scores,
+        mean={r: {lay: float(scores[r][lay].mean()) for lay in layers} for r in rows},
+        std={r: {lay: float(scores[r][lay].std()) for lay in layers} for r in rows},
+    )

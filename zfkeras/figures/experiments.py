@@ -267,17 +267,17 @@ def generalization_figure(
     return _accuracy_axes(fig, ax, chance, title)
 
 
-def table_markdown(table: dict, paper: Mapping[str, Sequence[str]] | None = None):
+def table_markdown(table, paper: Mapping[str, Sequence[str]] | None = None):
     """The result of :func:`correspondence_table` as a Markdown table (mean ± std per layer,
     optionally beside the paper's numbers per row)."""
     from IPython.display import Markdown
 
-    head = ["occluded"] + [f"Delta {lay} (ours)" for lay in table["layers"]]
+    head = ["occluded"] + [f"Delta {lay} (ours)" for lay in table.layers]
     head += [f"paper {h}" for h in ("layer 5", "layer 7")] if paper else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in table["rows"]:
+    for r in table.rows:
         cells = [r] + [
-            f"{table['mean'][r][lay]:.4f} ± {table['std'][r][lay]:.4f}" for lay in table["layers"]
+            f"{table.mean[r][lay]:.4f} ± {table.std[r][lay]:.4f}" for lay in table.layers
         ]
         cells += list(paper.get(r, ("", ""))) if paper else []
         lines.append("| " + " | ".join(cells) + " |")

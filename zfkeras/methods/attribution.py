@@ -50,7 +50,9 @@ def seed_value(value) -> int:
     return number(value, "seed", 0, 2**31 - 1, integer=True)
 
 
-def prepare(model, images, class_index, batch_size, verbose, layer=None):
+def prepare(
+    model, images, class_index, layer=None, *, batch_size: int = BATCH_SIZE, verbose=VERBOSE
+):
     """The shared checks: ``(x, cls)``, a float32 batch ``(N, H, W, C)`` and ``(N,)`` int32
     classes (-1 = the predicted class, resolved later by :func:`resolve`)."""
     checks.check_model(model)
@@ -75,7 +77,7 @@ def logits_model(model) -> keras.Model:
     return cached(model, ("attribution-logits",), lambda: _logits_fn(model))[0]
 
 
-def resolve(model, x: np.ndarray, cls: np.ndarray, batch_size: int) -> np.ndarray:
+def resolve(model, x: np.ndarray, cls: np.ndarray, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """``cls`` with every -1 replaced by the image's predicted class (one forward pass)."""
     if (cls >= 0).all():
         return cls
@@ -86,7 +88,7 @@ def resolve(model, x: np.ndarray, cls: np.ndarray, batch_size: int) -> np.ndarra
     return np.where(cls < 0, top, cls).astype(np.int32)
 
 
-def plan(n: int, per: int, batch_size: int) -> Iterator[tuple[slice, int, int]]:
+def plan(n: int, per: int, *, batch_size: int = BATCH_SIZE) -> Iterator[tuple[slice, int, int]]:
     """Batches of at most ``batch_size`` rows over ``n`` items x ``per`` inner rows (samples,
     steps, masks, channels): ``(items, start, stop)``, every item of ``items`` paired with the
     inner rows ``start:stop``. Whole items when ``per <= batch_size``, else one item at a time
@@ -137,8 +139,8 @@ def _smoothgrad_fn(model, samples: int, seed: int):
 
 def _accumulate(run_chunk, n, per, batch_size, verbose, shape):
     """Sum ``run_chunk(items, start, stop)`` over :func:`plan`, with a progress bar."""
-    parts = list(plan(n, per, batch_size))
-    total, bar = np.zeros((n, *shape), np.float32), checks.Progress(len(parts), verbose)
+    parts = list(plan(n, per, batch_size=batch_size))
+    total, bar = np.zeros((n, *shape), np.float32), checks.Progress(len(parts), verbose=verbose)
     for k, (b, start, stop) in enumerate(parts):
         total[b] += run_chunk(b, start, stop)
         bar.update(k + 1)
@@ -181,11 +183,11 @@ def smoothgrad(
         TypeError/ValueError: bad model, images, class_index, samples, noise, batch_size,
             verbose or seed.
     """
-    x, cls = prepare(model, images, class_index, batch_size, verbose)
+    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     samples = number(samples, "samples", 1, integer=True)
     noise = number(noise, "noise")
     seed = seed_value(seed)
-    cls = resolve(model, x, cls, batch_size)
+    cls = resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("smoothgrad", samples, seed), lambda: _smoothgrad_fn(model, samples, seed))
     sigma = (noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))).astype(np.float32)
     index = np.arange(len(x), dtype=np.int32)
@@ -277,10 +279,10 @@ def integrated_gradients(
         TypeError/ValueError: bad model, images, class_index, baseline, steps, batch_size or
             verbose.
     """
-    x, cls = prepare(model, images, class_index, batch_size, verbose)
+    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     base = _baseline(model, baseline)
     steps = number(steps, "steps", 1, integer=True)
-    cls = resolve(model, x, cls, batch_size)
+    cls = resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("integrated_gradients", steps), lambda: _ig_fn(model, steps))
     tb = tf.constant(base)
 

@@ -31,15 +31,15 @@ from zfkeras.methods.attribution import logits_model, number, prepare
 from zfkeras.methods.cache import cached
 from zfkeras.methods.cam import _conv_layer, _normalize, fading_weights
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
-from zfkeras.methods.graph import build, trace
-from zfkeras.methods.softmax import pre_softmax
+from zfkeras.methods.graph import build
+from zfkeras.methods.softmax import logits
 
 
 def _maps_model(model, layer):
     """(the model giving (feature maps, logits) as a traced copy, the layer's full path)."""
-    inputs, logits, entries = trace(pre_softmax(model))  # keeps nested models' paths
+    inputs, scores, entries = logits(model)  # the model's own graph: nested paths kept
     path, maps = _conv_layer(entries, layer)
-    return build(inputs, [maps, logits]), path
+    return build(inputs, [maps, scores]), path
 
 
 def _plus_plus(a, g):
@@ -68,9 +68,11 @@ def _gradient_fn(model, layer, kind):
     def run(x, cls):
         with tf.GradientTape() as tape:
             a, z = both(x, training=False)
+            z = tf.cast(z, tf.float32)  # float32 under mixed precision too
             cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
             score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
-        return tf.nn.relu(WEIGHTINGS[kind](a, tape.gradient(score, a)))
+        g, a = tf.cast(tape.gradient(score, a), tf.float32), tf.cast(a, tf.float32)
+        return tf.nn.relu(WEIGHTINGS[kind](a, g))
 
     return run, path
 
@@ -88,11 +90,11 @@ def _finish(model, key, path, cams, size):
 
 
 def _gradient_cam(kind, model, images, class_index, layer, resize, batch_size, verbose):
-    x, cls = prepare(model, images, class_index, batch_size, verbose, layer)
+    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
     run, path = cached(model, (kind, layer), lambda: _gradient_fn(model, layer, kind))
     size = x.shape[1:3] if resize else None
     parts = list(checks.batches(len(x), batch_size))
-    bar, out = checks.Progress(len(parts), verbose), []
+    bar, out = checks.Progress(len(parts), verbose=verbose), []
     for k, b in enumerate(parts):
         out.append(_finish(model, layer, path, run(tf.constant(x[b]), tf.constant(cls[b])), size))
         bar.update(k + 1)
@@ -208,7 +210,7 @@ def scorecam(
         TypeError/ValueError: bad model, images, class_index, layer, top_channels, batch_size
             or verbose.
     """
-    x, cls = prepare(model, images, class_index, batch_size, verbose, layer)
+    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
     maps, scores, path = cached(model, ("scorecam", layer), lambda: _score_fn(model, layer))
     a, top = [], []
     for b in checks.batches(len(x), batch_size):
@@ -229,7 +231,7 @@ def scorecam(
     pairs = np.argwhere(use).astype(np.int32)  # (image, channel) rows, image by image
     weights = np.zeros((len(x), n_maps), np.float32)
     parts = list(checks.batches(len(pairs), batch_size))
-    bar = checks.Progress(len(parts), verbose)
+    bar = checks.Progress(len(parts), verbose=verbose)
     for k, b in enumerate(parts):
         img, ch = pairs[b, 0], pairs[b, 1]
         i0, i1 = int(img[0]), int(img[-1]) + 1

@@ -213,12 +213,18 @@ def top_level_layer(model: keras.Model, name, argument: str = "layer") -> str:
 
 
 def class_index(
-    value, n: int, num_classes: int, argument: str = "class_index", per_image: bool = True
+    value,
+    n: int,
+    num_classes: int,
+    argument: str = "class_index",
+    per_image: bool = True,
+    layer_name: str | None = None,
 ) -> np.ndarray:
     """``(n,)`` int32 classes; -1 marks "the predicted class" (``value=None``).
 
     ``value``: ``None``, an int, or (``per_image``) one int per image. ``TypeError`` for another
-    kind of value, ``ValueError`` for a class outside ``[0, num_classes)``."""
+    kind of value, ``ValueError`` for a class outside ``[0, num_classes)``. ``layer_name``: the
+    values index a layer's channels (named in the message), not the classes."""
     if value is None:
         return np.full(n, -1, np.int32)
     if _is_int(value):
@@ -234,7 +240,8 @@ def class_index(
         kinds = f"None, an int or {n} ints (one per image)" if per_image else "None or an int"
         raise TypeError(f"{argument} must be {kinds}, got {value!r}")
     if n and (c.min() < 0 or c.max() >= num_classes):
-        raise ValueError(f"{argument} must be in [0, {num_classes}), got {value!r}")
+        where = "" if layer_name is None else f" for layer {layer_name!r}"
+        raise ValueError(f"{argument} must be in [0, {num_classes}){where}, got {value!r}")
     return c
 
 

@@ -92,7 +92,7 @@ def _optimize(model, images, layer, units, objective, location, options) -> Visu
         draws.append(random_draws(gen, steps, min(size)))
     start, draws = np.stack(start), np.stack(draws)  # (rows, ...), (rows, steps, 4)
     parts = list(checks.batches(len(units), max(1, o["batch_size"] // variants)))
-    bar = checks.Progress(steps * len(parts), o["verbose"], unit_name="step")
+    bar = checks.Progress(steps * len(parts), verbose=o["verbose"], unit_name="step")
     out, vals = [], []
     for k, b in enumerate(parts):
         r = slice(b.start * variants, b.stop * variants)

@@ -95,7 +95,7 @@ def _check(model, images, patch_size, stride, class_index, layer, channels, fill
     if layer is not None:
         out = checks.feature_layer(model, layer)[3]
         n_maps = int(out.shape[-1])
-        ch = checks.class_index(channels, len(x), n_maps, "channels")
+        ch = checks.class_index(channels, len(x), n_maps, "channels", layer_name=layer)
     elif channels is not None:
         raise ValueError(f"channels needs a layer, got channels={channels!r} and layer=None")
     return x, cls, ch, _fill(fill, x.shape[1:])

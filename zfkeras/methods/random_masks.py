@@ -155,7 +155,7 @@ def rise(
         TypeError/ValueError: bad model, images, class_index, samples, cells, probability,
             masks, batch_size, verbose or seed.
     """
-    x, cls = prepare(model, images, class_index, batch_size, verbose)
+    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     size = x.shape[1:3]
     if masks is None:
         samples, cells, probability = _check_draw(samples, cells, probability, size)
@@ -172,11 +172,11 @@ def rise(
         def chunk_masks(start, stop):
             return fixed[start:stop]
 
-    cls = resolve(model, x, cls, batch_size)
+    cls = resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("rise",), lambda: _rise_fn(model))
     out = np.zeros(x.shape[:3], np.float32)
-    parts = list(plan(len(x), samples, batch_size))
-    bar, ready = checks.Progress(len(parts), verbose), {}
+    parts = list(plan(len(x), samples, batch_size=batch_size))
+    bar, ready = checks.Progress(len(parts), verbose=verbose), {}
     for k, (b, start, stop) in enumerate(parts):
         if (start, stop) not in ready:
             ready = {(start, stop): tf.constant(chunk_masks(start, stop))}
