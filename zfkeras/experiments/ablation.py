@@ -24,7 +24,7 @@ import numpy as np
 
 from zfkeras import config, models, training
 from zfkeras import data as zdata
-from zfkeras.methods.checks import quiet_retracing
+from zfkeras.methods.checks import Progress, quiet_retracing
 
 FC = ("fc6", "drop6", "fc7", "drop7")
 CONV34 = ("conv3", "conv4")
@@ -155,15 +155,19 @@ def run_ablation(
     verbose: int = 0,
     data_dir: str | None = None,
     patience: int | None = None,
+    *,
+    progress="auto",
 ) -> dict:
     """Train every variant with the same recipe and data; return ``{"recipe", "rows"}`` where
     ``rows`` is a list of dicts (``variant``, ``removed``, ``width``, ``fc_units`` and the
     numbers of :func:`train_variant`). A variant's ``fc_units`` overrides the recipe's.
     ``patience`` trains each to convergence (see :func:`train_variant`;
-    ``recipe.epochs`` is then the budget per variant)."""
+    ``recipe.epochs`` is then the budget per variant). ``verbose`` is Keras ``fit``'s;
+    ``progress`` the bar over the variants, shown while ``fit`` is silent (``"auto"``: once the
+    run looks longer than a few seconds; 1 always; 0 never)."""
     xtr, ytr, xte, yte, names = training.load_dataset(recipe, data_dir)
     rows = []
-    bar = keras.utils.Progbar(len(variants), verbose=1 if verbose == 0 else 0)
+    bar = Progress(len(variants), progress if verbose == 0 else 0, unit_name="variant")
     for k, (label, spec) in enumerate(variants.items()):
         rec = replace(recipe, fc_units=spec.get("fc_units", recipe.fc_units))
         model = build_variant(rec, len(names), spec.get("remove", ()), spec.get("width"))
