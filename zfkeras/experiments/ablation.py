@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from zfkeras import config, models, training
-from zfkeras.methods.checks import VERBOSE
+from zfkeras.methods.checks import VERBOSE, Progress
 
 FC = ("fc6", "drop6", "fc7", "drop7")
 CONV34 = ("conv3", "conv4")
@@ -154,19 +154,23 @@ def run_ablation(
     patience: int | None = None,
     *,
     verbose: int | str = VERBOSE,
+    fit_verbose: int | str = 0,
 ) -> dict:
     """Train every variant with the same recipe and data; return ``{"recipe", "rows"}`` where
     ``rows`` is a list of dicts (``variant``, ``removed``, ``width``, ``fc_units`` and the
     numbers of :func:`train_variant`). A variant's ``fc_units`` overrides the recipe's.
     ``patience`` trains each to convergence (see :func:`train_variant`;
-    ``recipe.epochs`` is then the budget per variant)."""
+    ``recipe.epochs`` is then the budget per variant). ``verbose``: the progress bar over the
+    variants (``"auto"``: once the run looks longer than a few seconds, and never in CI logs;
+    1 always; 0 never); ``fit_verbose``: Keras ``fit``'s verbosity per variant (2: a line per
+    epoch, as the command line prints)."""
     xtr, ytr, xte, yte, names = training.load_dataset(recipe, data_dir)
     rows = []
-    bar = keras.utils.Progbar(len(variants), verbose=1 if verbose == 0 else 0)
+    bar = Progress(len(variants), verbose=verbose, unit_name="variant")
     for k, (label, spec) in enumerate(variants.items()):
         rec = replace(recipe, fc_units=spec.get("fc_units", recipe.fc_units))
         model = build_variant(rec, len(names), spec.get("remove", ()), spec.get("width"))
-        res = train_variant(model, recipe, xtr, ytr, xte, yte, patience, verbose=verbose)
+        res = train_variant(model, recipe, xtr, ytr, xte, yte, patience, verbose=fit_verbose)
         rows.append(
             {
                 "variant": label,
@@ -260,8 +264,9 @@ def main(argv=None) -> int:
     result = run_ablation(
         budget_recipe(args.patience is not None, **over),
         variants,
-        args.verbose,
         patience=args.patience,
+        verbose=0 if args.verbose else "auto",
+        fit_verbose=args.verbose,
     )
     args_used = sys.argv[1:] if argv is None else argv
     result["command"] = "python -m zfkeras.experiments.ablation " + " ".join(args_used)

@@ -31,7 +31,7 @@ import tensorflow as tf
 from zfkeras import config, training
 from zfkeras import data as zdata
 from zfkeras.experiments.diagnostics import dead_filters
-from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.checks import BATCH_SIZE, VERBOSE, Progress
 
 RUNS = (("zfnet", True), ("zfnet", False), ("alexnet", True), ("alexnet", False))
 
@@ -155,9 +155,16 @@ def train_run(
 
 
 def run_dead_filters(
-    recipe: training.Recipe | None = None, runs=RUNS, *, verbose: int | str = VERBOSE
+    recipe: training.Recipe | None = None,
+    runs=RUNS,
+    *,
+    verbose: int | str = VERBOSE,
+    fit_verbose: int | str = 0,
 ) -> dict:
     """Train every ``(arch, renorm)`` of ``runs`` with the same recipe and data.
+
+    ``verbose``: the progress bar over the runs (``"auto"``, 0 or 1); ``fit_verbose``: Keras
+    ``fit``'s verbosity per run.
 
     Returns:
         dict run name (:func:`run_name`) -> the dict of :func:`train_run`, plus ``"recipe"``
@@ -166,11 +173,11 @@ def run_dead_filters(
     recipe = recipe or dead_filter_recipe()
     xtr, ytr, xte, yte, names = training.load_dataset(recipe)
     out = {"recipe": asdict(recipe)}
-    bar = keras.utils.Progbar(len(runs), verbose=1 if verbose == 0 else 0)
+    bar = Progress(len(runs), verbose=verbose, unit_name="run")
     for k, (arch, renorm) in enumerate(runs):
         rec = replace(recipe, arch=arch, renorm=renorm)
         out[run_name(arch, renorm)] = train_run(
-            rec, xtr, ytr, xte, yte, len(names), verbose=verbose
+            rec, xtr, ytr, xte, yte, len(names), verbose=fit_verbose
         )
         bar.update(k + 1)
     return out
