@@ -86,8 +86,8 @@ def test_ablation_to_convergence_quick(quick):
     recipe = ablation.budget_recipe(converged=True, width=0.125, fc_units=16, epochs=3)
     variants = {"full": {}, "narrow fc": {"fc_units": 8}}
     result = ablation.run_ablation(recipe, variants, patience=1)
-    assert [r["fc_units"] for r in result.rows] == [16, 8]
-    for row in result.rows:
+    assert [r["fc_units"] for r in result["rows"]] == [16, 8]
+    for row in result["rows"]:
         assert 1 <= row["epochs"] <= 3 and len(row["curve"]) == row["epochs"]
         assert row["val_accuracy"] == max(row["curve"])
         assert row["curve"][row["best_epoch"] - 1] == row["val_accuracy"]
@@ -125,8 +125,8 @@ def test_transfer_quick(quick, cifar_dir, tmp_path):
         transfer.transfer_recipe(width=0.125, fc_units=16), per_class=(1, 2), data_dir=cifar_dir
     )
     assert result["source_classes"] == ["airplane", "automobile", "bird", "cat", "deer", "dog"]
-    assert [r["per_class"] for r in result.rows] == [1, 2]
-    for r in result.rows:
+    assert [r["per_class"] for r in result["rows"]] == [1, 2]
+    for r in result["rows"]:
         assert set(r["frozen"]) == set(transfer.LAYERS)
         assert all(0 <= v <= 1 for v in r["frozen"].values()) and 0 <= r["scratch"] <= 1
     json.dumps(result)  # JSON-ready

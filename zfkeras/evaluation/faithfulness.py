@@ -7,12 +7,15 @@ the top (output side) down, cumulatively, and measures after each step how alike
 explanation still is to the original one (Spearman rank correlation of absolute values, SSIM:
 :mod:`zfkeras.evaluation.similarity`).
 
-The explanations (:func:`explain`, one 2-D map per image) come from the methods of
-:mod:`zfkeras.methods`: ``"gradcam"`` and ``"guided_gradcam"``, ``"occlusion"``, and the three
-projections of the class score (before the softmax) down to the image,
-:func:`zfkeras.methods.cam.class_projection` with ``mode`` ``"backprop"`` (the gradient),
-``"guided"`` or ``"deconvnet"`` (paper section 2.1), which use the one implementation of the
-ReLU rules (:mod:`zfkeras.methods.deconvnet.rules`).
+The explanations (:func:`explain`, one 2-D map per image) come from the twelve methods of
+:mod:`zfkeras.methods` named in :data:`METHODS`: the three projections of the class score
+(before the softmax) down to the image, :func:`zfkeras.methods.cam.class_projection` with
+``mode`` ``"backprop"`` (the gradient), ``"guided"`` or ``"deconvnet"`` (paper section 2.1),
+which use the one implementation of the ReLU rules (:mod:`zfkeras.methods.deconvnet.rules`);
+``"gradcam"`` and ``"guided_gradcam"``; ``"occlusion"``; and, each under its function's name
+with its defaults, ``"smoothgrad"``, ``"integrated_gradients"``, ``"gradcam_plus_plus"``,
+``"layercam"``, ``"scorecam"`` and ``"rise"``. Other settings: pass a callable, for instance
+``functools.partial(zfkeras.rise, samples=500)``.
 """
 
 from __future__ import annotations
@@ -24,12 +27,39 @@ import keras
 import numpy as np
 
 from zfkeras.evaluation.similarity import normalize, spearman, ssim
-from zfkeras.methods import cam, checks
+from zfkeras.methods import attribution, cam, cams, checks, random_masks
 from zfkeras.methods.cache import all_layers, clear_cache
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
 from zfkeras.methods.occlusion import occlusion_sensitivity
 
-METHODS = ("deconvnet", "guided", "backprop", "gradcam", "guided_gradcam", "occlusion")
+
+
+def _occlusion(model, x, cls, **common):
+    patch = max(1, round(min(x.shape[1:3]) / 8))
+    r = occlusion_sensitivity(model, x, patch, max(1, patch // 2), cls, **common)
+    return r.base_probability[:, None, None] - r.probability
+
+
+def _projection(mode):
+    return lambda model, x, cls, **common: cam.class_projection(model, x, cls, mode=mode, **common)
+
+
+# name -> (model, images, classes, *, batch_size, verbose) -> (N, h, w) or (N, h, w, C) maps
+_REGISTRY: dict[str, Callable] = {
+    "deconvnet": _projection("deconvnet"),
+    "guided": _projection("guided"),
+    "backprop": _projection("backprop"),
+    "gradcam": cam.gradcam,
+    "guided_gradcam": cam.guided_gradcam,
+    "occlusion": _occlusion,
+    "smoothgrad": attribution.smoothgrad,
+    "integrated_gradients": attribution.integrated_gradients,
+    "gradcam_plus_plus": cams.gradcam_plus_plus,
+    "layercam": cams.layercam,
+    "scorecam": cams.scorecam,
+    "rise": random_masks.rise,
+}
+METHODS = tuple(_REGISTRY)
 
 
 def _leaves(model) -> list:
@@ -72,16 +102,8 @@ def explain(
     common = {"batch_size": batch_size, "verbose": verbose}
     if callable(method):
         maps = np.asarray(method(model, x, cls), np.float32)
-    elif method in ("deconvnet", "guided", "backprop"):
-        maps = cam.class_projection(model, x, cls, mode=method, **common)
-    elif method == "gradcam":
-        maps = cam.gradcam(model, x, cls, **common)
-    elif method == "guided_gradcam":
-        maps = cam.guided_gradcam(model, x, cls, **common)
-    elif method == "occlusion":
-        patch = max(1, round(min(x.shape[1:3]) / 8))
-        r = occlusion_sensitivity(model, x, patch, max(1, patch // 2), cls, **common)
-        maps = r.base_probability[:, None, None] - r.probability
+    elif isinstance(method, str) and method in _REGISTRY:
+        maps = np.asarray(_REGISTRY[method](model, x, cls, **common), np.float32)
     else:
         raise ValueError(
             f"method must be one of {METHODS} or a callable (model, images, "

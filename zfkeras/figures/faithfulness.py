@@ -100,7 +100,7 @@ def similarity_figure(results: dict, title: str | None = None):
         axes[0], ("spearman", "ssim"), ("Spearman rank correlation of |map|", "SSIM of |map|")
     ):
         for marker, (name, r) in zip("os^vDPX*", results.items()):
-            ax.plot(np.asarray(r[key]), marker=marker, label=name)
+            ax.plot(np.asarray(getattr(r, key)), marker=marker, label=name)
         ax.set_xticks(
             range(len(layers)),
             [layers[0]] + [f"+ {x}" for x in layers[1:]],
