@@ -33,7 +33,6 @@ from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
 from zfkeras.methods.occlusion import occlusion_sensitivity
 
 
-
 def _occlusion(model, x, cls, **common):
     patch = max(1, round(min(x.shape[1:3]) / 8))
     r = occlusion_sensitivity(model, x, patch, max(1, patch // 2), cls, **common)
