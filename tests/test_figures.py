@@ -128,6 +128,16 @@ CASES = {
         False,
     ),
     "top9_figure": (lambda: figures.top9_figure(_tiles(7)), True, True, False),
+    "units_figure": (
+        lambda: figures.units_figure(
+            {"plain": RNG.random((2, 128, 128, 3)), "Lucid": RNG.random((2, 128, 128, 3))},
+            _tiles(139).patches,
+            ["conv5 unit 3\nwheel", "conv5 unit 7\nmug"],
+        ),
+        True,
+        True,
+        False,
+    ),
     "occlusion_figure": (
         lambda: figures.occlusion_figure(
             img32[:2], _occlusion_result(), projections=img32[:2], class_names=["a", "b"]
@@ -320,3 +330,57 @@ def test_as_image_keeps_uint8_and_scales_the_rest():
     np.testing.assert_array_equal(as_image(u), u)
     f = np.array([[[-2.0, 0.0, 2.0]]], np.float32)  # min -> 0, max -> 1 (one image)
     np.testing.assert_allclose(as_image(f), [[[0.0, 0.5, 1.0]]])
+
+
+def test_units_figure_labels_and_pixels():
+    """Columns are titled with the versions and the patches, rows with the units; pictures are
+    enlarged by the zoom, the 3x3 patch block drawn 1:1 (10-px patches, white 6-px gaps), the
+    white margin beyond the image trimmed."""
+    versions = {"plain": RNG.random((2, 8, 8, 3)), "regularized": RNG.random((2, 8, 8, 3))}
+    patches = RNG.integers(0, 250, (2, 9, 12, 12, 3), dtype=np.uint8)
+    patches[:, :, :, -2:] = 255  # every patch runs 2 px past the image's right edge
+    patches[:, :, :1] = 255  # and 1 px past its top
+    patches[0, 4, 1:4, :3] = 255  # white inside the image stays (another patch reaches there)
+    fig = figures.units_figure(versions, patches, ["unit 3: wheel", "unit 7: mug"], zoom=3)
+    try:
+        axes = fig.axes
+        assert len(axes) == 2 * 3
+        titles = [ax.get_title() for ax in axes]
+        assert titles == ["plain", "regularized", "top-9 dataset patches", "", "", ""]
+        assert [axes[0].get_ylabel(), axes[3].get_ylabel()] == ["unit 3: wheel", "unit 7: mug"]
+        assert axes[0].images[0].get_array().shape[:2] == (24, 24)
+        block = axes[5].images[0].get_array()
+        gap = style.GAP
+        assert block.shape[:2] == (3 * 11 + 2 * gap, 3 * 10 + 2 * gap)
+        # row 1, column 2 of unit 2's block: patch 5 without its white top row and right columns
+        np.testing.assert_array_equal(
+            block[11 + gap : 22 + gap, 20 + 2 * gap :], patches[1, 5, 1:, :10]
+        )
+        assert (block[:, 10 : 10 + gap] == 255).all()  # white gaps between patches
+        first = axes[2].images[0].get_array()
+        np.testing.assert_array_equal(
+            first[11 + gap : 22 + gap, 10 + gap : 20 + gap], patches[0, 4, 1:, :10]
+        )
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="one entry per unit"):
+        figures.units_figure(versions, patches[:1], ["a", "b"])
+    with pytest.raises(ValueError, match="zoom must be"):
+        figures.units_figure(versions, patches, ["a", "b"], zoom=0)
+    with pytest.raises(TypeError, match="versions must be"):
+        figures.units_figure([], patches, ["a", "b"])
+
+
+def test_a_given_zoom_sets_the_cell_size():
+    """image_grid and patterns_figure take a fixed integer zoom instead of the standard's."""
+    fig = figures.image_grid(img32, list("abcd"), ncols=2, zoom=2)
+    assert fig.axes[0].images[0].get_array().shape[:2] == (64, 64)
+    assert [ax.get_title() for ax in fig.axes] == list("abcd")
+    plt.close(fig)
+    fig = figures.patterns_figure({"w": RNG.random((3, 7, 7, 3)), "p": img32}, zoom=1)
+    assert fig.axes[0].images[0].get_array().shape[:2] == (28, 28)  # 7x7 fills a 32-px cell
+    assert fig.axes[4].images[0].get_array().shape[:2] == (32, 32)  # row 2, first image
+    plt.close(fig)
+    for call in (figures.image_grid, lambda x, zoom: figures.patterns_figure({"a": x}, zoom=zoom)):
+        with pytest.raises(ValueError, match="zoom must be"):
+            call(img32, zoom=1.5)

@@ -39,6 +39,7 @@ from zfkeras.figures.methods import (
 )
 from zfkeras.figures.occlusion import occlusion_figure
 from zfkeras.figures.patches import top9_figure
+from zfkeras.figures.patterns import units_figure
 
 __all__ = [
     "as_image",
@@ -65,5 +66,6 @@ __all__ = [
     "tile_mosaic",
     "to_display",
     "top9_figure",
+    "units_figure",
     "weight_change_figure",
 ]

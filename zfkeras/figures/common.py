@@ -68,6 +68,7 @@ def image_grid(
     scale: bool = False,
     symmetric: bool = False,
     gap: int = GAP,
+    zoom: int | None = None,
 ):
     """Draw ``images`` in a grid at the course's standard (1000-1300 px wide where the tiles
     allow), each enlarged by one integer factor with nearest-neighbour sampling.
@@ -83,22 +84,26 @@ def image_grid(
         suptitle: figure title.
         scale, symmetric: see :func:`to_display`.
         gap: white pixels between images.
+        zoom: the integer enlargement (default: the course's standard, see
+            :func:`~zfkeras.figures.style.fit_zoom`); a smaller one keeps a notebook small.
 
     Returns:
         The matplotlib Figure.
 
     Raises:
-        ValueError: ``images`` is not 3-D or 4-D.
+        ValueError: ``images`` is not 3-D or 4-D, or ``zoom`` is not an int >= 1.
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {images.shape}")
+    if zoom is not None and (not isinstance(zoom, (int, np.integer)) or zoom < 1):
+        raise ValueError(f"zoom must be an int >= 1 or None, got {zoom!r}")
     if scale or (images.dtype != np.uint8 and (images.min() < 0 or images.max() > 1)):
         images = to_display(images, symmetric=symmetric)
     n, h, w = images.shape[:3]
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    k = fit_zoom(max(h, w), ncols, gap=gap, at_least=size, tiles=n)
+    k = zoom or fit_zoom(max(h, w), ncols, gap=gap, at_least=size, tiles=n)
     fig, axes = pixel_grid(
         nrows,
         ncols,

@@ -1,6 +1,7 @@
-"""Figures of the methods that explain any model: activations, the deconvnet, filters and
-Grad-CAM. Top-9 patches (paper Fig. 2) are in :mod:`~zfkeras.figures.patches`, occlusion (paper
-Fig. 7) in :mod:`~zfkeras.figures.occlusion`; both are re-exported here."""
+"""Figures of the methods that explain any model: activations, the deconvnet and Grad-CAM.
+Filter patterns are in :mod:`~zfkeras.figures.patterns`, top-9 patches (paper Fig. 2) in
+:mod:`~zfkeras.figures.patches`, occlusion (paper Fig. 7) in :mod:`~zfkeras.figures.occlusion`;
+``patterns_figure``, ``top9_figure`` and ``occlusion_figure`` are re-exported here."""
 
 from __future__ import annotations
 
@@ -12,17 +13,16 @@ import numpy as np
 from zfkeras.figures.common import as_image, tile_mosaic, to_display
 from zfkeras.figures.occlusion import occlusion_figure
 from zfkeras.figures.patches import top9_figure
+from zfkeras.figures.patterns import patterns_figure
 from zfkeras.figures.style import (
     DPI,
     FONT,
     GAP,
-    HEAD_PX,
     SEP,
     TITLE_PX,
     WIDTH,
     colorbar,
     fit_zoom,
-    head,
     mappable,
     pixel_grid,
     show,
@@ -273,43 +273,4 @@ def rules_figure(forward, signal, size: float | None = None):
     fig.colorbar(im, ax=list(axes[0]), shrink=0.8, pad=0.01).set_label(
         "value (one scale for all panels)", fontsize=FONT
     )
-    return fig
-
-
-def patterns_figure(rows: dict, size: float | None = None, title: str | None = None):
-    """Rows of patterns, one row per entry of ``rows`` (label -> ``(n, H, W, 3)``), each pattern
-    scaled for display on its own and enlarged by the largest integer factor that fits the
-    row's cells (nearest neighbour; small patterns such as 7x7 weights are enlarged more).
-
-    Args:
-        rows: label -> ``(n, H, W, 3)`` patterns.
-        size: at least this many inches per pattern (default: the course's standard width).
-        title: figure title.
-
-    Returns:
-        The matplotlib Figure.
-
-    Raises:
-        TypeError: ``rows`` is not a non-empty dict.
-    """
-    if not isinstance(rows, dict) or not rows:
-        raise TypeError(
-            f"rows must be a non-empty dict label -> patterns, got {type(rows).__name__}"
-        )
-    ncols = max(len(v) for v in rows.values())
-    big = max(max(np.shape(v)[1:3]) for v in rows.values())
-    label_px = 10 + 7 * max(len(str(k)) for k in rows)
-    k = fit_zoom(
-        big, ncols, extra=label_px, at_least=size, tiles=sum(len(v) for v in rows.values())
-    )
-    fig, axes = pixel_grid(
-        len(rows), ncols, (k * big, k * big), label_px=label_px, head_px=HEAD_PX if title else 0
-    )
-    for r, (label, pats) in enumerate(rows.items()):
-        shown = to_display(np.asarray(pats))
-        for c, ax in enumerate(axes[r]):
-            if c < len(shown):
-                show(ax, shown[c])
-        axes[r, 0].set_ylabel(label, fontsize=FONT + 1, rotation=0, ha="right", va="center")
-    head(fig, title)
     return fig
