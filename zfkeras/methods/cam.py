@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
+from zfkeras.methods.attribution import prepare
+from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.deconvnet.rules import MODES, relu_hook
 from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, walk
@@ -46,27 +48,47 @@ def _conv_layer(entries, layer):
     raise ValueError("layer=None but the model has no layer with a 4-D output: pass layer=")
 
 
-def _gradcam_fn(model, layer):
-    inputs, scores, entries = logits(model)
+def _maps_model(model, layer):
+    """(the model giving (feature maps, logits) as a traced copy, the layer's full path)."""
+    inputs, scores, entries = logits(model)  # the model's own graph: nested paths kept
     path, maps = _conv_layer(entries, layer)
-    both = build(inputs, [maps, scores])
-    spec = [
+    return build(inputs, [maps, scores]), path
+
+
+def _spec(model) -> list:
+    """The input signature ``(images, classes)`` of the compiled passes of the class score."""
+    return [
         tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
         tf.TensorSpec((None,), tf.int32),
     ]
 
-    @tf.function(input_signature=spec)
+
+def _class_score(z, cls):
+    """The class scores ``z`` ``(N, classes)`` summed over the batch, each image's class
+    ``cls`` (``-1``: its predicted class), in float32 under mixed precision too."""
+    z = tf.cast(z, tf.float32)
+    cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
+    return tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
+
+
+def _mean_gradient(a, g):
+    """Grad-CAM's weighting: ``sum_k w_k A_k`` with ``w_k`` the gradient ``g_k`` averaged
+    over space. ``a``, ``g``: ``(N, h, w, K)``; returns ``(N, h, w)`` (before the ReLU)."""
+    return tf.reduce_sum(tf.reduce_mean(g, axis=(1, 2), keepdims=True) * a, -1)
+
+
+def _gradient_fn(model, layer, weighting):
+    both, path = _maps_model(model, layer)
+
+    @tf.function(input_signature=_spec(model))
     def run(x, cls):
         with tf.GradientTape() as tape:
             a, z = both(x, training=False)
-            z = tf.cast(z, tf.float32)  # float32 under mixed precision too
-            cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
-            score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
+            score = _class_score(z, cls)
         g, a = tf.cast(tape.gradient(score, a), tf.float32), tf.cast(a, tf.float32)
-        weights = tf.reduce_mean(g, axis=(1, 2), keepdims=True)
-        return tf.nn.relu(tf.reduce_sum(weights * a, -1)), cls
+        return tf.nn.relu(weighting(a, g))
 
-    return run, int(scores.shape[-1]), path
+    return run, path
 
 
 def fading_weights(model: keras.Model, path: str, grid, size):
@@ -116,16 +138,34 @@ def _normalize(cam, size=None, mats=None):
     return tf.math.divide_no_nan(tf.nn.relu(cam), peak).numpy()
 
 
-def _prepare(model, images, class_index, batch_size, verbose, layer=None):
-    """The checks shared by gradcam and the class projections."""
-    checks.check_model(model)
-    checks.batch_size(batch_size)
-    checks.verbose(verbose)
-    x = checks.images(model, images)
-    if layer is not None:
-        checks.feature_layer(model, layer)
-    num_classes = int(model.outputs[0].shape[-1])
-    return x, checks.class_index(class_index, len(x), num_classes)
+def _finish(model, layer, path, cams, size):
+    """``cams`` ``(N, h, w)`` of ``layer`` (full path ``path``) upsampled to ``size`` as
+    Grad-CAM's (receptive-field centres when known; ``None``: kept) and scaled to [0, 1]."""
+    if size is None:
+        return _normalize(cams)
+    mats = cached(
+        model,
+        ("cam-up", layer, tuple(size)),
+        lambda: fading_weights(model, path, cams.shape[1:3], size),
+    )
+    return _normalize(cams, size, mats)
+
+
+def _gradient_cam(kind, weighting, model, images, class_index, layer, resize, batch_size, verbose):
+    """The gradient CAM family in one compiled pass per batch, cached per model under
+    ``(kind, layer)``: ``ReLU(weighting(A, g))`` from the feature maps ``A`` of ``layer`` and
+    the gradient ``g`` of the class score before the softmax, finished by :func:`_finish`.
+    ``weighting(a, g)`` maps two ``(N, h, w, K)`` float32 tensors to ``(N, h, w)``
+    (``_mean_gradient`` for Grad-CAM; :data:`zfkeras.methods.cams.WEIGHTINGS`)."""
+    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
+    run, path = cached(model, (kind, layer), lambda: _gradient_fn(model, layer, weighting))
+    size = x.shape[1:3] if resize else None
+    parts = list(checks.batches(len(x), batch_size))
+    bar, out = checks.Progress(len(parts), verbose=verbose), []
+    for k, b in enumerate(parts):
+        out.append(_finish(model, layer, path, run(tf.constant(x[b]), tf.constant(cls[b])), size))
+        bar.update(k + 1)
+    return np.concatenate(out).astype(np.float32)
 
 
 def gradcam(
@@ -165,42 +205,19 @@ def gradcam(
         TypeError/ValueError: bad model, images, class_index, layer, batch_size or verbose
             (:mod:`zfkeras.methods.checks`).
     """
-    x, cls = _prepare(model, images, class_index, batch_size, verbose, layer)
-    run, num_classes, path = checks.cached(
-        model, ("gradcam", layer), lambda: _gradcam_fn(model, layer)
-    )
-    size = x.shape[1:3] if resize else None
-    maps, mats = [], None
-    parts = list(checks.batches(len(x), batch_size))
-    bar = checks.Progress(len(parts), verbose=verbose)
-    for k, b in enumerate(parts):
-        cam = run(tf.constant(x[b]), tf.constant(cls[b]))[0]
-        if size is not None and mats is None:
-            mats = checks.cached(
-                model,
-                ("gradcam-up", layer, tuple(size)),
-                lambda cam=cam: fading_weights(model, path, cam.shape[1:3], size),
-            )
-        maps.append(_normalize(cam, size, mats))
-        bar.update(k + 1)
-    return np.concatenate(maps).astype(np.float32)
+    args = (model, images, class_index, layer, resize, batch_size, verbose)
+    return _gradient_cam("gradcam", _mean_gradient, *args)
 
 
 def _projection_fn(model, mode):
     inputs, scores, _ = logits(model)
     scores_model = build(inputs, scores)  # a traced copy: nothing cached holds the model
-    spec = [
-        tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
-        tf.TensorSpec((None,), tf.int32),
-    ]
 
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=_spec(model))
     def run(x, cls):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            z = tf.cast(walk(scores_model, x, hook=relu_hook(mode)), tf.float32)
-            cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
-            score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
+            score = _class_score(walk(scores_model, x, hook=relu_hook(mode)), cls)
         return tape.gradient(score, x)
 
     return run
@@ -226,8 +243,8 @@ def class_projection(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    x, cls = _prepare(model, images, class_index, batch_size, verbose)
-    run = checks.cached(model, ("projection", mode), lambda: _projection_fn(model, mode))
+    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
+    run = cached(model, ("projection", mode), lambda: _projection_fn(model, mode))
     parts = list(checks.batches(len(x), batch_size))
     bar, out = checks.Progress(len(parts), verbose=verbose), []
     for k, b in enumerate(parts):

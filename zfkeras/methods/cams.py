@@ -29,17 +29,8 @@ import tensorflow as tf
 from zfkeras.methods import checks
 from zfkeras.methods.attribution import logits_model, number, prepare
 from zfkeras.methods.cache import cached
-from zfkeras.methods.cam import _conv_layer, _normalize, fading_weights
+from zfkeras.methods.cam import _finish, _gradient_cam, _maps_model, _mean_gradient
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
-from zfkeras.methods.graph import build
-from zfkeras.methods.softmax import logits
-
-
-def _maps_model(model, layer):
-    """(the model giving (feature maps, logits) as a traced copy, the layer's full path)."""
-    inputs, scores, entries = logits(model)  # the model's own graph: nested paths kept
-    path, maps = _conv_layer(entries, layer)
-    return build(inputs, [maps, scores]), path
 
 
 def _plus_plus(a, g):
@@ -54,51 +45,9 @@ def _layer(a, g):
     return tf.reduce_sum(tf.nn.relu(g) * a, -1)
 
 
-WEIGHTINGS = {"gradcam_plus_plus": _plus_plus, "layercam": _layer}
-
-
-def _gradient_fn(model, layer, kind):
-    both, path = _maps_model(model, layer)
-    spec = [
-        tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32),
-        tf.TensorSpec((None,), tf.int32),
-    ]
-
-    @tf.function(input_signature=spec)
-    def run(x, cls):
-        with tf.GradientTape() as tape:
-            a, z = both(x, training=False)
-            z = tf.cast(z, tf.float32)  # float32 under mixed precision too
-            cls = tf.where(cls < 0, tf.argmax(z, -1, output_type=tf.int32), cls)
-            score = tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
-        g, a = tf.cast(tape.gradient(score, a), tf.float32), tf.cast(a, tf.float32)
-        return tf.nn.relu(WEIGHTINGS[kind](a, g))
-
-    return run, path
-
-
-def _finish(model, key, path, cams, size):
-    """Grad-CAM's upsampling (receptive-field centres when known) and scaling to [0, 1]."""
-    if size is None:
-        return _normalize(cams)
-    mats = cached(
-        model,
-        ("cam-up", key, tuple(size)),
-        lambda: fading_weights(model, path, cams.shape[1:3], size),
-    )
-    return _normalize(cams, size, mats)
-
-
-def _gradient_cam(kind, model, images, class_index, layer, resize, batch_size, verbose):
-    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
-    run, path = cached(model, (kind, layer), lambda: _gradient_fn(model, layer, kind))
-    size = x.shape[1:3] if resize else None
-    parts = list(checks.batches(len(x), batch_size))
-    bar, out = checks.Progress(len(parts), verbose=verbose), []
-    for k, b in enumerate(parts):
-        out.append(_finish(model, layer, path, run(tf.constant(x[b]), tf.constant(cls[b])), size))
-        bar.update(k + 1)
-    return np.concatenate(out).astype(np.float32)
+# How each gradient CAM weighs the feature maps A with the gradient g (both (N, h, w, K));
+# one compiled pass serves them all (``zfkeras.methods.cam._gradient_cam``).
+WEIGHTINGS = {"gradcam": _mean_gradient, "gradcam_plus_plus": _plus_plus, "layercam": _layer}
 
 
 def gradcam_plus_plus(
@@ -132,7 +81,7 @@ def gradcam_plus_plus(
         TypeError/ValueError: bad model, images, class_index, layer, batch_size or verbose.
     """
     args = (model, images, class_index, layer, resize, batch_size, verbose)
-    return _gradient_cam("gradcam_plus_plus", *args)
+    return _gradient_cam("gradcam_plus_plus", WEIGHTINGS["gradcam_plus_plus"], *args)
 
 
 def layercam(
@@ -147,7 +96,8 @@ def layercam(
 ) -> np.ndarray:
     """LayerCAM heatmaps (Jiang et al., 2021); see the module docstring. Arguments, result and
     errors as in :func:`gradcam_plus_plus`; LayerCAM is meant for earlier layers too."""
-    return _gradient_cam("layercam", model, images, class_index, layer, resize, batch_size, verbose)
+    args = (model, images, class_index, layer, resize, batch_size, verbose)
+    return _gradient_cam("layercam", WEIGHTINGS["layercam"], *args)
 
 
 def _score_fn(model, layer):
