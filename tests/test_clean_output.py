@@ -36,6 +36,7 @@ LOG_PATTERNS = [
     r"XLA service|StreamExecutor device|Created device /job",
     r"Kernel is running over TCP",
     r"`shuffle=True` was passed, but will be ignored",  # Keras noise on fit(tf.data.Dataset)
+    r"triggered tf\.function retracing",  # TensorFlow's Python logger
 ]
 LOG_LINE = re.compile("|".join(f"(?:{p})" for p in LOG_PATTERNS), re.IGNORECASE)
 
@@ -186,3 +187,16 @@ def test_real_tensorflow_import_is_silent_only_through_quiet_startup():
     quiet = run_python(RUN_AS_STARTUP + "; import sys; print('tensorflow' in sys.modules)")
     assert quiet.returncode == 0 and quiet.stdout.strip() == "True", quiet.stderr
     assert quiet.stderr == ""
+
+
+def test_quiet_startup_drops_the_retracing_warning_and_keeps_other_tensorflow_warnings(tmp_path):
+    (tmp_path / "tensorflow.py").write_text("")  # the filter is plain logging: no TF needed
+    code = RUN_AS_STARTUP + (
+        "; import logging; log = logging.getLogger('tensorflow')"
+        "; log.warning('5 out of the last 9 calls to <function run> triggered tf.function "
+        "retracing. Tracing is expensive')"
+        "; log.warning('a genuine warning')"
+    )
+    done = run_python(code, PYTHONPATH=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "a genuine warning\n"

@@ -15,7 +15,11 @@
 #
 # One Python warning is ignored: Keras's "`shuffle=True` was passed, but will be ignored since
 # the data `x` was provided as a tf.data.Dataset", raised by every fit() on a dataset; the
-# course's pipelines shuffle in tf.data.
+# course's pipelines shuffle in tf.data. One TensorFlow log record is dropped: "N out of the last
+# M calls to <function run> triggered tf.function retracing". The methods compile one function
+# per model (cached with the model); a chapter that explains a dozen models in a row (the
+# randomization test's clones) creates the same Python function many times, which is what that
+# warning counts, while each compiled function is traced only once.
 
 
 def _zfkeras_quiet_start() -> None:
@@ -49,6 +53,13 @@ def _zfkeras_quiet_start() -> None:
     warnings.filterwarnings(
         "ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning
     )
+    import logging
+
+    class _Retracing(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "triggered tf.function retracing" not in record.getMessage()
+
+    logging.getLogger("tensorflow").addFilter(_Retracing())
 
 
 if __name__ == "__main__":
