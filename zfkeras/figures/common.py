@@ -58,6 +58,14 @@ def to_display(x, per_image: bool = True, symmetric: bool = False) -> np.ndarray
     return np.clip(out, 0, 1)
 
 
+def check_zoom(zoom, name: str = "zoom") -> int | None:
+    """A figure's integer enlargement: ``None`` (the course's standard) or an int >= 1;
+    ``ValueError`` otherwise."""
+    if zoom is not None and (not isinstance(zoom, (int, np.integer)) or zoom < 1):
+        raise ValueError(f"{name} must be an int >= 1 or None, got {zoom!r}")
+    return None if zoom is None else int(zoom)
+
+
 def image_grid(
     images,
     titles: Sequence[str] | None = None,
@@ -96,8 +104,7 @@ def image_grid(
     images = np.asarray(images)
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {images.shape}")
-    if zoom is not None and (not isinstance(zoom, (int, np.integer)) or zoom < 1):
-        raise ValueError(f"zoom must be an int >= 1 or None, got {zoom!r}")
+    zoom = check_zoom(zoom)
     if scale or (images.dtype != np.uint8 and (images.min() < 0 or images.max() > 1)):
         images = to_display(images, symmetric=symmetric)
     n, h, w = images.shape[:3]

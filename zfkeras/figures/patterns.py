@@ -9,16 +9,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zfkeras.figures.common import tile_mosaic, to_display
+from zfkeras.figures.common import check_zoom, tile_mosaic, to_display
 from zfkeras.figures.style import DPI, FONT, GAP, HEAD_PX, fit_zoom, head, pixel_grid, show
 
 __all__ = ["patterns_figure", "units_figure"]
-
-
-def _zoom(zoom, name: str = "zoom") -> int | None:
-    if zoom is not None and (not isinstance(zoom, (int, np.integer)) or zoom < 1):
-        raise ValueError(f"{name} must be an int >= 1 or None, got {zoom!r}")
-    return None if zoom is None else int(zoom)
 
 
 def patterns_figure(
@@ -47,7 +41,7 @@ def patterns_figure(
         raise TypeError(
             f"rows must be a non-empty dict label -> patterns, got {type(rows).__name__}"
         )
-    zoom = _zoom(zoom)
+    zoom = check_zoom(zoom)
     ncols = max(len(v) for v in rows.values())
     big = max(max(np.shape(v)[1:3]) for v in rows.values())
     label_px = 10 + 7 * max(len(str(k)) for k in rows)
@@ -125,7 +119,7 @@ def units_figure(
         raise TypeError(
             f"versions must be a non-empty dict name -> pictures, got {type(versions).__name__}"
         )
-    zoom = _zoom(zoom)
+    zoom = check_zoom(zoom)
     if zoom is None:
         raise ValueError("zoom must be an int >= 1, got None")
     labels = [str(t) for t in labels]
