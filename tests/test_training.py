@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 
 import keras
 import numpy as np
@@ -180,3 +181,71 @@ def test_renorm_switch_caps_or_leaves_filters(renorm):
         assert np.all(rms_after <= 0.1 * (1 + 1e-5))
     else:
         assert rms_after[0] == pytest.approx(rms[0], rel=1e-4) and rms_after[0] > 4
+
+
+def test_recipe_from_dict_fills_fields_written_before_they_existed():
+    full = training.Recipe(**TINY)
+    stored = {k: v for k, v in json.loads(json.dumps(asdict(full))).items() if k != "init_from"}
+    assert training.Recipe.from_dict(stored) == full  # the missing field takes its default
+    assert training.Recipe.from_dict(asdict(full)) == full
+    with pytest.raises(ValueError, match=r"not Recipe fields: \['lr_mult'\]"):
+        training.Recipe.from_dict({**stored, "lr_mult": 10})
+    with pytest.raises(TypeError, match="dict"):
+        training.Recipe.from_dict([("lr", 0.1)])
+
+
+def test_a_backup_written_before_a_field_existed_resumes(tmp_path, capsys):
+    class Interrupt(Exception):
+        pass
+
+    class RaiseAt(keras.callbacks.Callback):  # stops the run after the 3rd step (in epoch 2)
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 3:
+                raise Interrupt
+
+    recipe = training.Recipe(**TINY)
+    with pytest.raises(Interrupt):
+        training.train(recipe, tmp_path, steps_per_epoch=2, verbose=0, callbacks=[RaiseAt()])
+    state_file = tmp_path / "backup" / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["fingerprint"]["recipe"]["init_from"]  # as an older zfkeras wrote it
+    state_file.write_text(json.dumps(state))
+    capsys.readouterr()
+    _, info = training.train(recipe, tmp_path, steps_per_epoch=2, verbose=0)
+    assert capsys.readouterr().out.startswith(f"resuming {tmp_path} from epoch 1 of 2")
+    assert [r["epoch"] for r in info["history"]] == [1, 2]
+
+
+def test_init_from_starts_at_a_finished_runs_weights_and_lists_both_commands(tmp_path):
+    first = training.Recipe(**{**TINY, "epochs": 1})
+    training.train(first, tmp_path / "a", steps_per_epoch=2, verbose=0, command="first run")
+    saved = keras.saving.load_model(tmp_path / "a" / "model.keras", compile=False)
+    warm = training.Recipe(**{**TINY, "epochs": 1, "init_from": str(tmp_path / "a/model.keras")})
+    classes = saved.output_shape[-1]  # the shapes' five
+    start = training.build_model(warm, classes)
+    for got, want in zip(start.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    # the first run's conv1 is not rescaled by conv1_init: it is the saved kernel
+    assert np.abs(start.get_layer("conv1").get_weights()[0]).max() > 0
+    _, info = training.train(warm, tmp_path / "b", steps_per_epoch=2, verbose=0, command="second")
+    assert info["commands"] == ["first run", "second"] and info["command"] == "second"
+    assert info["recipe"]["init_from"] == str(tmp_path / "a/model.keras")
+    fresh = training.Recipe(**TINY)
+    assert training.build_model(fresh, classes).count_params() == start.count_params()
+
+
+def test_bad_init_from(tmp_path):
+    training.train(training.Recipe(**{**TINY, "epochs": 1}), tmp_path, steps_per_epoch=1, verbose=0)
+    saved = str(tmp_path / "model.keras")
+    training.build_model(training.Recipe(**{**TINY, "init_from": saved}), 5)  # matches: loads
+    with pytest.raises(ValueError, match=r"init_from must be the path .* \(no such file\)"):
+        training.build_model(training.Recipe(**{**TINY, "init_from": "no/such/model.keras"}), 5)
+    with pytest.raises(ValueError, match=r"different network: weight shapes \[\(7, 7, 3, 12\)"):
+        training.build_model(training.Recipe(**{**TINY, "init_from": saved, "width": 0.25}), 5)
+
+
+def test_init_from_flag_reaches_the_recipe():
+    from zfkeras import train
+
+    assert train.parse_args([]).init_from is None
+    assert train.parse_args(["--init-from", "runs/a/model.keras"]).init_from == "runs/a/model.keras"

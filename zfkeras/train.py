@@ -59,6 +59,9 @@ HELP = {
     "none); not in the paper.",
     "blur": "Probability of blurring a training image with a 5-tap binomial filter; not in the "
     "paper.",
+    "init_from": "Path of a finished run's model.keras to start from instead of a random "
+    "initialization: a warm restart with a fresh optimizer and learning-rate schedule (Loshchilov "
+    "& Hutter 2017); the bundle lists the commands of both runs. Not in the paper.",
 }
 
 
@@ -83,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                 flag, action=argparse.BooleanOptionalAction, default=value, help=HELP[f.name]
             )
             continue
-        kind = {"train_size": int, "test_size": int}.get(f.name, type(value))
+        kind = {"train_size": int, "test_size": int, "init_from": str}.get(f.name, type(value))
         choices = {"arch": ("zfnet", "alexnet"), "dataset": DATASETS}.get(f.name)
         p.add_argument(flag, type=kind, default=value, choices=choices, help=HELP[f.name])
     p.add_argument(

@@ -80,7 +80,7 @@ def train_or_load(
     info_path = out_dir / "model.json"
     if info_path.is_file():
         info = json.loads(info_path.read_text())
-        if info["recipe"] == asdict(recipe):
+        if training.Recipe.from_dict(info["recipe"]) == recipe:
             return keras.saving.load_model(out_dir / "model.keras", compile=False), info
     command = "python -m zfkeras.experiments.architecture"
     return training.train(recipe, out_dir, data_dir, verbose=verbose, command=command)

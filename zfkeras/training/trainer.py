@@ -12,7 +12,9 @@ recipe therefore starts conv1 at ``conv1_init`` (0.01) times its He-normal draw 
 ``conv1_lr`` (10) times faster (:class:`zfkeras.training.LayerwiseSGD`, Caffe's ``lr_mult``), so
 that what conv1 holds after training is what the data taught it; the paper initialized every
 weight at 1e-2 and trained for 70 epochs. The synthetic worlds add photometric augmentation
-(``colour_jitter``, ``noise``, ``blur``; :func:`zfkeras.data.photometric_batch`).
+(``colour_jitter``, ``noise``, ``blur``; :func:`zfkeras.data.photometric_batch`). A run can
+also start from a finished run's weights (``init_from``) for a second, shorter cosine cycle: a
+warm restart (Loshchilov & Hutter 2017).
 :func:`zfkeras.experiments.diagnostics.spectral_concentration` measures the result.
 
 A run survives interruption: every epoch backs up the weights, the optimizer state (with its
@@ -32,7 +34,7 @@ import math
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import keras
@@ -83,7 +85,25 @@ class Recipe:
     colour_jitter: float = 0.0
     noise: float = 0.0
     blur: float = 0.0
+    init_from: str | None = None
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Recipe:
+        """The recipe stored as ``d`` (a bundle's ``info["recipe"]``); a field missing from
+        ``d`` (a recipe written before the field existed) takes its default.
+
+        Raises:
+            TypeError: ``d`` is not a dict.
+            ValueError: ``d`` has a key that is not a field of :class:`Recipe`.
+        """
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict of recipe fields, got {type(d).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"d has keys that are not Recipe fields: {unknown}")
+        return cls(**d)
 
 
 def make_strategy(name: str | None, devices: list[str] | None = None) -> tf.distribute.Strategy:
@@ -154,7 +174,14 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
 
 def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
     """The model a recipe trains (``zfnet`` or ``alexnet`` at the recipe's size), with the
-    paper's filter renormalization (RMS radius 0.1) unless ``recipe.renorm`` is False."""
+    paper's filter renormalization (RMS radius 0.1) unless ``recipe.renorm`` is False. It starts
+    from He-normal weights with conv1 scaled by ``recipe.conv1_init``, or, when
+    ``recipe.init_from`` names a finished run's ``model.keras``, from that run's weights.
+
+    Raises:
+        ValueError: an unknown ``recipe.arch``, ``conv1_init`` not > 0, or an ``init_from``
+            that is missing or holds a network of other shapes.
+    """
     builders = {"zfnet": models.zfnet, "alexnet": models.alexnet}
     if recipe.arch not in builders:
         raise ValueError(f"arch must be 'zfnet' or 'alexnet', got {recipe.arch!r}")
@@ -169,10 +196,31 @@ def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
         renorm_radius=0.1 if recipe.renorm else None,
         name=f"{recipe.arch}_{recipe.dataset}",
     )
-    if recipe.conv1_init != 1.0:  # conv1 starts at conv1_init times its He-normal draw
+    if recipe.init_from is not None:  # a warm restart: every weight from a finished run
+        model.set_weights(_weights_from(recipe.init_from, model))
+    elif recipe.conv1_init != 1.0:  # conv1 starts at conv1_init times its He-normal draw
         conv1 = model.get_layer("conv1")
         conv1.kernel.assign(conv1.kernel * recipe.conv1_init)
     return model
+
+
+def _weights_from(path, model: keras.Model) -> list:
+    """The weights of the saved model at ``path``, checked against ``model``'s shapes."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(
+            f"init_from must be the path of a finished run's model.keras, got {str(path)!r} "
+            "(no such file)"
+        )
+    weights = keras.models.load_model(p, compile=False).get_weights()
+    want = [tuple(w.shape) for w in model.weights]
+    got = [tuple(w.shape) for w in weights]
+    if want != got:
+        raise ValueError(
+            f"init_from {str(path)!r} holds a different network: weight shapes {got} there, "
+            f"{want} for this recipe"
+        )
+    return weights
 
 
 def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> None:
@@ -348,7 +396,9 @@ def train(
         leftover.unlink()  # temporary files of a killed run
     fingerprint = {"recipe": asdict(recipe), "steps_per_epoch": steps_per_epoch}
     state = read_backup(backup)
-    if state is not None:
+    if state is not None:  # a backup written before a recipe field existed has its default
+        old = state["fingerprint"]
+        old["recipe"] = asdict(Recipe.from_dict(old["recipe"]))
         check_backup(state, fingerprint, out)
     print(
         f"resuming {out} from epoch {state['epoch']} of {recipe.epochs} (pass --fresh to "
@@ -401,15 +451,30 @@ def train(
         "history": history.rows,
         "resumed_from_epoch": state["epoch"] if state else None,
         "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
+        "commands": _commands_before(recipe.init_from)
+        + [command or "python -m zfkeras.train " + " ".join(sys.argv[1:])],
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
     }
-    clean = build_model(recipe, len(names))  # an uncompiled copy: no optimizer state saved
+    # an uncompiled copy: no optimizer state saved
+    clean = build_model(replace(recipe, init_from=None), len(names))
     clean.set_weights(model.get_weights())
     atomic_write(out / "model.keras", clean.save)
     atomic_write(out / "model.json", lambda p: p.write_text(json.dumps(info)))
     shutil.rmtree(backup, ignore_errors=True)
     return model, info
+
+
+def _commands_before(init_from) -> list:
+    """The commands that produced the run ``init_from`` starts from (read from the
+    ``model.json`` beside it), so that a bundle lists every command that reproduces it."""
+    if init_from is None:
+        return []
+    info = Path(init_from).with_suffix(".json")
+    if not info.is_file():
+        return []
+    before = json.loads(info.read_text())
+    return list(before.get("commands") or [before["command"]])
 
 
 def steps_for(n_images: int, batch_size: int) -> int:
