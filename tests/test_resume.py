@@ -176,3 +176,33 @@ def test_the_backup_is_written_before_the_history_row(tmp_path, monkeypatch):
     ]
     assert [r["epoch"] for r in json.loads((tmp_path / "history.json").read_text())] == [1, 2]
     assert json.loads((tmp_path / "backup" / "state.json").read_text())["epoch"] == 2
+
+
+def test_a_finished_run_is_returned_not_trained_again(tmp_path, capsys):
+    tiny = dict(
+        dataset="shapes",
+        epochs=1,
+        batch_size=16,
+        width=0.125,
+        fc_units=16,
+        image_size=64,
+        train_size=64,
+        test_size=32,
+    )
+    model, info = training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0)
+    stamp = (tmp_path / "model.keras").stat().st_mtime_ns
+    capsys.readouterr()
+    again, info2 = training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0)
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"finished {tmp_path}")
+    assert (tmp_path / "model.keras").stat().st_mtime_ns == stamp and info2 == info
+    for a, b in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # another recipe, other steps per epoch, or fresh=True train
+    for recipe, steps, fresh in [
+        (training.Recipe(**{**tiny, "lr": 0.03}), 2, False),
+        (training.Recipe(**tiny), 3, False),
+        (training.Recipe(**tiny), 2, True),
+    ]:
+        capsys.readouterr()
+        training.train(recipe, tmp_path, steps_per_epoch=steps, verbose=0, fresh=fresh)
+        assert capsys.readouterr().out.splitlines()[0] == f"starting {tmp_path} fresh"

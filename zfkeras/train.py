@@ -4,8 +4,8 @@ Trains by :class:`zfkeras.training.Recipe` and writes a bundle that
 :func:`zfkeras.pretrained` can read once installed: ``--install NAME`` writes it as
 ``NAME.keras``, ``NAME.json`` and ``NAME.mean.npy`` into ``$ZFKERAS_DATA`` when set, else into
 the user folder (``~/.local/share/zfkeras`` on Linux); ``zfkeras.pretrained(NAME)`` searches both.
-Rerunning an interrupted command with the same ``--out`` resumes from its last completed epoch
-(``--fresh`` starts over).
+Rerunning an interrupted command with the same ``--out`` resumes from its last completed epoch,
+and rerunning a finished one only installs its bundle again (``--fresh`` starts over).
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fresh",
         action="store_true",
-        help="Delete the backup in --out and train from epoch 0 instead of resuming.",
+        help="Delete the backup in --out and train from epoch 0 instead of resuming, or "
+        "instead of returning the finished run already in --out.",
     )
     p.add_argument(
         "--data-dir",

@@ -370,8 +370,10 @@ def train(
     which :func:`zfkeras.pretrained` reads. While it trains, ``out_dir/backup`` holds the last
     completed epoch (see :class:`Backup`); if it is there, training resumes from it, with the
     optimizer state and learning-rate schedule where they stopped and the earlier epochs kept in
-    the history. The first line printed says ``resuming OUT from epoch E of N`` or
-    ``starting OUT fresh``. All files are written atomically.
+    the history. Once the run has finished, the same call again returns the bundle in
+    ``out_dir`` instead of training (``fresh=True`` trains it again). The first line printed says
+    ``resuming OUT from epoch E of N``, ``starting OUT fresh`` or ``finished OUT``. All files are
+    written atomically.
 
     Args:
         fresh: delete ``out_dir/backup`` and start over instead of resuming.
@@ -396,6 +398,10 @@ def train(
         leftover.unlink()  # temporary files of a killed run
     fingerprint = {"recipe": asdict(recipe), "steps_per_epoch": steps_per_epoch}
     state = read_backup(backup)
+    done = _finished(out, recipe, steps_per_epoch) if state is None and not fresh else None
+    if done is not None:  # the same command run again after it finished: nothing to train
+        print(f"finished {out}: it holds this recipe's bundle (pass --fresh to train again)")
+        return done
     if state is not None:  # a backup written before a recipe field existed has its default
         old = state["fingerprint"]
         old["recipe"] = asdict(Recipe.from_dict(old["recipe"]))
@@ -450,6 +456,7 @@ def train(
         "params": int(model.count_params()),
         "history": history.rows,
         "resumed_from_epoch": state["epoch"] if state else None,
+        "steps_per_epoch": steps_per_epoch,
         "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
         "commands": _commands_before(recipe.init_from)
         + [command or "python -m zfkeras.train " + " ".join(sys.argv[1:])],
@@ -463,6 +470,22 @@ def train(
     atomic_write(out / "model.json", lambda p: p.write_text(json.dumps(info)))
     shutil.rmtree(backup, ignore_errors=True)
     return model, info
+
+
+def _finished(out: Path, recipe: Recipe, steps_per_epoch: int | None):
+    """``(model, info)`` of the finished run in ``out`` when it was trained by ``recipe`` (and
+    ``steps_per_epoch``), else None."""
+    info_path, model_path = out / "model.json", out / "model.keras"
+    if not (info_path.is_file() and model_path.is_file()):
+        return None
+    info = json.loads(info_path.read_text())
+    try:
+        same = Recipe.from_dict(info["recipe"]) == recipe
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not same or info.get("steps_per_epoch") != steps_per_epoch:
+        return None
+    return keras.models.load_model(model_path, compile=False), info
 
 
 def _commands_before(init_from) -> list:
