@@ -352,6 +352,7 @@ def record_run(
         callbacks=[cb],
         verbose=2,
         command="python -m zfkeras.experiments.evolution",
+        fresh=True,  # the snapshots need every epoch seen: never resume or reuse a finished run
     )
     cb.save(out)
     return info
