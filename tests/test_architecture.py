@@ -112,3 +112,30 @@ def test_verdict():
     assert architecture.verdict(summary, "m", "a", "c") == "within the seed spread"
     with pytest.raises(ValueError, match="arch 'd'"):
         architecture.verdict(summary, "m", "a", "d")
+
+
+def test_merge_studies_adds_seeds_and_lists_both_commands(study, tmp_path):
+    _, _, result = study
+
+    def part(seed, command):
+        runs = {k: r for k, r in result["runs"].items() if r["seed"] == seed}
+        return {**result, "runs": runs, "command": command}
+
+    merged = architecture._merge_studies(part(0, "first"), part(1, "second"))
+    assert sorted(merged["runs"]) == sorted(result["runs"])
+    assert merged["commands"] == ["first", "second"] and "command" not in merged
+    architecture.save_study(merged, tmp_path / "m.npz", "third")
+    back = architecture.load_study(tmp_path / "m.npz")
+    assert back["commands"] == ["first", "second", "third"]
+    assert back["command"] == "first && second && third"
+    np.testing.assert_array_equal(
+        back["runs"]["zfnet-seed1"]["conv1_kernel"], result["runs"]["zfnet-seed1"]["conv1_kernel"]
+    )
+    # the merged summary is the summary of the whole study
+    whole, parts = architecture.summarize(result), architecture.summarize(back)
+    assert parts["zfnet"]["test_accuracy"]["values"] == whole["zfnet"]["test_accuracy"]["values"]
+    with pytest.raises(ValueError, match=r"both studies hold the runs \['alexnet-seed0'"):
+        architecture._merge_studies(part(0, "a"), part(0, "b"))
+    other = {**part(1, "b"), "probes": result["probes"] + 1}
+    with pytest.raises(ValueError, match=r"differ in \['probes'\]"):
+        architecture._merge_studies(part(0, "a"), other)

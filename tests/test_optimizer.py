@@ -85,6 +85,17 @@ def test_photometric_batch():
     taps = np.array([1, 4, 6, 4, 1]) / 16
     ref = np.einsum("i,j,ijc->c", taps, taps, x.numpy()[0, 2:7, 2:7])
     np.testing.assert_allclose(b[0, 4, 4], ref, atol=1e-5)
+    # two passes are the 9-tap binomial (1 8 28 56 70 56 28 8 1) / 256, worked out by hand
+    b2 = zdata.photometric_batch(x, blur=1.0, seed=seed, blur_passes=2).numpy()
+    taps9 = np.array([1, 8, 28, 56, 70, 56, 28, 8, 1]) / 256
+    ref9 = np.einsum("i,j,ijc->c", taps9, taps9, x.numpy()[1, 0:9, 0:9])
+    np.testing.assert_allclose(b2[1, 4, 4], ref9, atol=1e-5)
+    # and smoother: less energy in the neighbour differences than one pass
+    assert np.abs(np.diff(b2, axis=1)).mean() < np.abs(np.diff(b, axis=1)).mean()
+    with pytest.raises(ValueError, match="blur_passes must be >= 1, got 0"):
+        zdata.photometric_batch(x, blur=1.0, blur_passes=0)
+    with pytest.raises(TypeError, match="blur_passes must be an int, got float"):
+        zdata.photometric_batch(x, blur=1.0, blur_passes=1.5)
     with pytest.raises(ValueError, match="blur must be a probability"):
         zdata.photometric_batch(x, blur=2.0)
     with pytest.raises(ValueError, match="noise must be >= 0"):

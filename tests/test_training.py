@@ -229,6 +229,12 @@ def test_init_from_starts_at_a_finished_runs_weights_and_lists_both_commands(tmp
     assert np.abs(start.get_layer("conv1").get_weights()[0]).max() > 0
     _, info = training.train(warm, tmp_path / "b", steps_per_epoch=2, verbose=0, command="second")
     assert info["commands"] == ["first run", "second"] and info["command"] == "second"
+    first_info = json.loads((tmp_path / "a" / "model.json").read_text())
+    assert [st["command"] for st in info["stages"]] == ["first run", "second"]
+    assert info["stages"][0]["train_seconds"] == first_info["train_seconds"]
+    assert info["stages"][0]["test_accuracy"] == first_info["test_accuracy"]
+    assert [st["epochs"] for st in info["stages"]] == [1, 1]
+    assert info["stages"][1]["train_seconds"] == info["train_seconds"]
     assert info["recipe"]["init_from"] == str(tmp_path / "a/model.keras")
     fresh = training.Recipe(**TINY)
     assert training.build_model(fresh, classes).count_params() == start.count_params()
@@ -249,3 +255,58 @@ def test_init_from_flag_reaches_the_recipe():
 
     assert train.parse_args([]).init_from is None
     assert train.parse_args(["--init-from", "runs/a/model.keras"]).init_from == "runs/a/model.keras"
+
+
+def test_reinit_keeps_every_layer_but_the_named_ones(tmp_path):
+    first = training.Recipe(**{**TINY, "epochs": 1, "conv1_init": 1.0})
+    training.train(first, tmp_path / "a", steps_per_epoch=2, verbose=0, command="first run")
+    path = str(tmp_path / "a/model.keras")
+    saved = keras.saving.load_model(path, compile=False)
+    warm = training.Recipe(**{**TINY, "init_from": path, "reinit": "conv1", "conv1_init": 0.01})
+    start = training.build_model(warm, saved.output_shape[-1])
+    for var, want in zip(start.weights, saved.get_weights(), strict=True):
+        if "/conv1/" in f"/{var.path}":
+            continue
+        np.testing.assert_array_equal(var.numpy(), want, err_msg=var.path)
+    kernel, bias = start.get_layer("conv1").get_weights()
+    np.testing.assert_array_equal(bias, 0.0)  # a fresh bias, not the trained one
+    assert np.any(saved.get_layer("conv1").get_weights()[1] != 0)
+    # a fresh He-normal draw (std sqrt(2 / fan_in), truncated) times conv1_init
+    he = np.sqrt(2.0 / np.prod(kernel.shape[:3]))
+    assert 0.7 * 0.01 * he < kernel.std() < 1.1 * 0.01 * he
+    # two layers, spaces allowed
+    two = training.build_model(
+        training.Recipe(**{**warm.__dict__, "reinit": "conv1, predictions"}), 5
+    )
+    assert not np.array_equal(
+        two.get_layer("predictions").get_weights()[0],
+        saved.get_layer("predictions").get_weights()[0],
+    )
+
+
+@pytest.mark.parametrize(
+    "over, err, match",
+    [
+        ({"reinit": "conv1"}, ValueError, r"reinit='conv1' needs init_from"),
+        (
+            {"reinit": "conv9", "init_from": "x"},
+            ValueError,
+            r"layers \['conv9'\] that this network",
+        ),
+        (
+            {"reinit": ["conv1"]},
+            TypeError,
+            "reinit must be a str of comma-separated layer names, got list",
+        ),
+    ],
+)
+def test_bad_reinit(over, err, match):
+    with pytest.raises(err, match=match):
+        training.build_model(training.Recipe(**{**TINY, **over}), 5)
+
+
+def test_reinit_flag_reaches_the_recipe():
+    from zfkeras import train
+
+    assert train.parse_args([]).reinit == ""
+    assert train.parse_args(["--reinit", "conv1"]).reinit == "conv1"

@@ -59,9 +59,14 @@ HELP = {
     "none); not in the paper.",
     "blur": "Probability of blurring a training image with a 5-tap binomial filter; not in the "
     "paper.",
+    "blur_passes": "Times the blur filter is applied to an image chosen by --blur (2 is a 9-tap "
+    "binomial): a softer image leaves the first layer fewer pixel-sharp edges to fit.",
     "init_from": "Path of a finished run's model.keras to start from instead of a random "
     "initialization: a warm restart with a fresh optimizer and learning-rate schedule (Loshchilov "
     "& Hutter 2017); the bundle lists the commands of both runs. Not in the paper.",
+    "reinit": "Comma-separated layers that do not take --init-from's weights but start from a "
+    "fresh initialization (conv1 at --conv1-init), e.g. 'conv1': a trained network learns a new "
+    "first layer. Not in the paper.",
 }
 
 

@@ -22,10 +22,13 @@ two CPU cores. Each run trains through :func:`zfkeras.training.train` in its own
 ``run_dir/<arch>-seed<seed>``: a stopped command resumes from the last completed epoch, and a
 finished run is loaded, not trained again.
 
-Python: :func:`run_study`, :func:`load_study`, :func:`summarize`, :func:`verdict`. Command line
-(the shipped ``data/architecture-cifar10.npz``)::
+Python: :func:`run_study`, :func:`load_study`, :func:`summarize`,
+:func:`verdict`. Command line (the shipped ``data/architecture-cifar10.npz`` lists its own)::
 
     python -m zfkeras.experiments.architecture --out data/architecture-cifar10.npz
+    # more seeds, without training the ones already in the file:
+    python -m zfkeras.experiments.architecture --seeds 3 --add-to data/architecture-cifar10.npz \
+        --out data/architecture-cifar10.npz
 """
 
 from __future__ import annotations
@@ -154,12 +157,15 @@ def run_study(
 
 def save_study(study: dict, path: str | Path, command: str) -> None:
     """Write :func:`run_study`'s result as a small ``.npz``: ``<run>/conv1_kernel`` (float32)
-    per run, the rest (recipe, numbers, ``command``) as JSON in ``info``."""
+    per run, the rest (recipe, numbers) as JSON in ``info``, with ``commands`` (those of a
+    merged study, then ``command``) and ``command`` (all of them joined by ``&&``)."""
     arrays = {
         f"{k}/conv1_kernel": np.asarray(r["conv1_kernel"], np.float32)
         for k, r in study["runs"].items()
     }
-    info = {k: v for k, v in study.items() if k != "runs"} | {"command": command}
+    info = {k: v for k, v in study.items() if k != "runs"}
+    info["commands"] = list(study.get("commands") or []) + [command]
+    info["command"] = " && ".join(info["commands"])  # one line that reproduces the file
     info["runs"] = {
         k: {a: v for a, v in r.items() if a != "conv1_kernel"} for k, r in study["runs"].items()
     }
@@ -174,6 +180,31 @@ def load_study(path: str | Path) -> dict:
         for k, r in info["runs"].items():
             r["conv1_kernel"] = z[f"{k}/conv1_kernel"]
     return info
+
+
+def _merge_studies(first: dict, second: dict) -> dict:
+    """One study from two with the same budget and measurements: the runs of both, and the
+    commands of both (``"commands"``: every command that wrote a part, in order). This is how
+    seeds are added to a shipped study without training its runs again.
+
+    Raises:
+        ValueError: the studies differ in recipe, ``eval_size`` or ``probes`` (the message
+            names the fields), or both hold a run of the same name.
+    """
+    differ = [k for k in ("recipe", "eval_size", "probes") if first.get(k) != second.get(k)]
+    if differ:
+        raise ValueError(f"the studies were not measured alike: they differ in {differ}")
+    both = sorted(set(first["runs"]) & set(second["runs"]))
+    if both:
+        raise ValueError(f"both studies hold the runs {both}; merge studies of different seeds")
+    commands = [
+        c
+        for study in (first, second)
+        for c in (study.get("commands") or ([study["command"]] if "command" in study else []))
+    ]
+    merged = {k: v for k, v in first.items() if k not in ("runs", "command", "commands")}
+    merged["runs"] = {**first["runs"], **second["runs"]}
+    return merged | {"commands": commands}
 
 
 def summarize(study: dict, metrics=METRICS) -> dict:
@@ -232,9 +263,18 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--train-size", type=int, default=None)
     p.add_argument("--verbose", type=int, default=2)
+    p.add_argument(
+        "--add-to",
+        default=None,
+        metavar="PATH",
+        help="A study written by this command: train only --seeds and write the union of both "
+        "studies to --out (the file lists both commands).",
+    )
     args = p.parse_args(argv)
     over = {k: v for k, v in (("epochs", args.epochs), ("train_size", args.train_size)) if v}
     study = run_study(budget(**over), args.run_dir, seeds=args.seeds, verbose=args.verbose)
+    if args.add_to:
+        study = _merge_studies(load_study(args.add_to), study)
     used = sys.argv[1:] if argv is None else argv
     save_study(study, args.out, "python -m zfkeras.experiments.architecture " + " ".join(used))
     for arch, s in summarize(study).items():

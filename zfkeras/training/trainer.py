@@ -12,9 +12,11 @@ recipe therefore starts conv1 at ``conv1_init`` (0.01) times its He-normal draw 
 ``conv1_lr`` (10) times faster (:class:`zfkeras.training.LayerwiseSGD`, Caffe's ``lr_mult``), so
 that what conv1 holds after training is what the data taught it; the paper initialized every
 weight at 1e-2 and trained for 70 epochs. The synthetic worlds add photometric augmentation
-(``colour_jitter``, ``noise``, ``blur``; :func:`zfkeras.data.photometric_batch`). A run can
-also start from a finished run's weights (``init_from``) for a second, shorter cosine cycle: a
-warm restart (Loshchilov & Hutter 2017).
+(``colour_jitter``, ``noise``, ``blur`` with ``blur_passes``;
+:func:`zfkeras.data.photometric_batch`). A run can also start from a finished run's weights
+(``init_from``) for a second, shorter cosine cycle: a warm restart (Loshchilov & Hutter 2017),
+with the layers named in ``reinit`` starting afresh, so that a network trained by an older
+recipe learns a new first layer without training the rest from scratch.
 :func:`zfkeras.experiments.diagnostics.spectral_concentration` measures the result.
 
 A run survives interruption: every epoch backs up the weights, the optimizer state (with its
@@ -85,7 +87,9 @@ class Recipe:
     colour_jitter: float = 0.0
     noise: float = 0.0
     blur: float = 0.0
+    blur_passes: int = 1
     init_from: str | None = None
+    reinit: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -151,7 +155,10 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
 
     def train_map(x, y):
         x = zdata.augment_batch(x, mean, size, scale)
-        return zdata.photometric_batch(x, recipe.colour_jitter, recipe.noise, recipe.blur), y
+        x = zdata.photometric_batch(
+            x, recipe.colour_jitter, recipe.noise, recipe.blur, blur_passes=recipe.blur_passes
+        )
+        return x, y
 
     def test_map(x, y):
         return zdata.centre_crop(zdata.normalize(x, mean), size, scale), y
@@ -176,11 +183,16 @@ def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
     """The model a recipe trains (``zfnet`` or ``alexnet`` at the recipe's size), with the
     paper's filter renormalization (RMS radius 0.1) unless ``recipe.renorm`` is False. It starts
     from He-normal weights with conv1 scaled by ``recipe.conv1_init``, or, when
-    ``recipe.init_from`` names a finished run's ``model.keras``, from that run's weights.
+    ``recipe.init_from`` names a finished run's ``model.keras``, from that run's weights; the
+    layers named in ``recipe.reinit`` (comma-separated, e.g. ``"conv1"``) then keep their fresh
+    initialization (conv1 at ``conv1_init``), so that a trained network can learn a new first
+    layer under this recipe.
 
     Raises:
-        ValueError: an unknown ``recipe.arch``, ``conv1_init`` not > 0, or an ``init_from``
-            that is missing or holds a network of other shapes.
+        ValueError: an unknown ``recipe.arch``, ``conv1_init`` not > 0, an ``init_from``
+            that is missing or holds a network of other shapes, or a ``reinit`` without
+            ``init_from`` or naming a layer the network lacks.
+        TypeError: ``reinit`` is not a str.
     """
     builders = {"zfnet": models.zfnet, "alexnet": models.alexnet}
     if recipe.arch not in builders:
@@ -196,12 +208,45 @@ def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
         renorm_radius=0.1 if recipe.renorm else None,
         name=f"{recipe.arch}_{recipe.dataset}",
     )
-    if recipe.init_from is not None:  # a warm restart: every weight from a finished run
-        model.set_weights(_weights_from(recipe.init_from, model))
-    elif recipe.conv1_init != 1.0:  # conv1 starts at conv1_init times its He-normal draw
-        conv1 = model.get_layer("conv1")
+    reinit = _reinit_layers(recipe, model)
+    if recipe.init_from is not None:  # a warm restart: the finished run's weights ...
+        weights = _weights_from(recipe.init_from, model)
+        for var, value in zip(model.weights, weights):
+            if _owner(var) not in reinit:  # ... except in the layers named by reinit
+                var.assign(value)
+    if recipe.conv1_init != 1.0 and (recipe.init_from is None or "conv1" in reinit):
+        conv1 = model.get_layer("conv1")  # conv1 starts at conv1_init times its He-normal draw
         conv1.kernel.assign(conv1.kernel * recipe.conv1_init)
     return model
+
+
+def _owner(variable) -> str:
+    """The name of the layer a weight belongs to (``conv1`` for ``zfnet/conv1/kernel``)."""
+    parts = variable.path.split("/")
+    return parts[-2] if len(parts) > 1 else ""
+
+
+def _reinit_layers(recipe: Recipe, model: keras.Model) -> set:
+    """The layer names of ``recipe.reinit`` (comma-separated), checked against ``model``."""
+    if not isinstance(recipe.reinit, str):
+        raise TypeError(
+            f"reinit must be a str of comma-separated layer names, got "
+            f"{type(recipe.reinit).__name__}"
+        )
+    names = {n.strip() for n in recipe.reinit.split(",") if n.strip()}
+    if names and recipe.init_from is None:
+        raise ValueError(
+            f"reinit={recipe.reinit!r} needs init_from: it names the layers that do not take "
+            "the finished run's weights"
+        )
+    weighted = {layer.name for layer in model.layers if layer.weights}
+    unknown = sorted(names - weighted)
+    if unknown:
+        raise ValueError(
+            f"reinit names layers {unknown} that this network does not have (layers with "
+            f"weights: {sorted(weighted)})"
+        )
+    return names
 
 
 def _weights_from(path, model: keras.Model) -> list:
@@ -334,7 +379,7 @@ def evaluate(
     size = int(model.input.shape[1])
     correct = 0
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)  # plain TF ops: nothing to convert
     def predict(x):
         xb = zdata.normalize(x, mean)
         if ten_crop:
@@ -366,8 +411,10 @@ def train(
     Writes ``out_dir/checkpoint.keras`` and ``out_dir/history.json`` (after every epoch; each
     history row has the epoch's ``lr`` and optimizer ``iterations``), and the bundle
     ``out_dir/model.keras`` + ``out_dir/model.json`` (recipe, per-pixel mean, class names,
-    measured single- and 10-crop test accuracy, full history, the command that reproduces it),
-    which :func:`zfkeras.pretrained` reads. While it trains, ``out_dir/backup`` holds the last
+    measured single- and 10-crop test accuracy, full history, the command that reproduces it;
+    for a warm restart also ``commands``, every command from the first run on, and ``stages``,
+    one row per run with its command, epochs, training seconds and test accuracy), which
+    :func:`zfkeras.pretrained` reads. While it trains, ``out_dir/backup`` holds the last
     completed epoch (see :class:`Backup`); if it is there, training resumes from it, with the
     optimizer state and learning-rate schedule where they stopped and the earlier epochs kept in
     the history. Once the run has finished, the same call again returns the bundle in
@@ -460,11 +507,14 @@ def train(
         "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
         "commands": _commands_before(recipe.init_from)
         + [command or "python -m zfkeras.train " + " ".join(sys.argv[1:])],
+        "stages": [],
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
     }
+    this = {k: info[k] for k in ("command", "train_seconds", "test_accuracy")}
+    info["stages"] = _stages_before(recipe.init_from) + [{**this, "epochs": recipe.epochs}]
     # an uncompiled copy: no optimizer state saved
-    clean = build_model(replace(recipe, init_from=None), len(names))
+    clean = build_model(replace(recipe, init_from=None, reinit=""), len(names))
     clean.set_weights(model.get_weights())
     atomic_write(out / "model.keras", clean.save)
     atomic_write(out / "model.json", lambda p: p.write_text(json.dumps(info)))
@@ -498,6 +548,21 @@ def _commands_before(init_from) -> list:
         return []
     before = json.loads(info.read_text())
     return list(before.get("commands") or [before["command"]])
+
+
+def _stages_before(init_from) -> list:
+    """One row per run that led to ``init_from`` (``command``, ``epochs``, ``train_seconds``,
+    ``test_accuracy``), read from the ``model.json`` beside it."""
+    if init_from is None:
+        return []
+    path = Path(init_from).with_suffix(".json")
+    if not path.is_file():
+        return []
+    before = json.loads(path.read_text())
+    if before.get("stages"):
+        return list(before["stages"])
+    keys = ("command", "train_seconds", "test_accuracy")
+    return [{**{k: before.get(k) for k in keys}, "epochs": before["recipe"]["epochs"]}]
 
 
 def steps_for(n_images: int, batch_size: int) -> int:
