@@ -234,6 +234,7 @@ def test_init_from_starts_at_a_finished_runs_weights_and_lists_both_commands(tmp
     assert info["stages"][0]["train_seconds"] == first_info["train_seconds"]
     assert info["stages"][0]["test_accuracy"] == first_info["test_accuracy"]
     assert [st["epochs"] for st in info["stages"]] == [1, 1]
+    assert [st["lr"] for st in info["stages"]] == [TINY["lr"]] * 2
     assert info["stages"][1]["train_seconds"] == info["train_seconds"]
     assert info["recipe"]["init_from"] == str(tmp_path / "a/model.keras")
     fresh = training.Recipe(**TINY)

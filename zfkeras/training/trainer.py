@@ -413,7 +413,8 @@ def train(
     ``out_dir/model.keras`` + ``out_dir/model.json`` (recipe, per-pixel mean, class names,
     measured single- and 10-crop test accuracy, full history, the command that reproduces it;
     for a warm restart also ``commands``, every command from the first run on, and ``stages``,
-    one row per run with its command, epochs, training seconds and test accuracy), which
+    one row per run with its command, epochs, peak learning rate, re-initialized layers,
+    training seconds and test accuracy), which
     :func:`zfkeras.pretrained` reads. While it trains, ``out_dir/backup`` holds the last
     completed epoch (see :class:`Backup`); if it is there, training resumes from it, with the
     optimizer state and learning-rate schedule where they stopped and the earlier epochs kept in
@@ -512,7 +513,8 @@ def train(
         "tensorflow": tf.__version__,
     }
     this = {k: info[k] for k in ("command", "train_seconds", "test_accuracy")}
-    info["stages"] = _stages_before(recipe.init_from) + [{**this, "epochs": recipe.epochs}]
+    this |= {"epochs": recipe.epochs, "lr": recipe.lr, "reinit": recipe.reinit}
+    info["stages"] = _stages_before(recipe.init_from) + [this]
     # an uncompiled copy: no optimizer state saved
     clean = build_model(replace(recipe, init_from=None, reinit=""), len(names))
     clean.set_weights(model.get_weights())
@@ -551,8 +553,8 @@ def _commands_before(init_from) -> list:
 
 
 def _stages_before(init_from) -> list:
-    """One row per run that led to ``init_from`` (``command``, ``epochs``, ``train_seconds``,
-    ``test_accuracy``), read from the ``model.json`` beside it."""
+    """One row per run that led to ``init_from`` (``command``, ``epochs``, ``lr``, ``reinit``,
+    ``train_seconds``, ``test_accuracy``), read from the ``model.json`` beside it."""
     if init_from is None:
         return []
     path = Path(init_from).with_suffix(".json")
@@ -561,8 +563,9 @@ def _stages_before(init_from) -> list:
     before = json.loads(path.read_text())
     if before.get("stages"):
         return list(before["stages"])
-    keys = ("command", "train_seconds", "test_accuracy")
-    return [{**{k: before.get(k) for k in keys}, "epochs": before["recipe"]["epochs"]}]
+    row = {k: before.get(k) for k in ("command", "train_seconds", "test_accuracy")}
+    rec = before["recipe"]
+    return [row | {"epochs": rec["epochs"], "lr": rec["lr"], "reinit": rec.get("reinit", "")}]
 
 
 def steps_for(n_images: int, batch_size: int) -> int:
