@@ -139,3 +139,14 @@ def test_merge_studies_adds_seeds_and_lists_both_commands(study, tmp_path):
     other = {**part(1, "b"), "probes": result["probes"] + 1}
     with pytest.raises(ValueError, match=r"differ in \['probes'\]"):
         architecture._merge_studies(part(0, "a"), other)
+
+
+def test_merge_studies_reads_a_recipe_written_before_a_field_existed(study):
+    _, _, result = study
+    old = {**result, "runs": {}, "recipe": dict(result["recipe"])}
+    del old["recipe"]["reinit"]  # as an older zfkeras wrote it
+    merged = architecture._merge_studies(old, {**result, "command": "new"})
+    assert merged["recipe"] == result["recipe"] and sorted(merged["runs"]) == sorted(result["runs"])
+    other = {**result, "recipe": {**result["recipe"], "lr": 1.0}}
+    with pytest.raises(ValueError, match=r"differ in \['recipe'\]"):
+        architecture._merge_studies(old, other)

@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -290,3 +291,19 @@ def test_first_layer_learned(name):
     assert new_recipe == (name not in OLD_RECIPE)
     if new_recipe:
         assert spectral_concentration(kernel) >= 0.6 > noise + 0.3
+
+
+@pytest.mark.shipped
+@pytest.mark.parametrize(
+    "name", ["zfnet-cifar10", "alexnet-cifar10", "zfnet-shapes", "zfnet-concepts"]
+)
+def test_make_weights_runs_every_command_of_a_bundle(name):
+    # `make weights` (tools/train_weights.sh) reproduces a bundle only if it runs each command
+    # the bundle records, in order
+    script = (Path(__file__).parents[1] / "tools" / "train_weights.sh").read_text()
+    lines = [ln.replace("$PY -m ", "python -m ") for ln in script.splitlines()]
+    info = zfkeras.pretrained(name).info
+    commands = info.get("commands") or [info["command"]]
+    where = [lines.index(c) if c in lines else None for c in commands]
+    assert None not in where, f"{name}: not in tools/train_weights.sh: {commands}"
+    assert where == sorted(where)

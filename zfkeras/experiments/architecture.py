@@ -191,7 +191,13 @@ def _merge_studies(first: dict, second: dict) -> dict:
         ValueError: the studies differ in recipe, ``eval_size`` or ``probes`` (the message
             names the fields), or both hold a run of the same name.
     """
-    differ = [k for k in ("recipe", "eval_size", "probes") if first.get(k) != second.get(k)]
+
+    def recipe(study):  # a field added since a study was written takes its default
+        return asdict(training.Recipe.from_dict(study["recipe"]))
+
+    differ = [k for k in ("eval_size", "probes") if first.get(k) != second.get(k)]
+    if recipe(first) != recipe(second):
+        differ.insert(0, "recipe")
     if differ:
         raise ValueError(f"the studies were not measured alike: they differ in {differ}")
     both = sorted(set(first["runs"]) & set(second["runs"]))
@@ -202,7 +208,7 @@ def _merge_studies(first: dict, second: dict) -> dict:
         for study in (first, second)
         for c in (study.get("commands") or ([study["command"]] if "command" in study else []))
     ]
-    merged = {k: v for k, v in first.items() if k not in ("runs", "command", "commands")}
+    merged = {k: v for k, v in second.items() if k not in ("runs", "command", "commands")}
     merged["runs"] = {**first["runs"], **second["runs"]}
     return merged | {"commands": commands}
 
