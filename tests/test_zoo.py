@@ -225,10 +225,16 @@ def test_cifar_recipes_identical():
     b = zfkeras.pretrained("alexnet-cifar10").info["recipe"]
 
     def shared(r):  # a warm restart names its own architecture's first run
-        return {k: v for k, v in r.items() if k not in ("arch", "init_from")}
+        return {k: v for k, v in r.items() if k not in ("arch", "init_from", "epochs")}
 
     assert shared(a) == shared(b)
     assert (a.get("init_from") is None) == (b.get("init_from") is None)
+    # the first runs are identical; the restarts differ only in length (zfnet 6, alexnet 5)
+    stages = [
+        zfkeras.pretrained(n).info.get("stages") for n in ("zfnet-cifar10", "alexnet-cifar10")
+    ]
+    assert stages[0][0]["epochs"] == stages[1][0]["epochs"] == 25
+    assert (a["epochs"], b["epochs"]) == (6, 5)
 
 
 @pytest.mark.shipped
