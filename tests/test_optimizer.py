@@ -100,3 +100,12 @@ def test_photometric_batch():
         zdata.photometric_batch(x, blur=2.0)
     with pytest.raises(ValueError, match="noise must be >= 0"):
         zdata.photometric_batch(x, noise=-1.0)
+
+
+def test_layer_of_names_the_layer_a_weight_belongs_to():
+    from zfkeras.training.optimizer import layer_of
+
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="conv1")], name="outer")
+    model = keras.Sequential([keras.Input((4,)), inner, keras.layers.Dense(2, name="fc")])
+    assert [layer_of(v) for v in model.weights] == ["conv1", "conv1", "fc", "fc"]
+    assert layer_of(keras.Variable(1.0, name="lonely")) == ""

@@ -12,6 +12,14 @@ from __future__ import annotations
 import keras
 
 
+def layer_of(variable) -> str:
+    """The name of the layer a weight belongs to: the last component of its path before the
+    variable name (``conv1`` for ``zfnet/conv1/kernel`` and ``outer/conv1/bias``; ``""`` for a
+    path without one)."""
+    parts = variable.path.split("/")
+    return parts[-2] if len(parts) > 1 else ""
+
+
 @keras.saving.register_keras_serializable(package="zfkeras")
 class LayerwiseSGD(keras.optimizers.SGD):
     """``keras.optimizers.SGD`` whose step for a layer's variables is multiplied by that layer's
@@ -38,8 +46,8 @@ class LayerwiseSGD(keras.optimizers.SGD):
         self._scales = None
 
     def _scale_of(self, variable) -> float:
-        parts = variable.path.split("/")
-        return self.multipliers.get(parts[-2], 1.0) if len(parts) > 1 else 1.0
+        layer = layer_of(variable)
+        return self.multipliers.get(layer, 1.0) if layer else 1.0
 
     def build(self, variables):
         super().build(variables)

@@ -45,7 +45,7 @@ import tensorflow as tf
 
 from zfkeras import data as zdata
 from zfkeras import models
-from zfkeras.training.optimizer import LayerwiseSGD
+from zfkeras.training.optimizer import LayerwiseSGD, layer_of
 from zfkeras.training.resume import (
     BACKUP,
     PARTIAL,
@@ -212,18 +212,12 @@ def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
     if recipe.init_from is not None:  # a warm restart: the finished run's weights ...
         weights = _weights_from(recipe.init_from, model)
         for var, value in zip(model.weights, weights):
-            if _owner(var) not in reinit:  # ... except in the layers named by reinit
+            if layer_of(var) not in reinit:  # ... except in the layers named by reinit
                 var.assign(value)
     if recipe.conv1_init != 1.0 and (recipe.init_from is None or "conv1" in reinit):
         conv1 = model.get_layer("conv1")  # conv1 starts at conv1_init times its He-normal draw
         conv1.kernel.assign(conv1.kernel * recipe.conv1_init)
     return model
-
-
-def _owner(variable) -> str:
-    """The name of the layer a weight belongs to (``conv1`` for ``zfnet/conv1/kernel``)."""
-    parts = variable.path.split("/")
-    return parts[-2] if len(parts) > 1 else ""
 
 
 def _reinit_layers(recipe: Recipe, model: keras.Model) -> set:
@@ -490,6 +484,11 @@ def train(
         )
     acc1 = evaluate(model, xte, yte, mean, recipe.crop_scale)
     acc10 = evaluate(model, xte, yte, mean, recipe.crop_scale, ten_crop=True)
+    command = command or "python -m zfkeras.train " + " ".join(sys.argv[1:])
+    seconds = history.rows[-1]["seconds"] if history.rows else round(time.time() - t0, 1)
+    this = {"command": command, "train_seconds": seconds, "test_accuracy": round(acc1, 4)}
+    this |= {"epochs": recipe.epochs, "lr": recipe.lr, "reinit": recipe.reinit}
+    commands_before, stages_before = _runs_before(recipe.init_from)
     info = {
         "recipe": asdict(recipe),
         "class_names": names,
@@ -498,23 +497,17 @@ def train(
         "test_accuracy_10crop": round(acc10, 4),
         "test_images": int(len(xte)),
         "train_images": int(len(xtr)),
-        "train_seconds": history.rows[-1]["seconds"]
-        if history.rows
-        else round(time.time() - t0, 1),
+        "train_seconds": seconds,
         "params": int(model.count_params()),
         "history": history.rows,
         "resumed_from_epoch": state["epoch"] if state else None,
         "steps_per_epoch": steps_per_epoch,
-        "command": command or "python -m zfkeras.train " + " ".join(sys.argv[1:]),
-        "commands": _commands_before(recipe.init_from)
-        + [command or "python -m zfkeras.train " + " ".join(sys.argv[1:])],
-        "stages": [],
+        "command": command,
+        "commands": commands_before + [command],
+        "stages": stages_before + [this],
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
     }
-    this = {k: info[k] for k in ("command", "train_seconds", "test_accuracy")}
-    this |= {"epochs": recipe.epochs, "lr": recipe.lr, "reinit": recipe.reinit}
-    info["stages"] = _stages_before(recipe.init_from) + [this]
     # an uncompiled copy: no optimizer state saved
     clean = build_model(replace(recipe, init_from=None, reinit=""), len(names))
     clean.set_weights(model.get_weights())
@@ -540,32 +533,25 @@ def _finished(out: Path, recipe: Recipe, steps_per_epoch: int | None):
     return keras.models.load_model(model_path, compile=False), info
 
 
-def _commands_before(init_from) -> list:
-    """The commands that produced the run ``init_from`` starts from (read from the
-    ``model.json`` beside it), so that a bundle lists every command that reproduces it."""
+def _runs_before(init_from) -> tuple[list, list]:
+    """What the ``model.json`` beside ``init_from`` says of the runs that produced it, so that a
+    bundle lists every run that reproduces it: their commands, and one row per run
+    (``command``, ``epochs``, ``lr``, ``reinit``, ``train_seconds``, ``test_accuracy``).
+    ``([], [])`` for a fresh run or when there is no such file."""
     if init_from is None:
-        return []
-    info = Path(init_from).with_suffix(".json")
-    if not info.is_file():
-        return []
-    before = json.loads(info.read_text())
-    return list(before.get("commands") or [before["command"]])
-
-
-def _stages_before(init_from) -> list:
-    """One row per run that led to ``init_from`` (``command``, ``epochs``, ``lr``, ``reinit``,
-    ``train_seconds``, ``test_accuracy``), read from the ``model.json`` beside it."""
-    if init_from is None:
-        return []
+        return [], []
     path = Path(init_from).with_suffix(".json")
     if not path.is_file():
-        return []
+        return [], []
     before = json.loads(path.read_text())
+    commands = list(before.get("commands") or [before["command"]])
     if before.get("stages"):
-        return list(before["stages"])
+        return commands, list(before["stages"])
     row = {k: before.get(k) for k in ("command", "train_seconds", "test_accuracy")}
     rec = before["recipe"]
-    return [row | {"epochs": rec["epochs"], "lr": rec["lr"], "reinit": rec.get("reinit", "")}]
+    return commands, [
+        row | {"epochs": rec["epochs"], "lr": rec["lr"], "reinit": rec.get("reinit", "")}
+    ]
 
 
 def steps_for(n_images: int, batch_size: int) -> int:
