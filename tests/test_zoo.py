@@ -307,3 +307,33 @@ def test_make_weights_runs_every_command_of_a_bundle(name):
     where = [lines.index(c) if c in lines else None for c in commands]
     assert None not in where, f"{name}: not in tools/train_weights.sh: {commands}"
     assert where == sorted(where)
+
+
+def _stored_recipe(name):
+    path = config.shipped_dir() / name
+    if name.endswith(".json"):
+        return json.loads(path.read_text())["recipe"]
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["info"]))["recipe"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "transfer-cifar10.json",
+        "ablation-shapes.json",
+        "ablation-converged-shapes.json",
+        "architecture-cifar10.npz",
+        "dead-filters-shapes.npz",
+    ],
+)
+def test_experiment_files_were_made_with_todays_recipe(name):
+    # a file made before a Recipe field existed would be read back with that field's default
+    # (Recipe.from_dict), so its command would no longer reproduce it: every field must be
+    # written, and the first-layer recipe of issue 17 (conv1 at 1% of He-normal, 10x lr) used
+    from dataclasses import fields
+
+    stored = _stored_recipe(name)
+    missing = sorted({f.name for f in fields(training.Recipe)} - set(stored))
+    assert not missing, f"{name} was made before the recipe had {missing}; rerun its command"
+    assert (stored["conv1_init"], stored["conv1_lr"]) == (0.01, 10.0)
