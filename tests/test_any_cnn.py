@@ -6,6 +6,9 @@ receptive fields against the support of an input gradient; ``guided`` projection
 hand-written network whose ReLUs override their gradient with ``tf.custom_gradient``.
 """
 
+import re
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -66,8 +69,19 @@ def test_activations_gradcam_filters_occlusion(built, arch):
     finite(guided_gradcam(model, X[:2], class_index=3), (2, SIZE, SIZE, 3))
     out = zfkeras.activation_model(model, [layer])(X[:2])[layer]
     finite(out, (2, *model.get_layer(layer).output.shape[1:]))
-    pats = zfkeras.visualize_filters(model, layer, channels=[0, 1], steps=2, verbose=0)
+    channels = [0, 1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pats = zfkeras.visualize_filters(model, layer, channels=channels, steps=2, verbose=0)
     finite(pats, (2, SIZE, SIZE, 3))
+    # a channel of a random network can have no gradient at all; the method says so, and what
+    # it returns for that channel is one flat grey image
+    for w in caught:
+        assert issubclass(w.category, RuntimeWarning), w
+        dead = re.search(r"channels \[([\d, ]+)\] had a zero", str(w.message))
+        assert dead, w.message
+        for c in map(int, dead.group(1).split(",")):
+            assert np.ptp(pats[channels.index(c)]) == 0
     occ = zfkeras.occlusion_sensitivity(model, X[:1], patch_size=16, stride=16)
     finite(occ.probability, (1, 2, 2))
 
