@@ -8,6 +8,7 @@ import pytest
 
 import zfkeras
 from zfkeras import config, data, training
+from zfkeras.experiments import architecture, renorm
 from zfkeras.models import zoo
 
 
@@ -309,31 +310,27 @@ def test_make_weights_runs_every_command_of_a_bundle(name):
     assert where == sorted(where)
 
 
-def _stored_recipe(name):
-    path = config.shipped_dir() / name
-    if name.endswith(".json"):
-        return json.loads(path.read_text())["recipe"]
-    with np.load(path, allow_pickle=False) as z:
-        return json.loads(str(z["info"]))["recipe"]
+def _read_json(path):
+    return json.loads(path.read_text())
 
 
 @pytest.mark.parametrize(
-    "name",
+    "name, read",
     [
-        "transfer-cifar10.json",
-        "ablation-shapes.json",
-        "ablation-converged-shapes.json",
-        "architecture-cifar10.npz",
-        "dead-filters-shapes.npz",
+        ("transfer-cifar10.json", _read_json),
+        ("ablation-shapes.json", _read_json),
+        ("ablation-converged-shapes.json", _read_json),
+        ("architecture-cifar10.npz", architecture.load_study),
+        ("dead-filters-shapes.npz", renorm.load_runs),
     ],
 )
-def test_experiment_files_were_made_with_todays_recipe(name):
+def test_experiment_files_were_made_with_todays_recipe(name, read):
     # a file made before a Recipe field existed would be read back with that field's default
     # (Recipe.from_dict), so its command would no longer reproduce it: every field must be
     # written, and the first-layer recipe of issue 17 (conv1 at 1% of He-normal, 10x lr) used
     from dataclasses import fields
 
-    stored = _stored_recipe(name)
+    stored = read(config.shipped_file(name))["recipe"]
     missing = sorted({f.name for f in fields(training.Recipe)} - set(stored))
     assert not missing, f"{name} was made before the recipe had {missing}; rerun its command"
     assert (stored["conv1_init"], stored["conv1_lr"]) == (0.01, 10.0)

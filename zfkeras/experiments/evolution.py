@@ -219,6 +219,8 @@ def load_trace(path: str | Path) -> dict | None:
 
 
 def snapshot_layers(snapshots: dict) -> list[str]:
+    """The layers whose units the snapshots follow (``conv1_kernel``, the first layer's weights
+    kept beside them, is not one), in the order they were recorded."""
     first = next(iter(snapshots.values()))
     return [n for n in first if n != "conv1_kernel"]
 

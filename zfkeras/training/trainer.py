@@ -485,9 +485,6 @@ def train(
     acc1 = evaluate(model, xte, yte, mean, recipe.crop_scale)
     acc10 = evaluate(model, xte, yte, mean, recipe.crop_scale, ten_crop=True)
     command = command or "python -m zfkeras.train " + " ".join(sys.argv[1:])
-    seconds = history.rows[-1]["seconds"] if history.rows else round(time.time() - t0, 1)
-    this = {"command": command, "train_seconds": seconds, "test_accuracy": round(acc1, 4)}
-    this |= {"epochs": recipe.epochs, "lr": recipe.lr, "reinit": recipe.reinit}
     commands_before, stages_before = _runs_before(recipe.init_from)
     info = {
         "recipe": asdict(recipe),
@@ -497,17 +494,19 @@ def train(
         "test_accuracy_10crop": round(acc10, 4),
         "test_images": int(len(xte)),
         "train_images": int(len(xtr)),
-        "train_seconds": seconds,
+        "train_seconds": history.rows[-1]["seconds"]
+        if history.rows
+        else round(time.time() - t0, 1),
         "params": int(model.count_params()),
         "history": history.rows,
         "resumed_from_epoch": state["epoch"] if state else None,
         "steps_per_epoch": steps_per_epoch,
         "command": command,
         "commands": commands_before + [command],
-        "stages": stages_before + [this],
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
     }
+    info["stages"] = stages_before + [_stage(info)]
     # an uncompiled copy: no optimizer state saved
     clean = build_model(replace(recipe, init_from=None, reinit=""), len(names))
     clean.set_weights(model.get_weights())
@@ -545,13 +544,15 @@ def _runs_before(init_from) -> tuple[list, list]:
         return [], []
     before = json.loads(path.read_text())
     commands = list(before.get("commands") or [before["command"]])
-    if before.get("stages"):
-        return commands, list(before["stages"])
-    row = {k: before.get(k) for k in ("command", "train_seconds", "test_accuracy")}
-    rec = before["recipe"]
-    return commands, [
-        row | {"epochs": rec["epochs"], "lr": rec["lr"], "reinit": rec.get("reinit", "")}
-    ]
+    return commands, list(before.get("stages") or [_stage(before)])
+
+
+def _stage(info: dict) -> dict:
+    """A run's row in a bundle's ``stages``, from its ``model.json`` (``info``): its command,
+    epochs, learning rate, re-initialized layers, training seconds and test accuracy."""
+    rec = info["recipe"]
+    row = {k: info.get(k) for k in ("command", "train_seconds", "test_accuracy")}
+    return row | {"epochs": rec["epochs"], "lr": rec["lr"], "reinit": rec.get("reinit", "")}
 
 
 def steps_for(n_images: int, batch_size: int) -> int:
