@@ -11,7 +11,7 @@ def channel_sparsity(acts):
 
 def pre_activation(model, images, layer):
     conv = model.get_layer(layer)
-    inputs = keras.Model(model.inputs, conv.input)(images)
+    inputs = keras.Model(model.input, conv.input)(images)
     z = keras.ops.conv(inputs, conv.kernel, strides=conv.strides, padding=conv.padding)
     return keras.ops.convert_to_numpy(z + conv.bias)
 
@@ -26,7 +26,7 @@ def pooled_sparsity():
 
 
 def _after_relu(model, images, layer):
-    return keras.Model(model.inputs, model.get_layer(layer).output)(images)
+    return keras.Model(model.input, model.get_layer(layer).output)(images)
 
 
 def _without_bias(model, images, layer):
@@ -37,7 +37,7 @@ def _without_bias(model, images, layer):
 
 def _flipped_kernel(model, images, layer):
     conv = model.get_layer(layer)
-    inputs = keras.Model(model.inputs, conv.input)(images)
+    inputs = keras.Model(model.input, conv.input)(images)
     z = keras.ops.conv(inputs, keras.ops.flip(conv.kernel, axis=(0, 1)), padding="valid")
     return keras.ops.convert_to_numpy(z + conv.bias)
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 def _gradient(model, images, layer, class_index, logits=True):
     last = model.layers[-1]  # a Dense layer with the softmax inside it
-    split = keras.Model(model.inputs, [model.get_layer(layer).output, last.input])
+    split = keras.Model(model.input, [model.get_layer(layer).output, last.input])
     with tf.GradientTape() as tape:
         maps, features = split(images)
         scores = features @ last.kernel + last.bias  # the scores before the softmax

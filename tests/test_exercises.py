@@ -90,12 +90,34 @@ def test_rejects_every_planted_mistake(exercise_id, k, capsys):
     assert "not yet" in out and "hint:" in out and "checker error" not in out
 
 
+NUMBERS = [i for i in IDS if isinstance(SOLUTIONS[i], (int, float))]
+
+
+@pytest.mark.parametrize("exercise_id", [*NUMBERS, "07.2"])
+def test_a_miss_never_prints_the_answer(exercise_id, capsys):
+    answer = SOLUTIONS[exercise_id]
+    shown = (
+        [f"{answer:.6g}", f"{answer:.5g}", f"{answer:.3g}", f"{answer:,}"]
+        if exercise_id in NUMBERS
+        else ["backprop", "guided"]
+    )
+    for wrong in MISTAKES[exercise_id]:
+        ex.check(exercise_id, wrong)
+        ex.check(exercise_id, wrong)
+        out = capsys.readouterr().out
+        if exercise_id == "07.2":
+            out = out.split("the idea:")[0]  # the idea may name the modes once
+            out = out.replace(repr(wrong) if isinstance(wrong, str) else "", "")
+        leaked = [text for text in shown if text in out]
+        assert not leaked, f"{exercise_id}: {leaked} in {out!r}"
+
+
 def _any_unit_exceeds(iou, threshold):
     return int(np.sum((iou > threshold).any(axis=0)))
 
 
 def _one_position(model, images, layer, class_index):
-    split = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
+    split = keras.Model(model.input, [model.get_layer(layer).output, model.output])
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -105,7 +127,7 @@ def _one_position(model, images, layer, class_index):
 
 
 def _softmax_mean(model, images, layer, class_index):
-    split = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
+    split = keras.Model(model.input, [model.get_layer(layer).output, model.output])
     import tensorflow as tf
 
     with tf.GradientTape() as tape:

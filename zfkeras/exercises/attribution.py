@@ -177,7 +177,7 @@ def _(answer):
 )
 def _(answer):
     spots = [top for top in range(32) if top + 12 <= 32 and top % 5 == 0]
-    return close_number(answer, len(spots) ** 2, atol=0.5, what="forward passes")
+    return close_number(answer, len(spots) ** 2, atol=0.5, what="forward passes", reveal=False)
 
 
 @exercise(
@@ -193,7 +193,9 @@ def _(answer):
         e = np.exp(np.asarray(logits, dtype=np.float64) - max(logits))
         return e[0] / e.sum()
 
-    return close_number(answer, p0([12, 0, 0]) - p0([10, 0, 0]), rtol=0.02, what="drop")
+    return close_number(
+        answer, p0([12, 0, 0]) - p0([10, 0, 0]), rtol=0.02, what="drop", reveal=False
+    )
 
 
 # --- 11 · trust the deconvnet (sanity checks) ----------------------------------------------

@@ -47,12 +47,20 @@ def number(answer: object, what: str = "the answer") -> float:
 
 
 def close_number(
-    answer: object, expected: float, rtol: float = 1e-6, atol: float = 1e-9, what="the answer"
+    answer: object,
+    expected: float,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    what="the answer",
+    reveal: bool = True,
 ) -> tuple[bool, str]:
-    """Is ``answer`` within ``atol + rtol * |expected|`` of ``expected``?"""
+    """Is ``answer`` within ``atol + rtol * |expected|`` of ``expected``? With ``reveal`` off
+    (the answer is the number itself) a miss says only which way it is off."""
     got = number(answer, what)
     if abs(got - expected) <= atol + rtol * abs(expected):
         return True, f"{what} = {got:.6g}"
+    if not reveal:
+        return False, f"{what}: your {got:.6g} is too {'high' if got > expected else 'low'}"
     return False, f"{what}: expected {expected:.6g}, got {got:.6g} (off by {got - expected:+.3g})"
 
 

@@ -60,7 +60,9 @@ def _(answer):
 def _(answer):
     layer = keras.layers.Conv2D(128, 5)
     layer.build((None, None, None, 48))
-    return close_number(answer, layer.count_params(), rtol=0, atol=0.5, what="parameters")
+    return close_number(
+        answer, layer.count_params(), rtol=0, atol=0.5, what="parameters", reveal=False
+    )
 
 
 def _side_after(stack, side: int) -> int:
@@ -239,7 +241,9 @@ def _(answer):
 def _(answer):
     x = np.maximum(rng(seed=0).normal(size=(1, 8, 8, 4)) - 0.5, 0)
     pooled = layer_pool(x)
-    return close_number(answer, float(np.mean(pooled == 0)), atol=0.005, what="share of zeros")
+    return close_number(
+        answer, float(np.mean(pooled == 0)), atol=0.005, what="share of zeros", reveal=False
+    )
 
 
 def layer_pool(x: np.ndarray) -> np.ndarray:

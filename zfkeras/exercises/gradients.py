@@ -100,10 +100,10 @@ def _(answer):
             "ReLU, but its projection still depends on the image through the pooling switches "
             "and the activation you project"
         )
-    missing, extra = sorted(reads - got), sorted(got - reads)
+    extra, missing = len(got - reads), len(reads - got)
     return False, (
-        f"with the same grad and two different x, the modes whose output changes are "
-        f"{sorted(reads)}; missing {missing}, not reading x {extra}"
+        f"with the same grad and two different x, {extra} mode(s) of your set give the same "
+        f"output, and your set leaves out {missing} mode(s) whose output changes"
     )
 
 

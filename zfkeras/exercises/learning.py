@@ -172,7 +172,7 @@ def _(answer):
         layer = keras.layers.Conv2D(96, kernel, strides=stride)
         side = layer.compute_output_shape((1, 224 + 2 * pad, 224 + 2 * pad, 3))[1]
         cost.append(side * side * kernel * kernel * 3 * 96)
-    return close_number(answer, cost[0] / cost[1], rtol=0.005, what="cost ratio")
+    return close_number(answer, cost[0] / cost[1], rtol=0.005, what="cost ratio", reveal=False)
 
 
 # --- 16 · ablation and generalization ------------------------------------------------------
@@ -243,4 +243,4 @@ def _(answer):
         layer = keras.layers.Dense(4096, kernel_initializer="zeros")
         layer.build((None, inputs))
         total += layer.count_params()
-    return close_number(answer, total, rtol=0, atol=0.5, what="parameters")
+    return close_number(answer, total, rtol=0, atol=0.5, what="parameters", reveal=False)

@@ -89,7 +89,7 @@ def _(answer):
         )
 
     share = float(np.mean(pool(x[:8, :8]) != pool(x[:8, 1:])))
-    return close_number(answer, share, atol=0.01, what="share changed")
+    return close_number(answer, share, atol=0.01, what="share changed", reveal=False)
 
 
 # --- 15 · correspondence -------------------------------------------------------------------
@@ -151,4 +151,4 @@ def _(answer):
 )
 def _(answer):
     signs = rng(seed=153).choice([-1.0, 1.0], size=(5, 20000))
-    return close_number(answer, consistency_reference(signs), atol=0.02, what="Delta")
+    return close_number(answer, consistency_reference(signs), atol=0.02, what="Delta", reveal=False)
