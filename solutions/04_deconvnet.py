@@ -1,6 +1,7 @@
 """Solutions to chapter 04's exercises (switches, unpooling, the filtering step), and the
 mistakes they catch."""
 
+import keras
 import numpy as np
 
 
@@ -81,6 +82,11 @@ def _switches_by_height(x, size, stride):
     return values, rows * x.shape[0] + cols
 
 
+def _library(maps, kernel):
+    out = keras.ops.conv_transpose(maps[None], kernel, strides=1, padding="valid")
+    return keras.ops.convert_to_numpy(out)[0]
+
+
 ANSWERS = {"04.1": unpool, "04.2": max_pool_with_switches, "04.3": deconv_filter}
 
 MISTAKES = {
@@ -98,5 +104,6 @@ MISTAKES = {
         lambda maps, kernel: _correlate_full(maps, kernel.transpose(0, 1, 3, 2)),  # not flipped
         lambda maps, kernel: _correlate_full(maps, kernel[::-1].transpose(0, 1, 3, 2)),  # rows
         lambda maps, kernel: _correlate_full(maps, kernel.transpose(1, 0, 3, 2)),  # transposed
+        _library,  # Keras' transposed convolution: the flip left to the library
     ],
 }

@@ -110,6 +110,21 @@ def function(answer: object, signature: str) -> callable:
     return call
 
 
+def names_used(answer: object) -> set[str]:
+    """The global and attribute names a function's code refers to, nested functions and
+    comprehensions included (empty for what has no Python code)."""
+    code = getattr(answer, "__code__", None)
+    if code is None and callable(answer):  # an object with a __call__ method
+        code = getattr(type(answer).__call__, "__code__", None)
+    stack, found = [code], set()
+    while stack:
+        code = stack.pop()
+        if code is not None:
+            found.update(code.co_names)
+            stack.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    return found
+
+
 def each_case(cases, compare) -> tuple[bool, str]:
     """Run ``compare(case)`` over ``cases``; the first failure is reported with its case."""
     message = ""

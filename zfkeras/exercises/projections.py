@@ -17,6 +17,7 @@ from zfkeras.exercises.compare import (
     close_number,
     each_case,
     function,
+    names_used,
     rng,
 )
 from zfkeras.exercises.registry import exercise
@@ -86,6 +87,11 @@ def _(answer):
     return close_array(got[1], pool_reference(x, 3, 2)[1], atol=0, rtol=0, what="switches")
 
 
+# a library convolution would do the flip for the learner
+_NOT_NUMPY = {"keras", "tf", "tensorflow", "torch", "scipy", "jax", "convolve", "conv_transpose"}
+_NOT_NUMPY |= {"conv2d_transpose", "conv", "conv2d", "convolution"}
+
+
 @exercise(
     "04.3",
     "Implement deconv_filter(maps, kernel) with NumPy: flip the filters, swap their channels",
@@ -98,6 +104,12 @@ def _(answer):
 )
 def _(answer):
     fn = function(answer, "deconv_filter(maps, kernel) -> (H + kh - 1, W + kw - 1, C_in)")
+    borrowed = sorted(names_used(answer) & _NOT_NUMPY)
+    if borrowed:
+        return False, (
+            f"your function uses {borrowed}: write the flip and the channel swap yourself with "
+            "NumPy (the point of the exercise), then compare with Keras outside the function"
+        )
 
     def compare(case):
         seed, (kh, kw) = case
