@@ -1,4 +1,5 @@
-"""Solutions to chapter 08's exercises (gradient ascent, class models, feature inversion)."""
+"""Solutions to chapter 08's exercises (gradient ascent, class models, feature inversion), and
+the mistakes they catch."""
 
 import keras
 import numpy as np
@@ -13,16 +14,17 @@ def _grad(fn, x):
     return tape.gradient(value, x).numpy()
 
 
-def ascent_step(model, image, channel, step):
-    g = _grad(lambda x: tf.reduce_mean(model(x)[..., channel]), image)
-    return image + step * g / (np.sqrt(np.mean(g**2)) + 1e-8)
+def ascent_step(model, images, channels, step):
+    g = _grad(lambda x: tf.reduce_mean(model(x)[..., channels]), images)
+    return images + step * g / (np.sqrt(np.mean(g**2)) + 1e-8)
 
 
-def class_model(model, class_index, steps=20, step=0.1):
+def class_model(model, class_index, steps=20, step=0.1, clip=True):
     x = np.zeros((1, *model.input_shape[1:]), dtype="float32")
     for _ in range(steps):
         g = _grad(lambda v: model(v)[0, class_index], x)
-        x = np.clip(x + step * g / (np.sqrt(np.mean(g**2)) + 1e-8), -1, 1).astype("float32")
+        x = (x + step * g / (np.sqrt(np.mean(g**2)) + 1e-8)).astype("float32")
+        x = np.clip(x, -1, 1) if clip else x
     return x
 
 
@@ -47,4 +49,45 @@ def invert(features, target, shape, steps=100, rate=0.05, decay=1e-4):
     return x.numpy()
 
 
+def _descend(model, class_index):
+    return class_model(model, class_index, step=-0.1)
+
+
+def _unclipped(model, class_index):
+    return class_model(model, class_index, step=0.5, clip=False)
+
+
+def _unnormalized(model, images, channels, step):
+    g = _grad(lambda x: tf.reduce_mean(model(x)[..., channels]), images)
+    return images + step * g
+
+
+def _unit_length(model, images, channels, step):
+    g = _grad(lambda x: tf.reduce_mean(model(x)[..., channels]), images)
+    return images + step * g / np.linalg.norm(g)
+
+
 ANSWERS = {"08.1": ascent_step, "08.2": class_model, "08.3": best_patch, "08.4": invert}
+
+MISTAKES = {
+    "08.1": [
+        lambda model, images, channels, step: ascent_step(model, images, channels, -step),  # down
+        _unnormalized,  # the raw gradient: the step's size follows the gradient's scale
+        _unit_length,  # divided by the norm, not the root mean square
+    ],
+    "08.2": [
+        _descend,  # down the class score
+        _unclipped,  # never clipped: the image leaves [-1, 1]
+        lambda model, class_index: np.zeros((1, *model.input_shape[1:]), "float32"),  # no step
+    ],
+    "08.3": [
+        lambda w: -w / np.linalg.norm(w),  # the least excited patch
+        lambda w: np.sign(w) / np.sqrt(w.size),  # the best patch of another norm (the largest)
+        lambda w: w / np.abs(w).max(),  # not unit norm
+    ],
+    "08.4": [
+        lambda features, target, shape: np.zeros(shape),  # the starting image
+        lambda features, target, shape: invert(features, target, shape, rate=-0.05),  # ascent
+        lambda features, target, shape: invert(features, target, shape, steps=2),  # too few steps
+    ],
+}

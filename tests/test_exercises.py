@@ -1,9 +1,11 @@
-"""The exercise checkers: each accepts its reference solution and rejects a planted mistake.
+"""The exercise checkers: each accepts its reference solution and rejects every planted mistake.
 
-The solutions live in ``solutions/NN_<name>.py``; the wrong answers below are the mistakes a
-learner makes (an off-by-one, a missing ReLU, the wrong axis, a wrong sign).
+The solutions and the mistakes live in ``solutions/NN_<name>.py`` (``ANSWERS`` and
+``MISTAKES``: at least three wrong answers per exercise, one of them the conceptual mistake the
+exercise is about, each with a comment naming the idea it embodies).
 """
 
+import ast
 import importlib
 import json
 import pathlib
@@ -14,141 +16,31 @@ from collections import Counter
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import zfkeras.exercises as ex  # noqa: E402
+from zfkeras.exercises import projections, registry  # noqa: E402
 
 
-def _solutions() -> dict:
-    answers = {}
-    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.py")):
-        answers.update(importlib.import_module(f"solutions.{path.stem}").ANSWERS)
-    return answers
+def _modules():
+    paths = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.py"))
+    return {p: importlib.import_module(f"solutions.{p.stem}") for p in paths}
 
 
-SOLUTIONS = _solutions()
+MODULES = _modules()
+SOLUTIONS = {k: v for m in MODULES.values() for k, v in m.ANSWERS.items()}
+MISTAKES = {k: v for m in MODULES.values() for k, v in m.MISTAKES.items()}
 IDS = [e.id for e in ex.catalog()]
+PLANTED = [(i, k) for i in IDS for k in range(len(MISTAKES.get(i, [])))]
 
 
-def _sol(exercise_id):
-    return SOLUTIONS[exercise_id]
-
-
-def _class_model_descends(model, c):
-    x = tf.Variable(tf.zeros((1, 12, 12, 3)))
-    for _ in range(10):
-        with tf.GradientTape() as tape:
-            score = model(x)[0, c]
-        x.assign(tf.clip_by_value(x - 0.1 * tf.sign(tape.gradient(score, x)), -1, 1))
-    return x.numpy()
-
-
-def _fool_unbounded(model, image, target, eps):
-    x = tf.constant(image)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        score = model(x)[0, target]
-    return (x + 10 * eps * tf.sign(tape.gradient(score, x))).numpy()
-
-
-class _SnapshotsOfVariable(keras.callbacks.Callback):
-    def __init__(self, layer_name):
-        super().__init__()
-        self.layer_name, self.snapshots = layer_name, []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.snapshots.append(self.model.get_layer(self.layer_name).kernel)  # no copy
-
-
-def _freeze_before(model, name):
-    names = [layer.name for layer in model.layers]
-    for k, layer in enumerate(model.layers):
-        layer.trainable = k >= names.index(name)  # the named layer stays trainable
-
-
-def _pointing_swapped(saliency, mask, tolerance):
-    r, c = np.unravel_index(np.argmax(saliency), saliency.shape)
-    rows, cols = np.nonzero(mask)
-    return bool(np.any((abs(rows - c) <= tolerance) & (abs(cols - r) <= tolerance)))
-
-
-def _pearson(a, b):
-    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
-
-
-WRONG = {
-    "01.1": lambda size, kernel, stride, pad: (size + 2 * pad - kernel) // stride,  # no + 1
-    "01.2": 5 * 5 * 96 * 256,  # no biases
-    "01.3": lambda stack: (sum(k for k, _ in stack) - len(stack) + 1, 1),  # strides ignored
-    "02.1": lambda train, images: images - train.mean(axis=(0, 1, 2)),  # per channel
-    "02.2": lambda image, size: _sol("02.2")(image[::-1], size)[:, ::-1],  # flipped up-down
-    "02.3": lambda probs, labels, k: _sol("02.3")(probs, labels, max(k - 1, 1)),  # off by one
-    "03.1": lambda acts: np.mean(acts == 0, axis=(1, 2, 3)),  # per image
-    "03.2": lambda model, names: keras.Model(
-        model.input, [model.get_layer(n).input for n in names]
-    ),  # inputs, one layer too early
-    "03.3": float(np.mean(np.maximum(np.random.default_rng(0).normal(size=256) - 0.5, 0) == 0)),
-    "04.1": lambda values, switches, shape: np.zeros(shape),
-    "04.2": lambda x, size, stride: _sol("04.2")(x, size, size),  # non-overlapping
-    "04.3": lambda maps, kernel: _sol("04.3")(maps, kernel[::-1, ::-1]),  # unflipped
-    "05.1": lambda maps, k: np.stack(
-        [
-            np.argsort(-maps[..., c].ravel())[:k] // (maps.shape[1] * maps.shape[2])
-            for c in range(maps.shape[-1])
-        ]
-    ),  # one image counted several times
-    "05.2": lambda stack, row, col: np.array(_sol("05.2")(stack, row, col)) - 1,
-    "05.3": lambda image, top, left, size: image[
-        max(top, 0) : top + size, max(left, 0) : left + size
-    ],
-    "06.1": lambda acts, q: np.quantile(acts.reshape(-1, acts.shape[-1]), q, axis=0),
-    "06.2": lambda u, c: float(np.mean([np.sum(a & b) / np.sum(a | b) for a, b in zip(u, c)])),
-    "06.3": lambda iou, threshold: int(np.sum(iou.max(axis=1) > threshold)),  # units
-    "07.1": lambda x, grad, rule: grad * (x > 0),  # the gradient for every rule
-    "07.2": "guided",
-    "07.3": lambda x, w1, w2, j: (w2[:, j] * (x @ w1 > 0)) @ w1.T,  # the plain gradient
-    "08.1": lambda model, image, channel, step: _sol("08.1")(model, image, channel, -step),
-    "08.2": _class_model_descends,
-    "08.3": lambda w: -w / np.linalg.norm(w),
-    "08.4": lambda features, target, shape: np.zeros(shape),
-    "09.1": lambda *args: 16 * _sol("09.1")(*args),  # a sum over the 8x8 map, not a mean
-    "09.2": lambda maps, weights: maps @ weights,  # no ReLU
-    "09.3": _pointing_swapped,  # row and column swapped
-    "10.1": lambda score, image, size, stride, fill: _sol("10.1")(
-        score, image[:-1, :-1], size, stride, fill
-    ),
-    "10.2": (32 // 5) ** 2,
-    "10.3": 2.0,
-    "11.1": lambda score, image, saliency, steps, fill: _sol("11.1")(
-        score, image, -saliency, steps, fill
-    ),
-    "11.2": lambda curve: float(np.mean(curve)),
-    "11.3": _pearson,
-    "12.1": lambda before, after: np.sqrt(
-        np.sum((after - before) ** 2, axis=(1, 2, 3)) / np.sum(before**2, axis=(1, 2, 3))
-    ),
-    "12.2": lambda changes, tol: next((e for e, c in enumerate(changes) if c < tol), len(changes)),
-    "12.3": _SnapshotsOfVariable,
-    "13.1": _fool_unbounded,
-    "13.2": lambda image, dx, dy, fill: np.roll(image, (dy, dx), axis=(0, 1)),
-    "13.3": 0.0,
-    "14.1": lambda kernel, radius: (
-        kernel * radius / np.sqrt(np.mean(kernel**2, axis=(0, 1, 2)))
-    ),  # every filter, small ones too
-    "14.2": lambda outputs, fraction: np.mean(outputs == 0, axis=(0, 1, 2)) > 1,
-    "14.3": 49 / 121,
-    "15.1": lambda eps: float(np.mean(np.sign(eps)[:, None] != np.sign(eps)[None])),  # i = j
-    "15.2": lambda image, row, col, size, fill: _sol("15.2")(
-        image, row + size // 2, col + size // 2, size, fill
-    ),  # corner, not centre
-    "15.3": 0.0,
-    "16.1": _freeze_before,
-    "16.2": lambda labels, per_class, seed: np.arange(per_class),
-    "16.3": 6 * 6 * 256 * 4096 + 4096 * 4096,
-}
+@pytest.fixture(autouse=True)
+def _fresh_kernel():
+    registry._forget()
+    yield
+    registry._forget()
 
 
 def test_catalog_covers_every_chapter():
@@ -162,9 +54,27 @@ def test_catalog_covers_every_chapter():
         catalog[0].title = "x"
 
 
-def test_every_exercise_has_a_solution_and_a_planted_mistake():
+def test_every_exercise_has_a_solution_and_three_mistakes():
     assert set(SOLUTIONS) == set(IDS)
-    assert set(WRONG) == set(IDS)
+    assert set(MISTAKES) == set(IDS)
+    assert all(len(MISTAKES[i]) >= 3 for i in IDS)
+
+
+def test_every_mistake_says_what_idea_it_embodies():
+    for path in MODULES:
+        tree = ast.parse(path.read_text())
+        (table,) = [
+            n.value
+            for n in tree.body
+            if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MISTAKES"
+        ]
+        lines = path.read_text().splitlines()
+        for wrongs in table.values:
+            for wrong in wrongs.elts:
+                own = lines[wrong.lineno - 1 : wrong.end_lineno]
+                after = lines[wrong.end_lineno].strip() if wrong.end_lineno < len(lines) else ""
+                said = any("  # " in line for line in own) or after.startswith("# ")
+                assert said, f"{path.name}:{wrong.lineno}: say what idea this mistake embodies"
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
@@ -173,34 +83,253 @@ def test_accepts_the_solution(exercise_id, capsys):
     assert "correct" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_rejects_a_planted_mistake(exercise_id, capsys):
-    assert ex.check(exercise_id, WRONG[exercise_id]) is False
+@pytest.mark.parametrize(("exercise_id", "k"), PLANTED, ids=[f"{i}-{k}" for i, k in PLANTED])
+def test_rejects_every_planted_mistake(exercise_id, k, capsys):
+    assert ex.check(exercise_id, MISTAKES[exercise_id][k]) is False
     out = capsys.readouterr().out
-    assert "not yet" in out and "hint:" in out
+    assert "not yet" in out and "hint:" in out and "checker error" not in out
 
 
-@pytest.mark.parametrize("exercise_id", IDS)
-def test_none_is_not_attempted(exercise_id, capsys):
-    assert ex.check(exercise_id, None) is False
-    out = capsys.readouterr().out
-    assert "not attempted" in out and out.count("\n") == 1
+NUMBERS = [i for i in IDS if isinstance(SOLUTIONS[i], (int, float))]
+
+
+@pytest.mark.parametrize("exercise_id", [*NUMBERS, "07.2"])
+def test_a_miss_never_prints_the_answer(exercise_id, capsys):
+    answer = SOLUTIONS[exercise_id]
+    shown = (
+        [f"{answer:.6g}", f"{answer:.5g}", f"{answer:.3g}", f"{answer:,}"]
+        if exercise_id in NUMBERS
+        else ["backprop", "guided"]
+    )
+    for wrong in MISTAKES[exercise_id]:
+        ex.check(exercise_id, wrong)
+        ex.check(exercise_id, wrong)
+        out = capsys.readouterr().out
+        if exercise_id == "07.2":
+            out = out.split("the idea:")[0]  # the idea may name the modes once
+            out = out.replace(repr(wrong) if isinstance(wrong, str) else "", "")
+        leaked = [text for text in shown if text in out]
+        assert not leaked, f"{exercise_id}: {leaked} in {out!r}"
+
+
+def _any_unit_exceeds(iou, threshold):
+    return int(np.sum((iou > threshold).any(axis=0)))
+
+
+def _one_position(model, images, layer, class_index):
+    split = keras.Model(model.input, [model.get_layer(layer).output, model.output])
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        maps, scores = split(images)
+        score = scores[0, class_index]
+    return tape.gradient(score, maps).numpy()[0, 2, 3]
+
+
+def _softmax_mean(model, images, layer, class_index):
+    split = keras.Model(model.input, [model.get_layer(layer).output, model.output])
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        maps, scores = split(images)
+        score = scores[0, class_index]
+    return tape.gradient(score, maps).numpy()[0].mean(axis=(0, 1))
+
+
+def _ignores_tolerance(saliency, mask, tolerance):
+    r, c = np.unravel_index(np.argmax(saliency), saliency.shape)
+    return bool(mask[r, c])
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong"),
+    [
+        ("06.3", _any_unit_exceeds),
+        ("09.1", _one_position),
+        ("09.1", _softmax_mean),
+        ("09.3", _ignores_tolerance),
+        ("15.1", lambda eps: SOLUTIONS["15.1"](np.where(eps > 0, 1.0, -1.0))),
+    ],
+)
+def test_rejects_the_mistakes_the_issue_found(exercise_id, wrong, capsys):
+    assert ex.check(exercise_id, wrong) is False
+    assert "not yet" in capsys.readouterr().out
+
+
+def test_none_is_not_attempted(capsys):
+    for exercise_id in IDS:
+        assert ex.check(exercise_id, None) is False
+        out = capsys.readouterr().out
+        assert "not attempted" in out and out.count("\n") == 1, exercise_id
+    assert all(registry._STATE.get(i) is None for i in IDS)
 
 
 def _raises(*args):
     raise RuntimeError("learner's bug")
 
 
-@pytest.mark.parametrize("garbage", ["hello", [1, 2], np.zeros((2, 3)), _raises, object(), True])
+GARBAGE = ["hello", [1, 2], np.zeros((2, 3)), _raises, object(), True, lambda *a: "hello"]
+
+
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_garbage_is_rejected_without_raising(exercise_id, garbage, capsys):
-    assert ex.check(exercise_id, garbage) is False
-    assert "not yet" in capsys.readouterr().out
+def test_garbage_is_rejected_without_raising(exercise_id, capsys):
+    for garbage in GARBAGE:
+        assert ex.check(exercise_id, garbage) is False, garbage
+        out = capsys.readouterr().out
+        assert "not yet" in out and "checker error" not in out, (garbage, out)
 
 
 def test_unknown_id_names_the_argument():
     with pytest.raises(ValueError, match="exercise_id"):
         ex.check("99.9", 1)
+    with pytest.raises(ValueError, match="exercise_id"):
+        ex.hints("1.1")
+
+
+def test_hints_are_staged(capsys):
+    where, idea = ex.hints("06.3")
+    wrong = MISTAKES["06.3"][1]
+    ex.check("06.3", wrong)
+    first = capsys.readouterr().out
+    assert "case 1 of 2" in first and "expected 2, got 3" in first  # what differs, and where
+    assert where in first and idea not in first
+    ex.check("06.3", wrong)
+    second = capsys.readouterr().out
+    assert where in second and idea in second
+
+
+FORMULA = [
+    r"\blambda\b",
+    r"\bdef \w",
+    r"\bimport \w",
+    r"\b(np|numpy|keras|tf|ops)\.",
+    r"[A-Za-z_][\w.]*[(\[]",  # a call or an index: name( or name[
+    r"[\w)\]]\s*(\*\*|//|[*@%])\s*[\w(\[]",  # products, powers, floor division
+    r"[\w)\]] [-+/] [\w(\[]",  # sums, differences, quotients written out
+    r"\w[+]\w",
+    r"[\w)\]]\s*(<=|>=|==|!=|<|>)\s*[\w(\[-]",  # comparisons
+    r"\w\s*=\s*[\w(\[-]",  # assignments and keyword arguments
+]
+
+
+def _solution_expressions(path) -> set[str]:
+    """Every compound expression of a solution module, without spaces (6 characters or more)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.expr, ast.keyword)) and not isinstance(
+            node, (ast.Name, ast.Constant, ast.Attribute)
+        ):
+            text = re.sub(r"\s", "", ast.unparse(node))
+            if len(text) >= 6:
+                found.add(text)
+    return found
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_hints_hold_no_code_or_formula(exercise_id):
+    (path,) = [p for p in MODULES if p.name.startswith(exercise_id[:2])]
+    expressions = _solution_expressions(path)
+    answer = SOLUTIONS[exercise_id]
+    for hint in ex.hints(exercise_id):
+        assert len(hint) > 30, hint
+        for pattern in FORMULA:
+            assert not re.search(pattern, hint), f"{exercise_id}: {pattern!r} in {hint!r}"
+        flat = re.sub(r"\s", "", hint)
+        leaked = [e for e in expressions if e in flat]
+        assert not leaked, f"{exercise_id}: the solution's {leaked} in {hint!r}"
+        if isinstance(answer, (int, float)):
+            for text in (f"{answer}", f"{answer:,}", f"{answer:.3g}", f"{answer:.2f}"):
+                assert text not in hint, f"{exercise_id}: the answer {text} in {hint!r}"
+
+
+def test_the_hint_check_can_fail():
+    leaky = [
+        "out = floor((size + 2 * pad - kernel) / stride) + 1",
+        "keras.ops.conv_transpose does it",
+        "average over axis 0 only: train.mean(axis=0)",
+        "Keep grad where x > 0",
+        "use lambda w: w / norm",
+    ]
+    for hint in leaky:
+        assert any(re.search(p, hint) for p in FORMULA), hint
+    expressions = _solution_expressions(next(p for p in MODULES if p.name.startswith("14")))
+    assert "np.minimum(1.0,radius/rms)" in expressions
+
+
+def _mutate(model, *args, **kwargs):
+    """A learner function that wrecks the model it is given: weights, flags, training."""
+    for layer in model.layers:
+        layer.set_weights([np.full(w.shape, 3.0) for w in layer.get_weights()])
+    model.compile(keras.optimizers.SGD(10.0), "mse")
+    x = np.ones((2, *model.input_shape[1:]), "float32")
+    model.fit(x, np.ones((2, *model.output_shape[1:]), "float32"), epochs=1, verbose=0)
+    for layer in model.layers:
+        layer.trainable = False
+    return None
+
+
+MODEL_EXERCISES = ["03.2", "08.1", "08.2", "08.4", "09.1", "13.1", "16.1"]
+
+
+def test_a_mutating_learner_cannot_change_a_later_check(capsys):
+    def messages():
+        out = {}
+        for exercise_id in MODEL_EXERCISES:
+            assert ex.check(exercise_id, SOLUTIONS[exercise_id]) is True, exercise_id
+            out[exercise_id] = capsys.readouterr().out
+        return out
+
+    before = messages()
+    for exercise_id in MODEL_EXERCISES:
+        assert ex.check(exercise_id, _mutate) is False
+        assert "checker error" not in capsys.readouterr().out
+    assert messages() == before
+
+
+def test_a_checker_error_is_not_a_wrong_answer(monkeypatch, capsys):
+    def broken(*args):
+        raise ZeroDivisionError("the checker's own bug")
+
+    monkeypatch.setattr(projections, "pool_reference", broken)
+    assert ex.check("04.2", SOLUTIONS["04.2"]) is False
+    out = capsys.readouterr().out
+    assert "checker error" in out and "ZeroDivisionError" in out and "not yet" not in out
+    assert "hint" not in out and registry._STATE.get("04.2") is None
+
+
+def test_the_learner_s_own_error_is_a_wrong_answer(capsys):
+    assert ex.check("04.2", _raises) is False
+    out = capsys.readouterr().out
+    assert "not yet" in out and "RuntimeError: learner's bug" in out
+    assert "checker error" not in out and registry._STATE["04.2"] == "wrong"
+
+
+def test_progress_prints_each_state_by_chapter(capsys):
+    ex.check("01.1", SOLUTIONS["01.1"])
+    ex.check("01.2", MISTAKES["01.2"][0])
+    ex.check("02.1", MISTAKES["02.1"][0])
+    ex.check("02.1", SOLUTIONS["02.1"])
+    ex.check("03.1", None)
+    capsys.readouterr()
+    assert ex.progress() is None
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "chapter 01: 1 of 3 right" and "chapter 02: 1 of 3 right" in lines
+    rows = {line.split()[0]: line for line in lines if line.startswith("  ")}
+    assert list(rows) == IDS
+    titles = {e.id: e.title for e in ex.catalog()}
+    for exercise_id, state in [("01.1", "right"), ("01.2", "wrong"), ("02.1", "right")]:
+        assert rows[exercise_id].split(None, 1)[1].startswith(state)
+        assert rows[exercise_id].endswith(titles[exercise_id])
+    assert all("not attempted" in rows[i] for i in IDS if i not in {"01.1", "01.2", "02.1"})
+    chapters = [line for line in lines if line.startswith("chapter")]
+    assert len(chapters) == 16 and lines.index(chapters[1]) == 4
+
+
+def test_the_modes_are_the_library_s_words(capsys):
+    relu_backward = SOLUTIONS["07.1"]
+    assert ex.check("07.1", lambda x, grad, mode: relu_backward(x, grad, mode)) is True
+    assert "'backprop'" in ex.catalog()[IDS.index("07.1")].title
+    assert not any("gradient'" in e.title or "rule" in e.title for e in ex.catalog())
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
@@ -208,10 +337,13 @@ def test_each_exercise_has_its_cell_in_its_chapter(exercise_id):
     (path,) = (ROOT / "chapters").glob(f"{exercise_id[:2]}_*.ipynb")
     cells = json.loads(path.read_text())["cells"]
     sources = ["".join(c["source"]) for c in cells]
-    call = f'zfkeras.exercises.check("{exercise_id}", answer)'
+    call = f'zfkeras.exercises.check("{exercise_id}", answer);'
     (at,) = [k for k, c in enumerate(cells) if c["cell_type"] == "code" and call in sources[k]]
     assert sources[at].rstrip().endswith(call) and "answer = None" in sources[at]
-    assert cells[at - 1]["cell_type"] == "markdown" and f"Exercise {exercise_id}" in sources[at - 1]
+    assert not [o for o in cells[at]["outputs"] if o["output_type"] == "execute_result"]
+    title = ex.catalog()[IDS.index(exercise_id)].title
+    assert cells[at - 1]["cell_type"] == "markdown"
+    assert sources[at - 1].startswith(f"**Exercise {exercise_id}** · {title}\n")
     section = sources.index(next(s for s in sources if s.startswith("## Exercises")))
     found = next(k for k, s in enumerate(sources) if re.match(r"## The paper found", s))
     assert section < at < found, "exercises sit before 'The paper found / we found'"

@@ -1,24 +1,38 @@
 """Comparisons that the checkers share: numbers, arrays, functions, and the tiny models.
 
 Each comparison returns ``(ok, message)`` or raises :class:`Wrong` with a message that says
-what the answer should have been; the registry turns both into printed feedback.
+what the answer should have been; the registry turns both into printed feedback. Whatever the
+learner's code raises reaches the registry as :class:`Wrong` (through :func:`function` and
+:func:`yours`); anything else a checker raises is the checker's own error.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 
 import keras
 import numpy as np
 
 
 class Wrong(Exception):
-    """An answer of the wrong kind or shape; the message says what was expected."""
+    """An answer of the wrong kind or shape, or the learner's code failed; the message says
+    what was expected."""
 
 
-def rng(seed: int) -> np.random.Generator:
+def rng(*, seed: int = 0) -> np.random.Generator:
     """A fresh NumPy generator (the checkers never touch the global random state)."""
     return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def yours(what: str):
+    """Run the learner's code (``what`` names it): anything it raises becomes :class:`Wrong`."""
+    try:
+        yield
+    except Wrong:
+        raise
+    except Exception as err:
+        raise Wrong(f"{what} raised {type(err).__name__}: {err}") from err
 
 
 def number(answer: object, what: str = "the answer") -> float:
@@ -33,12 +47,20 @@ def number(answer: object, what: str = "the answer") -> float:
 
 
 def close_number(
-    answer: object, expected: float, rtol: float = 1e-6, atol: float = 1e-9, what="the answer"
+    answer: object,
+    expected: float,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    what="the answer",
+    reveal: bool = True,
 ) -> tuple[bool, str]:
-    """Is ``answer`` within ``atol + rtol * |expected|`` of ``expected``?"""
+    """Is ``answer`` within ``atol + rtol * |expected|`` of ``expected``? With ``reveal`` off
+    (the answer is the number itself) a miss says only which way it is off."""
     got = number(answer, what)
     if abs(got - expected) <= atol + rtol * abs(expected):
         return True, f"{what} = {got:.6g}"
+    if not reveal:
+        return False, f"{what}: your {got:.6g} is too {'high' if got > expected else 'low'}"
     return False, f"{what}: expected {expected:.6g}, got {got:.6g} (off by {got - expected:+.3g})"
 
 
@@ -75,10 +97,32 @@ def close_array(
 
 
 def function(answer: object, signature: str) -> callable:
-    """``answer`` if it is callable, else :class:`Wrong` naming the expected signature."""
+    """``answer`` wrapped so that whatever it raises becomes :class:`Wrong`; :class:`Wrong`
+    naming ``signature`` when it is not callable."""
     if not callable(answer):
         raise Wrong(f"the answer should be a function {signature}, got {type(answer).__name__}")
-    return answer
+    name = getattr(answer, "__name__", "your function")
+
+    def call(*args, **kwargs):
+        with yours(name):
+            return answer(*args, **kwargs)
+
+    return call
+
+
+def names_used(answer: object) -> set[str]:
+    """The global and attribute names a function's code refers to, nested functions and
+    comprehensions included (empty for what has no Python code)."""
+    code = getattr(answer, "__code__", None)
+    if code is None and callable(answer):  # an object with a __call__ method
+        code = getattr(type(answer).__call__, "__code__", None)
+    stack, found = [code], set()
+    while stack:
+        code = stack.pop()
+        if code is not None:
+            found.update(code.co_names)
+            stack.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    return found
 
 
 def each_case(cases, compare) -> tuple[bool, str]:
@@ -91,11 +135,13 @@ def each_case(cases, compare) -> tuple[bool, str]:
     return True, f"all {len(cases)} cases agree; last: {message}"
 
 
-@functools.cache
-def tiny_cnn(seed: int = 0, size: int = 12, classes: int = 4, head: str = "gap") -> keras.Model:
-    """A tiny logits CNN: image (size, size, 3) -> conv1 (6, 3x3, relu) -> conv2 (8, 3x3,
-    relu) -> ``head`` ("gap": global average; "flatten": every position its own weights) ->
-    logits (classes). Seeded initializers; built once per argument set."""
+def tiny_cnn(
+    *, seed: int = 0, size: int = 12, classes: int = 4, head: str = "gap", softmax: bool = False
+) -> keras.Model:
+    """A fresh tiny CNN: image (size, size, 3) -> conv1 (6, 3x3, relu) -> conv2 (8, 3x3, relu)
+    -> ``head`` ("gap": global average; "flatten": every position its own weights) -> a Dense
+    "logits" layer (classes), with a softmax inside it when ``softmax``. Seeded initializers:
+    two calls with the same arguments give two models with equal weights, sharing nothing."""
 
     def init(k):
         return keras.initializers.GlorotUniform(seed=100 * seed + k)
@@ -112,7 +158,12 @@ def tiny_cnn(seed: int = 0, size: int = 12, classes: int = 4, head: str = "gap")
         h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
     else:
         h = keras.layers.Flatten(name="flatten")(h)
-    z = keras.layers.Dense(classes, kernel_initializer=init(3), name="logits")(h)
+    z = keras.layers.Dense(
+        classes,
+        activation="softmax" if softmax else None,
+        kernel_initializer=init(3),
+        name="logits",
+    )(h)
     return keras.Model(x, z, name=f"tiny_cnn_{seed}_{head}")
 
 

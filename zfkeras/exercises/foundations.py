@@ -6,13 +6,11 @@ zfkeras function an exercise is about (Zeiler & Fergus 2014, Sec. 2-3 and Table 
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import numpy as np
 
 from zfkeras.exercises.compare import (
-    Wrong,
+    array,
     close_array,
     close_number,
     each_case,
@@ -28,12 +26,15 @@ from zfkeras.exercises.registry import exercise
 @exercise(
     "01.1",
     "Implement conv_output_size(size, kernel, stride, pad) for a convolution or pooling",
-    "out = floor((size + 2 * pad - kernel) / stride) + 1: the window must fit entirely.",
+    "Count the window positions along one side by hand for a small case (a 5-pixel side, a "
+    "3-wide window, stride 2) and compare with your function.",
+    "The padded side holds the first window, and every stride after it that still fits adds "
+    "one more position; a window that would stick out is dropped, never rounded up.",
 )
 def _(answer):
     fn = function(answer, "conv_output_size(size, kernel, stride, pad)")
     cases = [(224, 7, 2, 1), (110, 3, 2, 0), (26, 5, 2, 0), (13, 3, 1, 1), (227, 11, 4, 0)]
-    gen = rng(11)
+    gen = rng(seed=11)
     for kernel in (3, 5, 7):
         size, stride, pad = gen.integers(20, 80), gen.integers(1, 4), gen.integers(0, 3)
         cases.append((int(size), kernel, int(stride), int(pad)))
@@ -50,43 +51,56 @@ def _(answer):
 
 @exercise(
     "01.2",
-    "How many parameters has a 5x5 convolution from 96 to 256 channels (ZFNet conv2)?",
-    "Each of the 256 filters has 5 x 5 x 96 weights, and one bias.",
+    "How many parameters has conv2 of the course's half-width ZFNet (5x5, 48 to 128 channels)?",
+    "Count one filter first: how many input channels does it look at, over how large a window? "
+    "Then count the filters, and what each of them adds besides its weights.",
+    "Halving the width halves both the channels coming in and the filters going out, so the "
+    "weights shrink by a factor of four, not two; the biases only by two.",
 )
 def _(answer):
-    layer = keras.layers.Conv2D(256, 5)
-    layer.build((None, None, None, 96))
-    return close_number(answer, layer.count_params(), rtol=0, atol=0.5, what="parameters")
+    layer = keras.layers.Conv2D(128, 5)
+    layer.build((None, None, None, 48))
+    return close_number(
+        answer, layer.count_params(), rtol=0, atol=0.5, what="parameters", reveal=False
+    )
 
 
-def receptive_field_reference(stack) -> tuple[int, int]:
-    """Input interval seen by one top unit, walked down layer by layer: (size, jump)."""
-    lo = hi = 0
-    for kernel, stride in reversed(stack):
-        lo, hi = lo * stride, hi * stride + kernel - 1
-    return hi - lo + 1, int(np.prod([s for _, s in stack]))
+def _side_after(stack, side: int) -> int:
+    """The side of the last map of a 'valid' stack on an input of ``side``, by Keras' shapes."""
+    for kernel, stride in stack:
+        if side < kernel:
+            return 0
+        layer = keras.layers.Conv2D(1, kernel, strides=stride)
+        side = layer.compute_output_shape((1, side, side, 1))[1]
+    return side
+
+
+def input_size_reference(stack, out: int) -> int:
+    """The smallest input side whose 'valid' stack gives ``out`` units per side (a search)."""
+    side = 1
+    while _side_after(stack, side) < out:
+        side += 1
+    return side
 
 
 @exercise(
     "01.3",
-    "Implement receptive_field(stack) -> (size, jump) for a list of (kernel, stride) layers",
-    "Walk the stack: size grows by (kernel - 1) times the jump so far; the jump is the "
-    "product of the strides below.",
+    "Implement input_size(stack, out): the smallest input side giving `out` units per side",
+    "Try a single layer first (one 3x3 stride-2 convolution, two output units) by drawing the "
+    "windows, then two layers: which layer's stride spaces the units of the last layer?",
+    "Walk the stack from the top down: the units a layer must produce fix how many units its "
+    "input needs, and each extra unit costs one stride of that layer. For a single output "
+    "unit the answer is the receptive field of the table above.",
 )
 def _(answer):
-    fn = function(answer, "receptive_field(stack) -> (size, jump)")
-    cases = [[(7, 2)], [(7, 2), (3, 2), (5, 2)], [(7, 2), (3, 2), (5, 2), (3, 2), (3, 1)]]
-    gen = rng(13)
-    cases += [[(int(gen.integers(1, 6)), int(gen.integers(1, 4))) for _ in range(4)]]
+    fn = function(answer, "input_size(stack, out) -> int")
+    cases = [([(7, 2)], 3), ([(7, 2), (3, 2), (5, 2)], 1), ([(7, 2), (3, 2), (5, 2)], 4)]
+    cases += [([(3, 1), (2, 2), (5, 3)], 2), ([(5, 1), (3, 3)], 5)]
 
-    def compare(stack):
-        got = fn(list(stack))
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            raise Wrong(f"return a pair (size, jump), got {got!r}")
-        size, jump = receptive_field_reference(stack)
-        ok_size, msg = close_number(got[0], size, what=f"size for {stack}")
-        ok_jump, msg_jump = close_number(got[1], jump, what=f"jump for {stack}")
-        return ok_size and ok_jump, msg if not ok_size else msg_jump
+    def compare(case):
+        stack, out = case
+        expected = input_size_reference(stack, out)
+        return close_number(fn(list(stack), out), expected, what=f"input side for {case}")
 
     return each_case(cases, compare)
 
@@ -97,12 +111,13 @@ def _(answer):
 @exercise(
     "02.1",
     "Implement subtract_mean(train, images): subtract the per-pixel mean of the training set",
-    "The paper subtracts the mean over the training images at every pixel and channel: "
-    "average over axis 0 only.",
+    "Look at the shape of the mean you subtract: it should be one whole image.",
+    "The paper's mean image keeps every pixel and every channel apart and averages over the "
+    "training images only.",
 )
 def _(answer):
     fn = function(answer, "subtract_mean(train, images)")
-    gen = rng(21)
+    gen = rng(seed=21)
     pattern = gen.normal(size=(6, 6, 3))
     train = pattern + 0.3 * gen.normal(size=(20, 6, 6, 3))
     images = pattern + 0.3 * gen.normal(size=(5, 6, 6, 3))
@@ -111,6 +126,7 @@ def _(answer):
 
 
 def ten_crops_reference(image: np.ndarray, size: int) -> np.ndarray:
+    """The ten crops by explicit corners, in the order the exercise asks."""
     h, w = image.shape[:2]
     corners = [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size)]
     corners.append(((h - size) // 2, (w - size) // 2))
@@ -121,23 +137,28 @@ def ten_crops_reference(image: np.ndarray, size: int) -> np.ndarray:
 @exercise(
     "02.2",
     "Implement ten_crops(image, size): four corners, the centre, and their mirror images",
-    "Order: top-left, top-right, bottom-left, bottom-right, centre (top = (H - size) // 2), "
-    "then the same five flipped left to right (the width axis).",
+    "The message names the crop that differs (its first index): compare that crop alone with "
+    "the one you meant; the test image is not square.",
+    "The order is top-left, top-right, bottom-left, bottom-right, centre, then the same five "
+    "mirrored; a mirror image swaps left and right, which is the width axis, not the height.",
 )
 def _(answer):
     fn = function(answer, "ten_crops(image, size) -> (10, size, size, channels)")
-    image = rng(22).normal(size=(9, 11, 3))
+    image = rng(seed=22).normal(size=(10, 12, 3))  # odd margins: the centre rounds down
     return close_array(fn(image.copy(), 5), ten_crops_reference(image, 5), what="the 10 crops")
 
 
 @exercise(
     "02.3",
     "Implement top_k_error(probs, labels, k): the share of images whose label is not in the top k",
-    "An image counts as correct when fewer than k classes score higher than its label.",
+    "The message says for which k it differs; count by hand for one image whose label is "
+    "the k-th highest class.",
+    "An image is an error when its true label is missing from the k most probable classes: it "
+    "is the rank of the label that matters, not its probability or the top class alone.",
 )
 def _(answer):
     fn = function(answer, "top_k_error(probs, labels, k) -> float")
-    gen = rng(23)
+    gen = rng(seed=23)
     probs = gen.dirichlet(np.ones(10), size=200)
     labels = gen.integers(0, 10, size=200)
 
@@ -156,57 +177,73 @@ def _(answer):
 @exercise(
     "03.1",
     "Implement channel_sparsity(acts): the share of exact zeros of each channel",
-    "acts has shape (images, height, width, channels): count zeros over every axis but the last.",
+    "Check the shape of what you return: one number per channel, none per image or per row.",
+    "Each channel's share counts its zeros over every image and every position together; "
+    "only the channel axis (the last one) survives.",
 )
 def _(answer):
     fn = function(answer, "channel_sparsity(acts) -> (channels,)")
-    gen = rng(31)
+    gen = rng(seed=31)
     acts = np.maximum(gen.normal(size=(4, 6, 6, 5)) - np.linspace(-1, 1, 5), 0)
     flat = acts.reshape(-1, 5)
     expected = [sum(v == 0 for v in flat[:, c]) / len(flat) for c in range(5)]
     return close_array(fn(acts.copy()), np.array(expected), what="share of zeros per channel")
 
 
+def conv_reference(inputs: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """A 'valid' stride-1 convolution (Keras' cross-correlation) by a loop over positions."""
+    n, h, w, _ = inputs.shape
+    k = kernel.shape[0]
+    out = np.zeros((n, h - k + 1, w - k + 1, kernel.shape[-1]))
+    for r in range(h - k + 1):
+        for c in range(w - k + 1):
+            patch = inputs[:, r : r + k, c : c + k, :]
+            out[:, r, c, :] = np.tensordot(patch, kernel, axes=3) + bias
+    return out
+
+
 @exercise(
     "03.2",
-    "Implement activation_model(model, names): one Keras model returning those layers' outputs",
-    "keras.Model(model.inputs, [model.get_layer(n).output for n in names]): outputs, not inputs.",
+    "Implement pre_activation(model, images, layer): a convolution's values before its ReLU",
+    "Count the negative values you return: a convolution's values before its ReLU are negative "
+    "about as often as its output is zero. Then check which tensor you start from.",
+    "The layer's output tensor is already rectified and the graph holds nothing in between: "
+    "start from the layer's input and apply its own kernel and bias yourself, without the "
+    "activation.",
 )
 def _(answer):
-    fn = function(answer, "activation_model(model, names) -> keras.Model")
-    model = tiny_cnn(0)
-    names = ["conv1", "conv2", "logits"]
-    images = rng(32).uniform(size=(2, 12, 12, 3)).astype("float32")
-    got = fn(model, list(names))
-    if not callable(got):
-        raise Wrong(f"return a keras.Model, got {type(got).__name__}")
-    with warnings.catch_warnings():  # a model built on model.inputs (a list) warns on a tensor
-        warnings.simplefilter("ignore")
-        outputs = got(images)
-    if not isinstance(outputs, (list, tuple)) or len(outputs) != len(names):
-        raise Wrong(f"the model should return a list of {len(names)} outputs")
-    h = images
-    expected = {}
-    for layer in model.layers[1:]:  # a plain walk down the chain, layer by layer
-        h = layer(h)
-        expected[layer.name] = keras.ops.convert_to_numpy(h)
-    for name, out in zip(names, outputs):
-        ok, msg = close_array(out, expected[name], what=f"output {name}")
-        if not ok:
-            return False, msg
-    return True, f"{len(names)} outputs match a layer-by-layer walk"
+    fn = function(answer, "pre_activation(model, images, layer) -> (N, H, W, channels)")
+    reference = tiny_cnn(seed=3)
+    images = rng(seed=32).uniform(-1, 1, size=(2, 12, 12, 3)).astype("float32")
+
+    def compare(layer):
+        h = images
+        for walk in reference.layers[1:]:  # a plain walk down the chain, layer by layer
+            if walk.name == layer:
+                break
+            h = keras.ops.convert_to_numpy(walk(h))
+        kernel, bias = (np.asarray(w, np.float64) for w in walk.get_weights())
+        expected = conv_reference(np.asarray(h, np.float64), kernel, bias)
+        got = array(fn(tiny_cnn(seed=3), images.copy(), layer), expected.shape, what=layer)
+        return close_array(got, expected, atol=1e-4, what=f"{layer} before its ReLU")
+
+    return each_case(["conv2", "conv1"], compare)
 
 
 @exercise(
     "03.3",
     "After a 2x2 max pool, what share of a sparse ReLU map is zero? (compute it)",
-    "A pooled value is zero only when all four inputs of its window are zero: pooling makes "
-    "maps less sparse, so sparsity does not grow with depth through a pooling layer.",
+    "Predict the direction first: can a pooled value be zero when one of its four inputs is "
+    "not? Then pool the map in the cell and count.",
+    "A pooled value is zero only when all four inputs of its window are zero, so pooling "
+    "makes a map less sparse: sparsity does not simply grow with depth.",
 )
 def _(answer):
-    x = np.maximum(rng(0).normal(size=(1, 8, 8, 4)) - 0.5, 0)
+    x = np.maximum(rng(seed=0).normal(size=(1, 8, 8, 4)) - 0.5, 0)
     pooled = layer_pool(x)
-    return close_number(answer, float(np.mean(pooled == 0)), atol=0.005, what="share of zeros")
+    return close_number(
+        answer, float(np.mean(pooled == 0)), atol=0.005, what="share of zeros", reveal=False
+    )
 
 
 def layer_pool(x: np.ndarray) -> np.ndarray:

@@ -12,11 +12,13 @@ import numpy as np
 
 from zfkeras.exercises.compare import (
     Wrong,
+    array,
     close_array,
     close_number,
     each_case,
     function,
     rng,
+    yours,
 )
 from zfkeras.exercises.registry import exercise
 
@@ -26,12 +28,14 @@ from zfkeras.exercises.registry import exercise
 @exercise(
     "12.1",
     "Implement relative_change(before, after): each filter's |after - before| / |before|",
-    "Filters are indexed by the last axis of a (k, k, C_in, filters) kernel: sum over the "
-    "other three.",
+    "Check the shape you return, one number per filter, and which axis of the kernel "
+    "indexes the filters.",
+    "Each filter is the slice of the kernel along its last axis: compare the length of its "
+    "change with the length of the filter before, both over the three other axes.",
 )
 def _(answer):
     fn = function(answer, "relative_change(before, after) -> (filters,)")
-    gen = rng(121)
+    gen = rng(seed=121)
     before = gen.normal(size=(3, 3, 2, 5))
     after = before + gen.normal(scale=np.linspace(0.01, 1, 5), size=before.shape)
     expected = [
@@ -44,12 +48,16 @@ def _(answer):
 @exercise(
     "12.2",
     "Implement settle_epoch(changes, tol): the first epoch from which every change stays below tol",
-    "The first dip under tol is not enough: the layer has settled only if it never rises above "
-    "tol again; return len(changes) when it never settles.",
+    "Run your function on the case in the message by hand: does the change rise above tol "
+    "after the epoch you return?",
+    "The first dip under tol is not enough: the layer has settled only from the epoch after "
+    "which it never rises above tol again; when it never settles the answer is the number of "
+    "epochs.",
 )
 def _(answer):
     fn = function(answer, "settle_epoch(changes, tol) -> int")
     cases = [[0.5, 0.05, 0.3, 0.08, 0.04, 0.02], [0.5, 0.4, 0.3], [0.01, 0.02], [0.3, 0.09, 0.2]]
+    cases.append([0.3, 0.1, 0.05, 0.02])  # a change equal to tol is not below it
 
     def compare(changes):
         expected = len(changes)
@@ -75,19 +83,22 @@ def _trainable(seed: int) -> keras.Model:
 @exercise(
     "12.3",
     "Implement a Keras callback Snapshots(layer_name) that keeps the layer's kernel every epoch",
-    "In on_epoch_end append a copy (np.array(layer.kernel), not the variable itself) to "
-    "self.snapshots; the layer is self.model.get_layer(layer_name).",
+    "Compare your first and your last snapshot after training: are they different arrays "
+    "with different values?",
+    "At the end of every epoch store a copy of the layer's kernel values: the variable itself "
+    "keeps changing, so storing it keeps only its latest values, again and again.",
 )
 def _(answer):
     fn = function(answer, "Snapshots(layer_name) -> keras.callbacks.Callback")
     callback = fn("conv1")
     if not isinstance(callback, keras.callbacks.Callback):
         raise Wrong(f"Snapshots(...) should make a keras.callbacks.Callback, got {type(callback)}")
-    gen = rng(123)
+    gen = rng(seed=123)
     model = _trainable(123)
-    x, y = gen.normal(size=(8, 6, 6, 1)), gen.normal(size=(8, 2))
-    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[callback])
-    snaps = getattr(callback, "snapshots", None)
+    x, y = gen.normal(size=(16, 6, 6, 1)), gen.normal(size=(16, 2))  # two batches per epoch
+    with yours("training with your callback"):
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[callback])
+        snaps = getattr(callback, "snapshots", None)
     if not isinstance(snaps, (list, tuple)) or len(snaps) != 3:
         raise Wrong(
             f"after 3 epochs callback.snapshots should be a list of 3 kernels, got {snaps!r}"[:200]
@@ -96,7 +107,8 @@ def _(answer):
     ok, msg = close_array(snaps[-1], kernel, what="the last snapshot")
     if not ok:
         return ok, msg
-    moved = np.abs(np.asarray(snaps[0]) - np.asarray(snaps[-1])).max()
+    first = array(snaps[0], kernel.shape, what="the first snapshot")
+    moved = np.abs(first - array(snaps[-1], kernel.shape, what="the last snapshot")).max()
     if moved == 0:
         return False, "the first and the last snapshot are equal: store copies, not the variable"
     return True, f"3 snapshots; the kernel moved by up to {moved:.3g} between the first and last"
@@ -108,12 +120,14 @@ def _(answer):
 @exercise(
     "14.1",
     "Implement renormalize(kernel, radius): scale every filter whose RMS exceeds radius down to it",
-    "RMS per filter (the last axis) over the other axes; filters under the radius stay as "
+    "Look at the filters the message names: were they above the radius before?",
+    "Measure every filter's root mean square over its own weights (the last axis indexes "
+    "filters); only the filters above the radius are scaled down to it, the others stay as "
     "they are (Zeiler & Fergus 2014, Sec. 3).",
 )
 def _(answer):
     fn = function(answer, "renormalize(kernel, radius) -> same shape")
-    kernel = rng(141).normal(size=(7, 7, 3, 6)) * np.array([0.02, 0.05, 0.09, 0.2, 0.5, 1.0])
+    kernel = rng(seed=141).normal(size=(7, 7, 3, 6)) * np.array([0.02, 0.05, 0.09, 0.2, 0.5, 1.0])
     expected = kernel.copy()
     for f in range(6):
         rms = np.sqrt(np.mean(kernel[..., f] ** 2))
@@ -125,23 +139,32 @@ def _(answer):
 @exercise(
     "14.2",
     "Implement dead_filters(outputs, fraction): filters whose ReLU output is zero that often",
-    "outputs has shape (images, height, width, filters): a filter is dead when its share of "
-    "zeros over all images and positions is at least `fraction`.",
+    "Count one filter's zeros by hand and compare the share with the fraction: is the "
+    "boundary case included?",
+    "A filter is dead when its share of zeros over all images and positions reaches the "
+    "fraction; only the filter axis (the last one) survives.",
 )
 def _(answer):
     fn = function(answer, "dead_filters(outputs, fraction) -> (filters,) bool")
-    outputs = np.maximum(rng(142).normal(size=(6, 5, 5, 8)) - np.linspace(-0.5, 2.5, 8), 0)
+    gen = rng(seed=142)
+    outputs = np.maximum(gen.normal(size=(6, 5, 5, 8)) - np.linspace(-0.5, 2.5, 8), 0)
+    boundary = np.zeros(150)  # filter 2: exactly 144 zeros of 150, a share of 0.96
+    boundary[gen.choice(150, 6, replace=False)] = gen.uniform(0.5, 1.0, size=6)
+    outputs[..., 2] = boundary.reshape(6, 5, 5)
     flat = outputs.reshape(-1, 8)
-    expected = np.array([np.mean(flat[:, f] == 0) >= 0.95 for f in range(8)])
-    return close_array(fn(outputs.copy(), 0.95), expected, atol=0, rtol=0, what="dead flags")
+    expected = np.array([np.mean(flat[:, f] == 0) >= 0.96 for f in range(8)])
+    return close_array(fn(outputs.copy(), 0.96), expected, atol=0, rtol=0, what="dead flags")
 
 
 @exercise(
     "14.3",
     "How many times the multiply-adds of an 11x11/4 conv1 does the 7x7/2 one cost (224 px, 96 "
     "filters)?",
-    "Output size: 7x7/2 with padding 1 gives 110, 11x11/4 without padding gives 54; cost = "
-    "output positions x kernel area x 3 x 96.",
+    "Compute each layer's output side first (chapter 01's formula), then the multiply-adds of "
+    "one output position.",
+    "A convolution's multiply-adds are its output positions times the work at each: the "
+    "window's area, times the input channels, times the filters. Only the positions and the "
+    "window change between the two layers.",
 )
 def _(answer):
     cost = []
@@ -149,7 +172,7 @@ def _(answer):
         layer = keras.layers.Conv2D(96, kernel, strides=stride)
         side = layer.compute_output_shape((1, 224 + 2 * pad, 224 + 2 * pad, 3))[1]
         cost.append(side * side * kernel * kernel * 3 * 96)
-    return close_number(answer, cost[0] / cost[1], rtol=0.005, what="cost ratio")
+    return close_number(answer, cost[0] / cost[1], rtol=0.005, what="cost ratio", reveal=False)
 
 
 # --- 16 · ablation and generalization ------------------------------------------------------
@@ -158,13 +181,16 @@ def _(answer):
 @exercise(
     "16.1",
     "Implement freeze_through(model, name): freeze every layer up to and including `name`",
-    "Walk model.layers in order, set trainable = False through the named layer (inclusive) and "
-    "True after it.",
+    "Print every layer's trainable flag after your function: is the named layer itself "
+    "frozen, and are the layers after it trainable?",
+    "Walk the layers in order: everything up to the named layer, that layer included, stops "
+    "training; everything after it trains, even if it was frozen before.",
 )
 def _(answer):
     fn = function(answer, "freeze_through(model, name)")
     model = _trainable(161)
     names = [layer.name for layer in model.layers]
+    model.layers[-1].trainable = False  # frozen before: after the call it must train
     fn(model, "conv1")
     expected = [names.index(n) > names.index("conv1") for n in names]
     got = [bool(layer.trainable) for layer in model.layers]
@@ -176,28 +202,40 @@ def _(answer):
 @exercise(
     "16.2",
     "Implement few_shot(labels, per_class, seed): indices of `per_class` images of every class",
-    "Draw per class, without replacement: np.random.default_rng(seed).choice(np.flatnonzero("
-    "labels == c), per_class, replace=False).",
+    "Count the classes of the images you picked, and look for repeated indices.",
+    "For every class, find the positions of its images and draw the wanted number of them "
+    "without replacement, with one generator seeded by the seed argument.",
 )
 def _(answer):
     fn = function(answer, "few_shot(labels, per_class, seed) -> indices")
-    labels = rng(162).integers(0, 5, size=200)
-    idx = np.asarray(fn(labels.copy(), 6, 0))
-    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+    labels = rng(seed=162).integers(0, 5, size=60)  # about 12 per class: draws may repeat
+    got = fn(labels.copy(), 6, 0)
+    try:
+        idx = np.asarray(got)
+    except Exception as err:
+        raise Wrong(f"return a 1-D array of integer indices, got {type(got).__name__}") from err
+    if idx.ndim != 1 or not len(idx) or not np.issubdtype(idx.dtype, np.integer):
         raise Wrong(f"return a 1-D array of integer indices, got {idx.dtype} of shape {idx.shape}")
     if len(set(idx.tolist())) != len(idx) or idx.min() < 0 or idx.max() >= len(labels):
         return False, "indices must be distinct and inside the label array"
     counts = np.bincount(labels[idx], minlength=5)
-    if np.all(counts == 6):
-        return True, f"{len(idx)} distinct indices, 6 per class"
-    return False, f"images per class {counts.tolist()}, expected 6 each"
+    if not np.all(counts == 6):
+        return False, f"images per class {counts.tolist()}, expected 6 each"
+    again, other = (np.asarray(fn(labels.copy(), 6, seed)) for seed in (0, 1))
+    if again.shape != idx.shape or not np.array_equal(np.sort(again), np.sort(idx)):
+        return False, "the same seed gave another draw: use the seed argument, not a global state"
+    if other.shape == idx.shape and np.array_equal(np.sort(other), np.sort(idx)):
+        return False, "seeds 0 and 1 picked the same images: the draw should be random"
+    return True, f"{len(idx)} distinct indices, 6 per class, one draw per seed"
 
 
 @exercise(
     "16.3",
     "How many parameters do fc6 and fc7 hold together in ZFNet (6x6x256 inputs, 4096 units)?",
-    "fc6: 9216 x 4096 weights + 4096 biases; fc7: 4096 x 4096 + 4096. Removing them is the "
-    "paper's first ablation (Table 3).",
+    "Count each layer alone: how many inputs, how many units, and what else each unit has.",
+    "A dense layer connects every input to every unit and gives each unit a bias; fc6's "
+    "inputs are the flattened pool5 maps. Removing both is the paper's first ablation "
+    "(Table 3).",
 )
 def _(answer):
     total = 0
@@ -205,4 +243,4 @@ def _(answer):
         layer = keras.layers.Dense(4096, kernel_initializer="zeros")
         layer.build((None, inputs))
         total += layer.count_params()
-    return close_number(answer, total, rtol=0, atol=0.5, what="parameters")
+    return close_number(answer, total, rtol=0, atol=0.5, what="parameters", reveal=False)

@@ -17,6 +17,7 @@ from zfkeras.exercises.compare import (
     close_number,
     each_case,
     function,
+    names_used,
     rng,
 )
 from zfkeras.exercises.registry import exercise
@@ -42,16 +43,19 @@ def pool_reference(x: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, n
 @exercise(
     "04.1",
     "Implement unpool(values, switches, shape): put each value back where its maximum was",
-    "switches[i, j, c] is the flat position row * W + col of the maximum in channel c; every "
-    "other position is zero, and two windows sharing one maximum add up (np.add.at).",
+    "Find the entry the message names and the switch that should carry a value there: is it "
+    "missing, misplaced, or counted once where two windows share it?",
+    "A switch is a flat position in one channel's map: split it into row and column with the "
+    "map's width, send each value there in its own channel, leave zeros elsewhere, and let "
+    "values of windows that share a maximum add up rather than overwrite each other.",
 )
 def _(answer):
     fn = function(answer, "unpool(values, switches, shape) -> (H, W, C)")
 
     def compare(seed):
-        x = rng(seed).normal(size=(9, 9, 3))
+        x = rng(seed=seed).normal(size=(9, 9, 3))
         values, switches = pool_reference(x, 3, 2)
-        grad = rng(seed + 1).normal(size=values.shape)
+        grad = rng(seed=seed + 1).normal(size=values.shape)
         expected = np.zeros(x.shape)
         for (i, j, k), v in np.ndenumerate(grad):
             r, s = divmod(int(switches[i, j, k]), x.shape[1])
@@ -64,12 +68,15 @@ def _(answer):
 @exercise(
     "04.2",
     "Implement max_pool_with_switches(x, size, stride) -> (values, switches), overlapping windows",
-    "Window (i, j) starts at row i * stride and column j * stride; with size 3 and stride 2 "
-    "neighbouring windows overlap, as in ZFNet's pooling.",
+    "Compare the shape of your pooled map with the message's, then look at one window by hand: "
+    "where does it start, and which flat position does its maximum get?",
+    "Windows start one stride apart but are wider than the stride, so neighbours overlap and "
+    "one input can win two windows; a switch records the maximum's position in the whole map "
+    "(row times the map's width plus column), not inside its window.",
 )
 def _(answer):
     fn = function(answer, "max_pool_with_switches(x, size, stride) -> (values, switches)")
-    x = rng(43).normal(size=(11, 9, 2))
+    x = rng(seed=43).normal(size=(11, 9, 2))
     got = fn(x.copy(), 3, 2)
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         raise Wrong("return a pair (values, switches)")
@@ -80,24 +87,45 @@ def _(answer):
     return close_array(got[1], pool_reference(x, 3, 2)[1], atol=0, rtol=0, what="switches")
 
 
+# a library convolution would do the flip for the learner
+_NOT_NUMPY = {"keras", "tf", "tensorflow", "torch", "scipy", "jax", "convolve", "conv_transpose"}
+_NOT_NUMPY |= {"conv2d_transpose", "conv", "conv2d", "convolution"}
+
+
 @exercise(
     "04.3",
-    "Implement deconv_filter(maps, kernel): the deconvnet's filtering step (transposed conv)",
-    "It is the gradient of a 'valid' stride-1 convolution with respect to its input: each map "
-    "value spreads the flipped filter over the input (keras.ops.conv_transpose does it).",
+    "Implement deconv_filter(maps, kernel) with NumPy: flip the filters, swap their channels",
+    "Try one input and one output channel and a single nonzero map value first: where must the "
+    "filter land, and which way round? Then check that your kernel's channel axes match.",
+    "Pad the maps by the filter size less one on every side, turn each filter by 180 degrees "
+    "(both spatial axes), exchange its input and output channel axes, and run an ordinary "
+    "'valid' correlation over the padded maps: each output channel is an input channel of "
+    "the forward layer.",
 )
 def _(answer):
-    fn = function(answer, "deconv_filter(maps, kernel) -> (H + k - 1, W + k - 1, C_in)")
-    gen = rng(44)
-    maps = gen.normal(size=(5, 6, 4)).astype("float32")
-    kernel = gen.normal(size=(3, 3, 2, 4)).astype("float32")
-    x = tf.zeros((1, 7, 8, 2))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
-        objective = tf.reduce_sum(y * maps[None])
-    expected = tape.gradient(objective, x).numpy()[0]
-    return close_array(fn(maps.copy(), kernel.copy()), expected, atol=1e-4, what="filtered map")
+    fn = function(answer, "deconv_filter(maps, kernel) -> (H + kh - 1, W + kw - 1, C_in)")
+    borrowed = sorted(names_used(answer) & _NOT_NUMPY)
+    if borrowed:
+        return False, (
+            f"your function uses {borrowed}: write the flip and the channel swap yourself with "
+            "NumPy (the point of the exercise), then compare with Keras outside the function"
+        )
+
+    def compare(case):
+        seed, (kh, kw) = case
+        gen = rng(seed=seed)
+        maps = gen.normal(size=(5, 6, 4)).astype("float32")
+        kernel = gen.normal(size=(kh, kw, 2, 4)).astype("float32")
+        x = tf.zeros((1, 5 + kh - 1, 6 + kw - 1, 2))
+        with tf.GradientTape() as tape:  # the filtering step is the convolution's gradient
+            tape.watch(x)
+            y = tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
+            objective = tf.reduce_sum(y * maps[None])
+        expected = tape.gradient(objective, x).numpy()[0]
+        got = fn(maps.copy(), kernel.copy())
+        return close_array(got, expected, atol=1e-4, what=f"filtered map, {kh}x{kw} filters")
+
+    return each_case([(44, (3, 3)), (45, (3, 2))], compare)
 
 
 # --- 05 · top-9 patches --------------------------------------------------------------------
@@ -106,12 +134,15 @@ def _(answer):
 @exercise(
     "05.1",
     "Implement top_images(maps, k): each channel's k strongest images, one activation per image",
-    "Take each image's maximum over height and width first, then sort the images (descending); "
-    "the paper's nine patches come from nine different images.",
+    "Look at the channel the message names: does one image appear twice in your row, or are "
+    "the images in the wrong order?",
+    "Give every image one number per channel, its strongest activation anywhere in the map, "
+    "and rank the images by it, strongest first: the paper's nine patches come from nine "
+    "different images.",
 )
 def _(answer):
     fn = function(answer, "top_images(maps, k) -> (channels, k) image indices")
-    maps = rng(51).uniform(size=(12, 5, 5, 3))
+    maps = rng(seed=51).uniform(size=(12, 5, 5, 3))
     maps[4] *= 3.0  # one image strong everywhere: its positions must count once
     expected = np.zeros((3, 4), dtype=int)
     for c in range(3):
@@ -137,8 +168,11 @@ def box_reference(stack, row: int, col: int) -> tuple[int, int, int, int]:
 @exercise(
     "05.2",
     "Implement rf_box(stack, row, col) -> (top, left, bottom, right): the input patch of a unit",
-    "Unit (row, col) starts at row * jump in the input ('valid' padding) and spans the "
-    "receptive field; bottom and right are exclusive.",
+    "Check the single-layer case the message names by drawing the window: where does the "
+    "first unit's box start, where does the next one start, and is the end exclusive?",
+    "Neighbouring units of the last layer sit one jump apart in the input (the product of the "
+    "strides below), and each sees a square as wide as the receptive field; with no padding "
+    "unit zero starts at pixel zero.",
 )
 def _(answer):
     fn = function(answer, "rf_box(stack, row, col) -> (top, left, bottom, right)")
@@ -157,12 +191,14 @@ def _(answer):
 @exercise(
     "05.3",
     "Implement crop_patch(image, top, left, size): a size x size patch, zero outside the image",
-    "Near the border a 'same'-padded unit sees padding: pad the image with zeros, do not clip "
-    "the patch (every tile of a top-9 grid has the same size).",
+    "Try the case with a negative corner: is your patch the full size, and is the image "
+    "content in it where the corner says?",
+    "Near the border a padded unit sees padding: the patch keeps its size and the part "
+    "outside the image is zero; clipping the window shifts and shrinks it.",
 )
 def _(answer):
     fn = function(answer, "crop_patch(image, top, left, size) -> (size, size, channels)")
-    image = rng(53).normal(size=(8, 10, 3))
+    image = rng(seed=53).normal(size=(8, 10, 3))
 
     def compare(case):
         top, left, size = case
@@ -182,12 +218,15 @@ def _(answer):
 @exercise(
     "06.1",
     "Implement unit_thresholds(acts, q): each unit's level exceeded by a share q of its values",
-    "Bau et al. threshold unit k at T_k with P(a_k > T_k) = q = 0.005 over every image and "
-    "position: the (1 - q) quantile per unit (the last axis).",
+    "The message says what share of a unit's values exceeds your level: compare it with q. "
+    "Too many means the level is too low.",
+    "A unit's level is exceeded by only a small share q of its values over every image and "
+    "position, so it sits near the top of that unit's distribution: a high quantile, one per "
+    "unit (the last axis), not q itself as the quantile.",
 )
 def _(answer):
     fn = function(answer, "unit_thresholds(acts, q) -> (units,)")
-    acts = rng(61).gamma(2.0, size=(20, 8, 8, 5)) * np.arange(1, 6)
+    acts = rng(seed=61).gamma(2.0, size=(20, 8, 8, 5)) * np.arange(1, 6)
     q = 0.005
     got = array(fn(acts.copy(), q), (5,), what="thresholds")
     flat = acts.reshape(-1, 5)
@@ -206,12 +245,14 @@ def _(answer):
 @exercise(
     "06.2",
     "Implement dataset_iou(unit_masks, concept_masks): dissection's IoU over the whole dataset",
-    "Sum the intersections over all images, sum the unions, then divide once (not a mean of "
-    "per-image IoUs).",
+    "Compare your number with the ratio for one image alone: images where the unit or the "
+    "concept is nearly absent should weigh little.",
+    "Dissection pools the whole dataset: all the overlap over all the union, one ratio at the "
+    "end, never an average of per-image ratios.",
 )
 def _(answer):
     fn = function(answer, "dataset_iou(unit_masks, concept_masks) -> float")
-    gen = rng(62)
+    gen = rng(seed=62)
     density = np.linspace(0.05, 0.6, 10)[:, None, None]
     units = gen.uniform(size=(10, 8, 8)) < density
     concepts = gen.uniform(size=(10, 8, 8)) < density[::-1]
@@ -223,14 +264,25 @@ def _(answer):
 @exercise(
     "06.3",
     "Implement unique_concepts(iou, threshold): how many concepts have at least one detector",
-    "A unit detects its best concept when that IoU exceeds the threshold; count distinct "
-    "concepts, not units (several units may detect the same concept).",
+    "Count by hand on a table of three units and three concepts where one unit exceeds the "
+    "threshold on two concepts and two units share their best concept.",
+    "Each unit names one concept, its best, and only if that best score beats the threshold; "
+    "a concept that some unit exceeds but no unit prefers is not detected, and several units "
+    "naming the same concept count once.",
 )
 def _(answer):
     fn = function(answer, "unique_concepts(iou, threshold) -> int")
-    iou = rng(63).uniform(0, 0.06, size=(30, 8))
-    found = set()
-    for row in iou:
-        if row.max() > 0.04:
-            found.add(int(np.argmax(row)))
-    return close_number(fn(iou.copy(), 0.04), len(found), what="unique concepts")
+    hand = np.array(  # unit 0 exceeds on concepts 0 and 1 but prefers 0; units 0, 1 share 0
+        [[0.09, 0.06, 0.01], [0.08, 0.02, 0.03], [0.02, 0.03, 0.045], [0.01, 0.05, 0.07]]
+        + [[0.01, 0.035, 0.02]]  # unit 4 prefers concept 1 but stays under the threshold
+    )
+    table = rng(seed=63).uniform(0, 0.06, size=(12, 8))
+
+    def compare(iou):
+        found = set()
+        for row in iou:
+            if row.max() > 0.04:
+                found.add(int(np.argmax(row)))
+        return close_number(fn(iou.copy(), 0.04), len(found), what="unique concepts")
+
+    return each_case([hand, table], compare)

@@ -24,18 +24,23 @@ from zfkeras.exercises.registry import exercise
 
 @exercise(
     "13.1",
-    "Implement fool(model, image, target, eps): a change of at most eps per pixel that makes "
+    "Implement fool(model, images, target, eps): a change of at most eps per pixel that makes "
     "the model answer `target`",
-    "Iterate small signed-gradient steps up the target's logit (minus the others'), clipping "
-    "the change to [-eps, eps] after each (Szegedy et al. 2014; Goodfellow et al. 2015).",
+    "Measure your image's largest change from the original and the class the model gives it: "
+    "which of the two fails?",
+    "Take many small steps that raise the target's score over the others', and after every "
+    "step pull the change back inside the allowed box around the original image (Szegedy et "
+    "al. 2014; Goodfellow et al. 2015).",
 )
 def _(answer):
-    fn = function(answer, "fool(model, image, target, eps) -> image")
-    model, eps = tiny_cnn(0, head="flatten"), 0.1
-    image = rng(131).uniform(size=(1, 12, 12, 3)).astype("float32")
+    fn = function(answer, "fool(model, images, target, eps) -> images")
+    model, eps = tiny_cnn(head="flatten"), 0.1
+    image = rng(seed=131).uniform(size=(1, 12, 12, 3)).astype("float32")
     before = int(np.argmax(model(image)[0]))
     target = (before + 1) % 4
-    fooled = array(fn(model, image.copy(), target, eps), image.shape, what="the fooling image")
+    fooled = array(
+        fn(tiny_cnn(head="flatten"), image.copy(), target, eps), image.shape, what="fooled image"
+    )
     change = np.abs(fooled - image).max()
     if change > eps + 1e-6:
         return False, f"the largest change is {change:.4g}, more than eps = {eps}"
@@ -48,12 +53,13 @@ def _(answer):
 @exercise(
     "13.2",
     "Implement shift(image, dx, dy, fill): translate right by dx and down by dy, filling the gap",
-    "No wrap-around (np.roll would bring the right edge in at the left): pixels that leave the "
-    "frame are gone, new ones take the fill value; negative shifts go left/up.",
+    "Look at the column that entered at the left after a shift to the right: what should it hold?",
+    "A translation has no wrap-around: pixels that leave the frame are gone, the gap takes the "
+    "fill value, and negative shifts go left and up.",
 )
 def _(answer):
     fn = function(answer, "shift(image, dx, dy, fill) -> same shape")
-    image = rng(132).normal(size=(6, 8, 3))
+    image = rng(seed=132).normal(size=(6, 8, 3))
 
     def compare(case):
         dx, dy = case
@@ -70,11 +76,12 @@ def _(answer):
 @exercise(
     "13.3",
     "What share of 2x2 max-pooled values changes when the input moves one pixel right?",
-    "x = rng(0).normal(size=(9, 9)); compare max-pooling x[:8, :8] with x[:8, 1:]: pooling "
-    "is invariant only to shifts that keep each maximum in its window.",
+    "Pool both maps of the cell and compare them value by value; a share lies between 0 and 1.",
+    "Pooling is invariant only to shifts that keep each window's maximum inside the window: "
+    "count the windows whose maximum changes.",
 )
 def _(answer):
-    x = rng(0).normal(size=(9, 9))
+    x = rng(seed=0).normal(size=(9, 9))
 
     def pool(m):
         return np.array(
@@ -82,7 +89,7 @@ def _(answer):
         )
 
     share = float(np.mean(pool(x[:8, :8]) != pool(x[:8, 1:])))
-    return close_number(answer, share, atol=0.01, what="share changed")
+    return close_number(answer, share, atol=0.01, what="share changed", reveal=False)
 
 
 # --- 15 · correspondence -------------------------------------------------------------------
@@ -98,24 +105,30 @@ def consistency_reference(eps: np.ndarray) -> float:
 @exercise(
     "15.1",
     "Implement consistency(eps): the paper's Delta, the mean sign disagreement over image pairs",
-    "eps has shape (images, features); average the Hamming distance of sign(eps_i) and "
-    "sign(eps_j) (as a share of the features) over pairs i < j only, never i = j.",
+    "Check which pairs you average over, and how you compare a feature that did not change "
+    "at all (ReLU features are often exactly zero).",
+    "For every pair of distinct images compare the signs of their feature changes (zero is a "
+    "sign of its own), take the share of features that disagree, and average over the pairs, "
+    "never pairing an image with itself.",
 )
 def _(answer):
     fn = function(answer, "consistency(eps) -> float")
-    eps = rng(151).normal(loc=0.3, size=(5, 40))
+    gen = rng(seed=151)
+    before = np.maximum(gen.normal(size=(6, 40)), 0)  # ReLU features: many exact zeros
+    eps = np.maximum(gen.normal(size=(6, 40)) - 0.3, 0) - before  # zero where both are zero
     return close_number(fn(eps.copy()), consistency_reference(eps), what="Delta")
 
 
 @exercise(
     "15.2",
     "Implement occlude(image, row, col, size, fill): a grey square centred on (row, col)",
-    "Rows row - size // 2 to row - size // 2 + size (exclusive), the same for columns, clipped "
-    "at the image's edges.",
+    "Try an even size and a centre at the image's edge: where does your square start?",
+    "The square starts half its size (rounded down) above and left of the centre and is "
+    "clipped at the edges without moving its start.",
 )
 def _(answer):
     fn = function(answer, "occlude(image, row, col, size, fill) -> same shape")
-    image = rng(152).normal(size=(10, 9, 3))
+    image = rng(seed=152).normal(size=(10, 9, 3))
 
     def compare(case):
         row, col, size = case
@@ -132,8 +145,10 @@ def _(answer):
 @exercise(
     "15.3",
     "What Delta do you expect when every feature's sign is a fair coin flip?",
-    "Two independent fair signs differ half the time, whatever the pair.",
+    "Flip two fair coins: how often do they differ?",
+    "Two independent fair signs differ half the time, whatever the pair, so the average "
+    "over pairs is the same.",
 )
 def _(answer):
-    signs = rng(153).choice([-1.0, 1.0], size=(5, 20000))
-    return close_number(answer, consistency_reference(signs), atol=0.02, what="Delta")
+    signs = rng(seed=153).choice([-1.0, 1.0], size=(5, 20000))
+    return close_number(answer, consistency_reference(signs), atol=0.02, what="Delta", reveal=False)
