@@ -422,3 +422,46 @@ def test_channels_first_and_multi_input_models_are_refused():
     two = keras.Model([a, b], keras.layers.Add()([a, b]))
     with pytest.raises(ValueError, match="model must have a single input, got 2 inputs"):
         cam.gradcam(two, np.zeros((1, 8, 8, 1)))
+
+
+def test_one_batch_and_progress_loop(monkeypatch):
+    done = []
+    monkeypatch.setattr(progress.Progress, "update", lambda self, n, values=None: done.append(n))
+    parts = list(checks.each(checks.batches(7, 3), verbose=1))
+    assert [(s.start, s.stop) for s in parts] == [(0, 3), (3, 6), (6, 7)] and done == [1, 2, 3]
+    # plan: whole items when they fit, else one item in chunks; every (item, row) once
+    for n, per, size in ((5, 3, 7), (2, 10, 4), (3, 4, 4)):
+        seen = np.zeros((n, per), int)
+        for items, start, stop in checks.plan(n, per, batch_size=size):
+            assert (items.stop - items.start) * (stop - start) <= size
+            seen[items, start:stop] += 1
+        assert (seen == 1).all()
+
+
+def test_one_check_per_argument():
+    # channels: many, per image and single, one wording each
+    assert checks.channels([2, 0], 3, "c", many=True).tolist() == [2, 0]
+    assert checks.channels(1, 3, "c", per_image=2).tolist() == [1, 1]
+    assert checks.channels(None, 3, "c", per_image=2).tolist() == [-1, -1]
+    assert checks.channels([0, 2], 3, "c", per_image=2).tolist() == [0, 2]
+    with pytest.raises(TypeError, match=r"^channels must be None, an int or 2 ints \(one per"):
+        checks.channels([0], 3, "c", per_image=2)
+    with pytest.raises(ValueError, match=r"^channels must be in \[0, 3\) for layer 'c', got 3$"):
+        checks.channels(3, 3, "c", per_image=2)
+    with pytest.raises(TypeError, match="^channels must be None or an int, got"):
+        checks.channels([1], 3, "c")
+    # seed and numbers
+    assert checks.seed(np.int64(5)) == 5 and checks.seed(2**31 - 1) == 2**31 - 1
+    with pytest.raises(ValueError, match=r"^seed must be an int in \[0, 2147483647\], got"):
+        checks.seed(2**31)
+    with pytest.raises(TypeError, match="^seed must be an int, got bool True$"):
+        checks.seed(True)
+    assert checks.number(np.float32(0.5), "noise") == 0.5
+    with pytest.raises(ValueError, match=r"^noise must be a number >= 0\.0, got nan$"):
+        checks.number(float("nan"), "noise")
+    # model: the graph tools take any built model; the methods a single image input
+    a, b = keras.Input((3,)), keras.Input((3,))
+    two = keras.Model([a, b], keras.layers.Add()([a, b]))
+    assert checks.check_model(two, for_images=False) is two
+    with pytest.raises(ValueError, match="^model must have a single input, got 2 inputs$"):
+        checks.check_model(two)
