@@ -26,7 +26,7 @@ TWELVE = {
 
 def _occlusion_drop(m, x, c):
     # patch max(1, round(12 / 8)) = 2 px, stride 1: the drop of the class probability
-    r = zfkeras.occlusion_sensitivity(m, x, 2, 1, c, verbose=0)
+    r = zfkeras.occlusion_sensitivity(m, x, patch_size=2, stride=1, class_index=c, verbose=0)
     return r.base_probability[:, None, None] - r.probability
 
 

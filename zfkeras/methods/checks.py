@@ -33,6 +33,7 @@ from zfkeras.methods.progress import BATCH_SIZE, VERBOSE, Progress, batches, eac
 __all__ = [
     "BATCH_SIZE",
     "SEED",
+    "SEED_MAX",
     "VERBOSE",
     "Progress",
     "batch_size",
@@ -228,7 +229,6 @@ def _indices(value, count, limit, argument, kinds, where="") -> np.ndarray:
         count >= 0
         and isinstance(value, (Sequence, np.ndarray))
         and not isinstance(value, str)
-        and np.ndim(value) == 1
         and (len(value) == count if count > 0 else len(value) > 0)
         and all(_is_int(v) for v in value)
     ):
