@@ -8,7 +8,7 @@ import pytest
 
 import zfkeras
 from zfkeras.experiments import correspondence, diagnostics, invariance, probes
-from zfkeras.methods import cam, checks, filters, occlusion
+from zfkeras.methods import cam, checks, filters, occlusion, progress, registry
 from zfkeras.methods import softmax as softmax_module
 from zfkeras.methods.softmax import probabilities
 
@@ -20,6 +20,7 @@ GOOD = dict(
     channels=None,
     batch_size=128,
     verbose=0,
+    seed=0,
 )
 
 
@@ -37,40 +38,25 @@ def _project(mode):
     )
 
 
-# method -> (call on the generic arguments g, the generic arguments it takes)
+def _registered(entry):
+    """A method of the registry called on the generic arguments it takes."""
+    return (
+        lambda g: entry(
+            g["model"],
+            g["images"],
+            g["class_index"],
+            **{name: g[name] for name in entry.takes},
+            batch_size=g["batch_size"],
+            verbose=g["verbose"],
+        ),
+        {"images", "class_index", *entry.takes},
+    )
+
+
+# method -> (call on the generic arguments g, the generic arguments it takes): every method of
+# explain's registry (zfkeras.methods.registry, one line where each is defined), then the others
 METHODS = {
-    "gradcam": (
-        lambda g: cam.gradcam(
-            g["model"],
-            g["images"],
-            g["class_index"],
-            g["layer"],
-            batch_size=g["batch_size"],
-            verbose=g["verbose"],
-        ),
-        {"images", "class_index", "layer"},
-    ),
-    "class_projection": (
-        lambda g: cam.class_projection(
-            g["model"],
-            g["images"],
-            g["class_index"],
-            batch_size=g["batch_size"],
-            verbose=g["verbose"],
-        ),
-        {"images", "class_index"},
-    ),
-    "guided_gradcam": (
-        lambda g: cam.guided_gradcam(
-            g["model"],
-            g["images"],
-            g["class_index"],
-            g["layer"],
-            batch_size=g["batch_size"],
-            verbose=g["verbose"],
-        ),
-        {"images", "class_index", "layer"},
-    ),
+    **{f"explain-{name}": _registered(entry) for name, entry in registry.METHODS.items()},
     "visualize_filters": (
         lambda g: filters.visualize_filters(
             g["model"],
@@ -79,8 +65,9 @@ METHODS = {
             steps=1,
             batch_size=g["batch_size"],
             verbose=g["verbose"],
+            seed=g["seed"],
         ),
-        {"layer", "channels"},
+        {"layer", "channels", "seed"},
     ),
     "occlusion_sensitivity": (
         lambda g: occlusion.occlusion_sensitivity(
@@ -192,109 +179,121 @@ LACKS = {
     "receptive_field": {"batch_size", "verbose"},
 }
 
-# (case, generic arguments, the argument it needs, exception, the one wording for every method)
+# the generic arguments a method takes under the plural name (a list of layers): the message
+# names the argument as the method's signature does
+PLURAL = {
+    "invariance_curves": {"layer": "layers"},
+    "layer_features": {"layer": "layers"},
+    "correspondence_table": {"layer": "layers"},
+}
+
+# (case, generic arguments, the argument it needs, exception, the one wording for every method;
+# ARG stands for the argument's name in the method's signature)
 NAN = np.full((3, 12, 12, 3), np.nan, np.float32)
 CASES = [
-    (
-        "not a model",
-        dict(model="m"),
-        "model",
-        TypeError,
-        r"^model must be a keras\.Model, got str$",
-    ),
+    ("not a model", dict(model="m"), "model", TypeError, r"^ARG must be a keras\.Model, got str$"),
     (
         "unbuilt model",
-        dict(model=keras.Sequential([keras.layers.Conv2D(2, 3)])),
+        dict(model=keras.Sequential([keras.layers.Conv2D(2, 3)], name="unbuilt")),
         "model",
         ValueError,
-        r"^model must be built on a keras\.Input \(have defined inputs\), got an "
-        r"unbuilt Sequential",
+        r"^ARG must be built on a keras\.Input \(have defined inputs\), got an unbuilt "
+        r"Sequential 'unbuilt'$",
     ),
     (
         "images of wrong rank",
         dict(images=np.zeros((12, 12))),
         "images",
         ValueError,
-        r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \(12, 12\)$",
+        r"^ARG must have shape \(N, 12, 12, 3\), got shape \(12, 12\)$",
     ),
     (
         "wrong channel count",
         dict(images=np.zeros((3, 12, 12, 1))),
         "images",
         ValueError,
-        r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?12, 12, 1\)$",
+        r"^ARG must have shape \(N, 12, 12, 3\), got shape \(3, 12, 12, 1\)$",
     ),
     (
         "wrong image size",
         dict(images=np.zeros((3, 10, 12, 3))),
         "images",
         ValueError,
-        r"^(images?|data) must have shape \((N, )?12, 12, 3\).*, got shape \((3, )?10, 12, 3\)$",
+        r"^ARG must have shape \(N, 12, 12, 3\), got shape \(3, 10, 12, 3\)$",
     ),
     (
         "NaN images",
         dict(images=NAN),
         "images",
         ValueError,
-        r"^(images?|data) must be finite, got \d+ NaN or inf values$",
+        r"^ARG must be finite, got 1296 NaN or inf values$",
     ),
     (
         "unknown layer",
         dict(layer="nope"),
         "layer",
         ValueError,
-        r"^layers? must name a layer of the model, got 'nope'; layers: conv1, conv2, gap, fc7",
+        r"^ARG must name a layer of the model, got 'nope'; layers: conv1, conv2, gap, fc7, "
+        r"predictions$",
     ),
     (
         "layer not a name",
         dict(layer=3),
         "layer",
         TypeError,
-        r"^layers? must be a layer name \(str\), got int$",
+        r"^ARG must be a layer name \(str\), got int$",
     ),
     (
         "class_index out of range",
         dict(class_index=4),
         "class_index",
         ValueError,
-        r"^class_index must be in \[0, 4\), got 4$",
+        r"^ARG must be in \[0, 4\), got 4$",
     ),
     (
         "class_index negative",
         dict(class_index=-1),
         "class_index",
         ValueError,
-        r"^class_index must be in \[0, 4\), got -1$",
+        r"^ARG must be in \[0, 4\), got -1$",
     ),
     (
         "class_index not an int",
         dict(class_index=1.5),
         "class_index",
         TypeError,
-        r"^class_index must be None,? (or )?an int.*, got 1\.5$",
+        r"^ARG must be None, an int or 3 ints \(one per image\), got 1\.5$",
     ),
     (
         "channels out of range",
         dict(channels=6),
         "channels",
         ValueError,
-        r"^channels must be in \[0, 6\) for layer 'conv2', got \[?6\]?$",
+        r"^ARG must be in \[0, 6\) for layer 'conv2', got 6$",
     ),
     (
         "batch_size 0",
         dict(batch_size=0),
         "batch_size",
         ValueError,
-        r"^batch_size must be a positive int, got 0$",
+        r"^ARG must be a positive int, got 0$",
     ),
     (
         "batch_size not an int",
         dict(batch_size=2.5),
         "batch_size",
         TypeError,
-        r"^batch_size must be a positive int, got 2\.5$",
+        r"^ARG must be a positive int, got 2\.5$",
     ),
-    ("verbose", dict(verbose=2), "verbose", ValueError, r"^verbose must be 'auto', 0 or 1, got 2$"),
+    ("verbose", dict(verbose=2), "verbose", ValueError, r"^ARG must be 'auto', 0 or 1, got 2$"),
+    (
+        "seed negative",
+        dict(seed=-1),
+        "seed",
+        ValueError,
+        r"^ARG must be an int in \[0, 2147483647\], got -1$",
+    ),
+    ("seed not an int", dict(seed=1.5), "seed", TypeError, r"^ARG must be an int, got float 1\.5$"),
 ]
 PAIRS = [
     (case, method)
@@ -311,8 +310,9 @@ def model(tiny_model):
 
 @pytest.mark.parametrize("case, method", PAIRS, ids=[f"{c[0]}-{m}" for c, m in PAIRS])
 def test_one_error_table(model, case, method):
-    _, bad, _, error, wording = case
+    _, bad, argument, error, wording = case
     call, _ = METHODS[method]
+    wording = wording.replace("ARG", PLURAL.get(method, {}).get(argument, argument))
     with pytest.raises(error) as info:
         call(dict(GOOD, model=model) | bad)
     assert type(info.value) is error  # the same type from every method, not a subclass
@@ -326,7 +326,8 @@ def test_every_method_runs_on_the_good_arguments(model):
 
 def test_table_covers_every_method_and_argument():
     assert {m for _, m in PAIRS} == set(METHODS)
-    for arg in ("model", "images", "layer", "class_index", "channels", "batch_size", "verbose"):
+    args = ("model", "images", "layer", "class_index", "channels", "batch_size", "verbose", "seed")
+    for arg in args:
         assert any(c[2] == arg for c, _ in PAIRS), arg
 
 
@@ -363,7 +364,7 @@ def test_batches_and_batch_size():
 
 def test_progress_modes(monkeypatch):
     clock = iter(np.arange(0.0, 100.0, 2.0))  # every update 2 s after the last
-    monkeypatch.setattr(checks.time, "time", lambda: float(next(clock)))
+    monkeypatch.setattr(progress.time, "time", lambda: float(next(clock)))
     silent, always, auto = (checks.Progress(10, verbose=v) for v in (0, 1, "auto"))
     assert silent.bar is None and isinstance(always.bar, keras.utils.Progbar)
     auto.update(1)
@@ -421,3 +422,46 @@ def test_channels_first_and_multi_input_models_are_refused():
     two = keras.Model([a, b], keras.layers.Add()([a, b]))
     with pytest.raises(ValueError, match="model must have a single input, got 2 inputs"):
         cam.gradcam(two, np.zeros((1, 8, 8, 1)))
+
+
+def test_one_batch_and_progress_loop(monkeypatch):
+    done = []
+    monkeypatch.setattr(progress.Progress, "update", lambda self, n, values=None: done.append(n))
+    parts = list(checks.each(checks.batches(7, 3), verbose=1))
+    assert [(s.start, s.stop) for s in parts] == [(0, 3), (3, 6), (6, 7)] and done == [1, 2, 3]
+    # plan: whole items when they fit, else one item in chunks; every (item, row) once
+    for n, per, size in ((5, 3, 7), (2, 10, 4), (3, 4, 4)):
+        seen = np.zeros((n, per), int)
+        for items, start, stop in checks.plan(n, per, batch_size=size):
+            assert (items.stop - items.start) * (stop - start) <= size
+            seen[items, start:stop] += 1
+        assert (seen == 1).all()
+
+
+def test_one_check_per_argument():
+    # channels: many, per image and single, one wording each
+    assert checks.channels([2, 0], 3, "c", many=True).tolist() == [2, 0]
+    assert checks.channels(1, 3, "c", per_image=2).tolist() == [1, 1]
+    assert checks.channels(None, 3, "c", per_image=2).tolist() == [-1, -1]
+    assert checks.channels([0, 2], 3, "c", per_image=2).tolist() == [0, 2]
+    with pytest.raises(TypeError, match=r"^channels must be None, an int or 2 ints \(one per"):
+        checks.channels([0], 3, "c", per_image=2)
+    with pytest.raises(ValueError, match=r"^channels must be in \[0, 3\) for layer 'c', got 3$"):
+        checks.channels(3, 3, "c", per_image=2)
+    with pytest.raises(TypeError, match="^channels must be None or an int, got"):
+        checks.channels([1], 3, "c")
+    # seed and numbers
+    assert checks.seed(np.int64(5)) == 5 and checks.seed(2**31 - 1) == 2**31 - 1
+    with pytest.raises(ValueError, match=r"^seed must be an int in \[0, 2147483647\], got"):
+        checks.seed(2**31)
+    with pytest.raises(TypeError, match="^seed must be an int, got bool True$"):
+        checks.seed(True)
+    assert checks.number(np.float32(0.5), "noise") == 0.5
+    with pytest.raises(ValueError, match=r"^noise must be a number >= 0\.0, got nan$"):
+        checks.number(float("nan"), "noise")
+    # model: the graph tools take any built model; the methods a single image input
+    a, b = keras.Input((3,)), keras.Input((3,))
+    two = keras.Model([a, b], keras.layers.Add()([a, b]))
+    assert checks.check_model(two, for_images=False) is two
+    with pytest.raises(ValueError, match="^model must have a single input, got 2 inputs$"):
+        checks.check_model(two)

@@ -405,9 +405,7 @@ def test_chain_path_names_unsupported_layers_graph_path_takes_them(key, match, c
         ({"layer": "nope"}, "layer must name a layer of the model, got 'nope'"),
         ({"layer": "dense"}, r"'dense' must output \(batch, rows, cols, channels\)"),
         ({"mode": "saliency"}, "mode must be one of"),
-        ({"channels": 8}, r"channels must be in \[0, 8\)"),
-        ({"channels": [1, 2]}, "one int per image"),
-        ({"channels": 1.5}, "channels must be"),
+        ({"channels": 8}, r"^channels must be in \[0, 8\) for layer 'c2', got 8$"),
         ({"location": (7, 0)}, "location must be inside the 7x6"),
         ({"location": (1, 2, 3)}, "location must be None"),
         ({"images": np.zeros((27, 25, 3))}, r"images must have shape \(N, 27, 25, 3\)"),
@@ -421,6 +419,14 @@ def test_project_error_table(kwargs, match):
     args = {"images": X[:3], "layer": "c2", **kwargs}
     with pytest.raises(ValueError, match=match):
         Deconvnet(model).project(**args)
+
+
+@pytest.mark.parametrize("channels", [[1, 2], 1.5])
+def test_channels_of_the_wrong_kind(channels):
+    # a wrong kind of value is a TypeError, worded as by every method (checks.channels)
+    want = r"^channels must be None, an int or 3 ints \(one per image\), got "
+    with pytest.raises(TypeError, match=want):
+        Deconvnet(small_model()).project(X[:3], "c2", channels=channels)
 
 
 def test_other_errors():

@@ -108,3 +108,72 @@ def test_old_module_names_are_gone():
             getattr(zfkeras, old)
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("zfkeras.faithfulness")
+
+
+def _private_uses(path: Path) -> list[str]:
+    """``from zfkeras.x import _name``, ``from zfkeras.x import _module`` and ``module._name``
+    on a zfkeras module imported by the file."""
+    tree = ast.parse(path.read_text())
+    found, modules = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "zfkeras":
+            for a in node.names:
+                modules.add(a.asname or a.name)
+                if a.name.startswith("_"):
+                    found.append(f"from {node.module} import {a.name}")
+        elif isinstance(node, ast.Import):
+            modules.update(a.asname or a.name.split(".")[0] for a in node.names)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+# Private names still imported until the renames of issue 29 land (the CAM engine made public,
+# graph's helpers renamed, the quiet start-up moved to the entry points): empty after them.
+PENDING = {
+    "__init__.py": {"from zfkeras._quiet import _zfkeras_quiet_start"},
+    "methods/activations.py": {"from zfkeras.methods.graph import _short_names"},
+    "methods/cam.py": {"from zfkeras.methods.graph import _is_graph_model"},
+    "methods/cams.py": {
+        f"from zfkeras.methods.cam import {name}"
+        for name in ("_finish", "_gradient_cam", "_maps_model", "_mean_gradient")
+    },
+}
+
+
+@pytest.mark.parametrize("path", sorted(PKG.rglob("*.py")), ids=lambda p: str(p.relative_to(PKG)))
+def test_no_module_uses_another_modules_private_names(path):
+    rel = str(path.relative_to(PKG))
+    source = path.read_text()
+    entry_point = "def main(" in source  # the command-line entry points start quiet
+    uses = [
+        u
+        for u in _private_uses(path)
+        if not (entry_point and u.startswith("from zfkeras._quiet import"))
+    ]
+    assert set(uses) <= PENDING.get(rel, set()), f"{rel} uses private names: {uses}"
+
+
+def test_private_use_detector_catches_each_form(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text(
+        "from zfkeras.methods.cam import _finish, gradcam\n"
+        "from zfkeras.methods import graph\n"
+        "import zfkeras.methods.ops as ops\n"
+        "graph._short_names\nops.kind\nops.__doc__\n"
+    )
+    assert _private_uses(src) == [
+        "from zfkeras.methods.cam import _finish",
+        "graph._short_names",
+    ]
+
+
+def test_receptive_fields_do_not_import_the_deconvnet():
+    assert not any("deconvnet" in m for m in _imports(PKG / "methods" / "fields.py"))

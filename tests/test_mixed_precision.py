@@ -1,4 +1,5 @@
-"""Every method works under the mixed_float16 policy, with results in float32."""
+"""Every method works under the mixed_float16 policy, with results in float32 (the methods of
+explain's registry all, by name)."""
 
 import keras
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 import zfkeras
 from zfkeras import evaluation
-from zfkeras.methods import cam
+from zfkeras.methods import registry
 
 X = np.random.default_rng(0).normal(size=(2, 12, 12, 3)).astype(np.float32)
 CONCEPTS = {"c": np.pad(np.ones((2, 4, 4), np.int32), ((0, 0), (4, 4), (4, 4)))}
@@ -24,10 +25,12 @@ def mixed_model(tiny_model):
         keras.mixed_precision.set_global_policy(before)
 
 
+# every method of explain's registry (zfkeras.methods.registry), then the others
 CALLS = {
-    "gradcam": lambda m: zfkeras.gradcam(m, X, verbose=0),
-    "guided_gradcam": lambda m: cam.guided_gradcam(m, X, verbose=0),
-    "class_projection": lambda m: cam.class_projection(m, X, mode="deconvnet", verbose=0),
+    **{
+        f"explain-{name}": (lambda m, name=name: evaluation.explain(m, X, name, verbose=0))
+        for name in registry.METHODS
+    },
     "deconvnet": lambda m: zfkeras.Deconvnet(m).project(X, "conv2", verbose=0),
     "deconvnet_graph": lambda m: zfkeras.Deconvnet(m, way="graph").project(X, "conv2", verbose=0),
     "top_activations": lambda m: zfkeras.top_activations(m, X, "conv2", k=2, verbose=0).value,
@@ -43,7 +46,6 @@ CALLS = {
             m, X, kind="rotation", amounts=[0.0, 10.0], layers=["conv1"], verbose=0
         ).probability
     ),
-    "explain": lambda m: evaluation.explain(m, X, "guided", verbose=0),
     "deletion_curve": lambda m: evaluation.deletion_curve(
         m, X, X[..., 0], steps=2, verbose=0
     ).scores.astype(np.float32),

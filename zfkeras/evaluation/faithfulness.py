@@ -8,7 +8,8 @@ explanation still is to the original one (Spearman rank correlation of absolute 
 :mod:`zfkeras.evaluation.similarity`).
 
 The explanations (:func:`explain`, one 2-D map per image) come from the twelve methods of
-:mod:`zfkeras.methods` named in :data:`METHODS`: the three projections of the class score
+:mod:`zfkeras.methods` that register themselves (:mod:`zfkeras.methods.registry`), named in
+:data:`METHODS`: the three projections of the class score
 (before the softmax) down to the image, :func:`zfkeras.methods.cam.class_projection` with
 ``mode`` ``"backprop"`` (the gradient), ``"guided"`` or ``"deconvnet"`` (paper section 2.1),
 which use the one implementation of the ReLU rules (:mod:`zfkeras.methods.deconvnet.rules`);
@@ -27,38 +28,23 @@ import keras
 import numpy as np
 
 from zfkeras.evaluation.similarity import normalize, spearman, ssim
-from zfkeras.methods import attribution, cam, cams, checks, random_masks
+from zfkeras.methods import checks, registry
 from zfkeras.methods.cache import all_layers, clear_cache
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
-from zfkeras.methods.occlusion import occlusion_sensitivity
+
+METHODS = tuple(registry.METHODS)
+"""The names of the registered methods (:mod:`zfkeras.methods.registry`), as ``explain`` takes
+them."""
 
 
-def _occlusion(model, x, cls, **common):
-    patch = max(1, round(min(x.shape[1:3]) / 8))
-    r = occlusion_sensitivity(model, x, patch, max(1, patch // 2), cls, **common)
-    return r.base_probability[:, None, None] - r.probability
-
-
-def _projection(mode):
-    return lambda model, x, cls, **common: cam.class_projection(model, x, cls, mode=mode, **common)
-
-
-# name -> (model, images, classes, *, batch_size, verbose) -> (N, h, w) or (N, h, w, C) maps
-_REGISTRY: dict[str, Callable] = {
-    "deconvnet": _projection("deconvnet"),
-    "guided": _projection("guided"),
-    "backprop": _projection("backprop"),
-    "gradcam": cam.gradcam,
-    "guided_gradcam": cam.guided_gradcam,
-    "occlusion": _occlusion,
-    "smoothgrad": attribution.smoothgrad,
-    "integrated_gradients": attribution.integrated_gradients,
-    "gradcam_plus_plus": cams.gradcam_plus_plus,
-    "layercam": cams.layercam,
-    "scorecam": cams.scorecam,
-    "rise": random_masks.rise,
-}
-METHODS = tuple(_REGISTRY)
+def _method(method):
+    """``method``: a registered name or a callable (returned as given)."""
+    if not (callable(method) or (isinstance(method, str) and method in registry.METHODS)):
+        raise ValueError(
+            f"method must be one of {tuple(registry.METHODS)} or a callable (model, images, "
+            f"class_index) -> maps, got {method!r}"
+        )
+    return method
 
 
 def _leaves(model) -> list:
@@ -98,16 +84,11 @@ def explain(
     checks.batch_size(batch_size)
     checks.verbose(verbose)
     cls = checks.predicted_classes(model, x, class_index, batch_size=batch_size)
-    common = {"batch_size": batch_size, "verbose": verbose}
-    if callable(method):
+    if callable(_method(method)):
         maps = np.asarray(method(model, x, cls), np.float32)
-    elif isinstance(method, str) and method in _REGISTRY:
-        maps = np.asarray(_REGISTRY[method](model, x, cls, **common), np.float32)
     else:
-        raise ValueError(
-            f"method must be one of {METHODS} or a callable (model, images, "
-            f"class_index) -> maps, got {method!r}"
-        )
+        run = registry.METHODS[method]
+        maps = np.asarray(run(model, x, cls, batch_size=batch_size, verbose=verbose), np.float32)
     if maps.ndim == 4:
         maps = np.abs(maps).sum(-1)
     if maps.ndim != 3 or len(maps) != len(x) or not np.all(np.isfinite(maps)):
@@ -200,11 +181,7 @@ def randomization_test(
     verbose = checks.verbose(verbose)
     batch_size = checks.batch_size(batch_size)
     seed = checks.seed(seed)
-    if not (callable(method) or method in METHODS):
-        raise ValueError(
-            f"method must be one of {METHODS} or a callable (model, images, "
-            f"class_index) -> maps, got {method!r}"
-        )
+    _method(method)
     cls = checks.predicted_classes(model, x, class_index, batch_size=batch_size)
     clone = keras.models.clone_model(model)
     original = model.get_weights()

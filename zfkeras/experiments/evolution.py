@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods import checks
 from zfkeras.methods.checks import SEED
 
 
@@ -93,9 +94,7 @@ class FeatureEvolution(keras.callbacks.Callback):
             c = int(self.model.get_layer(n).output.shape[-1])
             order = rng.permutation(c)
             if isinstance(self.channels, Sequence):
-                order = np.asarray(self.channels, int)
-                if order.min() < 0 or order.max() >= c:
-                    raise ValueError(f"channels must be in [0, {c}) for layer {n!r}, got {order}")
+                order = checks.channels(self.channels, c, n, many=True)
             self._channels[n] = (
                 order if isinstance(self.channels, Sequence) else order[: min(self.channels, c)]
             )

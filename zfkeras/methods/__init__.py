@@ -1,5 +1,7 @@
 """Methods that explain any Keras CNN: one walk over the model's graph (:mod:`.graph`), one
-cache (:mod:`.cache`), one set of argument checks and progress bars (:mod:`.checks`), the
+table of op kinds (:mod:`.ops`), one cache (:mod:`.cache`), one set of argument checks
+(:mod:`.checks`) and one batch-and-progress loop (:mod:`.progress`), one registry of the
+explanation methods (:mod:`.registry`), one bilinear upsampling (:mod:`.upsampling`), the
 class score before the softmax (:mod:`.softmax`), intermediate activations, the deconvnet and
 its two siblings (:mod:`.deconvnet`: backprop, guided backprop), receptive fields, filter
 patterns by gradient ascent and in Lucid's style (:mod:`.lucid`), Grad-CAM and its successors
@@ -23,9 +25,13 @@ from zfkeras.methods import (
     lucid,
     mining,
     occlusion,
+    ops,
     parameterization,
+    progress,
     random_masks,
+    registry,
     softmax,
+    upsampling,
 )
 from zfkeras.methods.attribution import integrated_gradients, smoothgrad
 from zfkeras.methods.cache import clear_cache
@@ -55,14 +61,18 @@ __all__ = [
     "lucid",
     "mining",
     "occlusion",
+    "ops",
     "parameterization",
     "pre_softmax",
+    "progress",
     "random_masks",
+    "registry",
     "rise",
     "rise_masks",
     "scorecam",
     "smoothgrad",
     "softmax",
+    "upsampling",
     "visualize_classes",
     "visualize_units",
 ]

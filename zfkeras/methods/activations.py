@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 import keras
 
-from zfkeras.methods.graph import _CONV, _POOL, _short_names, build, find, trace
+from zfkeras.methods import checks
+from zfkeras.methods.graph import _short_names, build, find, trace
+from zfkeras.methods.ops import CONV, POOL
 
 
 def activation_model(model: keras.Model, layers: Sequence[str] | str | None = None) -> keras.Model:
@@ -30,7 +32,7 @@ def activation_model(model: keras.Model, layers: Sequence[str] | str | None = No
         TypeError: ``model`` is not a Keras model or ``layers`` is not names.
         ValueError: a name is unknown or ambiguous, or no layer was selected.
     """
-    inputs, _, entries = trace(model)
+    inputs, _, entries = trace(checks.check_model(model, for_images=False))
     if layers is None:
         layers = default_layers(model)
         if not layers:
@@ -49,8 +51,8 @@ def activation_model(model: keras.Model, layers: Sequence[str] | str | None = No
 def default_layers(model: keras.Model) -> list[str]:
     """Names of every convolution and pooling layer with an image-shaped (4-D) output, in the
     order they run (nested models included)."""
-    _, _, entries = trace(model)
+    _, _, entries = trace(checks.check_model(model, for_images=False))
     short = _short_names(entries)
     return [
-        short[p] for p, op, out in entries if isinstance(op, _CONV + _POOL) and len(out.shape) == 4
+        short[p] for p, op, out in entries if isinstance(op, CONV + POOL) and len(out.shape) == 4
     ]

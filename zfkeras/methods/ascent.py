@@ -1,55 +1,50 @@
-"""The compiled step of Lucid-style feature visualization (:mod:`.lucid`): the traced model
-from the image to the objective (a layer's output, before a fused ReLU when asked, computed
-from the layer's own weights without changing the layer; or the class scores before the
-softmax), Lucid's diversity term, and one Adam step (Kingma & Ba, 2015) on the Fourier
-spectrum of a batch of images through the random transforms (:mod:`.parameterization`).
+"""Gradient ascent's shared parts: the traced model from the image to the objective
+(:func:`feature_model`, a layer's output, before a fused ReLU when asked, computed from the
+layer's own weights without changing the layer; used by :mod:`.filters` and :mod:`.lucid`; or
+the class scores before the softmax), and the compiled step of Lucid-style feature
+visualization (:mod:`.lucid`): Lucid's diversity term and one Adam step (Kingma & Ba, 2015) on
+the Fourier spectrum of a batch of images through the random transforms
+(:mod:`.parameterization`).
 """
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.graph import build, find, trace
+from zfkeras.methods.graph import build, find, pre_activation, trace
+from zfkeras.methods.ops import relu_of
 from zfkeras.methods.parameterization import fourier_image, fourier_scale, transforms
 from zfkeras.methods.softmax import pre_softmax
 
 
-def _pre_activation(op, args, kwargs):
-    """``op``'s output before its fused ReLU, computed from its own weights (the layer is
-    not changed): convolutions and Dense layers."""
-    x = args[0] if args else kwargs["inputs"]
-    if isinstance(op, keras.layers.Dense):
-        z = keras.ops.matmul(x, op.kernel)
-    elif isinstance(op, keras.layers.Conv2D) and type(op).convolution_op is not None:
-        z = op.convolution_op(x, op.kernel)
-    else:
-        raise ValueError(
-            f"pre_relu=True needs the ReLU fused into a Conv2D or Dense layer, got "
-            f"{type(op).__name__} {op.name!r}: pass pre_relu=False"
-        )
-    return z + op.bias if op.use_bias else z
+def feature_model(model, layer, size, pre_relu: bool):
+    """A traced copy of ``model`` from an image of ``size = (rows, cols)`` to ``layer``'s
+    output, and the layer's full path: what filter ascent (:mod:`.filters`) and Lucid's
+    objective climb. With ``pre_relu`` a ReLU fused into the layer (``activation="relu"`` or
+    ``"relu6"``, :func:`zfkeras.methods.ops.relu_of`) is split off inside the walk
+    (:func:`zfkeras.methods.graph.pre_activation`: the user's layer is never changed)."""
+    shape = (size[0], size[1], model.inputs[0].shape[-1])
+    _, path, op, _ = checks.feature_layer(model, layer, size=shape)
+    split = pre_relu and (relu_of(op) or ("",))[0] == "fused"
+
+    def hook(o, args, kwargs):
+        return pre_activation(o, args, kwargs) if split and o is op else o(*args, **kwargs)
+
+    inputs, _, entries = trace(model, shape, hook)
+    return build(inputs, find(entries, path)[2]), path
 
 
 def target_model(model, layer, size, pre_relu):
     """(a traced model image -> (the layer's output, the last 4-D output before it for the
     diversity term, or the logits for classes), the layer's full path)."""
-    channels = model.inputs[0].shape[-1]
-    shape = (size[0], size[1], channels)
     if layer is None:
+        shape = (size[0], size[1], model.inputs[0].shape[-1])
         inputs, logits, entries = trace(pre_softmax(model), shape)
         style = [out for _, op, out in entries if len(getattr(out, "shape", ())) == 4][-1]
         return build(inputs, [logits, style]), None
-    op = checks.feature_layer(model, layer, size=shape)[2]
-    split = pre_relu and getattr(getattr(op, "activation", None), "__name__", "") == "relu"
-
-    def hook(o, args, kwargs):
-        return _pre_activation(o, args, kwargs) if split and o is op else o(*args, **kwargs)
-
-    inputs, _, entries = trace(model, shape, hook=hook)
-    path, _, out = find(entries, layer)
-    return build(inputs, [out, out]), path
+    net, path = feature_model(model, layer, size, pre_relu)
+    return build(net.inputs[0], [net.outputs[0], net.outputs[0]]), path
 
 
 def _diversity(style, variants: int):

@@ -15,13 +15,11 @@ sums to the change of the score (Integrated Gradients).
 
 Every image x sample (or step) pair is one row of a batch of at most ``batch_size`` rows, run
 in one compiled function (``tf.function``, cached per model); the noise of image ``i`` depends
-only on ``seed`` and ``i``, so results do not depend on ``batch_size``. The helpers here
-(checks, the logits model, the batch planning) serve :mod:`.cams` and :mod:`.rise` too.
+only on ``seed`` and ``i``, so results do not depend on ``batch_size``. The argument checks
+and the batch planning are :mod:`.checks`'s.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -31,38 +29,8 @@ from zfkeras.methods import checks
 from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
 from zfkeras.methods.graph import build, trace
+from zfkeras.methods.registry import method
 from zfkeras.methods.softmax import pre_softmax
-
-
-def number(value, argument: str, low: float = 0.0, high: float = np.inf, integer=False):
-    """A finite number in ``[low, high]`` (an int when ``integer``), else a clear error."""
-    kind = "an int" if integer else "a number"
-    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not (ok or (not integer and isinstance(value, np.floating))):
-        raise TypeError(f"{argument} must be {kind}, got {type(value).__name__} {value!r}")
-    if not (np.isfinite(value) and low <= value <= high):
-        raise ValueError(f"{argument} must be {kind} in [{low}, {high}], got {value!r}")
-    return int(value) if integer else float(value)
-
-
-def seed_value(value) -> int:
-    """``seed``: an int >= 0."""
-    return number(value, "seed", 0, 2**31 - 1, integer=True)
-
-
-def prepare(
-    model, images, class_index, layer=None, *, batch_size: int = BATCH_SIZE, verbose=VERBOSE
-):
-    """The shared checks: ``(x, cls)``, a float32 batch ``(N, H, W, C)`` and ``(N,)`` int32
-    classes (-1 = the predicted class, resolved later by :func:`resolve`)."""
-    checks.check_model(model)
-    checks.batch_size(batch_size)
-    checks.verbose(verbose)
-    x = checks.images(model, images)
-    if layer is not None:
-        checks.feature_layer(model, layer)
-    n_classes = int(model.outputs[0].shape[-1])
-    return x, checks.class_index(class_index, len(x), n_classes)
 
 
 def _logits_fn(model):
@@ -86,20 +54,6 @@ def resolve(model, x: np.ndarray, cls: np.ndarray, *, batch_size: int = BATCH_SI
         [np.argmax(run(tf.constant(x[b])).numpy(), -1) for b in checks.batches(len(x), batch_size)]
     )
     return np.where(cls < 0, top, cls).astype(np.int32)
-
-
-def plan(n: int, per: int, *, batch_size: int = BATCH_SIZE) -> Iterator[tuple[slice, int, int]]:
-    """Batches of at most ``batch_size`` rows over ``n`` items x ``per`` inner rows (samples,
-    steps, masks, channels): ``(items, start, stop)``, every item of ``items`` paired with the
-    inner rows ``start:stop``. Whole items when ``per <= batch_size``, else one item at a time
-    in chunks of ``batch_size`` inner rows."""
-    if per <= batch_size:
-        for b in checks.batches(n, batch_size // per):
-            yield b, 0, per
-    else:
-        for i in range(n):
-            for b in checks.batches(per, batch_size):
-                yield slice(i, i + 1), b.start, b.stop
 
 
 def _score_gradient(net, x, cls):
@@ -138,15 +92,15 @@ def _smoothgrad_fn(model, samples: int, seed: int):
 
 
 def _accumulate(run_chunk, n, per, batch_size, verbose, shape):
-    """Sum ``run_chunk(items, start, stop)`` over :func:`plan`, with a progress bar."""
-    parts = list(plan(n, per, batch_size=batch_size))
-    total, bar = np.zeros((n, *shape), np.float32), checks.Progress(len(parts), verbose=verbose)
-    for k, (b, start, stop) in enumerate(parts):
+    """Sum ``run_chunk(items, start, stop)`` over :func:`~zfkeras.methods.checks.plan`, with a
+    progress bar."""
+    total = np.zeros((n, *shape), np.float32)
+    for b, start, stop in checks.each(checks.plan(n, per, batch_size=batch_size), verbose=verbose):
         total[b] += run_chunk(b, start, stop)
-        bar.update(k + 1)
     return total
 
 
+@method("smoothgrad", takes=("seed",))
 def smoothgrad(
     model: keras.Model,
     images,
@@ -183,10 +137,10 @@ def smoothgrad(
         TypeError/ValueError: bad model, images, class_index, samples, noise, batch_size,
             verbose or seed.
     """
-    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
-    samples = number(samples, "samples", 1, integer=True)
-    noise = number(noise, "noise")
-    seed = seed_value(seed)
+    x, cls = checks.prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
+    samples = checks.number(samples, "samples", 1, integer=True)
+    noise = checks.number(noise, "noise")
+    seed = checks.seed(seed)
     cls = resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("smoothgrad", samples, seed), lambda: _smoothgrad_fn(model, samples, seed))
     sigma = (noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))).astype(np.float32)
@@ -246,6 +200,7 @@ def _baseline(model, baseline) -> np.ndarray:
     return b
 
 
+@method("integrated_gradients")
 def integrated_gradients(
     model: keras.Model,
     images,
@@ -279,9 +234,9 @@ def integrated_gradients(
         TypeError/ValueError: bad model, images, class_index, baseline, steps, batch_size or
             verbose.
     """
-    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
+    x, cls = checks.prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     base = _baseline(model, baseline)
-    steps = number(steps, "steps", 1, integer=True)
+    steps = checks.number(steps, "steps", 1, integer=True)
     cls = resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("integrated_gradients", steps), lambda: _ig_fn(model, steps))
     tb = tf.constant(base)

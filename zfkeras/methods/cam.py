@@ -21,12 +21,14 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.attribution import prepare
 from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.deconvnet.rules import MODES, relu_hook
-from zfkeras.methods.graph import _POOL, _is_graph_model, build, find, walk
+from zfkeras.methods.graph import _is_graph_model, build, find, walk
+from zfkeras.methods.ops import POOL
+from zfkeras.methods.registry import method
 from zfkeras.methods.softmax import logits
+from zfkeras.methods.upsampling import cell_weights
 
 
 def _conv_layer(entries, layer):
@@ -41,7 +43,7 @@ def _conv_layer(entries, layer):
             isinstance(op, keras.layers.Layer)
             and not _is_graph_model(op)
             and len(out.shape) == 4
-            and not isinstance(op, _POOL)
+            and not isinstance(op, POOL)
             and (out.shape[1] or 2) * (out.shape[2] or 2) > 1
         ):
             return path, out
@@ -119,13 +121,10 @@ def fading_weights(model: keras.Model, path: str, grid, size):
         return None
     if tuple(rf.output_size) != tuple(grid):
         return None
-    mats = []
-    for axis in (0, 1):
-        n, out = grid[axis], size[axis]
-        u = (np.arange(out) - rf.centres(axis)[0]) / rf.stride[axis]  # fractional cell index
-        m = np.maximum(0.0, 1.0 - np.abs(u[:, None] - np.arange(n)[None, :]))  # hat functions
-        mats.append(tf.constant(m.astype(np.float32)))
-    return mats
+    return [
+        tf.constant(cell_weights(rf.centres(a)[0], rf.stride[a], grid[a], size[a], hold=False))
+        for a in (0, 1)
+    ]
 
 
 def _normalize(cam, size=None, mats=None):
@@ -157,17 +156,18 @@ def _gradient_cam(kind, weighting, model, images, class_index, layer, resize, ba
     the gradient ``g`` of the class score before the softmax, finished by :func:`_finish`.
     ``weighting(a, g)`` maps two ``(N, h, w, K)`` float32 tensors to ``(N, h, w)``
     (``_mean_gradient`` for Grad-CAM; :data:`zfkeras.methods.cams.WEIGHTINGS`)."""
-    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
+    x, cls = checks.prepare(
+        model, images, class_index, layer, batch_size=batch_size, verbose=verbose
+    )
     run, path = cached(model, (kind, layer), lambda: _gradient_fn(model, layer, weighting))
     size = x.shape[1:3] if resize else None
-    parts = list(checks.batches(len(x), batch_size))
-    bar, out = checks.Progress(len(parts), verbose=verbose), []
-    for k, b in enumerate(parts):
+    out = []
+    for b in checks.each(checks.batches(len(x), batch_size), verbose=verbose):
         out.append(_finish(model, layer, path, run(tf.constant(x[b]), tf.constant(cls[b])), size))
-        bar.update(k + 1)
     return np.concatenate(out).astype(np.float32)
 
 
+@method("gradcam", takes=("layer",))
 def gradcam(
     model: keras.Model,
     images,
@@ -223,6 +223,9 @@ def _projection_fn(model, mode):
     return run
 
 
+@method("deconvnet", mode="deconvnet")
+@method("guided", mode="guided")
+@method("backprop", mode="backprop")
 def class_projection(
     model: keras.Model,
     images,
@@ -243,16 +246,15 @@ def class_projection(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
+    x, cls = checks.prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     run = cached(model, ("projection", mode), lambda: _projection_fn(model, mode))
-    parts = list(checks.batches(len(x), batch_size))
-    bar, out = checks.Progress(len(parts), verbose=verbose), []
-    for k, b in enumerate(parts):
+    out = []
+    for b in checks.each(checks.batches(len(x), batch_size), verbose=verbose):
         out.append(run(tf.constant(x[b]), tf.constant(cls[b])).numpy())
-        bar.update(k + 1)
     return np.concatenate(out)
 
 
+@method("guided_gradcam", takes=("layer",))
 def guided_gradcam(
     model: keras.Model,
     images,

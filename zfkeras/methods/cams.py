@@ -27,10 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.attribution import logits_model, number, prepare
+from zfkeras.methods.attribution import logits_model
 from zfkeras.methods.cache import cached
 from zfkeras.methods.cam import _finish, _gradient_cam, _maps_model, _mean_gradient
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.registry import method
 
 
 def _plus_plus(a, g):
@@ -50,6 +51,7 @@ def _layer(a, g):
 WEIGHTINGS = {"gradcam": _mean_gradient, "gradcam_plus_plus": _plus_plus, "layercam": _layer}
 
 
+@method("gradcam_plus_plus", takes=("layer",))
 def gradcam_plus_plus(
     model: keras.Model,
     images,
@@ -84,6 +86,7 @@ def gradcam_plus_plus(
     return _gradient_cam("gradcam_plus_plus", WEIGHTINGS["gradcam_plus_plus"], *args)
 
 
+@method("layercam", takes=("layer",))
 def layercam(
     model: keras.Model,
     images,
@@ -110,7 +113,7 @@ def _score_fn(model, layer):
     @tf.function(input_signature=[x_spec])
     def maps(x):
         a, z = both(x, training=False)
-        return a, tf.argmax(z, -1, output_type=tf.int32)
+        return tf.cast(a, tf.float32), tf.argmax(z, -1, output_type=tf.int32)
 
     spec = [
         x_spec,
@@ -127,12 +130,13 @@ def _score_fn(model, layer):
         lo = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)
         hi = tf.reduce_max(up, axis=(1, 2, 3), keepdims=True)
         rows = tf.gather(x, image) * tf.math.divide_no_nan(up - lo, hi - lo)
-        p = tf.nn.softmax(net(rows, training=False), -1)
+        p = tf.nn.softmax(tf.cast(net(rows, training=False), tf.float32), -1)
         return tf.gather(p, tf.gather(cls, image), axis=1, batch_dims=1)
 
     return maps, scores, path
 
 
+@method("scorecam", takes=("layer",))
 def scorecam(
     model: keras.Model,
     images,
@@ -160,7 +164,9 @@ def scorecam(
         TypeError/ValueError: bad model, images, class_index, layer, top_channels, batch_size
             or verbose.
     """
-    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
+    x, cls = checks.prepare(
+        model, images, class_index, layer, batch_size=batch_size, verbose=verbose
+    )
     maps, scores, path = cached(model, ("scorecam", layer), lambda: _score_fn(model, layer))
     a, top = [], []
     for b in checks.batches(len(x), batch_size):
@@ -172,7 +178,7 @@ def scorecam(
     n_maps = a.shape[-1]
     use = np.ones((len(x), n_maps), bool)
     if top_channels is not None:
-        top_channels = number(top_channels, "top_channels", 1, n_maps, integer=True)
+        top_channels = checks.number(top_channels, "top_channels", 1, n_maps, integer=True)
         spread = a.std(axis=(1, 2))
         order = np.argsort(-spread, axis=1, kind="stable")[:, :top_channels]
         use = np.zeros_like(use)
@@ -180,13 +186,10 @@ def scorecam(
     use &= (a != 0).any(axis=(1, 2))  # an all-zero map adds nothing whatever its weight
     pairs = np.argwhere(use).astype(np.int32)  # (image, channel) rows, image by image
     weights = np.zeros((len(x), n_maps), np.float32)
-    parts = list(checks.batches(len(pairs), batch_size))
-    bar = checks.Progress(len(parts), verbose=verbose)
-    for k, b in enumerate(parts):
+    for b in checks.each(checks.batches(len(pairs), batch_size), verbose=verbose):
         img, ch = pairs[b, 0], pairs[b, 1]
         i0, i1 = int(img[0]), int(img[-1]) + 1
         args = (x[i0:i1], a[i0:i1], img - i0, ch, cls[i0:i1])
         weights[img, ch] = scores(*map(tf.constant, args)).numpy()
-        bar.update(k + 1)
     cams = np.maximum(np.einsum("nhwk,nk->nhw", a, weights), 0)
     return _finish(model, layer, path, cams, x.shape[1:3] if resize else None)

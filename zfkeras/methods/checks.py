@@ -11,15 +11,16 @@ an int, or one int per image), ``mode`` (``"deconvnet"``, ``"guided"`` or ``"bac
 (:data:`VERBOSE`) and ``seed`` (:data:`SEED`).
 
 Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (wrong value) with a
-message that starts with the argument's name and says what was expected and what was given.
+message that starts with the argument's name and says what was expected and what was given;
+each argument has one check here (``model``, ``images``, ``layer``, ``class_index``,
+``channels``, ``batch_size``, ``verbose``, ``seed``, any other number), so the same mistake
+reads the same from every method. The batching and the progress bar
+(:mod:`zfkeras.methods.progress`) are re-exported here.
 """
 
 from __future__ import annotations
 
-import sys
-import time
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -27,10 +28,12 @@ import tensorflow as tf
 
 from zfkeras.methods.cache import all_layers, cached
 from zfkeras.methods.graph import find, trace
+from zfkeras.methods.progress import BATCH_SIZE, VERBOSE, Progress, batches, each, plan, warn_once
 
 __all__ = [
     "BATCH_SIZE",
     "SEED",
+    "SEED_MAX",
     "VERBOSE",
     "Progress",
     "batch_size",
@@ -39,35 +42,37 @@ __all__ = [
     "channels",
     "check_model",
     "class_index",
+    "each",
     "feature_layer",
     "images",
     "layer",
     "layer_model",
     "layer_names",
+    "number",
+    "plan",
     "predicted_classes",
+    "prepare",
     "seed",
     "top_level_layer",
     "verbose",
     "warn_once",
 ]
 
-BATCH_SIZE = 128
-"""The one default of ``batch_size``: model inputs per compiled pass."""
-VERBOSE = "auto"
-"""The one default of ``verbose``: one progress bar, updated in place in a notebook and on a
-terminal, when the run looks longer than a few seconds; nothing when the output is neither
-(CI logs, files). 0 never, 1 always."""
 SEED = 0
 """The one default of ``seed``: every random draw of a method comes from its own generator
 seeded with it (the global random generators are never reseeded)."""
+SEED_MAX = 2**31 - 1
+"""The largest ``seed`` (TensorFlow's stateless generators take int32 seeds)."""
 
 
 def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def check_model(model, argument: str = "model") -> keras.Model:
-    """A built, single-input ``keras.Model`` taking channels-last images ``(N, H, W, C)``."""
+def check_model(model, argument: str = "model", *, for_images: bool = True) -> keras.Model:
+    """A built, single-input ``keras.Model`` taking channels-last images ``(N, H, W, C)``
+    (``for_images=False``: any built ``keras.Model``, for the graph tools that take several inputs
+    or non-image models). The one check of ``model``."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"{argument} must be a keras.Model, got {type(model).__name__}")
     try:
@@ -79,6 +84,8 @@ def check_model(model, argument: str = "model") -> keras.Model:
             f"{argument} must be built on a keras.Input (have defined inputs), got "
             f"an unbuilt {type(model).__name__} {model.name!r}"
         )
+    if not for_images:
+        return model
     if len(inputs) != 1:
         raise ValueError(f"{argument} must have a single input, got {len(inputs)} inputs")
     if len(inputs[0].shape) != 4:
@@ -212,67 +219,71 @@ def top_level_layer(model: keras.Model, name, argument: str = "layer") -> str:
     return name
 
 
-def class_index(
-    value,
-    n: int,
-    num_classes: int,
-    argument: str = "class_index",
-    per_image: bool = True,
-    layer_name: str | None = None,
-) -> np.ndarray:
-    """``(n,)`` int32 classes; -1 marks "the predicted class" (``value=None``).
-
-    ``value``: ``None``, an int, or (``per_image``) one int per image. ``TypeError`` for another
-    kind of value, ``ValueError`` for a class outside ``[0, num_classes)``. ``layer_name``: the
-    values index a layer's channels (named in the message), not the classes."""
-    if value is None:
-        return np.full(n, -1, np.int32)
+def _indices(value, count, limit, argument, kinds, where="") -> np.ndarray:
+    """``value`` (an int, or ``count`` ints; any non-empty number when ``count`` is 0) as
+    int32 indices in ``[0, limit)``: ``TypeError`` for another kind of value (saying
+    ``kinds``), ``ValueError`` for an index out of range (naming ``where``)."""
     if _is_int(value):
-        c = np.full(n, int(value), np.int32)
+        c = np.full(max(count, 1), int(value), np.int32)
     elif (
-        per_image
-        and isinstance(value, (Sequence, np.ndarray))
-        and len(value) == n
-        and all(_is_int(v) for v in value)
-    ):
-        c = np.asarray(value, np.int32).reshape(n)
-    else:
-        kinds = f"None, an int or {n} ints (one per image)" if per_image else "None or an int"
-        raise TypeError(f"{argument} must be {kinds}, got {value!r}")
-    if n and (c.min() < 0 or c.max() >= num_classes):
-        where = "" if layer_name is None else f" for layer {layer_name!r}"
-        raise ValueError(f"{argument} must be in [0, {num_classes}){where}, got {value!r}")
-    return c
-
-
-def channels(
-    value, n_channels: int, layer_name: str, argument: str = "channel", many: bool = False
-) -> np.ndarray | None:
-    """Channels (units) of a layer with ``n_channels`` feature maps.
-
-    ``many=False``: ``None`` (returned as None: the caller picks) or an int; ``many=True``:
-    ``None`` (every channel), an int or a non-empty sequence of ints. Returns int32 indices."""
-    if value is None:
-        return np.arange(n_channels, dtype=np.int32) if many else None
-    if _is_int(value):
-        c = np.array([int(value)], np.int32)
-    elif (
-        many
+        count >= 0
         and isinstance(value, (Sequence, np.ndarray))
         and not isinstance(value, str)
-        and len(value) > 0
+        and (len(value) == count if count > 0 else len(value) > 0)
         and all(_is_int(v) for v in value)
     ):
         c = np.asarray(value, np.int32).reshape(-1)
     else:
-        kinds = "None, an int or a non-empty sequence of ints" if many else "None or an int"
         raise TypeError(f"{argument} must be {kinds}, got {value!r}")
-    if c.min() < 0 or c.max() >= n_channels:
-        shown = list(c.tolist()) if many else int(c[0])
-        raise ValueError(
-            f"{argument} must be in [0, {n_channels}) for layer {layer_name!r}, got {shown}"
-        )
+    if len(c) and (c.min() < 0 or c.max() >= limit):
+        raise ValueError(f"{argument} must be in [0, {limit}){where}, got {value!r}")
     return c
+
+
+def class_index(
+    value, n: int, num_classes: int, argument: str = "class_index", per_image: bool = True
+) -> np.ndarray:
+    """``(n,)`` int32 classes; -1 marks "the predicted class" (``value=None``).
+
+    ``value``: ``None``, an int, or (``per_image``) one int per image. ``TypeError`` for another
+    kind of value, ``ValueError`` for a class outside ``[0, num_classes)``."""
+    if value is None:
+        return np.full(n, -1, np.int32)
+    kinds = f"None, an int or {n} ints (one per image)" if per_image else "None or an int"
+    c = _indices(value, n if per_image else -1, num_classes, argument, kinds)
+    return np.broadcast_to(c, (n,)).astype(np.int32) if len(c) == 1 else c
+
+
+def channels(
+    value,
+    n_channels: int,
+    layer_name: str | None,
+    argument: str = "channels",
+    *,
+    many: bool = False,
+    per_image: int | None = None,
+) -> np.ndarray | None:
+    """Channels (units) of a layer with ``n_channels`` feature maps: the one check of
+    ``channels``.
+
+    ``per_image=n``: ``None`` (``(n,)`` of -1: "the strongest", the caller picks), an int or
+    ``n`` ints, one per image; ``many=True``: ``None`` (every channel), an int or a non-empty
+    sequence of ints; else ``None`` (returned as None: the caller picks) or an int. Returns
+    int32 indices. ``TypeError`` for another kind of value, ``ValueError`` for a channel
+    outside ``[0, n_channels)`` (the message names ``layer_name`` when given)."""
+    if value is None:
+        if per_image is not None:
+            return np.full(per_image, -1, np.int32)
+        return np.arange(n_channels, dtype=np.int32) if many else None
+    if per_image is not None:
+        count, kinds = per_image, f"None, an int or {per_image} ints (one per image)"
+    elif many:
+        count, kinds = 0, "None, an int or a non-empty sequence of ints"
+    else:
+        count, kinds = -1, "None or an int"
+    where = "" if layer_name is None else f" for layer {layer_name!r}"
+    c = _indices(value, count, n_channels, argument, kinds, where)
+    return np.broadcast_to(c, (per_image,)).astype(np.int32) if per_image and len(c) == 1 else c
 
 
 def batch_size(value, argument: str = "batch_size") -> int:
@@ -293,17 +304,26 @@ def verbose(value, argument: str = "verbose"):
     raise ValueError(f"{argument} must be 'auto', 0 or 1, got {value!r}")
 
 
+def number(value, argument: str, low: float = 0.0, high: float = np.inf, *, integer=False):
+    """A finite number in ``[low, high]`` (an int when ``integer``): ``TypeError`` for another
+    kind of value, ``ValueError`` outside the range. The one check of every numeric option."""
+    kind = "an int" if integer else "a number"
+    ok = _is_int(value) or (not integer and isinstance(value, (float, np.floating)))
+    if not ok:
+        raise TypeError(f"{argument} must be {kind}, got {type(value).__name__} {value!r}")
+    if not (np.isfinite(value) and low <= value <= high):
+        bounds = f">= {low}" if high == np.inf else f"in [{low}, {high}]"
+        raise ValueError(f"{argument} must be {kind} {bounds}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
 def seed(value, argument: str = "seed") -> int:
-    """An int >= 0 (``TypeError`` for a non-int, ``ValueError`` below 0)."""
-    if not _is_int(value):
-        raise TypeError(f"{argument} must be an int >= 0, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{argument} must be an int >= 0, got {value!r}")
-    return int(value)
+    """An int in ``[0, SEED_MAX]``: the one check of ``seed``."""
+    return number(value, argument, 0, SEED_MAX, integer=True)
 
 
 # the checks under other names, for functions whose parameters carry the checks' names
-_images, _batch_size, _class_index = images, batch_size, class_index
+_images, _batch_size, _class_index, _verbose = images, batch_size, class_index, verbose
 
 
 def predicted_classes(
@@ -319,64 +339,17 @@ def predicted_classes(
     return c
 
 
-def batches(n: int, size: int) -> Iterator[slice]:
-    """Slices ``[0:size], [size:2*size], ...`` covering ``n`` items: the one batching loop."""
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
-
-
-_WARNED: set = set()
-
-
-def warn_once(key, message: str) -> None:
-    """A ``UserWarning`` with ``message``, given once per ``key`` in a session (for a fallback
-    that a result also records)."""
-    if key not in _WARNED:
-        _WARNED.add(key)
-        warnings.warn(message, UserWarning, stacklevel=3)
-
-
-def _in_place() -> bool:
-    """Whether a progress bar can update in place: a notebook kernel or a terminal."""
-    return "ipykernel" in sys.modules or bool(getattr(sys.stdout, "isatty", lambda: False)())
-
-
-class Progress:
-    """The progress display of every method: one ``keras.utils.Progbar`` over ``total`` steps.
-
-    ``verbose="auto"`` starts the bar once the run looks longer than ``seconds`` (timed from
-    the second update, as the first one usually includes tracing), and only where it can update
-    in place (a notebook or a terminal; never in CI logs); 1 always, 0 never."""
-
-    def __init__(
-        self,
-        total: int,
-        *,
-        verbose: int | str = VERBOSE,
-        unit_name: str = "batch",
-        seconds: float = 3.0,
-        stateful_metrics: Sequence[str] | None = None,
-    ):
-        self.total, self.mode, self.unit, self.seconds = int(total), verbose, unit_name, seconds
-        self.stateful = stateful_metrics
-        self.bar = self._bar() if verbose == 1 else None
-        self._t0 = self._n0 = None
-
-    def _bar(self):
-        return keras.utils.Progbar(
-            self.total, unit_name=self.unit, interval=0.5, stateful_metrics=self.stateful
-        )
-
-    def update(self, done: int, values=None) -> None:
-        """``done`` steps finished; ``values`` as for ``Progbar.update``."""
-        if self.bar is None and self.mode == "auto" and _in_place():
-            now = time.time()
-            if self._t0 is None:
-                self._t0, self._n0 = now, done
-            elif (
-                done > self._n0
-                and (now - self._t0) / (done - self._n0) * (self.total - self._n0) > self.seconds
-            ):
-                self.bar = self._bar()
-        if self.bar is not None:
-            self.bar.update(done, values)
+def prepare(
+    model, images, class_index, layer=None, *, batch_size: int = BATCH_SIZE, verbose=VERBOSE
+):
+    """The checks every attribution method starts with: ``model``, ``batch_size``,
+    ``verbose``, ``images``, ``layer`` (a feature layer, when given) and ``class_index``.
+    Returns ``(x, cls)``: a float32 batch ``(N, H, W, C)`` and ``(N,)`` int32 classes (-1 =
+    the predicted class, resolved later)."""
+    check_model(model)
+    _batch_size(batch_size)
+    _verbose(verbose)
+    x = _images(model, images)
+    if layer is not None:
+        feature_layer(model, layer)
+    return x, _class_index(class_index, len(x), int(model.outputs[0].shape[-1]))

@@ -39,6 +39,7 @@ from zfkeras.methods import checks
 from zfkeras.methods.activations import activation_model
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.mining import receptive_field
+from zfkeras.methods.upsampling import cell_weights
 
 _CHUNK_VALUES = 2**24  # mask values per counting step (bounds memory; exact float32 counts)
 
@@ -83,13 +84,6 @@ class Dissection:
         return {cat: sum(c == cat for c, _, _ in self.best) for cat in self.concept_names}
 
 
-def _hat_matrix(centre0: float, stride: float, n: int, size: int) -> np.ndarray:
-    """``(size, n)`` bilinear weights: cell ``i`` sits at pixel ``centre0 + i * stride``;
-    pixels beyond the outer centres take the outer cell's value."""
-    u = np.clip((np.arange(size) - centre0) / stride, 0, n - 1)
-    return np.maximum(0.0, 1.0 - np.abs(u[:, None] - np.arange(n)[None, :])).astype(np.float32)
-
-
 def holding_weights(model: keras.Model, layer: str, grid, size):
     """The ``(H, h)`` and ``(W, w)`` matrices that bring a ``(h, w)`` map of ``layer`` to the
     ``(H, W)`` image (``up = R @ map @ C.T``), cells at their receptive-field centres, the
@@ -120,7 +114,7 @@ def holding_weights(model: keras.Model, layer: str, grid, size):
         else:
             s = size[axis] / grid[axis]
             c0 = s / 2 - 0.5
-        mats.append(_hat_matrix(c0, s, grid[axis], size[axis]))
+        mats.append(cell_weights(c0, s, grid[axis], size[axis], hold=True))
     return mats[0], mats[1], ("receptive field" if ok else "even")
 
 

@@ -29,19 +29,13 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from zfkeras.methods import checks
-from zfkeras.methods.deconvnet import rules
+from zfkeras.methods import checks, ops
 from zfkeras.methods.graph import locate
 from zfkeras.models.layers import ContrastNormalization
 
 _GLOBAL = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
-_KERNEL = (
-    keras.layers.Conv2D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-    keras.layers.MaxPooling2D,
-    keras.layers.AveragePooling2D,
-)
+_KERNEL = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+_KERNEL += ops.POOL  # 2-D convolutions and pooling: a kernel, a stride, a padding
 _POINTWISE = (
     keras.layers.Activation,
     keras.layers.LayerNormalization,
@@ -155,8 +149,8 @@ def _step(node, geos: list[_Geo], out_n) -> _Geo:
         raise _unsupported(node, "a Reshape is covered only from 1x1 to 1x1 maps")
     if not (
         isinstance(op, _POINTWISE)
-        or rules.kind(op) in ("relu", "fused", "linear")
-        or rules.is_elementwise_op(op)
+        or ops.kind(op) in ("relu", "fused", "linear")
+        or ops.is_elementwise_op(op)
     ):
         raise _unsupported(node, "not known to act position by position")
     local = [g for g in geos if g.n == out_n]

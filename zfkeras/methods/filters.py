@@ -20,27 +20,11 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
+from zfkeras.methods.ascent import feature_model
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
-from zfkeras.methods.deconvnet import rules
-from zfkeras.methods.graph import find, pre_activation, trace
 
 RECIPES = ("plain", "regularized")
 _BLUR = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
-
-
-def _feature_model(model, layer, size, pre_relu: bool):
-    """A traced copy of ``model`` up to ``layer`` at ``size``; with ``pre_relu`` a ReLU fused
-    into the layer is split off inside the walk (:func:`~zfkeras.methods.graph.pre_activation`:
-    the user's layer is never changed)."""
-    channels = model.inputs[0].shape[-1]
-    _, path, op, _ = checks.feature_layer(model, layer, size=(size[0], size[1], channels))
-    split = pre_relu and (rules.relu_of(op) or ("",))[0] == "fused"
-
-    def hook(o, args, kwargs):
-        return pre_activation(o, args, kwargs) if split and o is op else o(*args, **kwargs)
-
-    inputs, _, entries = trace(model, (size[0], size[1], channels), hook)
-    return keras.Model(inputs, find(entries, path)[2])
 
 
 def _step_fn(features, recipe, size, lr, lo, hi, jitter, decay):
@@ -99,10 +83,8 @@ def _check(model, layer, size, steps, seed, recipe, input_range, batch_size, ver
     checks.verbose(verbose)
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    checks.number(steps, "steps", 1, integer=True)
+    checks.seed(seed)
     if len(input_range) != 2 or not input_range[0] < input_range[1]:
         raise ValueError(f"input_range must be (low, high) with low < high, got {input_range!r}")
     if size is None:
@@ -187,7 +169,7 @@ def visualize_filters(
     features = checks.cached(
         model,
         ("features", layer, size, bool(pre_relu)),
-        lambda: _feature_model(model, layer, size, bool(pre_relu)),
+        lambda: feature_model(model, layer, size, bool(pre_relu))[0],
     )
     chosen = checks.channels(
         channels, int(features.outputs[0].shape[-1]), layer, "channels", many=True

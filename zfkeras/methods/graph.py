@@ -29,16 +29,6 @@ from keras import ops
 
 from zfkeras.methods.cache import cached
 
-_CONV = (
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.SeparableConv2D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.Conv2DTranspose,
-)
-_POOL = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
-
 Entry = tuple[str, object, object]  # (path, layer or op, output tensor)
 
 
@@ -53,23 +43,6 @@ def _is_graph_model(op) -> bool:
     """True for a Sequential or Functional model (whose layers :func:`walk` can visit); False
     for a layer, an op or a subclassed model (which runs as one op)."""
     return isinstance(op, (keras.Sequential, _functional_class()))
-
-
-def _check_model(model) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    try:
-        model.inputs  # noqa: B018 - unbuilt Sequential models raise here
-    except (AttributeError, ValueError) as err:
-        raise ValueError(
-            f"model must have defined inputs (build it on keras.Input), got an "
-            f"unbuilt {type(model).__name__} {model.name!r}"
-        ) from err
-    if not model.inputs:
-        raise ValueError(
-            f"model must have defined inputs (build it on keras.Input), got "
-            f"{type(model).__name__} {model.name!r} without inputs"
-        )
 
 
 def _flat_inputs(model: keras.Model, inputs) -> list:
@@ -158,7 +131,8 @@ def trace(model: keras.Model, input_shape: Sequence | None = None, hook: Callabl
     """Re-run ``model`` on fresh ``keras.Input`` tensors.
 
     Args:
-        model: a built Sequential or Functional model (nested models allowed).
+        model: a built Sequential or Functional model (nested models allowed), checked by the
+            caller (:func:`zfkeras.methods.checks.check_model`, the one check of ``model``).
         input_shape: optional ``(rows, cols, channels)`` replacing the input shape of a
             single-input model (``None`` dims allowed), for fully convolutional sub-graphs.
         hook: computes each leaf op, as in :func:`walk`.
@@ -167,7 +141,6 @@ def trace(model: keras.Model, input_shape: Sequence | None = None, hook: Callabl
         ``(inputs, output, entries)``: the new inputs, the model output on them and the ordered
         list of ``(path, layer, output)`` of every op that ran.
     """
-    _check_model(model)
     if input_shape is not None and len(model.inputs) != 1:
         raise ValueError(f"input_shape needs a single-input model, got {len(model.inputs)} inputs")
     shapes = (
@@ -275,7 +248,6 @@ def nodes(model: keras.Model, input_shape: Sequence | None = None):
             made.update(id(t) for t in keras.tree.flatten(out))
         return inputs, output, entries, found
 
-    _check_model(model)
     return cached(model, key, make)
 
 
@@ -305,22 +277,18 @@ def locate(
     """The one lookup of a layer for the projections, receptive fields and mining.
 
     Args:
-        model: a single-input Keras model, nested models allowed.
+        model: a single-input Keras model, nested models allowed, checked by the caller
+            (:func:`zfkeras.methods.checks.check_model`).
         layer: a layer name that occurs once, an ``"outer/inner"`` path into nested models,
             or the layer object.
         input_shape: optional ``(rows, cols, channels)`` to trace with (see :func:`trace`).
         argument: the argument's name for error messages.
 
     Raises:
-        TypeError: ``model`` is not a Keras model or ``layer`` not a name or layer.
-        ValueError: several inputs, ``channels_first`` layers on the way, an unknown or
-            ambiguous name, or a layer that the input does not reach.
+        TypeError: ``layer`` is not a name or layer.
+        ValueError: ``channels_first`` layers on the way, an unknown or ambiguous name, or a
+            layer that the input does not reach.
     """
-    _check_model(model)
-    if len(model.inputs) != 1:
-        raise ValueError(
-            f"model must have one input, got {len(model.inputs)} ({[t.name for t in model.inputs]})"
-        )
     name = layer.name if isinstance(layer, keras.layers.Layer) else layer
     inputs, _, entries, graph_nodes = nodes(model, input_shape)
     try:

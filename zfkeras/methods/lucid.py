@@ -37,9 +37,8 @@ import tensorflow as tf
 
 from zfkeras.methods import checks
 from zfkeras.methods.ascent import step_fn, target_model
-from zfkeras.methods.attribution import SEED, number, seed_value
 from zfkeras.methods.cache import cached
-from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
 from zfkeras.methods.parameterization import colour_sqrt, random_draws
 
 OBJECTIVES = ("channel", "neuron")
@@ -61,11 +60,11 @@ class Visualization:
 
 def _optimize(model, images, layer, units, objective, location, options) -> Visualization:
     o = options
-    variants = number(o["variants"], "variants", 1, integer=True)
-    weight = number(o["diversity"], "diversity")
-    steps = number(o["steps"], "steps", 1, integer=True)
-    lr = number(o["learning_rate"], "learning_rate", 1e-12)
-    seed = seed_value(o["seed"])
+    variants = checks.number(o["variants"], "variants", 1, integer=True)
+    weight = checks.number(o["diversity"], "diversity")
+    steps = checks.number(o["steps"], "steps", 1, integer=True)
+    lr = checks.number(o["learning_rate"], "learning_rate", 1e-12)
+    seed = checks.seed(o["seed"])
     lo, hi = o["input_range"]
     mat = colour_sqrt(images) if o["decorrelate"] else np.eye(images.shape[-1], dtype=np.float32)
     size = tuple(model.inputs[0].shape[1:3])
@@ -133,7 +132,7 @@ def _visualize(model, images, layer, channels, objective, location=None, **optio
     )
     if objective == "class":
         n = int(model.outputs[0].shape[-1])
-        units = checks.channels(channels, n, "the output", "class_index", many=True)
+        units = checks.channels(channels, n, None, "class_index", many=True)
         return _optimize(model, x, None, units, "class", None, options)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")

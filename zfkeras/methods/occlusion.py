@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.registry import method
 from zfkeras.methods.softmax import ends_in_softmax, probabilities
 
 
@@ -95,7 +96,7 @@ def _check(model, images, patch_size, stride, class_index, layer, channels, fill
     if layer is not None:
         out = checks.feature_layer(model, layer)[3]
         n_maps = int(out.shape[-1])
-        ch = checks.class_index(channels, len(x), n_maps, "channels", layer_name=layer)
+        ch = checks.channels(channels, n_maps, layer, per_image=len(x))
     elif channels is not None:
         raise ValueError(f"channels needs a layer, got channels={channels!r} and layer=None")
     return x, cls, ch, _fill(fill, x.shape[1:])
@@ -234,3 +235,29 @@ def occlusion_sensitivity(
         stride=int(stride),
         **extra,
     )
+
+
+@method("occlusion")
+def _drop_map(
+    model: keras.Model,
+    images,
+    class_index=None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    verbose: int | str = VERBOSE,
+) -> np.ndarray:
+    """Occlusion as a map for :func:`zfkeras.evaluation.explain`: ``(N, R, K)`` float32, the
+    drop of the class probability at each occluder position (patch ``max(1, round(min(H, W)
+    / 8))`` px, stride half of it, the default fill)."""
+    x = checks.images(checks.check_model(model), images)
+    patch = max(1, round(min(x.shape[1:3]) / 8))
+    r = occlusion_sensitivity(
+        model,
+        x,
+        patch_size=patch,
+        stride=max(1, patch // 2),
+        class_index=class_index,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
+    return r.base_probability[:, None, None] - r.probability

@@ -22,17 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.attribution import (
-    SEED,
-    logits_model,
-    number,
-    plan,
-    prepare,
-    resolve,
-    seed_value,
-)
+from zfkeras.methods.attribution import logits_model, resolve
 from zfkeras.methods.cache import cached
-from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
+from zfkeras.methods.registry import method
+from zfkeras.methods.upsampling import hat
 
 
 def _weights(size: int, cells: int, shifts: np.ndarray) -> np.ndarray:
@@ -40,8 +34,7 @@ def _weights(size: int, cells: int, shifts: np.ndarray) -> np.ndarray:
     the coordinate of pixel ``y + shift`` of the ``(cells + 1) * cell`` upsampled image."""
     cell = -(-size // cells)
     y = np.arange(size)[None, :] + shifts[:, None]  # (count, size)
-    u = np.clip((y + 0.5) * cells / ((cells + 1) * cell) - 0.5, 0, cells - 1)
-    return np.maximum(0.0, 1.0 - np.abs(u[..., None] - np.arange(cells)))
+    return hat(np.clip((y + 0.5) * cells / ((cells + 1) * cell) - 0.5, 0, cells - 1), cells)
 
 
 def _draw(count: int, cells: int, probability: float, size, seed: int):
@@ -61,9 +54,9 @@ def _build(grids, shifts, size, cells, mean: bool = False) -> np.ndarray:
 
 
 def _check_draw(samples, cells, probability, size):
-    samples = number(samples, "samples", 1, integer=True)
-    cells = number(cells, "cells", 1, min(size), integer=True)
-    probability = number(probability, "probability", 0.0, 1.0)
+    samples = checks.number(samples, "samples", 1, integer=True)
+    cells = checks.number(cells, "cells", 1, min(size), integer=True)
+    probability = checks.number(probability, "probability", 0.0, 1.0)
     if probability == 0:
         raise ValueError("probability must be in (0, 1], got 0 (every mask would be empty)")
     return samples, cells, probability
@@ -79,7 +72,7 @@ def rise_masks(samples: int, size, cells: int = 7, probability: float = 0.5, *, 
     ):
         raise ValueError(f"size must be (rows, cols) of positive ints, got {size!r}")
     samples, cells, probability = _check_draw(samples, cells, probability, size)
-    grids, shifts = _draw(samples, cells, probability, size, seed_value(seed))
+    grids, shifts = _draw(samples, cells, probability, size, checks.seed(seed))
     return _build(grids, shifts, size, cells)
 
 
@@ -96,7 +89,8 @@ def _rise_fn(model):
     def run(x, masks, cls):
         m = tf.shape(masks)[0]
         rows = x[:, None] * masks[None, :, :, :, None]
-        p = tf.nn.softmax(net(tf.reshape(rows, (-1, *shape)), training=False), -1)
+        z = net(tf.reshape(rows, (-1, *shape)), training=False)
+        p = tf.nn.softmax(tf.cast(z, tf.float32), -1)  # float32 under mixed precision too
         p = tf.reshape(tf.gather(p, tf.repeat(cls, m), axis=1, batch_dims=1), (-1, m))
         return tf.einsum("km,mhw->khw", p, masks)
 
@@ -117,6 +111,7 @@ def _given(masks, size):
     return m
 
 
+@method("rise", takes=("seed",))
 def rise(
     model: keras.Model,
     images,
@@ -155,11 +150,11 @@ def rise(
         TypeError/ValueError: bad model, images, class_index, samples, cells, probability,
             masks, batch_size, verbose or seed.
     """
-    x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
+    x, cls = checks.prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     size = x.shape[1:3]
     if masks is None:
         samples, cells, probability = _check_draw(samples, cells, probability, size)
-        grids, shifts = _draw(samples, cells, probability, size, seed_value(seed))
+        grids, shifts = _draw(samples, cells, probability, size, checks.seed(seed))
 
         def chunk_masks(start, stop):
             return _build(grids[start:stop], shifts[start:stop], size, cells)
@@ -175,11 +170,10 @@ def rise(
     cls = resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("rise",), lambda: _rise_fn(model))
     out = np.zeros(x.shape[:3], np.float32)
-    parts = list(plan(len(x), samples, batch_size=batch_size))
-    bar, ready = checks.Progress(len(parts), verbose=verbose), {}
-    for k, (b, start, stop) in enumerate(parts):
+    ready = {}
+    parts = checks.plan(len(x), samples, batch_size=batch_size)
+    for b, start, stop in checks.each(parts, verbose=verbose):
         if (start, stop) not in ready:
             ready = {(start, stop): tf.constant(chunk_masks(start, stop))}
         out[b] += run(tf.constant(x[b]), ready[(start, stop)], tf.constant(cls[b])).numpy()
-        bar.update(k + 1)
     return (out / np.float32(total_mean)).astype(np.float32)

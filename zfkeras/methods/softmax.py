@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zfkeras.methods import checks
 from zfkeras.methods.cache import cached
 from zfkeras.methods.graph import build, nodes, pre_activation
 
@@ -27,8 +28,7 @@ def _is_softmax(op) -> bool:
 
 
 def _check(model) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    checks.check_model(model, for_images=False)
 
 
 def _output_node(model: keras.Model):

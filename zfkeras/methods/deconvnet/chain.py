@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zfkeras.methods import ops
 from zfkeras.methods.deconvnet.layers import (
     MaxPoolingWithSwitches,
     Rectification,
@@ -58,14 +59,14 @@ class Step:
             mode: Rectification(mode, name=f"{layer.name}_rectify_{mode}") for mode in MODES
         }
         if isinstance(layer, keras.layers.Conv2D) and type(layer).__name__ == "Conv2D":
-            act = _act_name(layer.activation)
-            if act not in ("relu", "linear"):
+            act, relu = _act_name(layer.activation), ops.relu_of(layer)
+            if not (act == "linear" or (relu is not None and relu[1] is None)):
                 raise _unsupported(layer, f"its activation is {act!r}; only relu or linear")
             try:
                 self.filter = TiedConv2DTranspose(layer, name=f"{layer.name}_transposed")
             except (TypeError, ValueError) as e:
                 raise _unsupported(layer, str(e)) from e
-            self.kind, self.relu = "conv", act == "relu"
+            self.kind, self.relu = "conv", relu is not None
         elif isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
             self.kind = "relu"
             if isinstance(layer, keras.layers.ReLU):
@@ -74,10 +75,10 @@ class Step:
                         layer, "only a plain ReLU (no max_value, negative_slope or threshold)"
                     )
             else:
-                act = _act_name(layer.activation)
-                if act not in ("relu", "linear"):
+                act, relu = _act_name(layer.activation), ops.relu_of(layer)
+                if not (act == "linear" or (relu is not None and relu[1] is None)):
                     raise _unsupported(layer, f"its activation is {act!r}; only relu or linear")
-                self.kind = "relu" if act == "relu" else "identity"
+                self.kind = "relu" if relu is not None else "identity"
         elif isinstance(layer, keras.layers.MaxPooling2D):
             _channels_last(layer)
             self.kind = "pool"

@@ -53,7 +53,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods import checks
+from zfkeras.methods import checks, ops
 from zfkeras.methods.deconvnet import rules
 from zfkeras.methods.deconvnet.chain import Step, steps_from
 from zfkeras.methods.deconvnet.rules import MODES, STEP_TEXT, Crossing, crossing
@@ -156,7 +156,7 @@ class Deconvnet:
                 (s.layer.name, type(s.layer).__name__, s.describe()) for s in reversed(route.steps)
             ]
         return [
-            (n.path, type(n.op).__name__, STEP_TEXT[rules.kind(n.op)])
+            (n.path, type(n.op).__name__, STEP_TEXT[ops.kind(n.op)])
             for n in reversed(route.found.nodes)
         ]
 

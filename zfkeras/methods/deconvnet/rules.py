@@ -15,7 +15,7 @@ input, so ``backprop`` and ``guided`` pass the signal only where ``0 < f < max_v
 exact gradient's support, so ``backprop`` stays the gradient); ``deconvnet`` ignores the forward
 input, clip included. A ReLU with ``negative_slope`` or ``threshold`` is no ReLU here: it is
 passed by its gradient, like swish, gelu, sigmoid and hard-swish, which have no deconvnet rule
-in the paper.
+in the paper. What is a ReLU, and how every other op is crossed: :mod:`zfkeras.methods.ops`.
 """
 
 from __future__ import annotations
@@ -23,126 +23,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from zfkeras.methods.graph import pre_activation
+from zfkeras.methods.ops import kind, relu_of
 
 MODES = ("deconvnet", "backprop", "guided")
-
-_SWITCHES = (
-    keras.layers.MaxPooling1D,
-    keras.layers.MaxPooling2D,
-    keras.layers.MaxPooling3D,
-    keras.layers.GlobalMaxPooling1D,
-    keras.layers.GlobalMaxPooling2D,
-    keras.layers.GlobalMaxPooling3D,
-)
-# Linear (or, for Multiply, elementwise bilinear) layers: passed by their own gradient.
-_LINEAR = (
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Dense,
-    keras.layers.BatchNormalization,
-    keras.layers.ZeroPadding2D,
-    keras.layers.Cropping2D,
-    keras.layers.UpSampling2D,
-    keras.layers.Add,
-    keras.layers.Subtract,
-    keras.layers.Multiply,
-    keras.layers.Average,
-    keras.layers.Concatenate,
-    keras.layers.AveragePooling2D,
-    keras.layers.GlobalAveragePooling2D,
-    keras.layers.Reshape,
-    keras.layers.Flatten,
-    keras.layers.Permute,
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout2D,
-    keras.layers.GaussianNoise,
-    keras.layers.Rescaling,
-    keras.layers.Normalization,
-    keras.layers.Identity,
-    keras.layers.InputLayer,
-    keras.layers.Activation,
-)
-_LINEAR_NAMES = ("LayerScale",)  # keras.applications.convnext: a per-channel scale
-# keras.ops called on symbolic tensors in a Functional graph (``x + y``): elementwise ops
-_LINEAR_OPS = ("Add", "Subtract", "Multiply", "Negative", "Identity")
-_ELEMENTWISE_OPS = _LINEAR_OPS + (
-    "Divide",
-    "TrueDivide",
-    "Absolute",
-    "Square",
-    "Sqrt",
-    "Exp",
-    "Log",
-    "Sigmoid",
-    "Tanh",
-    "Relu",
-    "Relu6",
-    "Silu",
-    "Gelu",
-    "HardSigmoid",
-    "HardSilu",
-    "Maximum",
-    "Minimum",
-    "Power",
-)
-
-
-def is_elementwise_op(op) -> bool:
-    """Whether ``op`` is a keras op (not a layer) acting elementwise (with broadcasting)."""
-    return not isinstance(op, keras.layers.Layer) and type(op).__name__ in _ELEMENTWISE_OPS
-
-
-def relu_max(fn) -> tuple[bool, float | None]:
-    """``(is a ReLU, its max_value)`` of an activation function (``relu``, ``relu6``)."""
-    name = getattr(fn, "__name__", "")
-    return (name in ("relu", "relu6"), 6.0 if name == "relu6" else None)
-
-
-def relu_of(op) -> tuple[str, float | None] | None:
-    """How ``op`` holds a ReLU: ``("layer", max_value)`` for a ``ReLU`` layer (no
-    negative_slope, no threshold) or a relu/relu6 ``Activation``, ``("fused", max_value)`` for
-    a layer with ``activation="relu"`` (convolutions, dense), else None."""
-    if isinstance(op, keras.layers.ReLU):
-        if op.negative_slope or op.threshold:
-            return None
-        return "layer", (None if op.max_value is None else float(op.max_value))
-    is_relu, top = relu_max(getattr(op, "activation", None))
-    if not is_relu:
-        return None
-    return ("layer" if isinstance(op, keras.layers.Activation) else "fused"), top
-
-
-def kind(op) -> str:
-    """How a projection crosses ``op``: ``"relu"`` (a ReLU layer: the mode's rule),
-    ``"fused"`` (the layer's gradient, then the rule for its fused ReLU), ``"switches"`` (max
-    pooling: its gradient routes through the switches), ``"linear"`` (linear or elementwise:
-    its gradient at the forward point) or ``"nonlinear"`` (any other op: its gradient, no
-    deconvnet rule)."""
-    relu = relu_of(op)
-    if relu is not None:
-        return "relu" if relu[0] == "layer" else "fused"
-    if isinstance(op, _SWITCHES):
-        return "switches"
-    act = getattr(op, "activation", None)
-    if act is not None and getattr(act, "__name__", "") != "linear":
-        return "nonlinear"
-    if (
-        isinstance(op, _LINEAR)
-        or type(op).__name__ in _LINEAR_NAMES
-        or (is_elementwise_op(op) and type(op).__name__ in _LINEAR_OPS)
-    ):
-        return "linear"
-    return "nonlinear"
 
 
 def downward(mode: str, signal, forward=None, max_value: float | None = None):
@@ -186,9 +74,10 @@ def rectifier(mode: str, max_value: float | None = None):
 
 
 def relu_hook(mode: str):
-    """A :func:`zfkeras.methods.graph.walk` hook running every ReLU (see :func:`relu_of`) with
-    the ``mode``'s rule (:func:`rectifier`) as its gradient and every other op as it is. A
-    fused ReLU is split off its layer (:func:`pre_activation`), then the rule."""
+    """A :func:`zfkeras.methods.graph.walk` hook running every ReLU
+    (:func:`zfkeras.methods.ops.relu_of`) with the ``mode``'s rule (:func:`rectifier`) as its
+    gradient and every other op as it is. A fused ReLU is split off its layer
+    (:func:`pre_activation`), then the rule."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.methods import checks
+
 
 @dataclass(frozen=True)
 class Units:
@@ -28,20 +30,7 @@ def unit_arrays(shape: tuple[int, int, int], layer: str, n: int, channels, locat
     """``(channel, row, col)`` int32 arrays ``(n,)`` for a layer of output ``shape`` (rows,
     cols, channels); -1 marks "the strongest". Raises ``ValueError`` naming the argument."""
     rows, cols, chans = shape
-    if channels is None:
-        ch = np.full(n, -1, np.int32)
-    else:
-        ch = np.asarray(channels)
-        if ch.ndim == 0:
-            ch = np.full(n, ch)
-        if ch.shape != (n,) or not np.issubdtype(ch.dtype, np.integer):
-            raise ValueError(
-                f"channels must be None, an int or one int per image ({n}), got {channels!r}"
-            )
-        if ch.min() < 0 or ch.max() >= chans:
-            raise ValueError(
-                f"channels must be in [0, {chans}) for layer {layer!r}, got {channels!r}"
-            )
+    ch = checks.channels(channels, chans, layer, per_image=n)
     if location is None:
         loc = np.full((n, 2), -1, np.int32)
     else:
