@@ -1,0 +1,206 @@
+"""The measures behind the chapters' verdicts, on constructed inputs with a known answer
+(issue 27, item 1)."""
+
+import numpy as np
+import pytest
+
+from zfkeras.experiments import diagnostics as diag
+from zfkeras.experiments import filter_spectra
+
+
+# ------------------------------------------------------------------ constructed first layers
+def _grid(size):
+    r = np.arange(size) - (size - 1) / 2
+    return np.meshgrid(r / size, r / size, indexing="ij")  # in filter widths
+
+
+def ramps(size, n, rng):
+    """Linear colour ramps of random direction and colour, drawn over the filter's width."""
+    yy, xx = _grid(size)
+    out = []
+    for _ in range(n):
+        t = rng.uniform(0, np.pi)
+        out.append((xx * np.cos(t) + yy * np.sin(t))[..., None] * rng.normal(size=3))
+    return np.stack(out, -1)
+
+
+def blobs(size, n, rng):
+    """Isotropic Gaussian blobs of random width (1/8 to 1/3 of the filter) and colour."""
+    yy, xx = _grid(size)
+    out = []
+    for _ in range(n):
+        s, (cy, cx) = rng.uniform(1 / 8, 1 / 3), rng.uniform(-0.1, 0.1, 2)
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+        out.append(blob[..., None] * rng.normal(size=3))
+    return np.stack(out, -1)
+
+
+def gabors(size, cycles, n, rng):
+    """Gabors with ``cycles`` cycles per filter width, envelope sigma 0.3 widths."""
+    yy, xx = _grid(size)
+    out = []
+    for _ in range(n):
+        t, phase = rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        u = xx * np.cos(t) + yy * np.sin(t)
+        g = np.exp(-(xx**2 + yy**2) / (2 * 0.3**2)) * np.cos(2 * np.pi * cycles * u + phase)
+        out.append(g[..., None] * rng.normal(size=3))
+    return np.stack(out, -1)
+
+
+@pytest.mark.parametrize("size", [7, 11])
+def test_oriented_energy_separates_edges_from_ramps_blobs_and_noise(size):
+    rng = np.random.default_rng(0)
+    bank = diag.gabor_bank(size=size, wavelengths=tuple(np.linspace(2.5, size / 1.5, 5)))
+    gabor = diag.oriented_energy(bank)
+    ramp = diag.oriented_energy(ramps(size, 100, rng))
+    blob = diag.oriented_energy(blobs(size, 100, rng))
+    noise = diag.oriented_energy(rng.normal(size=(size, size, 3, 300)))
+    assert gabor.mean() > 0.95 and gabor.min() > 0.9
+    assert ramp.max() < 0.1
+    assert blob.mean() < 0.35 and blob.max() < 0.5
+    assert noise.mean() < 0.12
+    # spectral concentration cannot tell them apart: ramps and blobs score like the Gabors
+    assert diag.spectral_concentration(ramps(size, 100, rng)) > 0.65
+    assert diag.spectral_concentration(blobs(size, 100, rng)) > 0.65
+
+
+def test_oriented_energy_known_values():
+    bank = filter_spectra.quadrature_bank(7)
+    even, odd = bank[5]
+    # a template itself (any colour mix, any scale, any channel offset): all its energy
+    k = even.reshape(7, 7)[..., None, None] * np.array([1.0, -2.0, 0.5])[None, None, :, None]
+    assert diag.oriented_energy(k * 3 + 7) == pytest.approx([1.0])
+    # the pair is orthonormal: a mix of both phases is captured whole
+    both = (0.6 * even + 0.8 * odd).reshape(7, 7, 1, 1)
+    assert diag.oriented_energy(both) == pytest.approx([1.0])
+    # half the energy in a template, half in a checkerboard orthogonal to every template
+    # would score 1/2; here: the share equals the projection computed with plain loops
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(7, 7, 2, 1))
+    w0 = w[..., 0] - w[..., 0].mean(axis=(0, 1))
+    best = 0.0
+    for e, o in bank:
+        e, o = e.reshape(7, 7), o.reshape(7, 7)
+        share = sum((w0[..., c] * e).sum() ** 2 + (w0[..., c] * o).sum() ** 2 for c in range(2))
+        best = max(best, share / (w0**2).sum())
+    assert diag.oriented_energy(w) == pytest.approx([best])
+    assert diag.oriented_energy(np.ones((7, 7, 3, 2))).tolist() == [0.0, 0.0]
+
+
+# --------------------------------------------------------------- bands that ignore the size
+@pytest.mark.parametrize(
+    "draw",
+    [lambda s, r: gabors(s, 1.8, 20, r), lambda s, r: blobs(s, 20, r)],
+    ids=["gabor", "blob"],
+)
+def test_relative_bands_same_pattern_same_score_at_7_and_11(draw):
+    a = diag.relative_bands(draw(7, np.random.default_rng(3))).mean(0)
+    b = diag.relative_bands(draw(11, np.random.default_rng(3))).mean(0)
+    np.testing.assert_allclose(a, b, atol=0.02)
+
+
+def test_relative_bands_halve_the_size_effect_of_ramps():
+    per_pixel = [
+        diag.frequency_bands(ramps(s, 50, np.random.default_rng(4)))[:, 1].mean() for s in (7, 11)
+    ]
+    per_width = [
+        diag.relative_bands(ramps(s, 50, np.random.default_rng(4)))[:, 1].mean() for s in (7, 11)
+    ]
+    assert abs(per_pixel[0] - per_pixel[1]) > 0.05  # the bias the issue measured (0.19 / 0.13)
+    assert abs(per_width[0] - per_width[1]) < abs(per_pixel[0] - per_pixel[1]) / 2
+
+
+def test_relative_bands_hand_worked():
+    x = np.arange(7)
+    # a cosine of exactly 2 cycles per width, on its own grid: all in the middle band
+    k = np.cos(2 * np.pi * 2 * x / 7)[None, :, None, None] * np.ones((7, 7, 1, 1))
+    np.testing.assert_allclose(diag.relative_bands(k, oversample=1), [[0, 1, 0]], atol=1e-12)
+    # 1 cycle: low; 3 cycles: high (3 >= 7/3)
+    for cyc, band in ((1, 0), (3, 2)):
+        k = np.cos(2 * np.pi * cyc * x / 7)[None, :, None, None] * np.ones((7, 7, 1, 1))
+        assert diag.relative_bands(k, oversample=1)[0, band] == pytest.approx(1.0)
+    assert diag.relative_bands(np.ones((5, 5, 3, 1))).tolist() == [[0.0, 0.0, 0.0]]
+
+
+# ------------------------------------------------------------------------------ grid energy
+def _pattern(period, rng):
+    """A random pattern repeating every ``period`` pixels, mean 0 and RMS 1, on 96x96x3."""
+    tile = rng.normal(size=(period, period, 3))
+    g = np.tile(tile, (96 // period, 96 // period, 1))
+    g = g - g.mean(axis=(0, 1))
+    return g / g.std()
+
+
+def test_grid_energy_equal_grids_score_alike_at_period_2_and_4():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:96, :96] / 96
+    smooth = np.stack([np.sin(2 * np.pi * (xx + c)) + np.cos(2 * np.pi * yy) for c in range(3)], -1)
+    smooth = smooth / smooth.std()
+    for strength in (0.1, 0.3, 1.0):
+        s2 = diag.grid_energy((smooth + strength * _pattern(2, rng))[None], 2)[0]
+        s4 = diag.grid_energy((smooth + strength * _pattern(4, rng))[None], 4)[0]
+        # the smooth part lies off both lattices: the share is the grid's power, computed here
+        # by Parseval from the pixels
+        expected = strength**2 / (strength**2 + 1)
+        assert s2 == pytest.approx(expected, rel=1e-6) and s4 == pytest.approx(expected, rel=1e-6)
+    # the high-band share, which the chapter used before, does not: a grating at the period
+    # (the lattice's fundamental) lies in the high band at period 2, in the middle at period 4
+    yy, xx = np.mgrid[:96, :96]
+    gratings = {p: np.cos(2 * np.pi * xx / p) + np.cos(2 * np.pi * yy / p) for p in (2, 4)}
+    gratings = {p: g / g.std() for p, g in gratings.items()}  # equal strength: equal RMS
+    grid = [diag.grid_energy((smooth[..., 0] + 0.3 * g)[None], p)[0] for p, g in gratings.items()]
+    high = [
+        diag.frequency_bands((smooth[..., 0] + 0.3 * g)[None], size=96)[0, 2]
+        for g in gratings.values()
+    ]
+    assert grid[0] == pytest.approx(grid[1], rel=0.05)
+    assert high[0] > 3 * high[1]
+
+
+def test_grid_energy_noise_smooth_and_checkerboard():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=(200, 32, 32))
+    for p in (2, 4):
+        assert diag.grid_energy(noise, p).mean() == pytest.approx(
+            (p**2 - 1) / (32 * 32 - 1), rel=0.1
+        )
+    yy, xx = np.mgrid[:32, :32]
+    smooth = np.exp(-((yy - 16.0) ** 2 + (xx - 12.0) ** 2) / 50)
+    assert diag.grid_energy(smooth[None], 2)[0] < 1e-3
+    checker = (-1.0) ** (yy + xx)
+    assert diag.grid_energy(checker[None], 2)[0] == pytest.approx(1.0)
+    assert diag.grid_energy(checker[None], 4)[0] == pytest.approx(
+        1.0
+    )  # period 2 also repeats every 4
+    assert diag.grid_energy(np.ones((2, 8, 8, 3)), 2).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "images, period, err, match",
+    [
+        (np.zeros((1, 8, 8)), 2.0, TypeError, "period must be an int"),
+        (np.zeros((1, 8, 8)), 1, ValueError, "period must be an int >= 2"),
+        (np.zeros((1, 9, 8)), 2, ValueError, "dividing the image size 9x8"),
+        (np.zeros((8, 8)), 2, ValueError, "images must be"),
+        (np.full((1, 8, 8), np.nan), 2, ValueError, "images must be finite"),
+    ],
+)
+def test_grid_energy_errors(images, period, err, match):
+    with pytest.raises(err, match=match):
+        diag.grid_energy(images, period)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: diag.oriented_energy(np.zeros((7, 5, 3, 1))), "square conv kernel"),
+        (lambda: diag.oriented_energy(np.zeros((7, 7, 3))), "square conv kernel"),
+        (lambda: diag.oriented_energy(np.ones((7, 7, 1, 1)), min_cycles=4), "min_cycles"),
+        (lambda: diag.relative_bands(np.ones((7, 7, 1, 1)), edges=(2, 1)), "edges"),
+        (lambda: diag.relative_bands(np.ones((7, 7, 1, 1)), oversample=0), "oversample"),
+        (lambda: diag.relative_bands(np.full((3, 3, 1, 1), np.inf)), "finite"),
+    ],
+)
+def test_filter_measure_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
