@@ -204,3 +204,88 @@ def test_grid_energy_errors(images, period, err, match):
 def test_filter_measure_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------ the correspondence gap
+def test_hamming_zeros_count_as_agreement_unless_changed_only():
+    from zfkeras.experiments import correspondence as corr
+
+    # pair (0, 1): feature 0 differs, feature 1 agrees, features 2-3 are 0 in both
+    eps = np.array([[1.0, -1.0, 0.0, 0.0], [-1.0, -1.0, 0.0, 0.0]])
+    assert corr.hamming_score(eps) == pytest.approx(1 / 4)
+    assert corr.hamming_score(eps, changed_only=True) == pytest.approx(1 / 2)
+    # three images, counted per pair: (0,1) 1 of 2 changed features differ; (0,2) the
+    # feature changed only in 2 differs (0 vs +1) and so does feature 0: 2 of 3; (1,2): 2 of 3
+    eps3 = np.vstack([eps, [[0.0, -1.0, 1.0, 0.0]]])
+    by_loop = sum(
+        np.sum(np.sign(eps3[i]) != np.sign(eps3[j])) for i in range(3) for j in range(i + 1, 3)
+    ) / sum(np.sum((eps3[i] != 0) | (eps3[j] != 0)) for i in range(3) for j in range(i + 1, 3))
+    assert corr.hamming_score(eps3, changed_only=True) == pytest.approx(by_loop)
+    assert corr.hamming_score(np.zeros((3, 4)), changed_only=True) == 0.0
+
+
+def test_hamming_random_signs_score_one_half_only_without_zeros():
+    from zfkeras.experiments import correspondence as corr
+
+    rng = np.random.default_rng(0)
+    signs = rng.choice([-1.0, 1.0], size=(5, 20000))
+    assert corr.hamming_score(signs) == pytest.approx(0.5, abs=0.01)
+    # 90% of the features unchanged in every image (silent units): the score falls to about
+    # 0.05 although the changed features are coin flips; changed_only recovers 0.5
+    sparse = signs * (rng.random(signs.shape[1]) < 0.1)
+    assert corr.hamming_score(sparse) == pytest.approx(0.05, abs=0.01)
+    assert corr.hamming_score(sparse, changed_only=True) == pytest.approx(0.5, abs=0.02)
+
+
+# ------------------------------------------------------------------------------ invariance
+def _shift_models():
+    import keras
+
+    x = keras.Input((16, 16, 1))
+    conv = keras.layers.Conv2D(3, 2, strides=2, use_bias=False, name="conv")(x)  # stride 2
+    pooled = keras.layers.GlobalAveragePooling2D(name="pooled")(conv)
+    out = keras.layers.Dense(2, activation="softmax", name="out")(pooled)
+    model = keras.Model(x, out)
+    rng = np.random.default_rng(0)
+    model.get_layer("conv").set_weights([rng.normal(size=(2, 2, 1, 3))])
+    return model
+
+
+def test_aligned_distance_removes_equivariance():
+    import zfkeras
+
+    model = _shift_models()
+    rng = np.random.default_rng(1)
+    images = np.zeros((3, 16, 16, 1), np.float32)
+    images[:, 4:12, 4:12] = rng.normal(size=(3, 8, 8, 1))  # content away from the border
+    res = zfkeras.invariance_curves(
+        model, images, None, "translation", [-4, -2, 0, 2, 4], layers=("conv", "pooled")
+    )
+    # the conv map moves with the content (a shift of 2 or 4 px is 1 or 2 of its positions):
+    # large plain distance, none once the map is moved back
+    shifted = np.array([0, 1, 3, 4])
+    assert np.all(res.relative["conv"][shifted] > 0.5)
+    np.testing.assert_allclose(res.aligned["conv"], 0, atol=1e-5)
+    # the pooled layer is invariant (the content stays inside the image): both distances are 0
+    np.testing.assert_allclose(res.distance["pooled"], 0, atol=1e-5)
+    np.testing.assert_allclose(res.aligned["pooled"], res.distance["pooled"])
+    # by hand for the +4 shift: move the map of the shifted image up 2 rows, compare rows 0-5
+    probe = zfkeras.activation_model(model, ["conv"])
+    a = probe.predict(images, verbose=0)["conv"]
+    b = probe.predict(np.roll(images, 4, axis=1), verbose=0)["conv"]
+    np.testing.assert_allclose(b[:, 2:], a[:, :-2], atol=1e-5)  # equivariance, by hand
+    plain = np.linalg.norm((b - a).reshape(3, -1), axis=1)
+    np.testing.assert_allclose(res.distance["conv"][4], plain, rtol=1e-5)
+
+
+def test_aligned_distance_of_a_map_that_changes():
+    import zfkeras
+
+    model = _shift_models()
+    rng = np.random.default_rng(2)
+    images = rng.normal(size=(2, 16, 16, 1)).astype(np.float32)  # content up to the border
+    res = zfkeras.invariance_curves(model, images, None, "translation", [3], layers=("conv",))
+    # a shift of 3 px is not a whole number of map positions: the map itself changes, and the
+    # aligned distance stays well above 0 though below the plain one
+    assert np.all(res.aligned_relative["conv"] > 0.2)
+    assert np.all(res.aligned["conv"] < res.distance["conv"])
