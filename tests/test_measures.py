@@ -289,3 +289,33 @@ def test_aligned_distance_of_a_map_that_changes():
     # aligned distance stays well above 0 though below the plain one
     assert np.all(res.aligned_relative["conv"] > 0.2)
     assert np.all(res.aligned["conv"] < res.distance["conv"])
+
+
+# -------------------------------------------------------------------------------- ablation
+def test_converged_only_when_the_best_epoch_is_not_the_last():
+    from zfkeras.experiments import ablation
+
+    assert ablation.converged([0.5, 0.8, 0.7, 0.75])
+    assert not ablation.converged([0.5, 0.6, 0.7, 0.8])  # still rising when the budget ended
+    assert ablation.converged([0.5, 0.91, 0.91])  # levelled off: the best came first
+    assert not ablation.converged([0.9, 0.5, 0.95])
+    for bad in ([0.5], [0.5, np.nan], [[0.1, 0.2]]):
+        with pytest.raises(ValueError, match="curve must hold"):
+            ablation.converged(bad)
+
+
+def test_like_for_like_variant_keeps_the_dropout():
+    import keras
+
+    from zfkeras import training
+    from zfkeras.experiments import ablation
+
+    recipe = training.Recipe(dataset="shapes", image_size=64, width=0.125, fc_units=16)
+    spec = ablation.VARIANTS["without fc6, fc7 (dropout kept)"]
+    model = ablation.build_variant(recipe, 5, spec["remove"])
+    kinds = [type(lay).__name__ for lay in model.layers[-3:]]
+    assert kinds == ["Flatten", "Dropout", "Dense"]
+    assert model.layers[-2].rate == recipe.dropout
+    plain = ablation.build_variant(recipe, 5, ablation.VARIANTS["without fc6, fc7"]["remove"])
+    assert not any(isinstance(lay, keras.layers.Dropout) for lay in plain.layers)
+    assert plain.count_params() == model.count_params()
