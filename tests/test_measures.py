@@ -319,3 +319,85 @@ def test_like_for_like_variant_keeps_the_dropout():
     plain = ablation.build_variant(recipe, 5, ablation.VARIANTS["without fc6, fc7"]["remove"])
     assert not any(isinstance(lay, keras.layers.Dropout) for lay in plain.layers)
     assert plain.count_params() == model.count_params()
+
+
+# ------------------------------------------------------------------ patch similarity (ch 05)
+def test_patch_correlation_by_hand():
+    from zfkeras.experiments import patches
+
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    group = np.stack([a, 2 * a + 1, -a, np.ones(4)])
+    # pairs: (0,1) 1, (0,2) -1, (1,2) -1, and the constant patch counts 0 with everyone
+    assert patches.patch_correlation(group) == pytest.approx((1 - 1 - 1) / 6)
+    rng = np.random.default_rng(0)
+    group = rng.normal(size=(9, 5, 5, 3))
+    loop = np.mean(
+        [
+            np.corrcoef(group[i].ravel(), group[j].ravel())[0, 1]
+            for i in range(9)
+            for j in range(i + 1, 9)
+        ]
+    )
+    assert patches.patch_correlation(group) == pytest.approx(loop)
+
+
+def test_cut_patches_pads_with_zeros():
+    from zfkeras.experiments import patches
+
+    img = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    p = patches.cut_patches(img, [0, 0], [-1, 2], [-1, 1], 3)
+    np.testing.assert_array_equal(p[0, :, :, 0], [[0, 0, 0], [0, 0, 1], [0, 4, 5]])
+    np.testing.assert_array_equal(p[1, :, :, 0], [[9, 10, 11], [13, 14, 15], [0, 0, 0]])
+
+
+def test_random_patch_baseline_knows_the_shared_layout():
+    from zfkeras.experiments import patches
+    from zfkeras.methods.fields import ReceptiveField
+
+    # every image: one shared layout (RMS 1) plus its own noise (RMS 1). Patches covering the
+    # whole image share the layout: correlation var / (var + var) = 0.5 whatever a unit does;
+    # small patches at random places share nothing: about 0
+    rng = np.random.default_rng(1)
+    layout = rng.normal(size=(32, 32, 1))
+    layout = (layout - layout.mean()) / layout.std()
+    images = layout + rng.normal(size=(80, 32, 32, 1))
+
+    def field(size):
+        return ReceptiveField((size, size), (1, 1), (0, 0), (32, 32), (33 - size, 33 - size))
+
+    assert patches.random_patches(images, field(32), groups=50) == pytest.approx(0.5, abs=0.05)
+    assert abs(patches.random_patches(images, field(3), groups=300)) < 0.05
+    # identical patches (one image, one position) correlate 1
+    same = ReceptiveField((5, 5), (1, 1), (0, 0), (32, 32), (1, 1))
+    assert patches.random_patches(images[:1], same, groups=3) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="groups must be"):
+        patches.random_patches(images, same, groups=0)
+
+
+# ----------------------------------------------------- kept under held-out transforms (ch 08)
+def test_activation_change_is_finite_where_the_ratio_explodes():
+    from zfkeras.evaluation.robustness import activation_change
+
+    own = np.array([2.0, 1e-7, 4.0])
+    moved = np.array([[1.0, 0.05, 4.0], [3.0, 0.05, 2.0]])  # means 2, 0.05, 3
+    ref = np.array([4.0, 1.0, 2.0])
+    assert activation_change(own, moved, ref) == pytest.approx((0 + (0.05 - 1e-7) - 0.5) / 3)
+    ratio = np.mean(moved.mean(0) / np.maximum(own, 1e-6))  # the old measure: about 1.7e4
+    assert ratio > 1000
+    assert activation_change(own, own, ref) == 0.0
+    assert activation_change(own, own - ref, ref) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (([1.0], [1.0, 2.0], [1.0]), "must be"),
+        (([1.0], [1.0], [0.0]), "reference must be positive"),
+        (([np.nan], [1.0], [1.0]), "finite"),
+    ],
+)
+def test_activation_change_errors(args, match):
+    from zfkeras.evaluation.robustness import activation_change
+
+    with pytest.raises(ValueError, match=match):
+        activation_change(*args)

@@ -5,10 +5,11 @@
   :func:`~.faithfulness.explain`, one 2-D map per image for every method;
 * :mod:`.deletion`: deletion and insertion curves (Petsiuk et al., 2018);
 * :mod:`.similarity`: Spearman rank correlation and SSIM of two maps;
-* :mod:`.pointing`: the pointing game (Zhang et al., 2016) for maps and occlusion results.
+* :mod:`.pointing`: the pointing game (Zhang et al., 2016) for maps and occlusion results;
+* :mod:`.robustness`: how much of a picture's effect on its unit survives transforms.
 """
 
-from zfkeras.evaluation import deletion, faithfulness, pointing, similarity
+from zfkeras.evaluation import deletion, faithfulness, pointing, robustness, similarity
 from zfkeras.evaluation.deletion import Curve, deletion_curve, insertion_curve
 from zfkeras.evaluation.faithfulness import Randomization, explain, randomization_test
 from zfkeras.evaluation.pointing import (
@@ -32,5 +33,6 @@ __all__ = [
     "pointing_game",
     "pointing_scores",
     "randomization_test",
+    "robustness",
     "similarity",
 ]
