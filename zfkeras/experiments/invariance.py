@@ -1,4 +1,4 @@
-"""Feature invariance to translation, scale and rotation (paper section 4.1, Fig. 5).
+"""Feature invariance to translation, scale and rotation (paper section 4, Fig. 5).
 
 A set of images is transformed by increasing amounts; for each amount we measure, at a low and a
 high layer, the Euclidean distance between the feature vector of the original and that of the
