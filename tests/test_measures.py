@@ -400,3 +400,22 @@ def test_activation_change_errors(args, match):
 
     with pytest.raises(ValueError, match=match):
         activation_change(*args)
+
+
+def test_invariance_figure_draws_the_moved_back_curve_for_maps_only():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import zfkeras
+    from zfkeras import figures
+
+    images = np.random.default_rng(3).normal(size=(2, 16, 16, 1)).astype(np.float32)
+    res = zfkeras.invariance_curves(
+        _shift_models(), images, None, "translation", [-2, 0, 2], layers=("conv", "pooled")
+    )
+    fig = figures.invariance_figure([res], names=["a", "b"])
+    labels = [[ln.get_label() for ln in ax.get_lines()] for ax in fig.axes[:2]]
+    assert "moved back (mean)" in labels[0] and "moved back (mean)" not in labels[1]
+    line = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "moved back (mean)"][0]
+    np.testing.assert_allclose(line.get_ydata(), res.aligned_relative["conv"].mean(1))
+    matplotlib.pyplot.close(fig)
