@@ -150,3 +150,15 @@ def test_merge_studies_reads_a_recipe_written_before_a_field_existed(study):
     other = {**result, "recipe": {**result["recipe"], "lr": 1.0}}
     with pytest.raises(ValueError, match=r"differ in \['recipe'\]"):
         architecture._merge_studies(old, other)
+
+
+def test_runs_record_the_validated_measures(study):
+    # issue 27: edges (oriented energy), bands per filter width and the grid at conv1's stride
+    from zfkeras.experiments import diagnostics
+
+    _, _, result = study
+    for r in result["runs"].values():
+        k = r["conv1_kernel"]
+        assert r["oriented"] == pytest.approx(diagnostics.oriented_energy(k).mean())
+        assert r["middle_band_width"] == pytest.approx(diagnostics.relative_bands(k)[:, 1].mean())
+        assert 0 <= r["conv2_grid"] <= 1

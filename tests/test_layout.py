@@ -24,7 +24,15 @@ ORDER = [
 ]
 METHOD_FAMILIES = {
     "methods/deconvnet": {"__init__", "projection", "chain", "rules", "units", "layers"},
-    "evaluation": {"__init__", "faithfulness", "deletion", "similarity", "pointing", "verdict"},
+    "evaluation": {
+        "__init__",
+        "faithfulness",
+        "deletion",
+        "similarity",
+        "pointing",
+        "robustness",
+        "verdict",
+    },
 }
 
 

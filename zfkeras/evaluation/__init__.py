@@ -6,11 +6,12 @@
 * :mod:`.deletion`: deletion and insertion curves (Petsiuk et al., 2018);
 * :mod:`.similarity`: Spearman rank correlation and SSIM of two maps;
 * :mod:`.pointing`: the pointing game (Zhang et al., 2016) for maps and occlusion results;
+* :mod:`.robustness`: how much of a picture's effect on its unit survives transforms;
 * :mod:`.verdict`: the one rule for a printed verdict (decide only when the difference exceeds
   its interval).
 """
 
-from zfkeras.evaluation import deletion, faithfulness, pointing, similarity, verdict
+from zfkeras.evaluation import deletion, faithfulness, pointing, robustness, similarity, verdict
 from zfkeras.evaluation.deletion import Curve, deletion_curve, insertion_curve
 from zfkeras.evaluation.faithfulness import Randomization, explain, randomization_test
 from zfkeras.evaluation.pointing import (
@@ -34,6 +35,7 @@ __all__ = [
     "pointing_game",
     "pointing_scores",
     "randomization_test",
+    "robustness",
     "similarity",
     "verdict",
 ]

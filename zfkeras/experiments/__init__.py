@@ -2,7 +2,8 @@
 (Fig. 5), architecture diagnostics (Fig. 6) and the seed study of the two first layers
 (architecture, Fig. 6), correspondence (Fig. 8), ablation (Table 3) and
 probes and transfer (Tables 4-7); renorm: dead filters with and without the filter
-renormalization (Fig. 6)."""
+renormalization (Fig. 6); filter_spectra: first-layer edges and size-free frequency bands
+(Fig. 6); patches: top-9 patch similarity against random patches (Fig. 2)."""
 
 from zfkeras.experiments import (
     ablation,
@@ -10,7 +11,9 @@ from zfkeras.experiments import (
     correspondence,
     diagnostics,
     evolution,
+    filter_spectra,
     invariance,
+    patches,
     probes,
     renorm,
     transfer,
@@ -22,7 +25,9 @@ __all__ = [
     "correspondence",
     "diagnostics",
     "evolution",
+    "filter_spectra",
     "invariance",
+    "patches",
     "probes",
     "renorm",
     "transfer",

@@ -4,7 +4,12 @@ The paper removed fully connected layers 6 and 7, two middle conv layers (3 and 
 widened or narrowed layers, and compared ImageNet errors. Here every variant is trained with the
 same small recipe (the synthetic set by default) and scored on the same test images.
 
-Python: :func:`remove_layers`, :func:`build_variant`, :func:`run_ablation`.
+Removing fc6 and fc7 also removes their dropout, so "without fc6, fc7" differs from the full
+network in two ways; "without fc6, fc7 (dropout kept)" keeps one dropout layer before the
+classifier and compares like with like. A run counts as converged only when its best
+validation epoch is not its last (:func:`converged`).
+
+Python: :func:`remove_layers`, :func:`build_variant`, :func:`run_ablation`, :func:`converged`.
 Command line (writes the shipped table)::
 
     python -m zfkeras.experiments.ablation --out data/ablation-shapes.json
@@ -33,7 +38,29 @@ VARIANTS: dict[str, dict] = {
     "without fc6, fc7, conv3, conv4": {"remove": FC + CONV34},
     "wider convs (width 0.75)": {"width": 0.75},
     "narrower convs (width 0.25)": {"width": 0.25},
+    # removing fc6-fc7 also removes their dropout: this variant keeps one dropout layer (drop6,
+    # rate 0.5) between the flattened pool5 and the classifier, like for like with the full net
+    "without fc6, fc7 (dropout kept)": {"remove": ("fc6", "fc7", "drop7")},
 }
+
+
+def converged(curve) -> bool:
+    """Whether a run reached its best validation accuracy before its last epoch.
+
+    A run whose best epoch is its last was still improving when it stopped (the budget ended
+    first): it is not shown converged. Ties count for the earlier epoch, so a curve that
+    levels off (``[.., 0.91, 0.91]``) is converged.
+
+    Args:
+        curve: the validation accuracy after every epoch (``train_variant``'s ``"curve"``).
+
+    Raises:
+        ValueError: fewer than 2 epochs, or a non-finite value.
+    """
+    c = np.asarray(curve, np.float64)
+    if c.ndim != 1 or len(c) < 2 or not np.all(np.isfinite(c)):
+        raise ValueError(f"curve must hold at least 2 finite accuracies, got {curve!r}")
+    return bool(np.argmax(c) < len(c) - 1)
 
 
 def remove_layers(model: keras.Model, remove: Sequence[str]) -> keras.Model:

@@ -12,9 +12,17 @@ one budget, and measures per run:
 * ``middle_band``: conv1's mean share of spectral energy in the middle frequency band
   (:func:`~zfkeras.experiments.diagnostics.frequency_bands`, column 1), what the paper saw
   missing in AlexNet's first layer (Fig. 6 b);
-* ``conv2_high``: aliasing in layer 2 (Fig. 6 d), the mean high-band share of the deconvnet
-  projections (:class:`zfkeras.Deconvnet`) of the strongest conv2 activation of a fixed set of
-  test images, on a 96x96 FFT.
+* ``conv2_high``: the mean high-band share of the deconvnet projections
+  (:class:`zfkeras.Deconvnet`) of the strongest conv2 activation of a fixed set of test images,
+  on a 96x96 FFT. It is not an aliasing measure that treats the two strides alike (an equal
+  grid scores 3-4x higher at period 2 than at period 4); runs measured since also record:
+* ``conv2_grid``: :func:`~zfkeras.experiments.diagnostics.grid_energy` of those projections at
+  the period of conv1's stride (2 for ZFNet, 4 for AlexNet), the grid of Fig. 6 d;
+* ``oriented``: conv1's mean :func:`~zfkeras.experiments.diagnostics.oriented_energy` (edges and
+  gratings, not ramps or blobs);
+* ``middle_band_width``: conv1's mean middle-band share in cycles per filter width
+  (:func:`~zfkeras.experiments.diagnostics.relative_bands`), the same for a pattern drawn at
+  7x7 or 11x11.
 
 The budget (:func:`budget`): 10,000 CIFAR-10 training images (the subset drawn with the run's
 seed), 8 epochs at 96x96, the rest of the recipe at its default; about 2-3 minutes per run on
@@ -96,7 +104,7 @@ def evaluation_images(size: int, data_dir: str | None = None):
 
 
 def measure(model, images, labels, mean, recipe: training.Recipe, probes: int) -> dict:
-    """The four numbers of one run (see the module docstring); ``probes`` is how many of
+    """The numbers of one run (see the module docstring); ``probes`` is how many of
     ``images`` (the first ones) are projected down from conv2."""
     from zfkeras.methods.deconvnet import Deconvnet
 
@@ -105,11 +113,15 @@ def measure(model, images, labels, mean, recipe: training.Recipe, probes: int) -
         zdata.normalize(images[:probes], mean), recipe.image_size, recipe.crop_scale
     ).numpy()
     proj = Deconvnet(model).project(x, "conv2")
+    stride = int(model.get_layer("conv1").strides[0])
     return {
         "test_accuracy": training.evaluate(model, images, labels, mean, recipe.crop_scale),
         "concentration": diagnostics.spectral_concentration(kernel),
         "middle_band": float(diagnostics.frequency_bands(kernel)[:, 1].mean()),
         "conv2_high": float(diagnostics.frequency_bands(proj, size=96)[:, 2].mean()),
+        "conv2_grid": float(diagnostics.grid_energy(proj, stride).mean()),
+        "oriented": float(diagnostics.oriented_energy(kernel).mean()),
+        "middle_band_width": float(diagnostics.relative_bands(kernel)[:, 1].mean()),
     }
 
 

@@ -29,16 +29,25 @@ from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
 
 
-def hamming_score(eps) -> float:
+def hamming_score(eps, *, changed_only: bool = False) -> float:
     """The normalized sum of pairwise Hamming distances between the signs of ``eps``.
+
+    A feature that an occluder leaves unchanged in both images of a pair (sign 0 in both, common
+    after a ReLU, where a unit silent on the image stays silent on the occluded one) counts as
+    *agreement*. With many such features the score is small whatever the changed features do:
+    signs drawn at random among the changed features give 0.5 only when every feature changes.
+    ``changed_only=True`` counts, in each pair, only the features that changed in at least one of
+    the two images: then independent random signs (+1 or -1) score 0.5, identical changes 0.
 
     Args:
         eps: ``(N, D)`` feature changes of N >= 2 images (any shape ``(N, ...)`` is flattened).
+        changed_only: count only the features nonzero in at least one image of each pair.
 
     Returns:
-        ``sum_{i<j} #{d : sign(eps_i[d]) != sign(eps_j[d])} / (N (N-1) / 2 * D)`` in [0, 1];
+        ``sum_{i<j} #{d : sign(eps_i[d]) != sign(eps_j[d])} / sum_{i<j} D_ij`` in [0, 1], with
+        ``D_ij = D`` (all features) or the number of features nonzero in ``eps_i`` or ``eps_j``;
         ``sign`` has three values (-1, 0, +1), so an unchanged feature differs from a changed
-        one.
+        one. 0 when no pair has a changed feature (``changed_only``).
     """
     s = np.sign(np.asarray(eps, np.float64).reshape(len(eps), -1)).astype(np.int8)
     n, d = s.shape
@@ -46,10 +55,11 @@ def hamming_score(eps) -> float:
         raise ValueError(
             f"eps must hold at least 2 images of at least 1 feature, got shape {np.shape(eps)}"
         )
-    total = 0
+    total, counted = 0, 0
     for i in range(n - 1):
         total += int(np.sum(s[i + 1 :] != s[i]))
-    return total / (n * (n - 1) / 2 * d)
+        counted += int(np.sum((s[i + 1 :] != 0) | (s[i] != 0))) if changed_only else d * (n - 1 - i)
+    return total / counted if counted else 0.0
 
 
 def occlude(images, centres, patch_size, fill: float = 0.0) -> np.ndarray:
@@ -161,10 +171,12 @@ def sign_change_score(
     layer: str,
     fill: float = 0.0,
     *,
+    changed_only: bool = False,
     batch_size: int = BATCH_SIZE,
 ) -> float:
     """Delta at ``layer`` (module docstring) for occluding ``centres`` in ``images``
-    (model inputs ``(N, H, W, C)``, N >= 2); ``layer`` a name or an ``"outer/inner"`` path.
+    (model inputs ``(N, H, W, C)``, N >= 2); ``layer`` a name or an ``"outer/inner"`` path;
+    ``changed_only`` as in :func:`hamming_score`.
 
     Raises:
         TypeError/ValueError: bad model, images, centres, patch_size, layer or batch_size.
@@ -172,7 +184,7 @@ def sign_change_score(
     run = _features(model, [layer], batch_size, "layer")
     x = checks.images(model, images)
     eps = run(x)[layer] - run(occlude(x, centres, patch_size, fill))[layer]
-    return hamming_score(eps)
+    return hamming_score(eps, changed_only=changed_only)
 
 
 def random_centres(masks, patch_size, rng: np.random.Generator) -> np.ndarray:
@@ -224,6 +236,7 @@ def correspondence_table(
     draws: int = 10,
     fill: float = 0.0,
     *,
+    changed_only: bool = False,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
     seed: int = SEED,
@@ -243,6 +256,8 @@ def correspondence_table(
         layers: layer names (or ``"outer/inner"`` paths) compared (the paper: layers 5
             and 7).
         n_images, draws, seed: images per draw, number of draws, random seed.
+        changed_only: score only the features that the occluder changed in at least one
+            image of each pair (:func:`hamming_score`); the paper counts every feature.
         batch_size: images per forward pass; verbose: ``"auto"`` (a progress bar over the
             draws when the run looks longer than a few seconds), 0 or 1.
 
@@ -281,8 +296,11 @@ def correspondence_table(
         )
         for lay in layers:
             for name in parts:
-                scores[name][lay][d] = hamming_score(base[lay][pick] - occluded[name][lay][pick])
-            scores["random"][lay][d] = hamming_score(base[lay][pick] - rand[lay])
+                eps = base[lay][pick] - occluded[name][lay][pick]
+                scores[name][lay][d] = hamming_score(eps, changed_only=changed_only)
+            scores["random"][lay][d] = hamming_score(
+                base[lay][pick] - rand[lay], changed_only=changed_only
+            )
         bar.update(d + 1)
     return Correspondence(
         rows=rows,

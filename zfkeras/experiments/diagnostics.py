@@ -11,7 +11,13 @@ layer to 7x7 filters with stride 2. These functions turn what the paper saw into
 * :func:`gabor_bank`: a reference bank of oriented Gabor filters to compare it with;
 * :func:`dead_filters`: filters whose weights have collapsed (RMS far below the layer's largest);
 * :func:`dead_units`: feature maps that never switch on over a set of images;
-* :func:`compare_figure`: two models' layer-1 filters side by side.
+* :func:`grid_energy`: the share of an image's power on the frequency lattice of a stride (the
+  grid artifacts of paper Fig. 6 d);
+* :func:`oriented_energy` and :func:`relative_bands` (from :mod:`.filter_spectra`): oriented
+  band-pass structure (edges, gratings) apart from ramps and blobs, and frequency bands that do
+  not depend on the filter size.
+
+Figures: :func:`zfkeras.figures.compare_figure` (two models' layer-1 filters side by side).
 """
 
 from __future__ import annotations
@@ -20,10 +26,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.experiments.filter_spectra import oriented_energy, relative_bands
 from zfkeras.methods import checks
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 
 BANDS = ("low", "middle", "high")
+__all__ = [
+    "BANDS",
+    "dead_filters",
+    "dead_units",
+    "frequency_bands",
+    "gabor_bank",
+    "grid_energy",
+    "layer1_report",
+    "oriented_energy",
+    "relative_bands",
+    "spectral_concentration",
+]
 
 
 def frequency_bands(
@@ -64,6 +83,53 @@ def frequency_bands(
     energy = np.stack([power[:, band == k].sum(1) for k in range(3)], 1)
     total = energy.sum(1, keepdims=True)
     return np.divide(energy, total, out=np.zeros_like(energy), where=total > 0)
+
+
+def grid_energy(images, period) -> np.ndarray:
+    """The share of each image's spectral power on the frequency lattice of a stride.
+
+    A layer that samples its input every ``period`` pixels and is projected back (a transposed
+    convolution with that stride) leaves a pattern that repeats every ``period`` pixels: a grid.
+    All the power of such a pattern lies on the frequencies ``(k / period, l / period)`` cycles
+    per pixel, ``k, l = 0 .. period - 1``. Per image (mean removed per channel, power summed
+    over channels, DFT at the image's own size), this is the power on those frequencies, the
+    zero frequency excluded, over the total power. A grid of a given strength scores the same
+    at every period (the score is its share of the power, wherever the lattice lies); white
+    noise scores the lattice's share of the frequencies, ``(period**2 - 1) / (H * W - 1)``; a
+    smooth image scores near 0. It measures a grid at exactly this period (a grid at another
+    period, or a texture that is not periodic, is not counted).
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, C)``; ``H`` and ``W`` multiples of ``period``.
+        period: the stride, an int >= 2.
+
+    Returns:
+        float ``(N,)`` in [0, 1]; an image with no power (constant) scores 0.
+
+    Raises:
+        TypeError: ``period`` is not an int.
+        ValueError: bad shape, non-finite values, ``period < 2``, or a size that is not a
+            multiple of ``period``.
+    """
+    if isinstance(period, bool) or not isinstance(period, (int, np.integer)):
+        raise TypeError(f"period must be an int, got {type(period).__name__}")
+    x = np.asarray(images, np.float64)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or 0 in x.shape:
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {np.shape(images)}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("images must be finite, got NaN or inf values")
+    h, w = x.shape[1:3]
+    if period < 2 or h % period or w % period:
+        raise ValueError(
+            f"period must be an int >= 2 dividing the image size {h}x{w}, got {period}"
+        )
+    x = x - x.mean(axis=(1, 2), keepdims=True)
+    power = (np.abs(np.fft.fft2(x, axes=(1, 2))) ** 2).sum(-1)  # (N, H, W)
+    lattice = power[:, :: h // period, :: w // period].sum((1, 2))  # the DC term is 0
+    total = power.sum((1, 2))
+    return np.divide(lattice, total, out=np.zeros_like(total), where=total > 1e-12)
 
 
 def dead_filters(kernel, rel_threshold: float = 0.1) -> np.ndarray:
@@ -140,10 +206,12 @@ def spectral_concentration(kernel, top: int = 4) -> float:
     as 0.
 
     A grating or an oriented edge puts its power into a conjugate pair of bins, so it scores
-    near 1 with ``top=4``; white noise spreads it evenly (about 0.19 for 7x7 filters, 0.09 for
-    11x11); a bank of 7x7 Gabor filters (:func:`gabor_bank`) scores 0.75-0.86. It is the number
-    that tells a trained first layer from its random initialization, which a picture of the
-    filters can hide (paper section 4.1 and Fig. 6 read the same pictures by eye).
+    near 1 with ``top=4``; but so does a smooth linear colour ramp (0.76 at 7x7, 0.71 at
+    11x11) or a blob: a high score says *not noise*, not *edges* (for that, use
+    :func:`oriented_energy`). White noise spreads the power evenly (about 0.19 for 7x7
+    filters, 0.09 for 11x11); a bank of 7x7 Gabor filters (:func:`gabor_bank`) scores
+    0.75-0.86. It tells a trained first layer from its random initialization, which a picture
+    of the filters can hide (paper section 4.1 and Fig. 6 read the same pictures by eye).
 
     Args:
         kernel: a conv kernel ``(kh, kw, c_in, n)`` (``layer.kernel`` of a ``Conv2D``).

@@ -1,4 +1,4 @@
-"""Feature evolution during training (paper section 4.1, Fig. 4).
+"""Feature evolution during training (paper section 4, Fig. 4).
 
 :class:`FeatureEvolution` is a Keras callback: at chosen epochs it finds, for chosen units
 (feature maps) of each layer, the strongest activation over a fixed probe set and stores that

@@ -1,4 +1,4 @@
-"""Feature invariance to translation, scale and rotation (paper section 4.1, Fig. 5).
+"""Feature invariance to translation, scale and rotation (paper section 4, Fig. 5).
 
 A set of images is transformed by increasing amounts; for each amount we measure, at a low and a
 high layer, the Euclidean distance between the feature vector of the original and that of the
@@ -90,6 +90,13 @@ class InvarianceCurves:
             vectors of the original and the transformed image.
         relative: layer -> float32 ``(A, N)``, that distance divided by the norm of the
             original's feature vector.
+        aligned: layer -> float32 ``(A, N)``, the distance after the transformed image's map
+            is moved back (translated, scaled or rotated back at the map's own resolution),
+            over the positions that stay inside both maps: what remains once *equivariance*
+            (the same features, moved) is removed, the invariance the paper means. For a
+            layer without spatial axes (fc7) it equals ``distance``.
+        aligned_relative: layer -> float32 ``(A, N)``, ``aligned`` divided by the norm of the
+            original's map over the same positions.
         probability: float32 ``(A, N)``, the probability of ``class_index`` (per image).
         prediction: int ``(A, N)``, the top class.
         class_index: int ``(N,)``, the class whose probability is recorded.
@@ -103,6 +110,19 @@ class InvarianceCurves:
     probability: np.ndarray
     prediction: np.ndarray
     class_index: np.ndarray
+    aligned: Mapping[str, np.ndarray] | None = None
+    aligned_relative: Mapping[str, np.ndarray] | None = None
+
+
+def _back(maps, kind: str, amount: float, image_rows: int):
+    """The maps of transformed images moved back at the maps' resolution, and the mask of the
+    positions that came from inside the image both ways: ``(maps, mask (1, h, w, 1))``."""
+    scale = maps.shape[1] / image_rows
+    fwd = amount * scale if kind == "translation" else amount
+    inv = 1 / fwd if kind == "scale" else -fwd
+    ones = np.ones((1, *maps.shape[1:3], 1), np.float32)
+    mask = transform(transform(ones, kind, fwd), kind, inv) > 1 - 1e-3
+    return transform(maps, kind, inv), mask
 
 
 def _forward(model, layers):
@@ -113,7 +133,7 @@ def _forward(model, layers):
     @tf.function(input_signature=[spec])
     def forward(batch):
         outs = probe(batch, training=False)
-        feats = [tf.cast(tf.reshape(o, [tf.shape(o)[0], -1]), tf.float32) for o in outs[:-1]]
+        feats = [tf.cast(o, tf.float32) for o in outs[:-1]]
         return feats, probabilities(outs[-1], is_probability)
 
     return forward
@@ -150,7 +170,10 @@ def invariance_curves(
             few seconds), 0 or 1.
 
     Returns:
-        An :class:`InvarianceCurves`.
+        An :class:`InvarianceCurves`. Its ``aligned`` distances move the transformed image's
+        map back before comparing: exact for a translation by a multiple of the layer's
+        stride (input rows per map row); for other shifts, scales and rotations the map is
+        resampled (bilinear, about its centre), an approximation that also blurs the map.
 
     Raises:
         TypeError/ValueError: bad ``model``, ``images``, ``class_index``, ``kind``,
@@ -181,18 +204,27 @@ def invariance_curves(
 
     base, p_base = features(x)
     cls = np.where(cls < 0, p_base.argmax(1), cls)
-    norms = [np.linalg.norm(f, axis=1) for f in base]
-    dist = {n: np.zeros((len(amounts), len(x)), np.float32) for n in layers}
-    rel = {n: np.zeros((len(amounts), len(x)), np.float32) for n in layers}
+    norms = [np.linalg.norm(f.reshape(len(x), -1), axis=1) for f in base]
+    dist, rel, aligned, aligned_rel = (
+        {n: np.zeros((len(amounts), len(x)), np.float32) for n in layers} for _ in range(4)
+    )
     prob = np.zeros((len(amounts), len(x)), np.float32)
     pred = np.zeros((len(amounts), len(x)), np.int64)
     bar = checks.Progress(len(amounts), verbose=verbose, unit_name="amount")
     for a, amount in enumerate(amounts):
         feats, p = features(transform(x, kind, amount, fill))
         for k, n in enumerate(layers):
-            d = np.linalg.norm(feats[k] - base[k], axis=1)
+            d = np.linalg.norm((feats[k] - base[k]).reshape(len(x), -1), axis=1)
             dist[n][a] = d
             rel[n][a] = np.divide(d, norms[k], out=np.zeros_like(d), where=norms[k] > 0)
+            if base[k].ndim == 4:  # a map: move it back, compare inside both
+                back, mask = _back(feats[k], kind, float(amount), x.shape[1])
+                d = np.linalg.norm(((back - base[k]) * mask).reshape(len(x), -1), axis=1)
+                ref = np.linalg.norm((base[k] * mask).reshape(len(x), -1), axis=1)
+            else:
+                ref = norms[k]
+            aligned[n][a] = d
+            aligned_rel[n][a] = np.divide(d, ref, out=np.zeros_like(d), where=ref > 0)
         prob[a] = p[np.arange(len(x)), cls]
         pred[a] = p.argmax(1)
         bar.update(a + 1)
@@ -205,4 +237,6 @@ def invariance_curves(
         probability=prob,
         prediction=pred,
         class_index=cls.astype(np.int64),
+        aligned=aligned,
+        aligned_relative=aligned_rel,
     )

@@ -170,6 +170,8 @@ def invariance_figure(
 ):
     """The paper's Fig. 5 grid: one column per transformation, rows for the low layer's
     distance, the high layer's distance and the true-class probability; one line per image.
+    A layer with a spatial map also gets a dashed black line: the mean distance after its map
+    is moved back (``InvarianceCurves.aligned``, equivariance removed).
 
     Args:
         results: :class:`InvarianceCurves` from :func:`invariance_curves` (one per kind).
@@ -199,6 +201,12 @@ def invariance_figure(
                     ms=3,
                     lw=1.2,
                     label=names[k] if names is not None else None,
+                )
+            moved = getattr(res, "aligned_relative" if relative else "aligned", None)
+            if i < len(layers) and moved is not None and not np.array_equal(moved[layers[i]], y):
+                # the map moved back (equivariance removed): what the paper calls invariance
+                ax.plot(
+                    res.amounts, moved[layers[i]].mean(1), "k--", lw=2, label="moved back (mean)"
                 )
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=FONT)
