@@ -176,9 +176,9 @@ def test_is_graph_model():
         def call(self, x):
             return x
 
-    assert graph._is_graph_model(_branching())
-    assert graph._is_graph_model(keras.Sequential([keras.Input((2,)), L.Dense(1)]))
-    assert not graph._is_graph_model(Sub()) and not graph._is_graph_model(L.Dense(1))
+    assert graph.is_graph_model(_branching())
+    assert graph.is_graph_model(keras.Sequential([keras.Input((2,)), L.Dense(1)]))
+    assert not graph.is_graph_model(Sub()) and not graph.is_graph_model(L.Dense(1))
 
 
 def test_walk_rejects_wrong_inputs():

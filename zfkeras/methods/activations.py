@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import keras
 
-from zfkeras.methods.graph import _CONV, _POOL, _short_names, build, find, trace
+from zfkeras.methods.graph import CONV, POOL, build, find, short_names, trace
 
 
 def activation_model(model: keras.Model, layers: Sequence[str] | str | None = None) -> keras.Model:
@@ -50,7 +50,7 @@ def default_layers(model: keras.Model) -> list[str]:
     """Names of every convolution and pooling layer with an image-shaped (4-D) output, in the
     order they run (nested models included)."""
     _, _, entries = trace(model)
-    short = _short_names(entries)
+    short = short_names(entries)
     return [
-        short[p] for p, op, out in entries if isinstance(op, _CONV + _POOL) and len(out.shape) == 4
+        short[p] for p, op, out in entries if isinstance(op, CONV + POOL) and len(out.shape) == 4
     ]

@@ -16,7 +16,7 @@ sums to the change of the score (Integrated Gradients).
 Every image x sample (or step) pair is one row of a batch of at most ``batch_size`` rows, run
 in one compiled function (``tf.function``, cached per model); the noise of image ``i`` depends
 only on ``seed`` and ``i``, so results do not depend on ``batch_size``. The helpers here
-(checks, the logits model, the batch planning) serve :mod:`.cams` and :mod:`.rise` too.
+(checks, the batch planning) serve :mod:`.cams` and :mod:`.rise` too.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods import checks
+from zfkeras.methods import checks, softmax
 from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
-from zfkeras.methods.graph import build, trace
-from zfkeras.methods.softmax import pre_softmax
 
 
 def number(value, argument: str, low: float = 0.0, high: float = np.inf, integer=False):
@@ -54,7 +52,8 @@ def prepare(
     model, images, class_index, layer=None, *, batch_size: int = BATCH_SIZE, verbose=VERBOSE
 ):
     """The shared checks: ``(x, cls)``, a float32 batch ``(N, H, W, C)`` and ``(N,)`` int32
-    classes (-1 = the predicted class, resolved later by :func:`resolve`)."""
+    classes (-1 = the predicted class, resolved later by
+    :func:`zfkeras.methods.softmax.resolve`)."""
     checks.check_model(model)
     checks.batch_size(batch_size)
     checks.verbose(verbose)
@@ -63,29 +62,6 @@ def prepare(
         checks.feature_layer(model, layer)
     n_classes = int(model.outputs[0].shape[-1])
     return x, checks.class_index(class_index, len(x), n_classes)
-
-
-def _logits_fn(model):
-    inputs, logits, _ = trace(pre_softmax(model))
-    net = build(inputs, logits)  # a traced copy: nothing cached may hold the model itself
-    spec = [tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)]
-    return net, tf.function(lambda x: net(x, training=False), input_signature=spec)
-
-
-def logits_model(model) -> keras.Model:
-    """The model's class scores before the softmax, as a traced copy (cached per model)."""
-    return cached(model, ("attribution-logits",), lambda: _logits_fn(model))[0]
-
-
-def resolve(model, x: np.ndarray, cls: np.ndarray, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """``cls`` with every -1 replaced by the image's predicted class (one forward pass)."""
-    if (cls >= 0).all():
-        return cls
-    run = cached(model, ("attribution-logits",), lambda: _logits_fn(model))[1]
-    top = np.concatenate(
-        [np.argmax(run(tf.constant(x[b])).numpy(), -1) for b in checks.batches(len(x), batch_size)]
-    )
-    return np.where(cls < 0, top, cls).astype(np.int32)
 
 
 def plan(n: int, per: int, *, batch_size: int = BATCH_SIZE) -> Iterator[tuple[slice, int, int]]:
@@ -112,7 +88,7 @@ def _score_gradient(net, x, cls):
 
 
 def _smoothgrad_fn(model, samples: int, seed: int):
-    net = logits_model(model)
+    net = softmax.logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     spec = [
         tf.TensorSpec((None, *shape), tf.float32),  # images
@@ -187,7 +163,7 @@ def smoothgrad(
     samples = number(samples, "samples", 1, integer=True)
     noise = number(noise, "noise")
     seed = seed_value(seed)
-    cls = resolve(model, x, cls, batch_size=batch_size)
+    cls = softmax.resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("smoothgrad", samples, seed), lambda: _smoothgrad_fn(model, samples, seed))
     sigma = (noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))).astype(np.float32)
     index = np.arange(len(x), dtype=np.int32)
@@ -201,7 +177,7 @@ def smoothgrad(
 
 
 def _ig_fn(model, steps: int):
-    net = logits_model(model)
+    net = softmax.logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     spec = [
         tf.TensorSpec((None, *shape), tf.float32),  # images
@@ -282,7 +258,7 @@ def integrated_gradients(
     x, cls = prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     base = _baseline(model, baseline)
     steps = number(steps, "steps", 1, integer=True)
-    cls = resolve(model, x, cls, batch_size=batch_size)
+    cls = softmax.resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("integrated_gradients", steps), lambda: _ig_fn(model, steps))
     tb = tf.constant(base)
 

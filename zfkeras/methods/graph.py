@@ -29,7 +29,9 @@ from keras import ops
 
 from zfkeras.methods.cache import cached
 
-_CONV = (
+# The convolution layers and the pooling layers (default layers of activation_model, Grad-CAM's
+# "last convolutional feature maps" skip pooling)
+CONV = (
     keras.layers.Conv1D,
     keras.layers.Conv2D,
     keras.layers.Conv3D,
@@ -37,7 +39,7 @@ _CONV = (
     keras.layers.DepthwiseConv2D,
     keras.layers.Conv2DTranspose,
 )
-_POOL = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+POOL = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
 Entry = tuple[str, object, object]  # (path, layer or op, output tensor)
 
@@ -49,7 +51,7 @@ def _functional_class() -> type:
     return type(keras.Model(x, keras.layers.Identity(name="zfkeras_probe")(x)))
 
 
-def _is_graph_model(op) -> bool:
+def is_graph_model(op) -> bool:
     """True for a Sequential or Functional model (whose layers :func:`walk` can visit); False
     for a layer, an op or a subclassed model (which runs as one op)."""
     return isinstance(op, (keras.Sequential, _functional_class()))
@@ -117,7 +119,7 @@ def walk(
     hook = hook or _call
 
     def run(op, args, kwargs):
-        if _is_graph_model(op):
+        if is_graph_model(op):
             x = args[0] if args else kwargs["inputs"]
             out = walk(op, x, hook, entries, prefix + op.name + "/")
         else:
@@ -203,7 +205,7 @@ def find(entries: list[Entry], name: str, argument: str = "layer") -> Entry:
     return hits[-1]
 
 
-def _short_names(entries: list[Entry]) -> dict[str, str]:
+def short_names(entries: list[Entry]) -> dict[str, str]:
     """Path -> the layer name when it is unique, else the path."""
     count: dict[str, int] = {}
     for path, _, _ in entries:
@@ -265,7 +267,7 @@ def nodes(model: keras.Model, input_shape: Sequence | None = None):
             return out
 
         inputs, output, entries = trace(model, input_shape, hook=record)
-        leaves = [e for e in entries if not _is_graph_model(e[1])]
+        leaves = [e for e in entries if not is_graph_model(e[1])]
         made, found = set(), []
         for (path, _, _), (op, ins, out) in zip(leaves, rec):
             # a tensor no op made is the input (or its cast to the input dtype, by walk)

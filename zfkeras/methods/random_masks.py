@@ -24,15 +24,14 @@ import tensorflow as tf
 from zfkeras.methods import checks
 from zfkeras.methods.attribution import (
     SEED,
-    logits_model,
     number,
     plan,
     prepare,
-    resolve,
     seed_value,
 )
 from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
+from zfkeras.methods.softmax import logits_model, resolve
 
 
 def _weights(size: int, cells: int, shifts: np.ndarray) -> np.ndarray:
