@@ -66,15 +66,18 @@ def _diversity(style, variants: int):
     return -tf.reshape(off, [-1]) / variants
 
 
-def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
+def step_fn(net, size, objective, location, variants, n_in, robust):
+    """``(step, final)``: the compiled Adam step ``step(p, m, v, t, units, weight, draws, lr,
+    lo, hi, mat)`` and ``final(p, units, lo, hi, mat)`` (the images and their objective
+    values); the learning rate, the input range and the colour matrix ``(n_in, n_in)`` are
+    arguments, so one compiled step serves every value (nothing cached grows with them)."""
     scale = tf.constant(fourier_scale(size))
-    mat = tf.constant(mat)
 
-    def image(spec):
+    def image(spec, mat):
         y = tf.einsum("nhwc,dc->nhwd", fourier_image(spec, scale, size), mat)
         return y  # centred on grey: sigmoid(0) = 1/2
 
-    def to_input(y):
+    def to_input(y, lo, hi):
         return lo + (hi - lo) * tf.sigmoid(y)
 
     def values(x, units):
@@ -87,7 +90,6 @@ def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
             v = tf.reduce_mean(tf.gather(out, units, axis=3, batch_dims=1), axis=(1, 2))
         return v, style
 
-    n_in = mat.shape[0]
     spec_shape = (n_in, size[0], size[1] // 2 + 1, 2)
     spec = [
         tf.TensorSpec((None, *spec_shape), tf.float32),
@@ -98,15 +100,16 @@ def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
         tf.TensorSpec((), tf.float32),
         tf.TensorSpec((None, 4), tf.float32),  # random transforms, one row per image
     ]
+    consts = [tf.TensorSpec((), tf.float32)] * 2 + [tf.TensorSpec((n_in, n_in), tf.float32)]
 
-    @tf.function(input_signature=spec)
-    def step(p, m, v, t, units, weight, draws):
+    @tf.function(input_signature=spec + [tf.TensorSpec((), tf.float32)] + consts)
+    def step(p, m, v, t, units, weight, draws, lr, lo, hi, mat):
         with tf.GradientTape() as tape:
             tape.watch(p)
-            y = image(p)
+            y = image(p, mat)
             if robust:
                 y = transforms(y, draws, min(size))
-            val, style = values(to_input(y), units)
+            val, style = values(to_input(y, lo, hi), units)
             loss = -tf.reduce_sum(val) - weight * tf.reduce_sum(_diversity(style, variants))
         g = tape.gradient(loss, p)
         m = 0.9 * m + 0.1 * g  # Adam (Kingma & Ba, 2015) with Lucid's learning rate
@@ -114,9 +117,9 @@ def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
         mh, vh = m / (1 - 0.9**t), v / (1 - 0.999**t)
         return p - lr * mh / (tf.sqrt(vh) + 1e-8), m, v
 
-    @tf.function(input_signature=spec[:1] + spec[4:5])
-    def final(p, units):
-        x = to_input(image(p))
+    @tf.function(input_signature=spec[:1] + spec[4:5] + consts)
+    def final(p, units, lo, hi, mat):
+        x = to_input(image(p, mat), lo, hi)
         return x, values(x, units)[0]
 
     return step, final

@@ -87,22 +87,22 @@ def _score_gradient(net, x, cls):
     return tape.gradient(score, x)
 
 
-def _smoothgrad_fn(model, samples: int, seed: int):
+def _smoothgrad_fn(model, samples: int):
     net = softmax.logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     spec = [
         tf.TensorSpec((None, *shape), tf.float32),  # images
         tf.TensorSpec((None,), tf.int32),  # classes
         tf.TensorSpec((None,), tf.float32),  # noise standard deviations
-        tf.TensorSpec((None,), tf.int32),  # image indices (the noise seeds)
+        tf.TensorSpec((None, 2), tf.int32),  # each image's noise seed (seed, image index)
         tf.TensorSpec((), tf.int32),  # first sample
         tf.TensorSpec((), tf.int32),  # end sample
     ]
 
     @tf.function(input_signature=spec)
     def run(x, cls, sigma, index, start, stop):
-        def draw(i):
-            return tf.random.stateless_normal((samples, *shape), tf.stack([seed, i]))[start:stop]
+        def draw(pair):
+            return tf.random.stateless_normal((samples, *shape), pair)[start:stop]
 
         eps = tf.map_fn(draw, index, fn_output_signature=tf.float32)  # (k, s, H, W, C)
         s = stop - start
@@ -164,9 +164,9 @@ def smoothgrad(
     noise = number(noise, "noise")
     seed = seed_value(seed)
     cls = softmax.resolve(model, x, cls, batch_size=batch_size)
-    run = cached(model, ("smoothgrad", samples, seed), lambda: _smoothgrad_fn(model, samples, seed))
+    run = cached(model, ("smoothgrad", samples), lambda: _smoothgrad_fn(model, samples))
     sigma = (noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))).astype(np.float32)
-    index = np.arange(len(x), dtype=np.int32)
+    index = np.stack([np.full(len(x), seed), np.arange(len(x))], 1).astype(np.int32)
 
     def chunk(b, start, stop):
         args = (x[b], cls[b], sigma[b], index[b], np.int32(start), np.int32(stop))
