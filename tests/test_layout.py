@@ -1,7 +1,6 @@
 """The package layout: subpackages that follow the course, figures apart, imports one way."""
 
 import ast
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -98,13 +97,3 @@ def test_deconvnet_layers_keep_their_registered_names():
         obj = getattr(layers, cls)
         assert keras.saving.get_registered_name(obj) == f"zfkeras>{cls}"
         assert keras.saving.get_registered_object(f"zfkeras>{cls}") is obj
-
-
-def test_old_module_names_are_gone():
-    import zfkeras
-
-    for old in ("cam", "deconvnet", "layers", "zoo", "plot", "evolution", "faithfulness"):
-        with pytest.raises(AttributeError):
-            getattr(zfkeras, old)
-    with pytest.raises(ModuleNotFoundError):
-        importlib.import_module("zfkeras.faithfulness")

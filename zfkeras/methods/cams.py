@@ -124,8 +124,8 @@ def _score_fn(model, layer):
 
     @tf.function(input_signature=[x_spec])
     def maps(x):
-        a, z = both(x, training=False)
-        return a, tf.argmax(z, -1, output_type=tf.int32)
+        a, z = both(x, training=False)  # float32 maps under mixed precision too
+        return tf.cast(a, tf.float32), tf.argmax(z, -1, output_type=tf.int32)
 
     spec = [
         x_spec,
@@ -142,7 +142,7 @@ def _score_fn(model, layer):
         lo = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)
         hi = tf.reduce_max(up, axis=(1, 2, 3), keepdims=True)
         rows = tf.gather(x, image) * tf.math.divide_no_nan(up - lo, hi - lo)
-        p = tf.nn.softmax(net(rows, training=False), -1)
+        p = tf.nn.softmax(tf.cast(net(rows, training=False), tf.float32), -1)
         return tf.gather(p, tf.gather(cls, image), axis=1, batch_dims=1)
 
     return maps, scores, path
