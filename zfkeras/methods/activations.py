@@ -50,7 +50,8 @@ def default_layers(model: keras.Model) -> list[str]:
     """Names of every convolution and pooling layer with an image-shaped (4-D) output, in the
     order they run (nested models included)."""
     _, _, entries = trace(model)
-    short = short_names(entries)
     return [
-        short[p] for p, op, out in entries if isinstance(op, CONV + POOL) and len(out.shape) == 4
+        short
+        for short, (_, op, out) in zip(short_names(entries), entries)
+        if isinstance(op, CONV + POOL) and len(out.shape) == 4
     ]

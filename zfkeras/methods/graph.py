@@ -205,15 +205,15 @@ def find(entries: list[Entry], name: str, argument: str = "layer") -> Entry:
     return hits[-1]
 
 
-def short_names(entries: list[Entry]) -> dict[str, str]:
-    """Path -> the layer name when it is unique, else the path."""
+def short_names(entries: list[Entry]) -> list[str]:
+    """Each entry's layer name where it is unique among ``entries``, else its full path, in the
+    order of ``entries``."""
     count: dict[str, int] = {}
     for path, _, _ in entries:
         leaf = path.rsplit("/", 1)[-1]
         count[leaf] = count.get(leaf, 0) + 1
-    return {
-        p: (p.rsplit("/", 1)[-1] if count[p.rsplit("/", 1)[-1]] == 1 else p) for p, _, _ in entries
-    }
+    leaves = [p.rsplit("/", 1)[-1] for p, _, _ in entries]
+    return [leaf if count[leaf] == 1 else p for leaf, (p, _, _) in zip(leaves, entries)]
 
 
 def build(inputs, outputs, name: str | None = None) -> keras.Model:
