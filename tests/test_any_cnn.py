@@ -282,10 +282,13 @@ def test_gradcam_against_a_tape(built, arch):
     np.testing.assert_allclose(heat, want, atol=1e-3)
 
 
-def test_attributions_against_the_gradient_on_mobilenetv2(built):
-    model, _ = built("mobilenetv2")
+@pytest.mark.parametrize("arch", ["mobilenetv2", "resnet50"])
+def test_attributions_against_the_gradient(built, arch):
+    # MobileNetV2 as the issue asks; its random logits are tiny (about 1e-12), so ResNet50
+    # (logits about 0.1) checks the same at an ordinary scale
+    model, _ = built(arch)
     cls, x = np.array([3, 7]), X[:2]
-    sub, logits = _logits_and_layer(model, "block_1_expand")
+    sub, logits = _logits_and_layer(model, ARCHS[arch][1])
 
     def scores(v):
         return tf.reduce_sum(logits(sub(v)[1]) * tf.one_hot(cls, 10), -1)
@@ -301,4 +304,5 @@ def test_attributions_against_the_gradient_on_mobilenetv2(built):
     # Integrated Gradients: completeness, the attributions sum to f(x) - f(baseline)
     ig = zfkeras.integrated_gradients(model, x, cls, steps=64, verbose=0)
     change = (scores(v) - scores(tf.zeros_like(v))).numpy()
-    np.testing.assert_allclose(ig.sum(axis=(1, 2, 3)), change, rtol=0.05, atol=0.02)
+    assert (np.abs(change) > 0).all()  # the tolerance is relative
+    np.testing.assert_allclose(ig.sum(axis=(1, 2, 3)), change, rtol=0.02, atol=0)
