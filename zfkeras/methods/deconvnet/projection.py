@@ -114,6 +114,11 @@ class Deconvnet:
             layers up to the chosen one form a chain of the module docstring's kinds, else the
             graph path), ``"chain"`` or ``"graph"``.
 
+    The routes, shapes and compiled passes live in the one cache of the model
+    (:mod:`zfkeras.methods.cache`): shared by every ``Deconvnet`` of the model with the same
+    ``switches`` and ``way``, rebuilt when the model changes, dropped by
+    ``zfkeras.clear_cache(model)``.
+
     Raises:
         TypeError: ``model`` is not a ``keras.Model``.
         ValueError: bad ``switches`` or ``way``; several inputs. When a layer is chosen: an
