@@ -66,11 +66,12 @@ def _diversity(style, variants: int):
     return -tf.reshape(off, [-1]) / variants
 
 
-def step_fn(net, size, objective, location, variants, n_in, robust):
+def step_fn(net, size, objective, variants, n_in, robust):
     """``(step, final)``: the compiled Adam step ``step(p, m, v, t, units, weight, draws, lr,
-    lo, hi, mat)`` and ``final(p, units, lo, hi, mat)`` (the images and their objective
-    values); the learning rate, the input range and the colour matrix ``(n_in, n_in)`` are
-    arguments, so one compiled step serves every value (nothing cached grows with them)."""
+    lo, hi, mat, location)`` and ``final(p, units, lo, hi, mat, location)`` (the images and
+    their objective values); the learning rate, the input range, the colour matrix ``(n_in,
+    n_in)`` and the neuron's ``(row, col)`` are arguments, so one compiled step serves every
+    value (nothing cached grows with them)."""
     scale = tf.constant(fourier_scale(size))
 
     def image(spec, mat):
@@ -80,7 +81,7 @@ def step_fn(net, size, objective, location, variants, n_in, robust):
     def to_input(y, lo, hi):
         return lo + (hi - lo) * tf.sigmoid(y)
 
-    def values(x, units):
+    def values(x, units, location):
         out, style = net(x, training=False)
         if objective == "class":
             v = tf.gather(out, units, axis=1, batch_dims=1)
@@ -101,15 +102,16 @@ def step_fn(net, size, objective, location, variants, n_in, robust):
         tf.TensorSpec((None, 4), tf.float32),  # random transforms, one row per image
     ]
     consts = [tf.TensorSpec((), tf.float32)] * 2 + [tf.TensorSpec((n_in, n_in), tf.float32)]
+    consts += [tf.TensorSpec((2,), tf.int32)]  # the neuron's (row, col)
 
     @tf.function(input_signature=spec + [tf.TensorSpec((), tf.float32)] + consts)
-    def step(p, m, v, t, units, weight, draws, lr, lo, hi, mat):
+    def step(p, m, v, t, units, weight, draws, lr, lo, hi, mat, location):
         with tf.GradientTape() as tape:
             tape.watch(p)
             y = image(p, mat)
             if robust:
                 y = transforms(y, draws, min(size))
-            val, style = values(to_input(y, lo, hi), units)
+            val, style = values(to_input(y, lo, hi), units, location)
             loss = -tf.reduce_sum(val) - weight * tf.reduce_sum(_diversity(style, variants))
         g = tape.gradient(loss, p)
         m = 0.9 * m + 0.1 * g  # Adam (Kingma & Ba, 2015) with Lucid's learning rate
@@ -118,8 +120,8 @@ def step_fn(net, size, objective, location, variants, n_in, robust):
         return p - lr * mh / (tf.sqrt(vh) + 1e-8), m, v
 
     @tf.function(input_signature=spec[:1] + spec[4:5] + consts)
-    def final(p, units, lo, hi, mat):
+    def final(p, units, lo, hi, mat, location):
         x = to_input(image(p, mat), lo, hi)
-        return x, values(x, units)[0]
+        return x, values(x, units, location)[0]
 
     return step, final

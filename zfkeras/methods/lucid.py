@@ -74,15 +74,16 @@ def _optimize(model, images, layer, units, objective, location, options) -> Visu
         ("lucid-net", layer, bool(o["pre_relu"])),
         lambda: target_model(model, layer, size, bool(o["pre_relu"])),
     )
-    key = ("lucid-step", layer, objective, location, variants)
+    key = ("lucid-step", layer, objective, variants)
     key += (bool(o["transforms"]), bool(o["pre_relu"]))
     n_in = int(mat.shape[0])
     step, final = cached(
         model,
         key,
-        lambda: step_fn(net, size, objective, location, variants, n_in, bool(o["transforms"])),
+        lambda: step_fn(net, size, objective, variants, n_in, bool(o["transforms"])),
     )
     consts = [tf.constant(c, tf.float32) for c in (lr, lo, hi, mat)]  # arguments, not key parts
+    consts.append(tf.constant(location or (0, 0), tf.int32))
     rows = np.repeat(units, variants).astype(np.int32)
     shape = (mat.shape[0], size[0], size[1] // 2 + 1, 2)
     start, draws = [], []
