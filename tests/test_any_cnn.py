@@ -251,3 +251,58 @@ def test_receptive_field_of_the_branching_model_is_the_union():
     rf = zfkeras.receptive_field(branching_model(), "top")
     assert rf.size == (11, 11) and rf.stride == (2, 2) and rf.offset == (-2, -2)
     assert zfkeras.receptive_field(branching_model(), "add").size == (5, 5)
+
+
+def _logits_and_layer(model, layer):
+    """A model on the original graph giving (the layer's output, the input of the last Dense
+    layer, the softmax head), and the logits from the latter by hand."""
+    pred = [lay for lay in model.layers if isinstance(lay, keras.layers.Dense)][-1]
+    assert pred.activation is keras.activations.softmax
+    sub = keras.Model(model.input, [model.get_layer(layer).output, pred.input])
+    return sub, lambda feat: feat @ pred.kernel + pred.bias
+
+
+@pytest.mark.parametrize("arch", PARAMS)
+def test_gradcam_against_a_tape(built, arch):
+    model, _ = built(arch)
+    layer, cls = ARCHS[arch][1], np.array([3, 7])
+    sub, logits = _logits_and_layer(model, layer)
+    with tf.GradientTape() as tape:
+        a, feat = sub(tf.constant(X[:2]))
+        score = tf.reduce_sum(logits(feat) * tf.one_hot(cls, 10))
+    g = tape.gradient(score, a).numpy()
+    raw = (g.mean(axis=(1, 2), keepdims=True) * a.numpy()).sum(-1)
+    got = zfkeras.gradcam(model, X[:2], cls, layer=layer, resize=False, relu=False, normalize=False)
+    scale = np.abs(raw).max()
+    assert scale > 0
+    np.testing.assert_allclose(got, raw, rtol=1e-3, atol=1e-4 * scale)
+    heat = zfkeras.gradcam(model, X[:2], cls, layer=layer, resize=False)  # the defaults
+    top = np.maximum(raw, 0).max(axis=(1, 2), keepdims=True)
+    want = np.divide(np.maximum(raw, 0), top, out=np.zeros_like(raw), where=top > 0)
+    np.testing.assert_allclose(heat, want, atol=1e-3)
+
+
+@pytest.mark.parametrize("arch", ["mobilenetv2", "resnet50"])
+def test_attributions_against_the_gradient(built, arch):
+    # MobileNetV2 as the issue asks; its random logits are tiny (about 1e-12), so ResNet50
+    # (logits about 0.1) checks the same at an ordinary scale
+    model, _ = built(arch)
+    cls, x = np.array([3, 7]), X[:2]
+    sub, logits = _logits_and_layer(model, ARCHS[arch][1])
+
+    def scores(v):
+        return tf.reduce_sum(logits(sub(v)[1]) * tf.one_hot(cls, 10), -1)
+
+    v = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        total = tf.reduce_sum(scores(v))
+    grad = tape.gradient(total, v).numpy()
+    # SmoothGrad without noise is the gradient (every sample is the image itself)
+    got = zfkeras.smoothgrad(model, x, cls, samples=3, noise=0.0, verbose=0)
+    np.testing.assert_allclose(got, grad, rtol=1e-3, atol=1e-4 * np.abs(grad).max())
+    # Integrated Gradients: completeness, the attributions sum to f(x) - f(baseline)
+    ig = zfkeras.integrated_gradients(model, x, cls, steps=64, verbose=0)
+    change = (scores(v) - scores(tf.zeros_like(v))).numpy()
+    assert (np.abs(change) > 0).all()  # the tolerance is relative
+    np.testing.assert_allclose(ig.sum(axis=(1, 2, 3)), change, rtol=0.02, atol=0)

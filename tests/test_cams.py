@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import zfkeras
 from zfkeras.methods import cams
 
 
@@ -44,17 +45,24 @@ def scaled(m):
     return m / m.max() if m.max() > 0 else m
 
 
-def test_gradcam_plus_plus_closed_form(model, images):
-    got = cams.gradcam_plus_plus(model, images, CLS, layer="c2", resize=False)
-    a, g = maps_and_gradients(model, images, "c2", CLS)
-    for i in range(len(images)):
-        ref = np.zeros(a.shape[1:3])
+def plus_plus(a, g):
+    """Grad-CAM++'s weighted sum of the maps ``(N, h, w)``, before the ReLU."""
+    out = np.zeros(a.shape[:3])
+    for i in range(len(a)):
         for k in range(a.shape[-1]):
             gk, ak = g[i, :, :, k], a[i, :, :, k]
             denom = 2 * gk**2 + ak.sum() * gk**3
             alpha = np.where(denom != 0, gk**2 / np.where(denom != 0, denom, 1), 0)
-            ref += (alpha * np.maximum(gk, 0)).sum() * ak
-        np.testing.assert_allclose(got[i], scaled(ref), atol=1e-5)
+            out[i] += (alpha * np.maximum(gk, 0)).sum() * ak
+    return out
+
+
+def test_gradcam_plus_plus_closed_form(model, images):
+    got = cams.gradcam_plus_plus(model, images, CLS, layer="c2", resize=False)
+    a, g = maps_and_gradients(model, images, "c2", CLS)
+    ref = plus_plus(a, g)
+    for i in range(len(images)):
+        np.testing.assert_allclose(got[i], scaled(ref[i]), atol=1e-5)
 
 
 def test_layercam_formula(model, images):
@@ -66,7 +74,7 @@ def test_layercam_formula(model, images):
             np.testing.assert_allclose(got[i], scaled(ref), atol=1e-5)
 
 
-def loop_scorecam(model, x, layer, cls, keep=None):
+def loop_scorecam(model, x, layer, cls, keep=None, finish=None):
     a = keras.Model(model.input, model.get_layer(layer).output)(x).numpy()
     out = []
     for i in range(len(x)):
@@ -78,7 +86,7 @@ def loop_scorecam(model, x, layer, cls, keep=None):
             mask = (up - up.min()) / span if span > 0 else np.zeros_like(up)
             p = model(x[i : i + 1] * mask[None, :, :, None]).numpy()[0, cls[i]]
             ref += p * a[i, :, :, k]
-        out.append(scaled(ref))
+        out.append((finish or scaled)(ref))
     return np.array(out)
 
 
@@ -100,3 +108,36 @@ def test_default_layer_and_resize(model, images):
         np.testing.assert_allclose(small, fn(model, images, CLS, layer="c2", resize=False))
         big = fn(model, images, CLS)
         assert big.shape == (4, 14, 14) and big.min() >= 0 and big.max() <= 1
+
+
+def test_raw_signed_maps_at_the_layer_resolution(model, images):
+    # relu=False, normalize=False, resize=False: the weighted sum itself, by a bare tape
+    a, g = maps_and_gradients(model, images, "c2", CLS)
+    raw = {
+        cams.gradcam_plus_plus: plus_plus(a, g),
+        cams.layercam: (np.maximum(g, 0) * a).sum(-1),
+        zfkeras.gradcam: (g.mean(axis=(1, 2), keepdims=True) * a).sum(-1),
+        cams.scorecam: loop_scorecam(model, images, "c2", CLS, finish=lambda m: m),
+    }
+    assert (raw[zfkeras.gradcam] < 0).any()  # Grad-CAM's sum is signed here
+    for fn, ref in raw.items():
+        kw = dict(layer="c2", resize=False)
+        got = fn(model, images, CLS, relu=False, normalize=False, **kw)
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5, err_msg=fn.__name__)
+        peak = np.abs(ref).max(axis=(1, 2), keepdims=True)
+        got = fn(model, images, CLS, relu=False, **kw)  # scaled into [-1, 1], sign kept
+        np.testing.assert_allclose(got, ref / peak, rtol=1e-4, atol=1e-5, err_msg=fn.__name__)
+        got = fn(model, images, CLS, normalize=False, **kw)
+        np.testing.assert_allclose(got, np.maximum(ref, 0), rtol=1e-4, atol=1e-5)
+        # the ReLU, then the upsampling, then the scaling: the defaults are the scaled raw map
+        up = fn(model, images, CLS, layer="c2", normalize=False)
+        top = up.max(axis=(1, 2), keepdims=True)
+        want = np.divide(up, top, out=np.zeros_like(up), where=top > 0)  # zero maps stay zero
+        np.testing.assert_allclose(fn(model, images, CLS, layer="c2"), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("option", ["relu", "normalize", "resize"])
+def test_options_must_be_bools(model, images, option):
+    for fn in (zfkeras.gradcam, cams.gradcam_plus_plus, cams.layercam):
+        with pytest.raises(TypeError, match=f"{option} must be True or False, got str 'yes'"):
+            fn(model, images, CLS, **{option: "yes"})

@@ -391,7 +391,12 @@ def test_one_cache_per_model_released_with_it(tiny_model):
     cam.class_projection(m, GOOD["images"], verbose=0)
     occlusion.occlusion_sensitivity(m, GOOD["images"][:1], 4, 4, verbose=0)
     invariance.invariance_curves(m, GOOD["images"], None, "rotation", [0], ["conv2"], verbose=0)
-    for key in (("gradcam", None), ("projection", "guided"), ("occlusion", None)):  # there
+    there = (
+        ("gradient_cam", cam.mean_gradient, None),
+        ("projection", "guided"),
+        ("occlusion", None),
+    )
+    for key in there:
         assert checks.cached(m, key, lambda: "new") != "new", key
     ref = weakref.ref(m)
     del m

@@ -176,9 +176,9 @@ def test_is_graph_model():
         def call(self, x):
             return x
 
-    assert graph._is_graph_model(_branching())
-    assert graph._is_graph_model(keras.Sequential([keras.Input((2,)), L.Dense(1)]))
-    assert not graph._is_graph_model(Sub()) and not graph._is_graph_model(L.Dense(1))
+    assert graph.is_graph_model(_branching())
+    assert graph.is_graph_model(keras.Sequential([keras.Input((2,)), L.Dense(1)]))
+    assert not graph.is_graph_model(Sub()) and not graph.is_graph_model(L.Dense(1))
 
 
 def test_walk_rejects_wrong_inputs():
@@ -275,16 +275,10 @@ def test_no_other_private_keras_attribute():
 
 
 def test_allowed_private_attributes_still_exist():
-    """Fails on a Keras upgrade that removes a private attribute the package relies on.
-    Checked on Keras ``CHECKED_KERAS``; on another version the attributes must still behave."""
-    x = keras.Input((4,))
-    dense = L.Dense(2)
-    y = dense(x)
-    model = keras.Model(x, y)
-    history = y._keras_history
-    assert history.operation is dense
-    assert dense._inbound_nodes[history.node_index].input_tensors[0] is x
-    assert callable(model._run_through_graph)
+    """Fails on a Keras upgrade that removes a private attribute the package relies on (only
+    those in ``ALLOWED``, the ones zfkeras still reads). Checked on Keras ``CHECKED_KERAS``;
+    on another version the attributes must still behave."""
+    assert {name for _, name in ALLOWED} == {"_initial_epoch"}
     assert "_initial_epoch" in inspect.getsource(keras.callbacks.BackupAndRestore)
     assert "_initial_epoch" in inspect.getsource(keras.Model.fit)
     if keras.__version__ not in CHECKED_KERAS:

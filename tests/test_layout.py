@@ -1,7 +1,6 @@
 """The package layout: subpackages that follow the course, figures apart, imports one way."""
 
 import ast
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -108,16 +107,6 @@ def test_deconvnet_layers_keep_their_registered_names():
         assert keras.saving.get_registered_object(f"zfkeras>{cls}") is obj
 
 
-def test_old_module_names_are_gone():
-    import zfkeras
-
-    for old in ("cam", "deconvnet", "layers", "zoo", "plot", "evolution", "faithfulness"):
-        with pytest.raises(AttributeError):
-            getattr(zfkeras, old)
-    with pytest.raises(ModuleNotFoundError):
-        importlib.import_module("zfkeras.faithfulness")
-
-
 def _private_uses(path: Path) -> list[str]:
     """``from zfkeras.x import _name``, ``from zfkeras.x import _module`` and ``module._name``
     on a zfkeras module imported by the file."""
@@ -147,12 +136,6 @@ def _private_uses(path: Path) -> list[str]:
 # graph's helpers renamed, the quiet start-up moved to the entry points): empty after them.
 PENDING = {
     "__init__.py": {"from zfkeras._quiet import _zfkeras_quiet_start"},
-    "methods/activations.py": {"from zfkeras.methods.graph import _short_names"},
-    "methods/cam.py": {"from zfkeras.methods.graph import _is_graph_model"},
-    "methods/cams.py": {
-        f"from zfkeras.methods.cam import {name}"
-        for name in ("_finish", "_gradient_cam", "_maps_model", "_mean_gradient")
-    },
 }
 
 

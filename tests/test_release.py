@@ -9,6 +9,7 @@ import weakref
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import zfkeras
 from zfkeras import evaluation
@@ -74,3 +75,68 @@ def test_clear_cache(tiny_model):
     assert model not in cache._CACHE
     with pytest.raises(TypeError, match="model must be a keras.Model"):
         zfkeras.clear_cache("model")
+
+
+def _raw_gradcam_by_tape(model, x, cls):
+    """Grad-CAM's signed sum at conv2, by a bare tape on the model as it is now."""
+    sub = keras.Model(model.input, [model.get_layer("conv2").output, model.output])
+    with tf.GradientTape() as tape:
+        a, z = sub(tf.constant(x))
+        score = tf.reduce_sum(tf.cast(z, tf.float32) * tf.one_hot(cls, z.shape[-1]))
+    a, g = tf.cast(a, tf.float32).numpy(), tf.cast(tape.gradient(score, a), tf.float32).numpy()
+    return (g.mean(axis=(1, 2), keepdims=True) * a).sum(-1)
+
+
+def _raw_gradcam(model, cls):
+    options = dict(layer="conv2", resize=False, relu=False, normalize=False, verbose=0)
+    return zfkeras.gradcam(model, X, cls, **options)
+
+
+@pytest.mark.parametrize("change", ["activation", "dtype_policy"])
+def test_a_changed_activation_or_dtype_policy_misses_the_cache(tiny_model, change):
+    model, cls = tiny_model("none"), np.array([1, 3])
+    before = _raw_gradcam(model, cls)
+    np.testing.assert_allclose(before, _raw_gradcam_by_tape(model, X, cls), rtol=1e-4, atol=1e-6)
+    assert cache.cache_keys(model)
+    fc7 = model.get_layer("fc7")
+    if change == "activation":  # what tf-keras-vis's model modifiers do
+        fc7.activation = keras.activations.tanh
+    else:
+        fc7.dtype_policy = "mixed_bfloat16"
+    assert cache.cache_keys(model) == []  # every entry of the model is stale
+    after, want = _raw_gradcam(model, cls), _raw_gradcam_by_tape(model, X, cls)
+    scale = np.abs(want).max()
+    assert np.abs(before - want).max() > 1e-3 * scale  # the change matters...
+    np.testing.assert_allclose(after, want, atol=1e-4 * scale)  # ...and the cache saw it
+
+
+def test_the_deconvnet_caches_live_in_the_one_cache(tiny_model):
+    model = tiny_model("dense")
+    first = zfkeras.Deconvnet(model).project(X, "conv2", verbose=0)
+    keys = cache.cache_keys(model)
+    assert {k[0] for k in keys} == {"deconvnet", "nodes"}  # the route, shape and compiled pass
+    again = zfkeras.Deconvnet(model).project(X, "conv2", verbose=0)  # a new instance: shared
+    assert cache.cache_keys(model) == keys
+    np.testing.assert_array_equal(first, again)
+    d = zfkeras.Deconvnet(model)
+    assert list(d.describe("conv2").relu) == ["conv2", "conv1"]
+    model.get_layer("conv1").activation = keras.activations.linear  # no ReLU below conv2 now
+    assert list(d.describe("conv2").relu) == ["conv2"]  # the same instance sees the change
+    zfkeras.clear_cache(model)
+    assert cache.cache_keys(model) == []
+
+
+def test_entries_stay_bounded_over_calls_with_different_learning_rates(tiny_model):
+    model = tiny_model("dense")
+    sizes = []
+    for lr in np.linspace(0.001, 0.2, 100):
+        zfkeras.visualize_filters(model, "conv2", 0, steps=1, learning_rate=lr, verbose=0)
+        sizes.append(len(cache.cache_keys(model)))
+    assert len(set(sizes)) == 1, sizes
+    count = len(cache.cache_keys(model))
+    for k, lr in enumerate(np.linspace(0.01, 0.1, 100)):
+        zfkeras.visualize_units(
+            model, X, "conv2", 0, steps=1, learning_rate=float(lr), verbose=0, seed=k
+        )
+    grown = cache.cache_keys(model)
+    assert len(grown) == count + 2, grown  # Lucid's traced model and compiled step, once each

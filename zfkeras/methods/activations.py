@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import keras
 
 from zfkeras.methods import checks
-from zfkeras.methods.graph import _short_names, build, find, trace
+from zfkeras.methods.graph import build, find, short_names, trace
 from zfkeras.methods.ops import CONV, POOL
 
 
@@ -52,7 +52,8 @@ def default_layers(model: keras.Model) -> list[str]:
     """Names of every convolution and pooling layer with an image-shaped (4-D) output, in the
     order they run (nested models included)."""
     _, _, entries = trace(checks.check_model(model, for_images=False))
-    short = _short_names(entries)
     return [
-        short[p] for p, op, out in entries if isinstance(op, CONV + POOL) and len(out.shape) == 4
+        short
+        for short, (_, op, out) in zip(short_names(entries), entries)
+        if isinstance(op, CONV + POOL) and len(out.shape) == 4
     ]

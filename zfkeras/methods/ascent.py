@@ -61,18 +61,22 @@ def _diversity(style, variants: int):
     return -tf.reshape(off, [-1]) / variants
 
 
-def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
+def step_fn(net, size, objective, variants, n_in, robust):
+    """``(step, final)``: the compiled Adam step ``step(p, m, v, t, units, weight, draws, lr,
+    lo, hi, mat, location)`` and ``final(p, units, lo, hi, mat, location)`` (the images and
+    their objective values); the learning rate, the input range, the colour matrix ``(n_in,
+    n_in)`` and the neuron's ``(row, col)`` are arguments, so one compiled step serves every
+    value (nothing cached grows with them)."""
     scale = tf.constant(fourier_scale(size))
-    mat = tf.constant(mat)
 
-    def image(spec):
+    def image(spec, mat):
         y = tf.einsum("nhwc,dc->nhwd", fourier_image(spec, scale, size), mat)
         return y  # centred on grey: sigmoid(0) = 1/2
 
-    def to_input(y):
+    def to_input(y, lo, hi):
         return lo + (hi - lo) * tf.sigmoid(y)
 
-    def values(x, units):
+    def values(x, units, location):
         out, style = net(x, training=False)
         if objective == "class":
             v = tf.gather(out, units, axis=1, batch_dims=1)
@@ -82,7 +86,6 @@ def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
             v = tf.reduce_mean(tf.gather(out, units, axis=3, batch_dims=1), axis=(1, 2))
         return v, style
 
-    n_in = mat.shape[0]
     spec_shape = (n_in, size[0], size[1] // 2 + 1, 2)
     spec = [
         tf.TensorSpec((None, *spec_shape), tf.float32),
@@ -93,15 +96,17 @@ def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
         tf.TensorSpec((), tf.float32),
         tf.TensorSpec((None, 4), tf.float32),  # random transforms, one row per image
     ]
+    consts = [tf.TensorSpec((), tf.float32)] * 2 + [tf.TensorSpec((n_in, n_in), tf.float32)]
+    consts += [tf.TensorSpec((2,), tf.int32)]  # the neuron's (row, col)
 
-    @tf.function(input_signature=spec)
-    def step(p, m, v, t, units, weight, draws):
+    @tf.function(input_signature=spec + [tf.TensorSpec((), tf.float32)] + consts)
+    def step(p, m, v, t, units, weight, draws, lr, lo, hi, mat, location):
         with tf.GradientTape() as tape:
             tape.watch(p)
-            y = image(p)
+            y = image(p, mat)
             if robust:
                 y = transforms(y, draws, min(size))
-            val, style = values(to_input(y), units)
+            val, style = values(to_input(y, lo, hi), units, location)
             loss = -tf.reduce_sum(val) - weight * tf.reduce_sum(_diversity(style, variants))
         g = tape.gradient(loss, p)
         m = 0.9 * m + 0.1 * g  # Adam (Kingma & Ba, 2015) with Lucid's learning rate
@@ -109,9 +114,9 @@ def step_fn(net, size, objective, location, variants, lr, lo, hi, mat, robust):
         mh, vh = m / (1 - 0.9**t), v / (1 - 0.999**t)
         return p - lr * mh / (tf.sqrt(vh) + 1e-8), m, v
 
-    @tf.function(input_signature=spec[:1] + spec[4:5])
-    def final(p, units):
-        x = to_input(image(p))
-        return x, values(x, units)[0]
+    @tf.function(input_signature=spec[:1] + spec[4:5] + consts)
+    def final(p, units, lo, hi, mat, location):
+        x = to_input(image(p, mat), lo, hi)
+        return x, values(x, units, location)[0]
 
     return step, final

@@ -25,35 +25,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.methods import checks
+from zfkeras.methods import checks, softmax
 from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
-from zfkeras.methods.graph import build, trace
 from zfkeras.methods.registry import method
-from zfkeras.methods.softmax import pre_softmax
-
-
-def _logits_fn(model):
-    inputs, logits, _ = trace(pre_softmax(model))
-    net = build(inputs, logits)  # a traced copy: nothing cached may hold the model itself
-    spec = [tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)]
-    return net, tf.function(lambda x: net(x, training=False), input_signature=spec)
-
-
-def logits_model(model) -> keras.Model:
-    """The model's class scores before the softmax, as a traced copy (cached per model)."""
-    return cached(model, ("attribution-logits",), lambda: _logits_fn(model))[0]
-
-
-def resolve(model, x: np.ndarray, cls: np.ndarray, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """``cls`` with every -1 replaced by the image's predicted class (one forward pass)."""
-    if (cls >= 0).all():
-        return cls
-    run = cached(model, ("attribution-logits",), lambda: _logits_fn(model))[1]
-    top = np.concatenate(
-        [np.argmax(run(tf.constant(x[b])).numpy(), -1) for b in checks.batches(len(x), batch_size)]
-    )
-    return np.where(cls < 0, top, cls).astype(np.int32)
 
 
 def _score_gradient(net, x, cls):
@@ -65,22 +40,22 @@ def _score_gradient(net, x, cls):
     return tape.gradient(score, x)
 
 
-def _smoothgrad_fn(model, samples: int, seed: int):
-    net = logits_model(model)
+def _smoothgrad_fn(model, samples: int):
+    net = softmax.logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     spec = [
         tf.TensorSpec((None, *shape), tf.float32),  # images
         tf.TensorSpec((None,), tf.int32),  # classes
         tf.TensorSpec((None,), tf.float32),  # noise standard deviations
-        tf.TensorSpec((None,), tf.int32),  # image indices (the noise seeds)
+        tf.TensorSpec((None, 2), tf.int32),  # each image's noise seed (seed, image index)
         tf.TensorSpec((), tf.int32),  # first sample
         tf.TensorSpec((), tf.int32),  # end sample
     ]
 
     @tf.function(input_signature=spec)
     def run(x, cls, sigma, index, start, stop):
-        def draw(i):
-            return tf.random.stateless_normal((samples, *shape), tf.stack([seed, i]))[start:stop]
+        def draw(pair):
+            return tf.random.stateless_normal((samples, *shape), pair)[start:stop]
 
         eps = tf.map_fn(draw, index, fn_output_signature=tf.float32)  # (k, s, H, W, C)
         s = stop - start
@@ -141,10 +116,10 @@ def smoothgrad(
     samples = checks.number(samples, "samples", 1, integer=True)
     noise = checks.number(noise, "noise")
     seed = checks.seed(seed)
-    cls = resolve(model, x, cls, batch_size=batch_size)
-    run = cached(model, ("smoothgrad", samples, seed), lambda: _smoothgrad_fn(model, samples, seed))
+    cls = softmax.resolve(model, x, cls, batch_size=batch_size)
+    run = cached(model, ("smoothgrad", samples), lambda: _smoothgrad_fn(model, samples))
     sigma = (noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))).astype(np.float32)
-    index = np.arange(len(x), dtype=np.int32)
+    index = np.stack([np.full(len(x), seed), np.arange(len(x))], 1).astype(np.int32)
 
     def chunk(b, start, stop):
         args = (x[b], cls[b], sigma[b], index[b], np.int32(start), np.int32(stop))
@@ -155,7 +130,7 @@ def smoothgrad(
 
 
 def _ig_fn(model, steps: int):
-    net = logits_model(model)
+    net = softmax.logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     spec = [
         tf.TensorSpec((None, *shape), tf.float32),  # images
@@ -237,7 +212,7 @@ def integrated_gradients(
     x, cls = checks.prepare(model, images, class_index, batch_size=batch_size, verbose=verbose)
     base = _baseline(model, baseline)
     steps = checks.number(steps, "steps", 1, integer=True)
-    cls = resolve(model, x, cls, batch_size=batch_size)
+    cls = softmax.resolve(model, x, cls, batch_size=batch_size)
     run = cached(model, ("integrated_gradients", steps), lambda: _ig_fn(model, steps))
     tb = tf.constant(base)
 

@@ -24,10 +24,10 @@ from zfkeras.methods import checks
 from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.deconvnet.rules import MODES, relu_hook
-from zfkeras.methods.graph import _is_graph_model, build, find, walk
+from zfkeras.methods.graph import build, find, is_graph_model, walk
 from zfkeras.methods.ops import POOL
 from zfkeras.methods.registry import method
-from zfkeras.methods.softmax import logits
+from zfkeras.methods.softmax import logits, logits_model
 from zfkeras.methods.upsampling import cell_weights
 
 
@@ -41,7 +41,7 @@ def _conv_layer(entries, layer):
     for path, op, out in reversed(entries):
         if (
             isinstance(op, keras.layers.Layer)
-            and not _is_graph_model(op)
+            and not is_graph_model(op)
             and len(out.shape) == 4
             and not isinstance(op, POOL)
             and (out.shape[1] or 2) * (out.shape[2] or 2) > 1
@@ -50,8 +50,10 @@ def _conv_layer(entries, layer):
     raise ValueError("layer=None but the model has no layer with a 4-D output: pass layer=")
 
 
-def _maps_model(model, layer):
-    """(the model giving (feature maps, logits) as a traced copy, the layer's full path)."""
+def maps_model(model: keras.Model, layer: str | None):
+    """The CAM family's forward pass: ``(a traced copy of model giving [feature maps of layer
+    (N, h, w, K), class scores before the softmax (N, classes)], the layer's full path)``;
+    ``layer=None`` is the last convolutional feature maps (see :func:`gradcam`)."""
     inputs, scores, entries = logits(model)  # the model's own graph: nested paths kept
     path, maps = _conv_layer(entries, layer)
     return build(inputs, [maps, scores]), path
@@ -73,14 +75,14 @@ def _class_score(z, cls):
     return tf.reduce_sum(tf.gather(z, cls, axis=1, batch_dims=1))
 
 
-def _mean_gradient(a, g):
+def mean_gradient(a, g):
     """Grad-CAM's weighting: ``sum_k w_k A_k`` with ``w_k`` the gradient ``g_k`` averaged
     over space. ``a``, ``g``: ``(N, h, w, K)``; returns ``(N, h, w)`` (before the ReLU)."""
     return tf.reduce_sum(tf.reduce_mean(g, axis=(1, 2), keepdims=True) * a, -1)
 
 
 def _gradient_fn(model, layer, weighting):
-    both, path = _maps_model(model, layer)
+    both, path = maps_model(model, layer)
 
     @tf.function(input_signature=_spec(model))
     def run(x, cls):
@@ -88,7 +90,7 @@ def _gradient_fn(model, layer, weighting):
             a, z = both(x, training=False)
             score = _class_score(z, cls)
         g, a = tf.cast(tape.gradient(score, a), tf.float32), tf.cast(a, tf.float32)
-        return tf.nn.relu(weighting(a, g))
+        return weighting(a, g)
 
     return run, path
 
@@ -127,43 +129,74 @@ def fading_weights(model: keras.Model, path: str, grid, size):
     ]
 
 
-def _normalize(cam, size=None, mats=None):
-    cam = tf.convert_to_tensor(cam)
-    if size is not None and mats is not None:
-        cam = tf.einsum("hi,nij,wj->nhw", mats[0], cam, mats[1])
-    elif size is not None:
-        cam = tf.image.resize(cam[..., None], size, "bilinear")[..., 0]
-    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
-    return tf.math.divide_no_nan(tf.nn.relu(cam), peak).numpy()
+def _flag(value, argument: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{argument} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
-def _finish(model, layer, path, cams, size):
-    """``cams`` ``(N, h, w)`` of ``layer`` (full path ``path``) upsampled to ``size`` as
-    Grad-CAM's (receptive-field centres when known; ``None``: kept) and scaled to [0, 1]."""
-    if size is None:
-        return _normalize(cams)
-    mats = cached(
-        model,
-        ("cam-up", layer, tuple(size)),
-        lambda: fading_weights(model, path, cams.shape[1:3], size),
-    )
-    return _normalize(cams, size, mats)
+def finish(
+    model: keras.Model, layer, path: str, cams, size=None, *, relu=True, normalize=True
+) -> np.ndarray:
+    """The CAM family's last steps, in this order, on ``cams`` ``(N, h, w)`` (the weighted
+    sum of the feature maps of ``layer``, full path ``path``): the ReLU (``relu``); the
+    upsampling to ``size`` ``(H, W)`` (``None``: kept at ``(h, w)``), each cell at the centre
+    of its receptive field when the geometry is known (:func:`fading_weights`, cached per
+    model), else a plain bilinear resize; the scaling of each map by its largest absolute
+    value (``normalize``: [0, 1] after the ReLU, [-1, 1] without). Returns float32 ``(N, H,
+    W)`` or ``(N, h, w)``; an all-zero map stays zero."""
+    relu, normalize = _flag(relu, "relu"), _flag(normalize, "normalize")
+    cam = tf.convert_to_tensor(cams, tf.float32)
+    if relu:
+        cam = tf.nn.relu(cam)
+    if size is not None:
+        mats = cached(
+            model,
+            ("cam-up", path, tuple(int(s) for s in size)),
+            lambda: fading_weights(model, path, cam.shape[1:3], size),
+        )
+        if mats is not None:
+            cam = tf.einsum("hi,nij,wj->nhw", mats[0], cam, mats[1])
+        else:
+            cam = tf.image.resize(cam[..., None], size, "bilinear")[..., 0]
+    if normalize:
+        peak = tf.reduce_max(tf.abs(cam), axis=(1, 2), keepdims=True)
+        cam = tf.math.divide_no_nan(cam, peak)
+    return cam.numpy().astype(np.float32)
 
 
-def _gradient_cam(kind, weighting, model, images, class_index, layer, resize, batch_size, verbose):
-    """The gradient CAM family in one compiled pass per batch, cached per model under
-    ``(kind, layer)``: ``ReLU(weighting(A, g))`` from the feature maps ``A`` of ``layer`` and
-    the gradient ``g`` of the class score before the softmax, finished by :func:`_finish`.
-    ``weighting(a, g)`` maps two ``(N, h, w, K)`` float32 tensors to ``(N, h, w)``
-    (``_mean_gradient`` for Grad-CAM; :data:`zfkeras.methods.cams.WEIGHTINGS`)."""
+# the options of gradient_cam and their defaults (those of gradcam)
+_OPTIONS = {"resize": True, "relu": True, "normalize": True}
+_OPTIONS.update(batch_size=BATCH_SIZE, verbose=VERBOSE)
+
+
+def gradient_cam(
+    model: keras.Model, images, class_index=None, layer: str | None = None, *, weighting, **options
+) -> np.ndarray:
+    """The gradient CAM family's engine: ``weighting(A, g)`` from the feature maps ``A`` of
+    ``layer`` and the gradient ``g`` of the class score before the softmax, one compiled
+    forward and backward pass per batch (cached per model, layer and weighting), then
+    :func:`finish`. ``weighting(a, g)`` maps two ``(N, h, w, K)`` float32 tensors to ``(N, h,
+    w)`` (:func:`mean_gradient` for Grad-CAM; :data:`zfkeras.methods.cams.WEIGHTINGS`). The
+    other arguments (``options``: ``resize``, ``relu``, ``normalize``, ``batch_size``,
+    ``verbose``, keyword-only) and the result: see :func:`gradcam`."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f"gradient_cam got unknown options {unknown}; known: {list(_OPTIONS)}")
+    o = {**_OPTIONS, **options}
+    resize, relu, normalize = (_flag(o[n], n) for n in ("resize", "relu", "normalize"))
+    batch_size, verbose = o["batch_size"], o["verbose"]
     x, cls = checks.prepare(
         model, images, class_index, layer, batch_size=batch_size, verbose=verbose
     )
-    run, path = cached(model, (kind, layer), lambda: _gradient_fn(model, layer, weighting))
+    run, path = cached(
+        model, ("gradient_cam", weighting, layer), lambda: _gradient_fn(model, layer, weighting)
+    )
     size = x.shape[1:3] if resize else None
     out = []
     for b in checks.each(checks.batches(len(x), batch_size), verbose=verbose):
-        out.append(_finish(model, layer, path, run(tf.constant(x[b]), tf.constant(cls[b])), size))
+        cams = run(tf.constant(x[b]), tf.constant(cls[b]))
+        out.append(finish(model, layer, path, cams, size, relu=relu, normalize=normalize))
     return np.concatenate(out).astype(np.float32)
 
 
@@ -175,6 +208,8 @@ def gradcam(
     layer: str | None = None,
     resize: bool = True,
     *,
+    relu: bool = True,
+    normalize: bool = True,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -192,26 +227,35 @@ def gradcam(
         resize: upsample (bilinear) to ``(H, W)``, each cell placed at the centre of its
             receptive field when the layers' geometry is known (else a plain image resize,
             with a warning given once);
-            ``False`` keeps the layer's resolution.
+            ``False`` keeps the layer's resolution ``(h, w)``.
+        relu: keep only the positive evidence, ``ReLU(sum_k w_k A_k)`` (Grad-CAM's map);
+            ``False`` keeps the signed sum (Captum's ``LayerGradCam`` default).
+        normalize: scale each map by its largest absolute value: [0, 1] with ``relu``,
+            [-1, 1] without; ``False`` keeps the units of the class score times the feature
+            maps.
         batch_size: images per forward+backward pass.
         verbose: ``"auto"`` (a progress bar when the run looks longer than a few seconds),
             0 or 1.
 
     Returns:
-        ``(N, H, W)`` float32 heatmaps in [0, 1], each scaled by its maximum (an all-zero map
-        stays zero).
+        ``(N, H, W)`` float32 heatmaps (``(N, h, w)`` with ``resize=False``): in [0, 1] with
+        the defaults (an all-zero map stays zero). The ReLU comes first, then the upsampling,
+        then the scaling (:func:`finish`), so ``relu=False, normalize=False, resize=False``
+        is the raw signed map ``sum_k w_k A_k`` at the layer's resolution, ``w_k`` the mean
+        over space of ``d score / d A_k``.
 
     Raises:
         TypeError/ValueError: bad model, images, class_index, layer, batch_size or verbose
-            (:mod:`zfkeras.methods.checks`).
+            (:mod:`zfkeras.methods.checks`); ``TypeError``: ``resize``, ``relu`` or
+            ``normalize`` not a bool.
     """
-    args = (model, images, class_index, layer, resize, batch_size, verbose)
-    return _gradient_cam("gradcam", _mean_gradient, *args)
+    options = {"resize": resize, "relu": relu, "normalize": normalize}
+    options.update(batch_size=batch_size, verbose=verbose)
+    return gradient_cam(model, images, class_index, layer, weighting=mean_gradient, **options)
 
 
 def _projection_fn(model, mode):
-    inputs, scores, _ = logits(model)
-    scores_model = build(inputs, scores)  # a traced copy: nothing cached holds the model
+    scores_model = logits_model(model)  # a traced copy: nothing cached holds the model
 
     @tf.function(input_signature=_spec(model))
     def run(x, cls):

@@ -27,11 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.attribution import logits_model
 from zfkeras.methods.cache import cached
-from zfkeras.methods.cam import _finish, _gradient_cam, _maps_model, _mean_gradient
+from zfkeras.methods.cam import finish, gradient_cam, maps_model, mean_gradient
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.registry import method
+from zfkeras.methods.softmax import logits_model
 
 
 def _plus_plus(a, g):
@@ -47,8 +47,8 @@ def _layer(a, g):
 
 
 # How each gradient CAM weighs the feature maps A with the gradient g (both (N, h, w, K));
-# one compiled pass serves them all (``zfkeras.methods.cam._gradient_cam``).
-WEIGHTINGS = {"gradcam": _mean_gradient, "gradcam_plus_plus": _plus_plus, "layercam": _layer}
+# one compiled pass serves them all (``zfkeras.methods.cam.gradient_cam``).
+WEIGHTINGS = {"gradcam": mean_gradient, "gradcam_plus_plus": _plus_plus, "layercam": _layer}
 
 
 @method("gradcam_plus_plus", takes=("layer",))
@@ -59,6 +59,8 @@ def gradcam_plus_plus(
     layer: str | None = None,
     resize: bool = True,
     *,
+    relu: bool = True,
+    normalize: bool = True,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -73,17 +75,24 @@ def gradcam_plus_plus(
             convolutional feature maps (as :func:`zfkeras.gradcam`).
         resize: upsample to ``(H, W)`` as :func:`zfkeras.gradcam` does; ``False`` keeps the
             layer's resolution.
+        relu, normalize: as in :func:`zfkeras.gradcam` (the ReLU of the weighted sum, then
+            the upsampling, then the scaling by the largest absolute value): both ``False``
+            with ``resize=False`` give the raw signed map at the layer's resolution.
         batch_size: images per compiled pass.
         verbose: ``"auto"``, 0 or 1 (a progress bar).
 
     Returns:
-        ``(N, H, W)`` (or the layer's ``(N, h, w)``) float32 in [0, 1].
+        ``(N, H, W)`` (or the layer's ``(N, h, w)``) float32, in [0, 1] with the defaults.
 
     Raises:
-        TypeError/ValueError: bad model, images, class_index, layer, batch_size or verbose.
+        TypeError/ValueError: bad model, images, class_index, layer, resize, relu, normalize,
+            batch_size or verbose.
     """
-    args = (model, images, class_index, layer, resize, batch_size, verbose)
-    return _gradient_cam("gradcam_plus_plus", WEIGHTINGS["gradcam_plus_plus"], *args)
+    options = {"resize": resize, "relu": relu, "normalize": normalize}
+    options.update(batch_size=batch_size, verbose=verbose)
+    return gradient_cam(
+        model, images, class_index, layer, weighting=WEIGHTINGS["gradcam_plus_plus"], **options
+    )
 
 
 @method("layercam", takes=("layer",))
@@ -94,17 +103,22 @@ def layercam(
     layer: str | None = None,
     resize: bool = True,
     *,
+    relu: bool = True,
+    normalize: bool = True,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
     """LayerCAM heatmaps (Jiang et al., 2021); see the module docstring. Arguments, result and
     errors as in :func:`gradcam_plus_plus`; LayerCAM is meant for earlier layers too."""
-    args = (model, images, class_index, layer, resize, batch_size, verbose)
-    return _gradient_cam("layercam", WEIGHTINGS["layercam"], *args)
+    options = {"resize": resize, "relu": relu, "normalize": normalize}
+    options.update(batch_size=batch_size, verbose=verbose)
+    return gradient_cam(
+        model, images, class_index, layer, weighting=WEIGHTINGS["layercam"], **options
+    )
 
 
 def _score_fn(model, layer):
-    both, path = _maps_model(model, layer)
+    both, path = maps_model(model, layer)
     net = logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     grid = tuple(both.outputs[0].shape[1:])
@@ -112,7 +126,7 @@ def _score_fn(model, layer):
 
     @tf.function(input_signature=[x_spec])
     def maps(x):
-        a, z = both(x, training=False)
+        a, z = both(x, training=False)  # float32 maps under mixed precision too
         return tf.cast(a, tf.float32), tf.argmax(z, -1, output_type=tf.int32)
 
     spec = [
@@ -145,24 +159,28 @@ def scorecam(
     resize: bool = True,
     *,
     top_channels: int | None = None,
+    relu: bool = True,
+    normalize: bool = True,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
     """Score-CAM heatmaps (Wang et al., 2020); see the module docstring.
 
     Args:
-        model, images, class_index, layer, resize, verbose: as in :func:`gradcam_plus_plus`.
+        model, images, class_index, layer, resize, relu, normalize, verbose: as in
+            :func:`gradcam_plus_plus` (``relu=False``: the signed sum of the maps weighted by
+            the masked images' class probabilities).
         top_channels: ``None`` (every channel of the layer) or an int: only each image's
             ``top_channels`` channels of largest spatial standard deviation mask the image
             (Faster Score-CAM); the others get weight 0.
         batch_size: masked images (image x channel rows) per compiled pass: the memory cap.
 
     Returns:
-        ``(N, H, W)`` (or the layer's ``(N, h, w)``) float32 in [0, 1].
+        ``(N, H, W)`` (or the layer's ``(N, h, w)``) float32, in [0, 1] with the defaults.
 
     Raises:
-        TypeError/ValueError: bad model, images, class_index, layer, top_channels, batch_size
-            or verbose.
+        TypeError/ValueError: bad model, images, class_index, layer, top_channels, resize,
+            relu, normalize, batch_size or verbose.
     """
     x, cls = checks.prepare(
         model, images, class_index, layer, batch_size=batch_size, verbose=verbose
@@ -191,5 +209,6 @@ def scorecam(
         i0, i1 = int(img[0]), int(img[-1]) + 1
         args = (x[i0:i1], a[i0:i1], img - i0, ch, cls[i0:i1])
         weights[img, ch] = scores(*map(tf.constant, args)).numpy()
-    cams = np.maximum(np.einsum("nhwk,nk->nhw", a, weights), 0)
-    return _finish(model, layer, path, cams, x.shape[1:3] if resize else None)
+    cams = np.einsum("nhwk,nk->nhw", a, weights)
+    size = x.shape[1:3] if resize else None
+    return finish(model, layer, path, cams, size, relu=relu, normalize=normalize)

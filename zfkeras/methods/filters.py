@@ -27,10 +27,11 @@ RECIPES = ("plain", "regularized")
 _BLUR = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
 
 
-def _step_fn(features, recipe, size, lr, lo, hi, jitter, decay):
-    """One compiled ascent step for the whole batch: returns (new x, gradient RMS, mean act)."""
+def _step_fn(features, recipe, size, jitter, decay):
+    """One compiled ascent step for the whole batch: ``step(x, filters, seed, lr, lo, hi)``
+    returns (new x, gradient RMS, mean act); the learning rate and the input range are
+    arguments, so one compiled step serves every value (nothing cached grows with them)."""
     blur = tf.constant(np.tile(_BLUR[:, :, None, None], (1, 1, features.inputs[0].shape[-1], 1)))
-    grey = (lo + hi) / 2
 
     def objective(x, filters):
         act = tf.cast(features(x, training=False), tf.float32)
@@ -42,9 +43,10 @@ def _step_fn(features, recipe, size, lr, lo, hi, jitter, decay):
         tf.TensorSpec((None,), tf.int32),
         tf.TensorSpec((2,), tf.int32),
     ]
+    spec += [tf.TensorSpec((), tf.float32)] * 3  # learning rate, low and high of the input
 
     @tf.function(input_signature=spec)
-    def step(x, filters, seed):
+    def step(x, filters, seed, lr, lo, hi):
         if recipe == "regularized":
             shift = tf.random.stateless_uniform([2], seed, -jitter, jitter + 1, tf.int32)
             xt = tf.roll(x, shift, axis=[1, 2])
@@ -64,6 +66,7 @@ def _step_fn(features, recipe, size, lr, lo, hi, jitter, decay):
         rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=(1, 2, 3), keepdims=True))
         x = x + lr * tf.math.divide_no_nan(g, rms + 1e-12)
         if recipe == "regularized":
+            grey = (lo + hi) / 2
             x = grey + (1 - decay) * (x - grey)
             smooth = tf.nn.depthwise_conv2d(
                 tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"),
@@ -174,21 +177,13 @@ def visualize_filters(
     chosen = checks.channels(
         channels, int(features.outputs[0].shape[-1]), layer, "channels", many=True
     )
-    key = ("step", layer, size, recipe, float(learning_rate), lo, hi, bool(pre_relu))
+    key = ("step", layer, size, recipe, bool(pre_relu))
     step = checks.cached(
         model,
         key,
-        lambda: _step_fn(
-            features,
-            recipe,
-            size,
-            float(learning_rate),
-            lo,
-            hi,
-            jitter=max(1, min(size) // 16),
-            decay=0.01,
-        ),
+        lambda: _step_fn(features, recipe, size, jitter=max(1, min(size) // 16), decay=0.01),
     )
+    consts = [tf.constant(v, tf.float32) for v in (learning_rate, lo, hi)]
 
     n_in = features.inputs[0].shape[-1]
     parts = list(checks.batches(len(chosen), batch_size))
@@ -207,7 +202,7 @@ def visualize_filters(
         target = tf.constant(chosen[b])
         live = tf.zeros(len(chosen[b]), tf.bool)
         for i in range(steps):
-            x, rms, act = step(x, target, tf.constant([seed, 2 * i], tf.int32))
+            x, rms, act = step(x, target, tf.constant([seed, 2 * i], tf.int32), *consts)
             live = tf.logical_or(live, rms > 0)
             bar.update(k * steps + i + 1, [("mean activation", float(np.mean(act)))])
         out.append(x.numpy())

@@ -39,7 +39,7 @@ def _functional_class() -> type:
     return type(keras.Model(x, keras.layers.Identity(name="zfkeras_probe")(x)))
 
 
-def _is_graph_model(op) -> bool:
+def is_graph_model(op) -> bool:
     """True for a Sequential or Functional model (whose layers :func:`walk` can visit); False
     for a layer, an op or a subclassed model (which runs as one op)."""
     return isinstance(op, (keras.Sequential, _functional_class()))
@@ -90,7 +90,7 @@ def walk(
     hook = hook or _call
 
     def run(op, args, kwargs):
-        if _is_graph_model(op):
+        if is_graph_model(op):
             x = args[0] if args else kwargs["inputs"]
             out = walk(op, x, hook, entries, prefix + op.name + "/")
         else:
@@ -176,15 +176,15 @@ def find(entries: list[Entry], name: str, argument: str = "layer") -> Entry:
     return hits[-1]
 
 
-def _short_names(entries: list[Entry]) -> dict[str, str]:
-    """Path -> the layer name when it is unique, else the path."""
+def short_names(entries: list[Entry]) -> list[str]:
+    """Each entry's layer name where it is unique among ``entries``, else its full path, in the
+    order of ``entries``."""
     count: dict[str, int] = {}
     for path, _, _ in entries:
         leaf = path.rsplit("/", 1)[-1]
         count[leaf] = count.get(leaf, 0) + 1
-    return {
-        p: (p.rsplit("/", 1)[-1] if count[p.rsplit("/", 1)[-1]] == 1 else p) for p, _, _ in entries
-    }
+    leaves = [p.rsplit("/", 1)[-1] for p, _, _ in entries]
+    return [leaf if count[leaf] == 1 else p for leaf, (p, _, _) in zip(leaves, entries)]
 
 
 def build(inputs, outputs, name: str | None = None) -> keras.Model:
@@ -238,7 +238,7 @@ def nodes(model: keras.Model, input_shape: Sequence | None = None):
             return out
 
         inputs, output, entries = trace(model, input_shape, hook=record)
-        leaves = [e for e in entries if not _is_graph_model(e[1])]
+        leaves = [e for e in entries if not is_graph_model(e[1])]
         made, found = set(), []
         for (path, _, _), (op, ins, out) in zip(leaves, rec):
             # a tensor no op made is the input (or its cast to the input dtype, by walk)

@@ -73,15 +73,16 @@ def _optimize(model, images, layer, units, objective, location, options) -> Visu
         ("lucid-net", layer, bool(o["pre_relu"])),
         lambda: target_model(model, layer, size, bool(o["pre_relu"])),
     )
-    key = ("lucid-step", layer, objective, location, variants, lr, lo, hi, mat.tobytes())
+    key = ("lucid-step", layer, objective, variants)
     key += (bool(o["transforms"]), bool(o["pre_relu"]))
+    n_in = int(mat.shape[0])
     step, final = cached(
         model,
         key,
-        lambda: step_fn(
-            net, size, objective, location, variants, lr, lo, hi, mat, bool(o["transforms"])
-        ),
+        lambda: step_fn(net, size, objective, variants, n_in, bool(o["transforms"])),
     )
+    consts = [tf.constant(c, tf.float32) for c in (lr, lo, hi, mat)]  # arguments, not key parts
+    consts.append(tf.constant(location or (0, 0), tf.int32))
     rows = np.repeat(units, variants).astype(np.int32)
     shape = (mat.shape[0], size[0], size[1] // 2 + 1, 2)
     start, draws = [], []
@@ -99,9 +100,9 @@ def _optimize(model, images, layer, units, objective, location, options) -> Visu
         m = v = tf.zeros_like(p)
         for i in range(steps):
             d = tf.constant(draws[r, i])
-            p, m, v = step(p, m, v, tf.constant(i + 1.0), u, tf.constant(weight), d)
+            p, m, v = step(p, m, v, tf.constant(i + 1.0), u, tf.constant(weight), d, *consts)
             bar.update(k * steps + i + 1)
-        x, val = final(p, u)
+        x, val = final(p, u, *consts[1:])
         out.append(x.numpy())
         vals.append(val.numpy())
     return Visualization(np.concatenate(out), rows, np.concatenate(vals), layer, objective)

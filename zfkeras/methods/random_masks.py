@@ -22,10 +22,10 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.attribution import logits_model, resolve
 from zfkeras.methods.cache import cached
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
 from zfkeras.methods.registry import method
+from zfkeras.methods.softmax import logits_model, resolve
 from zfkeras.methods.upsampling import hat
 
 

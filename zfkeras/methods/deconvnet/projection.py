@@ -72,6 +72,29 @@ class _Route(NamedTuple):
     sub: keras.Model  # the model cut at the layer (the graph path runs it)
 
 
+def _route(model: keras.Model, layer, switches: str, way: str) -> _Route:
+    """The way down from ``layer``: the chain path's steps where ``way`` allows, else the
+    graph path (``steps=None``), and the model cut at the layer."""
+    found = locate(model, layer)
+    steps = None
+    if way != "graph":
+        try:
+            steps = steps_from(found, switches)
+        except ValueError as err:
+            if way == "chain":
+                raise
+            if switches == "indices":
+                raise ValueError(
+                    f"{err} (switches='indices' needs the chain path; "
+                    f"switches='recompute' works on any graph)"
+                ) from err
+    elif switches == "indices":
+        raise ValueError(
+            "switches='indices' needs the chain path; use switches='recompute' with way='graph'"
+        )
+    return _Route(found, steps, build(found.input, found.output, name=f"{model.name}_upto"))
+
+
 class Deconvnet:
     """Top-down projections of single activations of a Keras CNN (paper section 2.1, Fig. 1).
 
@@ -91,6 +114,11 @@ class Deconvnet:
             layers up to the chosen one form a chain of the module docstring's kinds, else the
             graph path), ``"chain"`` or ``"graph"``.
 
+    The routes, shapes and compiled passes live in the one cache of the model
+    (:mod:`zfkeras.methods.cache`): shared by every ``Deconvnet`` of the model with the same
+    ``switches`` and ``way``, rebuilt when the model changes, dropped by
+    ``zfkeras.clear_cache(model)``.
+
     Raises:
         TypeError: ``model`` is not a ``keras.Model``.
         ValueError: bad ``switches`` or ``way``; several inputs. When a layer is chosen: an
@@ -105,35 +133,19 @@ class Deconvnet:
         if way not in WAYS:
             raise ValueError(f"way must be one of {WAYS}, got {way!r}")
         self.model, self.switches, self.way = model, switches, way
-        self._routes: dict = {}
-        self._fns: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
-        self._shapes: dict[tuple, tuple[int, int, int]] = {}
 
     # ------------------------------------------------------------------ the way down
+    def _cached(self, key: tuple, make):
+        """The one cache (:mod:`zfkeras.methods.cache`), per model: routes, shapes and
+        compiled passes are shared by every ``Deconvnet`` of the model with the same
+        ``switches`` and ``way``, and dropped when the model changes or by
+        ``zfkeras.clear_cache(model)``. ``make`` must not reference ``self``."""
+        return checks.cached(self.model, ("deconvnet", self.switches, self.way, *key), make)
+
     def _route(self, layer) -> _Route:
-        key = layer if isinstance(layer, str) else id(layer)
-        if key not in self._routes:
-            found = locate(self.model, layer)
-            steps = None
-            if self.way != "graph":
-                try:
-                    steps = steps_from(found, self.switches)
-                except ValueError as err:
-                    if self.way == "chain":
-                        raise
-                    if self.switches == "indices":
-                        raise ValueError(
-                            f"{err} (switches='indices' needs the chain path; "
-                            f"switches='recompute' works on any graph)"
-                        ) from err
-            elif self.switches == "indices":
-                raise ValueError(
-                    "switches='indices' needs the chain path; use "
-                    "switches='recompute' with way='graph'"
-                )
-            sub = build(found.input, found.output, name=f"{self.model.name}_upto")
-            self._routes[key] = _Route(found, steps, sub)
-        return self._routes[key]
+        name = layer.name if isinstance(layer, keras.layers.Layer) else layer
+        model, switches, way = self.model, self.switches, self.way
+        return self._cached(("route", name), lambda: _route(model, layer, switches, way))
 
     def steps(self, layer: str | keras.layers.Layer) -> list[Step]:
         """The chain path's steps from the input up to ``layer`` (inclusive). Raises
@@ -166,8 +178,10 @@ class Deconvnet:
         route = self._route(layer)
         return crossing(route.found, "graph" if route.steps is None else "chain")
 
-    def _forward(self, route: _Route, mode: str | None):
-        """images -> the layer's activations, on the route's path."""
+    @staticmethod
+    def _forward(route: _Route, mode: str | None):
+        """images -> the layer's activations, on the route's path (holds no reference to the
+        model: it is part of cached passes)."""
         if route.steps is None:
             hook = None if mode is None else rules.relu_hook(mode)
             return lambda images: (walk(route.sub, images, hook), None)
@@ -182,22 +196,25 @@ class Deconvnet:
         return forward
 
     def _out_shape(self, route: _Route, image_shape: tuple) -> tuple[int, int, int]:
-        key = (route.found.path, image_shape)
-        if key not in self._shapes:
-            x, _ = self._forward(route, None)(tf.zeros((1, *image_shape), tf.float32))
+        forward = self._forward(route, None)
+
+        def make():
+            x, _ = forward(tf.zeros((1, *image_shape), tf.float32))
             if x.shape.rank != 4:
                 raise ValueError(
                     f"layer {route.found.path!r} must output (batch, rows, cols, "
                     f"channels), got shape {tuple(x.shape)}"
                 )
-            self._shapes[key] = tuple(int(d) for d in x.shape[1:])
-        return self._shapes[key]
+            return tuple(int(d) for d in x.shape[1:])
+
+        return self._cached(("shape", route.found.path, tuple(image_shape)), make)
 
     # ------------------------------------------------------------------ compiled passes
     def _function(self, route: _Route, mode: str, kind: str, image_shape: tuple):
-        key = (route.found.path, mode, kind, image_shape)
-        if key not in self._fns:
-            forward = self._forward(route, None if kind == "units" else mode)
+        out = self._out_shape(route, image_shape) if kind == "down" else None
+        forward = self._forward(route, None if kind == "units" else mode)
+
+        def make():
 
             def down(images, signal_of):
                 if route.steps is None:  # the graph path: the gradient with the ReLU rules
@@ -227,13 +244,13 @@ class Deconvnet:
 
             x_spec = tf.TensorSpec((None, *image_shape), tf.float32)
             if kind == "down":
-                out = self._out_shape(route, image_shape)
                 fn, spec = down_signal, [x_spec, tf.TensorSpec((None, *out), tf.float32)]
             else:
                 fn, spec = project, [x_spec] + [tf.TensorSpec((None,), tf.int32)] * 3
             # one trace per signature; Python-only control flow: no AutoGraph needed
-            self._fns[key] = tf.function(fn, input_signature=spec, autograph=False)
-        return self._fns[key]
+            return tf.function(fn, input_signature=spec, autograph=False)
+
+        return self._cached(("function", route.found.path, mode, kind, tuple(image_shape)), make)
 
     # ------------------------------------------------------------------ checks
     def _images(self, images) -> np.ndarray:
