@@ -1,5 +1,7 @@
-"""One vocabulary: the signature of every public callable of the methods, the evaluation and the
-experiments follows the table in CONTRIBUTING.md."""
+"""One vocabulary: the signature of every public callable of every public package (methods,
+evaluation, experiments, data, models, training, exercises) follows the table in CONTRIBUTING.md,
+and every parameter after a method's "what" argument (``layer`` or ``class_index``) is
+keyword-only."""
 
 import dataclasses
 import importlib
@@ -12,7 +14,15 @@ import pytest
 import zfkeras
 from zfkeras.methods import checks
 
-PACKAGES = ("zfkeras.methods", "zfkeras.evaluation", "zfkeras.experiments")
+PACKAGES = (
+    "zfkeras.methods",
+    "zfkeras.evaluation",
+    "zfkeras.experiments",
+    "zfkeras.data",
+    "zfkeras.models",
+    "zfkeras.training",
+    "zfkeras.exercises",
+)
 DROPPED = {"data", "x_pool", "units", "filters", "channel", "rule"}
 DEFAULTS = {"batch_size": checks.BATCH_SIZE, "verbose": checks.VERBOSE, "seed": checks.SEED}
 # "method" names an explanation method there (gradcam, occlusion, ...), never a ReLU rule
@@ -49,6 +59,13 @@ CALLABLES = _public_callables()
 
 def test_the_walk_finds_the_methods():
     for name in (
+        "zfkeras.data.shapes.shapes",
+        "zfkeras.data.concepts.concepts",
+        "zfkeras.data.transforms.augment_batch",
+        "zfkeras.models.zoo.pretrained",
+        "zfkeras.training.bundle.train",
+        "zfkeras.training.pipeline.evaluate",
+        "zfkeras.exercises.registry.check",
         "zfkeras.methods.cam.gradcam",
         "zfkeras.methods.deconvnet.projection.Deconvnet.project",
         "zfkeras.evaluation.faithfulness.randomization_test",
@@ -76,6 +93,42 @@ def test_signature_follows_the_vocabulary(name):
             p = params[arg]
             assert p.kind is inspect.Parameter.KEYWORD_ONLY, f"{name}: {arg} keyword-only"
             assert p.default == default, f"{name}: {arg}={p.default!r}, not {default!r}"
+
+
+# A method's "what" argument: which layer, or which class. After it, every parameter is
+# keyword-only, so that occlusion_sensitivity(m, x, 3) cannot mean a patch size where
+# gradcam(m, x, 3) means a class. ``input_shape`` describes the model's input (as ``model``
+# does) and may follow positionally: receptive_field(model, layer, input_shape).
+WHAT = ("layer", "class_index")
+DESCRIBES_THE_MODEL = {"input_shape"}
+
+
+@pytest.mark.parametrize("name", sorted(CALLABLES))
+def test_everything_after_the_what_argument_is_keyword_only(name):
+    params = [p for p in inspect.signature(CALLABLES[name]).parameters.values()]
+    names = [p.name for p in params]
+    if not {"model", "images"} & set(names) or not set(WHAT) & set(names):
+        return  # not a method: no model or images, or no layer/class to choose
+    first = min(names.index(w) for w in WHAT if w in names)
+    positional = [
+        p.name
+        for p in params[first + 1 :]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.name not in DESCRIBES_THE_MODEL
+    ]
+    assert not positional, f"{name}: {positional} after {names[first]!r} must be keyword-only"
+
+
+def test_the_keyword_only_rule_catches_a_positional_option():
+    def occlusion_like(model, images, class_index=None, patch_size=8, *, verbose="auto"):
+        return model, images, class_index, patch_size, verbose
+
+    CALLABLES["probe.occlusion_like"] = occlusion_like
+    try:
+        with pytest.raises(AssertionError, match="patch_size"):
+            test_everything_after_the_what_argument_is_keyword_only("probe.occlusion_like")
+    finally:
+        del CALLABLES["probe.occlusion_like"]
 
 
 # The experiments' record files (JSON) are still written from these dicts; each is to become a
@@ -118,11 +171,26 @@ def test_no_result_is_a_dict(name):
 
 
 def test_results_are_frozen_dataclasses():
+    from zfkeras.data import ConceptWorld, Shapes
     from zfkeras.evaluation import Curve, Randomization
     from zfkeras.methods.deconvnet import Crossing, ReluRules, Units
     from zfkeras.methods.occlusion import OcclusionResult
+    from zfkeras.models import Pretrained
+    from zfkeras.training import Fitted, Trained
 
-    for cls in (Curve, Randomization, Crossing, ReluRules, Units, OcclusionResult):
+    for cls in (
+        Curve,
+        Randomization,
+        Crossing,
+        ReluRules,
+        Units,
+        OcclusionResult,
+        Shapes,
+        ConceptWorld,
+        Trained,
+        Fitted,
+        Pretrained,
+    ):
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
         assert not hasattr(cls, "__getitem__"), f"{cls.__name__} still has dict access"
 

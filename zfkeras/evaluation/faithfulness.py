@@ -35,7 +35,9 @@ from zfkeras.methods.occlusion import occlusion_sensitivity
 
 def _occlusion(model, x, cls, **common):
     patch = max(1, round(min(x.shape[1:3]) / 8))
-    r = occlusion_sensitivity(model, x, patch, max(1, patch // 2), cls, **common)
+    r = occlusion_sensitivity(
+        model, x, patch_size=patch, stride=max(1, patch // 2), class_index=cls, **common
+    )
     return r.base_probability[:, None, None] - r.probability
 
 
@@ -163,8 +165,8 @@ def randomization_test(
     images,
     method: str | Callable,
     class_index=None,
-    cascade: bool = True,
     *,
+    cascade: bool = True,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
     seed: int = SEED,

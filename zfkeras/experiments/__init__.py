@@ -4,17 +4,16 @@
 probes and transfer (Tables 4-7); renorm: dead filters with and without the filter
 renormalization (Fig. 6)."""
 
-from zfkeras.experiments import (
-    ablation,
-    architecture,
-    correspondence,
-    diagnostics,
-    evolution,
-    invariance,
-    probes,
-    renorm,
-    transfer,
-)
+import importlib
+
+
+def __getattr__(name: str):
+    # the modules load on first use, so that ``python -m zfkeras.experiments.<name>`` runs a
+    # module no import has loaded before (its command line starts TensorFlow quietly)
+    if name in __all__:
+        return importlib.import_module(f"zfkeras.experiments.{name}")
+    raise AttributeError(f"module 'zfkeras.experiments' has no attribute {name!r}")
+
 
 __all__ = [
     "ablation",

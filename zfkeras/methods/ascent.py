@@ -32,7 +32,7 @@ def _pre_activation(op, args, kwargs):
     return z + op.bias if op.use_bias else z
 
 
-def target_model(model, layer, size, pre_relu):
+def target_model(model, layer, *, size, pre_relu):
     """(a traced model image -> (the layer's output, the last 4-D output before it for the
     diversity term, or the logits for classes), the layer's full path)."""
     channels = model.inputs[0].shape[-1]

@@ -51,7 +51,7 @@ def seed_value(value) -> int:
 
 
 def prepare(
-    model, images, class_index, layer=None, *, batch_size: int = BATCH_SIZE, verbose=VERBOSE
+    model, images, class_index, *, layer=None, batch_size: int = BATCH_SIZE, verbose=VERBOSE
 ):
     """The shared checks: ``(x, cls)``, a float32 batch ``(N, H, W, C)`` and ``(N,)`` int32
     classes (-1 = the predicted class, resolved later by :func:`resolve`)."""
@@ -151,9 +151,9 @@ def smoothgrad(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     samples: int = 50,
     noise: float = 0.15,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
     seed: int = SEED,

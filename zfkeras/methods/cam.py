@@ -157,7 +157,9 @@ def _gradient_cam(kind, weighting, model, images, class_index, layer, resize, ba
     the gradient ``g`` of the class score before the softmax, finished by :func:`_finish`.
     ``weighting(a, g)`` maps two ``(N, h, w, K)`` float32 tensors to ``(N, h, w)``
     (``_mean_gradient`` for Grad-CAM; :data:`zfkeras.methods.cams.WEIGHTINGS`)."""
-    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
+    x, cls = prepare(
+        model, images, class_index, layer=layer, batch_size=batch_size, verbose=verbose
+    )
     run, path = cached(model, (kind, layer), lambda: _gradient_fn(model, layer, weighting))
     size = x.shape[1:3] if resize else None
     parts = list(checks.batches(len(x), batch_size))
@@ -172,9 +174,9 @@ def gradcam(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -227,8 +229,8 @@ def class_projection(
     model: keras.Model,
     images,
     class_index=None,
-    mode: str = "guided",
     *,
+    mode: str = "deconvnet",
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -238,8 +240,9 @@ def class_projection(
     the gradient, ``"deconvnet"`` the paper's rule (section 2.1) through the classifier.
 
     Arguments and errors as in :func:`gradcam`; ``mode`` is one of
-    :data:`~zfkeras.methods.deconvnet.rules.MODES`. Returns ``(N, H, W, C)`` float32 (signed;
-    show with ``zfkeras.figures.to_display(g, symmetric=True)``).
+    :data:`~zfkeras.methods.deconvnet.rules.MODES`, default ``"deconvnet"`` (the paper's
+    rule, the default of :meth:`zfkeras.Deconvnet.project` too). Returns ``(N, H, W, C)``
+    float32 (signed; show with ``zfkeras.figures.to_display(g, symmetric=True)``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -257,8 +260,8 @@ def guided_gradcam(
     model: keras.Model,
     images,
     class_index=None,
-    layer: str | None = None,
     *,
+    layer: str | None = None,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -268,6 +271,6 @@ def guided_gradcam(
     Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 (signed).
     """
     common = {"batch_size": batch_size, "verbose": verbose}
-    heat = gradcam(model, images, class_index, layer, resize=True, **common)
-    guided = class_projection(model, images, class_index, "guided", **common)
+    heat = gradcam(model, images, class_index, layer=layer, resize=True, **common)
+    guided = class_projection(model, images, class_index, mode="guided", **common)
     return (guided * heat[..., None]).astype(np.float32)

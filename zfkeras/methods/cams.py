@@ -54,9 +54,9 @@ def gradcam_plus_plus(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -88,9 +88,9 @@ def layercam(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -137,9 +137,9 @@ def scorecam(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     top_channels: int | None = None,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
@@ -160,7 +160,9 @@ def scorecam(
         TypeError/ValueError: bad model, images, class_index, layer, top_channels, batch_size
             or verbose.
     """
-    x, cls = prepare(model, images, class_index, layer, batch_size=batch_size, verbose=verbose)
+    x, cls = prepare(
+        model, images, class_index, layer=layer, batch_size=batch_size, verbose=verbose
+    )
     maps, scores, path = cached(model, ("scorecam", layer), lambda: _score_fn(model, layer))
     a, top = [], []
     for b in checks.batches(len(x), batch_size):
