@@ -86,7 +86,8 @@ def fit(
         initial_model: train this model (from its current weights) instead of
             ``build_model(recipe, num_classes)``.
         num_classes: default ``max(labels) + 1``.
-        steps_per_epoch: fixed steps per epoch (the training batches repeat); default one pass.
+        steps_per_epoch: fixed steps per epoch (the batches run on into the next pass over the
+            images); default one pass.
         callbacks: Keras callbacks for ``model.fit``.
         strategy: a ``tf.distribute`` strategy to build the model under (default: none).
         verbose: ``model.fit``'s verbosity.
@@ -107,9 +108,9 @@ def fit(
             compile_model(model, recipe, steps)
         t0 = time.time()
         hist = model.fit(
-            train_ds.repeat() if steps_per_epoch else train_ds,
+            train_ds,  # endless: an epoch is `steps` batches, one pass unless steps_per_epoch
             epochs=recipe.epochs,
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=steps,
             validation_data=val_ds if validation is not None else None,
             callbacks=list(callbacks),
             verbose=verbose,

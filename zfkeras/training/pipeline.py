@@ -1,9 +1,9 @@
 """The data side of training (paper section 3): a recipe's images, the augmented ``tf.data``
 pipelines, and top-1 accuracy with the single centre crop or the paper's 10 crops.
 
-Every random draw of the pipelines comes from the recipe's seed (the shuffle's seed and a
-seeded stream of per-batch seeds for the crops, flips and photometric changes), never from the
-global generators.
+Every random draw of the pipelines comes from the recipe's seed through stateless ops (each
+pass's permutation and each batch's seed for the crops, flips and photometric changes), never
+from the global generators, whose state therefore changes neither the draws nor by them.
 """
 
 from __future__ import annotations
@@ -46,24 +46,46 @@ def load_dataset(recipe: Recipe, data_dir: str | None = None):
 
 def batch_seeds(*, seed: int = 0) -> tf.data.Dataset:
     """An endless stream of ``[2]`` int64 seeds for the stateless random ops of a pipeline's
-    batches (zip it with the batches), drawn from ``seed``: the same in every process, new
-    draws on every pass, and no global generator touched."""
-    stream = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    return stream.map(lambda s: s % (2**31 - 3)).batch(2)
+    batches (zip it with the batches): seed ``k`` is drawn statelessly from ``(seed, k)``, so
+    the stream is the same in every process whatever the global generators hold, and it
+    touches none of them."""
+
+    def draw(k):
+        key = tf.stack([tf.constant(seed, tf.int64), k])
+        return tf.random.stateless_uniform([2], key, 0, 2**31 - 1, tf.int64)
+
+    return tf.data.Dataset.counter().map(draw)
+
+
+def shuffled_batches(n: int, batch_size: int, *, seed: int = 0) -> tf.data.Dataset:
+    """Endless batches of indices into ``n`` examples: every pass over the data is its own
+    permutation (pass ``e`` drawn statelessly from ``(seed, e)``) cut into
+    ``steps_for(n, batch_size=batch_size)`` batches (the incomplete last batch dropped), so
+    the order is the same in every process and no global generator is touched."""
+    steps = steps_for(n, batch_size=batch_size)
+
+    def one_pass(e):
+        key = tf.stack([tf.constant(seed, tf.int64), e])
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), key)
+        return tf.data.Dataset.from_tensor_slices(order[: steps * batch_size]).batch(batch_size)
+
+    return tf.data.Dataset.counter().flat_map(one_pass)
 
 
 def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
-    """``tf.data`` pipelines: shuffled, augmented training batches and centre-crop test batches.
+    """``tf.data`` pipelines: endless shuffled, augmented training batches (one pass over the
+    images every ``steps_for(len(xtr), batch_size=recipe.batch_size)`` batches) and
+    centre-crop test batches.
 
-    The training batches are shuffled with ``recipe.seed`` and augmented with per-batch seeds
-    drawn from a stream seeded by ``recipe.seed`` (new draws on every pass over the data), so a
-    recipe's pipeline is the same in every process and touches no global generator.
+    Every random draw comes from ``recipe.seed`` through stateless ops
+    (:func:`shuffled_batches`, :func:`batch_seeds`): a recipe's pipeline is the same in every
+    process, whatever the global generators hold, and touches none of them.
     """
     size, scale = recipe.image_size, recipe.crop_scale
+    images, labels = tf.constant(xtr), tf.constant(ytr)
 
-    def train_map(xy, seed):
-        x, y = xy
-        x = zdata.augment_batch(x, mean, size, scale, seed=seed)
+    def train_map(index, seed):
+        x = zdata.augment_batch(tf.gather(images, index), mean, size, scale, seed=seed)
         x = zdata.photometric_batch(
             x,
             recipe.colour_jitter,
@@ -72,16 +94,12 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
             blur_passes=recipe.blur_passes,
             seed=seed + 2,
         )
-        return x, y
+        return x, tf.gather(labels, index)
 
     def test_map(x, y):
         return zdata.centre_crop(zdata.normalize(x, mean), size, scale), y
 
-    batches = (
-        tf.data.Dataset.from_tensor_slices((xtr, ytr))
-        .shuffle(len(xtr), seed=recipe.seed, reshuffle_each_iteration=True)
-        .batch(recipe.batch_size, drop_remainder=True)
-    )
+    batches = shuffled_batches(len(xtr), recipe.batch_size, seed=recipe.seed)
     train = (
         tf.data.Dataset.zip((batches, batch_seeds(seed=recipe.seed)))
         .map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
