@@ -318,7 +318,7 @@ def generalization(
     ]
     return {
         "source": source,
-        "target": f"shapes at {size}x{size}, {len(pool['class_names'])} classes",
+        "target": f"shapes at {size}x{size}, {len(pool.class_names)} classes",
         "class_names": pool.class_names,
         "test_images": int(test_size),
         "epochs": epochs,
