@@ -3,11 +3,14 @@ evaluation, experiments, data, models, training, exercises) follows the table in
 and every parameter after a method's "what" argument (``layer`` or ``class_index``) is
 keyword-only."""
 
+import ast
 import dataclasses
 import importlib
 import inspect
+import json
 import pkgutil
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +132,62 @@ def test_the_keyword_only_rule_catches_a_positional_option():
             test_everything_after_the_what_argument_is_keyword_only("probe.occlusion_like")
     finally:
         del CALLABLES["probe.occlusion_like"]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLERS = ("zfkeras", "tests", "benchmarks", "solutions", "tools", "chapters")
+
+
+def _max_positional() -> dict:
+    """Short name -> how many arguments a call may pass by position, for the methods whose
+    parameters after ``layer``/``class_index`` are keyword-only and whose name no other walked
+    callable shares (a call is matched by name only)."""
+    by_name: dict = {}
+    for full, fn in CALLABLES.items():
+        by_name.setdefault(full.rsplit(".", 1)[-1], []).append(fn)
+    out = {}
+    for short, fns in by_name.items():
+        params = [p for p in inspect.signature(fns[0]).parameters.values()]
+        if len(fns) > 1 or not set(WHAT) & {p.name for p in params}:
+            continue
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        out[short] = len([p for p in positional if p.name not in ("self", "cls")])
+    return out
+
+
+def _sources():
+    for folder in CALLERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            yield str(path.relative_to(ROOT)), path.read_text()
+        for path in sorted((ROOT / folder).rglob("*.ipynb")):
+            cells = json.loads(path.read_text())["cells"]
+            for i, cell in enumerate(cells):
+                if cell["cell_type"] == "code":
+                    text = "".join(cell["source"])
+                    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("%")]
+                    yield f"{path.relative_to(ROOT)}[cell {i}]", "\n".join(lines)
+
+
+def _positional_options(text: str, limits: dict) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+            if name in limits and len(node.args) > limits[name]:
+                found.append(f"{node.lineno}: {ast.unparse(node)[:100]}")
+    return found
+
+
+def test_no_call_site_passes_an_option_by_position():
+    limits = _max_positional()
+    assert limits["occlusion_sensitivity"] == 3 and limits["gradcam"] == 3
+    planted = "r = zfkeras.occlusion_sensitivity(m, x, 4, 4)\nh = gradcam(m, x, 3, 'conv5')\n"
+    assert len(_positional_options(planted, limits)) == 2  # the check can fail
+    bad = [
+        f"{where}:{hit}" for where, text in _sources() for hit in _positional_options(text, limits)
+    ]
+    assert not bad, "options passed by position:\n" + "\n".join(bad)
 
 
 # The experiments' record files (JSON) are still written from these dicts; each is to become a

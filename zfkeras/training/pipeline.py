@@ -57,7 +57,7 @@ def batch_seeds(*, seed: int = 0) -> tf.data.Dataset:
     return tf.data.Dataset.counter().map(draw)
 
 
-def shuffled_batches(n: int, batch_size: int, *, seed: int = 0) -> tf.data.Dataset:
+def shuffled_batches(n: int, *, batch_size: int = BATCH_SIZE, seed: int = 0) -> tf.data.Dataset:
     """Endless batches of indices into ``n`` examples: every pass over the data is its own
     permutation (pass ``e`` drawn statelessly from ``(seed, e)``) cut into
     ``steps_for(n, batch_size=batch_size)`` batches (the incomplete last batch dropped), so
@@ -99,7 +99,7 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
     def test_map(x, y):
         return zdata.centre_crop(zdata.normalize(x, mean), size, scale), y
 
-    batches = shuffled_batches(len(xtr), recipe.batch_size, seed=recipe.seed)
+    batches = shuffled_batches(len(xtr), batch_size=recipe.batch_size, seed=recipe.seed)
     train = (
         tf.data.Dataset.zip((batches, batch_seeds(seed=recipe.seed)))
         .map(train_map, num_parallel_calls=tf.data.AUTOTUNE)
