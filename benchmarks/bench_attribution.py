@@ -170,9 +170,11 @@ def main() -> None:
         "integrated_gradients": lambda: zfkeras.integrated_gradients(
             model, x, cls, steps=STEPS, **opts
         ),
-        "gradcam_plus_plus": lambda: zfkeras.gradcam_plus_plus(model, x, cls, "conv5", **opts),
-        "layercam": lambda: zfkeras.layercam(model, x, cls, "conv5", **opts),
-        "scorecam": lambda: zfkeras.scorecam(model, x, cls, "conv5", **opts),
+        "gradcam_plus_plus": lambda: zfkeras.gradcam_plus_plus(
+            model, x, cls, layer="conv5", **opts
+        ),
+        "layercam": lambda: zfkeras.layercam(model, x, cls, layer="conv5", **opts),
+        "scorecam": lambda: zfkeras.scorecam(model, x, cls, layer="conv5", **opts),
         "rise": lambda: zfkeras.rise(model, x, cls, masks=masks, **opts),
     }
     bare = floors(model, x, cls, masks)
@@ -183,10 +185,10 @@ def main() -> None:
     runs = {f"{n} (zfkeras)": f for n, f in lib.items()}
     runs.update({f"{n} (bare)": f for n, f in bare.items()})
     runs["scorecam batch_size=128 (zfkeras)"] = lambda: zfkeras.scorecam(
-        model, x, cls, "conv5", verbose=0
+        model, x, cls, layer="conv5", verbose=0
     )
     runs[f"scorecam top_channels={TOP} (zfkeras)"] = lambda: zfkeras.scorecam(
-        model, x, cls, "conv5", top_channels=TOP, **opts
+        model, x, cls, layer="conv5", top_channels=TOP, **opts
     )
     vis = tf_keras_vis(model, x, cls)
     runs.update(vis or {})

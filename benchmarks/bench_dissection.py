@@ -28,9 +28,9 @@ from zfkeras.methods.dissection import dissect, upsampling  # noqa: E402
 
 
 def concepts(data, rng):
-    n, s = data["masks"].shape[:2]
-    obj = np.where(data["masks"], data["labels"][:, None, None] + 1, 0).astype(np.int32)
-    bits = (data["images"] > 127).astype(np.int32)
+    n, s = data.masks.shape[:2]
+    obj = np.where(data.masks, data.labels[:, None, None] + 1, 0).astype(np.int32)
+    bits = (data.images > 127).astype(np.int32)
     colour = 1 + bits[..., 0] * 4 + bits[..., 1] * 2 + bits[..., 2]
     blocks = rng.integers(0, 6, (n, s // 8, s // 8)).repeat(8, 1).repeat(8, 2).astype(np.int32)
     return {"object": obj, "colour": colour, "random": blocks}
@@ -74,11 +74,13 @@ def main() -> None:
     keras.utils.set_random_seed(0)
     model = zfkeras.zfnet((96, 96, 3), 10, width=0.5, fc_units=512)
     data = zfkeras.data.shapes(args.images, seed=0, image_size=96)
-    x = (data["images"].astype(np.float32) - 128.0) / 64.0
+    x = (data.images.astype(np.float32) - 128.0) / 64.0
     maps = concepts(data, np.random.default_rng(0))
     bare = floor(model, "conv5", x, maps)
     runs = {
-        "dissect (2 streaming passes)": lambda: dissect(model, "conv5", x, maps, verbose=0),
+        "dissect (2 streaming passes)": lambda: dissect(
+            model, x, "conv5", concept_maps=maps, verbose=0
+        ),
         "bare predict + numpy counts": bare,
     }
     d, (t, iou) = runs["dissect (2 streaming passes)"](), bare()

@@ -64,9 +64,9 @@ def main() -> None:
     fs = list(range(args.filters))
     kw = dict(steps=args.steps, recipe="plain", progress=False)
     runs = {
-        "one batched call": lambda: zfkeras.visualize_filters(model, args.layer, fs, **kw),
+        "one batched call": lambda: zfkeras.visualize_filters(model, args.layer, channels=fs, **kw),
         "one call per filter": lambda: [
-            zfkeras.visualize_filters(model, args.layer, [f], **kw) for f in fs
+            zfkeras.visualize_filters(model, args.layer, channels=[f], **kw) for f in fs
         ],
         "bare batched tf.function": bare(model, args.layer, args.filters, args.steps),
         "bare, one filter at a time": bare(

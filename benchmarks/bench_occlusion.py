@@ -70,13 +70,15 @@ def main() -> None:
     args = p.parse_args()
     model, preprocess, name = load_model(args.shipped)
     size = int(model.input.shape[1])
-    x = preprocess(zfkeras.data.shapes(args.images, seed=11, image_size=size)["images"])
+    x = preprocess(zfkeras.data.shapes(args.images, seed=11, image_size=size).images)
     built = [copies(img, args.patch, args.stride) for img in x]
     n = sum(len(c) for c in built)
 
     def ours(stride):
         for img in x:
-            zfkeras.occlusion_sensitivity(model, img, args.patch, stride, batch_size=128)
+            zfkeras.occlusion_sensitivity(
+                model, img, patch_size=args.patch, stride=stride, batch_size=128
+            )
 
     def floor():
         for c in built:

@@ -114,7 +114,7 @@ def test_nested_vgg_default_layer():
     h = cam.gradcam(seq, x, class_index=[0, 2], resize=False)
     assert h.shape == (2, 4, 4)
     np.testing.assert_allclose(
-        h, cam.gradcam(seq, x, [0, 2], "vgg16/block5_conv3", resize=False), atol=1e-6
+        h, cam.gradcam(seq, x, [0, 2], layer="vgg16/block5_conv3", resize=False), atol=1e-6
     )
     g = cam.guided_gradcam(seq, x, [0, 2])
     assert g.shape == (2, 64, 64, 3) and np.isfinite(g).all()
@@ -135,7 +135,7 @@ def test_guided_backprop_against_hand_rule():
         zz = tf.nn.conv2d(x, conv.kernel, 1, "VALID")
         s = tf.reduce_sum(tf.stop_gradient(mask * upstream) * zz)
     hand = tape.gradient(s, x).numpy()
-    got = cam.class_projection(m, x.numpy(), class_index=1)
+    got = cam.class_projection(m, x.numpy(), class_index=1, mode="guided")
     np.testing.assert_allclose(got, hand, atol=1e-5)
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -187,11 +187,11 @@ def shapes_game():
     bundle = zfkeras.pretrained("zfnet-shapes")
     size = int(bundle.model.input.shape[1])
     d = data.shapes(200, seed=1234, image_size=size)  # training used seeds 1 and 2
-    x = bundle.preprocess(d["images"])
+    x = bundle.preprocess(d.images)
     trained = cam.gradcam(bundle.model, x)
     keras.utils.set_random_seed(0)
     random = cam.gradcam(keras.models.clone_model(bundle.model), x)
-    return trained, random, d["masks"]
+    return trained, random, d.masks
 
 
 @pytest.mark.shipped
@@ -285,8 +285,8 @@ def test_guided_backprop_agrees_with_the_deconvnet_guided_mode():
         z = walk(zfkeras.pre_softmax(m), tf.constant(x), hook=hook)
         score = tf.reduce_sum(z[:, 2])
     signal = tape.gradient(score, seen["conv5"]).numpy()
-    ours = cam.class_projection(m, x, class_index=2)
-    theirs = deconvnet.Deconvnet(m).down(x, "conv5", signal, mode="guided")
+    ours = cam.class_projection(m, x, class_index=2, mode="guided")
+    theirs = deconvnet.Deconvnet(m).down(x, "conv5", signal=signal, mode="guided")
     assert np.abs(ours).max() > 0
     np.testing.assert_allclose(ours, theirs, atol=1e-5 * np.abs(ours).max())
 

@@ -61,7 +61,7 @@ METHODS = {
         lambda g: filters.visualize_filters(
             g["model"],
             g["layer"],
-            g["channels"],
+            channels=g["channels"],
             steps=1,
             batch_size=g["batch_size"],
             verbose=g["verbose"],
@@ -73,10 +73,10 @@ METHODS = {
         lambda g: occlusion.occlusion_sensitivity(
             g["model"],
             g["images"],
-            4,
-            4,
-            g["class_index"],
-            g["layer"],
+            patch_size=4,
+            stride=4,
+            class_index=g["class_index"],
+            layer=g["layer"],
             channels=g["channels"],
             batch_size=g["batch_size"],
             verbose=g["verbose"],
@@ -88,9 +88,9 @@ METHODS = {
             g["model"],
             g["images"],
             g["class_index"],
-            "translation",
-            [0, 2],
-            [g["layer"], "fc7"],
+            kind="translation",
+            amounts=[0, 2],
+            layers=[g["layer"], "fc7"],
             batch_size=g["batch_size"],
             verbose=g["verbose"],
         ),
@@ -153,7 +153,7 @@ METHODS = {
             g["model"],
             g["images"],
             g["layer"],
-            {"c": _blank(g["images"])},
+            concept_maps={"c": _blank(g["images"])},
             batch_size=g["batch_size"],
             verbose=g["verbose"],
         ),
@@ -336,7 +336,7 @@ def test_images_are_always_a_batch(model):
     for call in (
         lambda: cam.gradcam(model, one),
         lambda: probes.layer_features(model, one, ["conv2"]),
-        lambda: occlusion.occlusion_sensitivity(model, one, 4, 4),
+        lambda: occlusion.occlusion_sensitivity(model, one, patch_size=4, stride=4),
     ):
         with pytest.raises(ValueError, match=r"^images must have shape \(N, 12, 12, 3\), got"):
             call()
@@ -388,9 +388,11 @@ def test_one_cache_per_model_released_with_it(tiny_model):
     assert checks.cached(m, "k", lambda: calls.append(1) or "v") == "v"
     assert checks.cached(m, "k", lambda: calls.append(1) or "w") == "v" and calls == [1]
     cam.gradcam(m, GOOD["images"], verbose=0)  # gradcam and occlusion fill the same cache
-    cam.class_projection(m, GOOD["images"], verbose=0)
-    occlusion.occlusion_sensitivity(m, GOOD["images"][:1], 4, 4, verbose=0)
-    invariance.invariance_curves(m, GOOD["images"], None, "rotation", [0], ["conv2"], verbose=0)
+    cam.class_projection(m, GOOD["images"], verbose=0, mode="guided")
+    occlusion.occlusion_sensitivity(m, GOOD["images"][:1], patch_size=4, stride=4, verbose=0)
+    invariance.invariance_curves(
+        m, GOOD["images"], None, kind="rotation", amounts=[0], layers=["conv2"], verbose=0
+    )
     there = (
         ("gradient_cam", cam.mean_gradient, None),
         ("projection", "guided"),

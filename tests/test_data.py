@@ -73,18 +73,18 @@ def ds():
 
 def test_shapes_structure(ds):
     n = 300
-    assert ds["images"].shape == (n, 64, 64, 3) and ds["images"].dtype == np.uint8
-    assert ds["masks"].shape == (n, 64, 64) and ds["masks"].dtype == bool
-    assert ds["labels"].shape == (n,) and set(ds["labels"]) == set(range(5))
-    assert ds["class_names"] == list(data.SHAPES_CLASSES)
-    assert all(ds["parts"][p].shape == (n, 2) for p in data.FACE_PARTS)
+    assert ds.images.shape == (n, 64, 64, 3) and ds.images.dtype == np.uint8
+    assert ds.masks.shape == (n, 64, 64) and ds.masks.dtype == bool
+    assert ds.labels.shape == (n,) and set(ds.labels) == set(range(5))
+    assert ds.class_names == list(data.SHAPES_CLASSES)
+    assert all(ds.parts[p].shape == (n, 2) for p in data.FACE_PARTS)
 
 
 def test_shapes_deterministic():
     a, b = data.shapes(20, seed=3), data.shapes(20, seed=3)
-    np.testing.assert_array_equal(a["images"], b["images"])
-    np.testing.assert_array_equal(a["masks"], b["masks"])
-    assert not np.array_equal(a["images"], data.shapes(20, seed=4)["images"])
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    assert not np.array_equal(a.images, data.shapes(20, seed=4).images)
 
 
 def _extreme(img):
@@ -94,9 +94,9 @@ def _extreme(img):
 
 def test_masks_cover_the_object(ds):
     inside, outside = [], []
-    for img, m, lab in zip(ds["images"], ds["masks"], ds["labels"]):
+    for img, m, lab in zip(ds.images, ds.masks, ds.labels):
         core = cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        if ds["class_names"][lab] != "face":
+        if ds.class_names[lab] != "face":
             inside.append(_extreme(img)[core].mean())
         ring = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~m
         outside.append(_extreme(img)[ring].mean())
@@ -105,18 +105,18 @@ def test_masks_cover_the_object(ds):
 
 
 def test_face_parts(ds):
-    faces = np.flatnonzero(np.array(ds["class_names"])[ds["labels"]] == "face")
-    others = np.flatnonzero(np.array(ds["class_names"])[ds["labels"]] != "face")
+    faces = np.flatnonzero(np.array(ds.class_names)[ds.labels] == "face")
+    others = np.flatnonzero(np.array(ds.class_names)[ds.labels] != "face")
     assert len(faces) > 20
-    assert np.isnan(ds["parts"]["left_eye"][others]).all()
+    assert np.isnan(ds.parts["left_eye"][others]).all()
     for i in faces:
-        img = ds["images"][i].astype(int)
-        body = np.median(img[ds["masks"][i]], axis=0)
-        le, re, mo = (ds["parts"][p][i] for p in data.FACE_PARTS)
+        img = ds.images[i].astype(int)
+        body = np.median(img[ds.masks[i]], axis=0)
+        le, re, mo = (ds.parts[p][i] for p in data.FACE_PARTS)
         assert le[1] < re[1] and mo[0] > (le[0] + re[0]) / 2 - 1  # viewer's left; mouth below
         for r, c in (le, re, mo):
             r, c = int(round(r)), int(round(c))
-            assert ds["masks"][i][r, c]
+            assert ds.masks[i][r, c]
             assert np.abs(img[r, c] - body).max() > 100  # the part is drawn in another colour
 
 

@@ -172,8 +172,10 @@ def test_projection_is_linear_in_the_selected_value(mode):
     signal = np.zeros((5, *model.get_layer("c3").output.shape[1:]), "float32")
     signal[tuple(idx.T)] = units.value
     p = d.project(X, "c3", mode=mode)
-    np.testing.assert_allclose(d.down(X, "c3", signal, mode), p, atol=1e-6)
-    np.testing.assert_allclose(d.down(X, "c3", 2.5 * signal, mode), 2.5 * p, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(d.down(X, "c3", signal=signal, mode=mode), p, atol=1e-6)
+    np.testing.assert_allclose(
+        d.down(X, "c3", signal=2.5 * signal, mode=mode), 2.5 * p, rtol=1e-5, atol=1e-6
+    )
     # without biases or normalization, doubling the image doubles the activation, keeps the
     # switches and masks, and so doubles the projection
     plain = keras.Sequential(
@@ -242,7 +244,7 @@ def test_paper_size_zfnet():
 @pytest.mark.shipped
 def test_shipped_zfnet_shapes():
     shipped = zfkeras.pretrained("zfnet-shapes")
-    images = zfkeras.data.shapes(2, seed=3, image_size=shipped.model.input.shape[1])["images"]
+    images = zfkeras.data.shapes(2, seed=3, image_size=shipped.model.input.shape[1]).images
     check_model(shipped.model, shipped.preprocess(images), "conv4")
 
 
@@ -436,7 +438,7 @@ def test_other_errors():
         Deconvnet(small_model(), switches="argmax")
     d = Deconvnet(small_model())
     with pytest.raises(ValueError, match="signal must have shape"):
-        d.down(X, "c3", np.zeros((5, 3, 3, 8)))
+        d.down(X, "c3", signal=np.zeros((5, 3, 3, 8)))
     with pytest.raises(TypeError, match="layer must be"):
         d.project(X, 3)
 

@@ -56,7 +56,7 @@ def test_known_detectors_are_labelled():
     model = _detector_model()
     x, maps = _detector_data()
     names = {"colour": ["none", "red", "grey", "other"], "texture": ["none", "stripes"]}
-    d = dissect(model, x, "units", maps, quantile=0.05, concept_names=names, verbose=0)
+    d = dissect(model, x, "units", concept_maps=maps, quantile=0.05, concept_names=names, verbose=0)
     assert isinstance(d, Dissection)
     assert d.best[0][:2] == ("colour", "red") and d.best[0][2] > 0.3
     assert d.best[1][:2] == ("texture", "stripes") and d.best[1][2] > 0.3
@@ -66,7 +66,9 @@ def test_known_detectors_are_labelled():
     assert d.summary() == {"colour": 1, "texture": 1}
     assert d.detectors() == {"colour": 1, "texture": 1}
     # a higher bar than any unit reaches: no detectors at all
-    high = dissect(model, x, "units", maps, quantile=0.05, iou_threshold=0.99, verbose=0)
+    high = dissect(
+        model, x, "units", concept_maps=maps, quantile=0.05, iou_threshold=0.99, verbose=0
+    )
     assert all(b[0] is None for b in high.best) and high.summary() == {"colour": 0, "texture": 0}
     assert high.concept_names["texture"] == ("0", "1")
 
@@ -116,7 +118,9 @@ def test_matches_numpy_reference():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(7, 11, 11, 2)).astype(np.float32)
     maps = {"a": rng.integers(0, 3, (7, 11, 11)), "b": rng.integers(0, 5, (7, 11, 11))}
-    d = dissect(model, x, "c", maps, quantile=0.1, iou_threshold=0.0, batch_size=3, verbose=0)
+    d = dissect(
+        model, x, "c", concept_maps=maps, quantile=0.1, iou_threshold=0.0, batch_size=3, verbose=0
+    )
     a = model.predict(x, verbose=0)
     t, iou = _numpy_dissection(a, maps, 0.1, (1.0, 1.0), (2.0, 2.0), (11, 11))
     np.testing.assert_allclose(d.thresholds, t, rtol=1e-6)
@@ -130,7 +134,7 @@ def test_matches_numpy_reference():
         for u in range(4)
     ]
     assert [b[:2] for b in d.best] == [b[:2] for b in best]
-    masks = unit_masks(model, x, "c", d.thresholds, channels=[1, 3])
+    masks = unit_masks(model, x, "c", thresholds=d.thresholds, channels=[1, 3])
     assert masks.shape == (7, 11, 11, 2)
     inter = (masks[..., 0] & (maps["a"] == 1)).sum()
     union = (masks[..., 0] | (maps["a"] == 1)).sum()
@@ -139,7 +143,7 @@ def test_matches_numpy_reference():
 
 def test_upsampling_puts_cells_at_receptive_field_centres():
     model = zfkeras.zfnet((96, 96, 3), 10, width=0.25, fc_units=16)
-    rows, cols, placement = holding_weights(model, "conv5", (5, 5), (96, 96))
+    rows, cols, placement = holding_weights(model, "conv5", grid=(5, 5), size=(96, 96))
     assert placement == "receptive field"
     cell = np.arange(25, dtype=np.float32).reshape(5, 5)
     up = rows @ cell @ cols.T
@@ -152,9 +156,9 @@ def test_upsampling_puts_cells_at_receptive_field_centres():
 def test_streaming_does_not_depend_on_batch_size(monkeypatch):
     model = _detector_model(16)
     x, maps = _detector_data(9, 16, seed=2)
-    a = dissect(model, x, "units", maps, quantile=0.03, batch_size=2, verbose=0)
+    a = dissect(model, x, "units", concept_maps=maps, quantile=0.03, batch_size=2, verbose=0)
     monkeypatch.setattr(zfkeras.methods.dissection, "_CHUNK_VALUES", 2 * 16 * 16 * 3)  # 2 images
-    b = dissect(model, x, "units", maps, quantile=0.03, batch_size=5, verbose=0)
+    b = dissect(model, x, "units", concept_maps=maps, quantile=0.03, batch_size=5, verbose=0)
     np.testing.assert_array_equal(a.thresholds, b.thresholds)
     for cat in maps:
         np.testing.assert_allclose(a.iou[cat], b.iou[cat])
@@ -189,7 +193,7 @@ def test_bad_input(change, match):
             model,
             x,
             change.get("layer", "units"),
-            maps,
+            concept_maps=maps,
             quantile=change.get("quantile", 0.005),
             iou_threshold=change.get("iou_threshold", 0.04),
             batch_size=change.get("batch_size", 64),
@@ -203,7 +207,13 @@ def test_layer_must_be_4d():
     f = keras.layers.Flatten(name="flat")(inp)
     model = keras.Model(inp, keras.layers.Dense(2, name="d")(f))
     with pytest.raises(ValueError, match="4-D"):
-        dissect(model, np.zeros((2, 8, 8, 1)), "d", {"c": np.zeros((2, 8, 8), int)}, verbose=0)
+        dissect(
+            model,
+            np.zeros((2, 8, 8, 1)),
+            "d",
+            concept_maps={"c": np.zeros((2, 8, 8), int)},
+            verbose=0,
+        )
 
 
 def test_figures_show_the_counts():
@@ -216,11 +226,11 @@ def test_figures_show_the_counts():
 
     model = _detector_model()
     x, maps = _detector_data(6)
-    d = dissect(model, x, "units", maps, quantile=0.05, verbose=0)
+    d = dissect(model, x, "units", concept_maps=maps, quantile=0.05, verbose=0)
     fig = summary_figure(d)
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == [1, 1, 1, 1]  # unique concepts, then detector units, per category
     assert sorted(p.get_height() for p in fig.axes[1].patches) == sorted(b[2] for b in d.best)
-    masks = unit_masks(model, x[:3], "units", d.thresholds, channels=[0, 1])
+    masks = unit_masks(model, x[:3], "units", thresholds=d.thresholds, channels=[0, 1])
     assert masks.shape == (3, *x.shape[1:3], 2) and masks.dtype == bool
     plt.close("all")

@@ -103,7 +103,7 @@ def test_dead_filter_runs_quick(quick, tmp_path):
     assert runs["command"] == "cmd"
     run = runs["alexnet, no renorm"]
     assert run["kernel"].shape == (11, 11, 3, 12) and (run["stride"], run["pad"]) == (4, 2)
-    images = data.shapes(6, seed=9, image_size=64)["images"]
+    images = data.shapes(6, seed=9, image_size=64).images
     report = renorm.dead_filter_report(runs, images)["alexnet, no renorm"]
     assert report["filters"] == 12 and 0 <= report["dead_activity"] <= 12
     # the same count from the trained model's own conv1 output (an independent path)

@@ -89,7 +89,7 @@ def test_backprop_guided_and_deconvnet_of_the_class_score():
     np.testing.assert_allclose(
         explain(model, x, "backprop", cls), np.abs(grad).sum(-1), rtol=1e-5, atol=1e-7
     )
-    guided = zfkeras.methods.cam.class_projection(model, x, cls)
+    guided = zfkeras.methods.cam.class_projection(model, x, cls, mode="guided")
     np.testing.assert_allclose(
         explain(model, x, "guided", cls), np.abs(guided).sum(-1), rtol=1e-5, atol=1e-7
     )
@@ -97,7 +97,7 @@ def test_backprop_guided_and_deconvnet_of_the_class_score():
     w_fc = model.get_layer("fc").get_weights()[0]
     w_out = model.get_layer("logits").get_weights()[0]
     signal = (np.maximum(w_out[:, cls].T, 0) @ w_fc.T).reshape(3, 3, 3, 3)
-    down = zfkeras.Deconvnet(model).down(x, "top", signal, mode="deconvnet")
+    down = zfkeras.Deconvnet(model).down(x, "top", signal=signal, mode="deconvnet")
     np.testing.assert_allclose(
         explain(model, x, "deconvnet", cls), np.abs(down).sum(-1), rtol=1e-4, atol=1e-6
     )
@@ -184,7 +184,7 @@ def test_randomization_scores_against_independent_measures():
     guided = randomization_test(model, x, "guided", class_index=1, seed=3, verbose=0)
     np.testing.assert_allclose(
         guided.maps[0],
-        np.abs(zfkeras.methods.cam.class_projection(model, x, 1)).sum(-1),
+        np.abs(zfkeras.methods.cam.class_projection(model, x, 1, mode="guided")).sum(-1),
         rtol=1e-5,
         atol=1e-7,
     )
@@ -276,7 +276,7 @@ def test_deletion_matches_numpy_and_perfect_order_drops_fastest():
     np.testing.assert_allclose(
         ins.scores, _numpy_curve(x, perfect, region, 8, np.full_like(x, -0.5), True), rtol=1e-5
     )
-    assert np.all(ins.auc > insertion_curve(model, x, shuffled, 0, 8, baseline=-0.5).auc)
+    assert np.all(ins.auc > insertion_curve(model, x, shuffled, 0, steps=8, baseline=-0.5).auc)
 
 
 def test_blur_matches_opencv_and_is_the_insertion_start():

@@ -29,8 +29,8 @@ def mean_act(model, layer, x):
 
 def test_ascent_increases_the_target_filter(model):
     fs = [0, 2, 5, 7]
-    start = filters.visualize_filters(model, "c2", fs, steps=1, learning_rate=1e-9)
-    out = filters.visualize_filters(model, "c2", fs, steps=30)
+    start = filters.visualize_filters(model, "c2", channels=fs, steps=1, learning_rate=1e-9)
+    out = filters.visualize_filters(model, "c2", channels=fs, steps=30)
     a0, a1 = mean_act(model, "c2", start), mean_act(model, "c2", out)
     for i, f in enumerate(fs):
         # a wrong-sign step would drive the activation down to zero
@@ -42,10 +42,10 @@ def test_ascent_increases_the_target_filter(model):
 
 def test_regularized_increases_and_stays_in_range(model):
     out = filters.visualize_filters(
-        model, "c2", [1, 3], steps=25, recipe="regularized", input_range=(-1.0, 1.0)
+        model, "c2", channels=[1, 3], steps=25, recipe="regularized", input_range=(-1.0, 1.0)
     )
     start = filters.visualize_filters(
-        model, "c2", [1, 3], steps=1, learning_rate=1e-9, input_range=(-1.0, 1.0)
+        model, "c2", channels=[1, 3], steps=1, learning_rate=1e-9, input_range=(-1.0, 1.0)
     )
     a0, a1 = mean_act(model, "c2", start), mean_act(model, "c2", out)
     assert a1[0, 1] > 5 * a0[0, 1] + 0.02 and a1[1, 3] > 5 * a0[1, 3] + 0.02
@@ -53,20 +53,31 @@ def test_regularized_increases_and_stays_in_range(model):
 
 
 def test_batched_equals_one_by_one_and_seeded(model):
-    both = filters.visualize_filters(model, "c2", [4, 6], steps=10, seed=3)
-    alone = filters.visualize_filters(model, "c2", 6, steps=10, seed=3)
+    both = filters.visualize_filters(model, "c2", channels=[4, 6], steps=10, seed=3)
+    alone = filters.visualize_filters(model, "c2", channels=6, steps=10, seed=3)
     assert both.shape == (2, 16, 16, 3) and alone.shape == (1, 16, 16, 3)
     np.testing.assert_allclose(both[1], alone[0], atol=1e-5)
     np.testing.assert_array_equal(
-        both, filters.visualize_filters(model, "c2", [4, 6], steps=10, seed=3)
+        both, filters.visualize_filters(model, "c2", channels=[4, 6], steps=10, seed=3)
     )
-    assert not np.allclose(both, filters.visualize_filters(model, "c2", [4, 6], steps=10, seed=4))
+    assert not np.allclose(
+        both, filters.visualize_filters(model, "c2", channels=[4, 6], steps=10, seed=4)
+    )
 
 
 def test_batch_size_and_no_old_keywords(model):
-    ref = filters.visualize_filters(model, "c2", [0, 3, 5], steps=4, seed=1, recipe="regularized")
+    ref = filters.visualize_filters(
+        model, "c2", channels=[0, 3, 5], steps=4, seed=1, recipe="regularized"
+    )
     chunked = filters.visualize_filters(
-        model, "c2", [0, 3, 5], steps=4, seed=1, recipe="regularized", batch_size=2, verbose=0
+        model,
+        "c2",
+        channels=[0, 3, 5],
+        steps=4,
+        seed=1,
+        recipe="regularized",
+        batch_size=2,
+        verbose=0,
     )
     np.testing.assert_allclose(chunked, ref, atol=1e-6)
     with pytest.raises(TypeError, match="filters"):
@@ -79,7 +90,7 @@ def test_dead_filter_is_flat_with_a_warning():
     k[..., 2], b[2] = 0.0, -1.0
     m.get_layer("c1").set_weights([k, b])
     with pytest.warns(RuntimeWarning, match=r"channels \[2\].*dead"):
-        out = filters.visualize_filters(m, "c1", [2, 3], steps=5, recipe="regularized")
+        out = filters.visualize_filters(m, "c1", channels=[2, 3], steps=5, recipe="regularized")
     assert np.isfinite(out).all() and out[0].std() == 0 and out[1].std() > 0
 
 

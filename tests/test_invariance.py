@@ -58,7 +58,12 @@ def test_scale_by_2_about_the_centre():
 def test_zero_distance_at_identity(model, images):
     for kind in invariance.KINDS:
         res = invariance.invariance_curves(
-            model, images, [0, 1, 2], kind, [invariance.IDENTITY[kind]], layers=("conv1", "fc7")
+            model,
+            images,
+            [0, 1, 2],
+            kind=kind,
+            amounts=[invariance.IDENTITY[kind]],
+            layers=("conv1", "fc7"),
         )
         for name in ("conv1", "fc7"):
             np.testing.assert_allclose(res.distance[name], 0, atol=1e-5)
@@ -68,7 +73,13 @@ def test_zero_distance_at_identity(model, images):
 
 def test_known_distance_on_pixels(model, images):
     res = invariance.invariance_curves(
-        model, images, [0, 0, 0], "translation", [0, 2, -1], layers=("flat",), batch_size=2
+        model,
+        images,
+        [0, 0, 0],
+        kind="translation",
+        amounts=[0, 2, -1],
+        layers=("flat",),
+        batch_size=2,
     )
     for a, t in enumerate([0, 2, -1]):
         shifted = np.zeros_like(images)
@@ -89,7 +100,7 @@ def test_known_distance_on_pixels(model, images):
 def test_figure(model, images):
     warnings.simplefilter("error", DeprecationWarning)  # the figure reads attributes
     res = [
-        invariance.invariance_curves(model, images, [0, 1, 2], k, [0.5, 1, 2])
+        invariance.invariance_curves(model, images, [0, 1, 2], kind=k, amounts=[0.5, 1, 2])
         for k in ("translation", "scale")
     ]
     fig = figures.invariance_figure(res, names=["a", "b", "c"])
@@ -147,8 +158,8 @@ def test_probabilities_for_every_softmax_form(images, form):
         m,
         images,
         [0, 1, 3],
-        "translation",
-        amounts,
+        kind="translation",
+        amounts=amounts,
         layers=("conv1", "fc7") if form != "nested" else ("inner/conv1", "fc7"),
     )
     for a, amount in enumerate(amounts):
@@ -163,7 +174,7 @@ def test_probabilities_for_every_softmax_form(images, form):
 
 def test_default_class_is_the_prediction_and_old_names_are_gone(model, images):
     pred = model.predict(images, verbose=0).argmax(1)
-    res = invariance.invariance_curves(model, images, None, "rotation", [0, 90])
+    res = invariance.invariance_curves(model, images, None, kind="rotation", amounts=[0, 90])
     np.testing.assert_array_equal(res.class_index, pred)
     with pytest.raises(TypeError, match="labels"):
         invariance.invariance_curves(model, images, kind="rotation", amounts=[0, 90], labels=pred)

@@ -111,21 +111,32 @@ def pre_relu_c2(model, x):
 
 
 def test_channel_objective_rises(model, data):
-    short = zfkeras.visualize_units(model, data, "c2", [0, 3], steps=1, verbose=0)
-    long = zfkeras.visualize_units(model, data, "c2", [0, 3], steps=40, verbose=0)
+    short = zfkeras.visualize_units(model, data, "c2", channels=[0, 3], steps=1, verbose=0)
+    long = zfkeras.visualize_units(model, data, "c2", channels=[0, 3], steps=40, verbose=0)
     assert long.images.shape == (2, 20, 20, 3) and list(long.units) == [0, 3]
     assert (long.values > short.values + 0.1).all()
     ref = pre_relu_c2(model, long.images)[..., [0, 3]].mean(axis=(1, 2))
     np.testing.assert_allclose(long.values, np.diag(ref), rtol=1e-4, atol=1e-5)
     assert long.images.min() >= -2 and long.images.max() <= 2
-    one = zfkeras.visualize_units(model, data, "c2", [0, 3], steps=3, batch_size=1, verbose=0)
-    both = zfkeras.visualize_units(model, data, "c2", [0, 3], steps=3, verbose=0)
+    one = zfkeras.visualize_units(
+        model, data, "c2", channels=[0, 3], steps=3, batch_size=1, verbose=0
+    )
+    both = zfkeras.visualize_units(model, data, "c2", channels=[0, 3], steps=3, verbose=0)
     np.testing.assert_allclose(one.images, both.images, atol=1e-5)  # batching changes nothing
 
 
 def test_neuron_and_class_objectives(model, data):
     r = zfkeras.visualize_units(
-        model, data, "c2", 1, "neuron", (2, 1), variants=2, diversity=0.5, steps=10, verbose=0
+        model,
+        data,
+        "c2",
+        channels=1,
+        objective="neuron",
+        location=(2, 1),
+        variants=2,
+        diversity=0.5,
+        steps=10,
+        verbose=0,
     )
     assert r.images.shape == (2, 20, 20, 3) and list(r.units) == [1, 1]
     np.testing.assert_allclose(r.values, pre_relu_c2(model, r.images)[:, 2, 1, 1], rtol=1e-4)
@@ -137,9 +148,19 @@ def test_neuron_and_class_objectives(model, data):
     assert (c.values > start.values).all()
 
 
+def test_class_index_none_is_the_predicted_class_and_all_is_every_class(model, data):
+    predicted = sorted(set(np.argmax(model(data).numpy(), -1).tolist()))  # plain Keras call
+    none = zfkeras.visualize_classes(model, data, steps=1, verbose=0)
+    assert list(none.units) == predicted
+    every = zfkeras.visualize_classes(model, data, class_index="all", steps=1, verbose=0)
+    assert list(every.units) == list(range(model.outputs[0].shape[-1]))
+    with pytest.raises(ValueError, match="class_index"):
+        zfkeras.visualize_classes(model, data, class_index="every", steps=1, verbose=0)
+
+
 def test_decorrelation_uses_the_datas_colours(model):
     data, diff = two_colours(size=20)
-    r = zfkeras.visualize_units(model, data, "c1", 0, steps=3, transforms=False, verbose=0)
+    r = zfkeras.visualize_units(model, data, "c1", channels=0, steps=3, transforms=False, verbose=0)
     unit = (r.images[0].reshape(-1, 3) + 2) / 4
     logit = np.log(unit / (1 - unit))  # the decorrelated image before the sigmoid
     _, sv, vt = np.linalg.svd(logit, full_matrices=False)

@@ -35,12 +35,16 @@ CALLS = {
     "deconvnet_graph": lambda m: zfkeras.Deconvnet(m, way="graph").project(X, "conv2", verbose=0),
     "top_activations": lambda m: zfkeras.top_activations(m, X, "conv2", k=2, verbose=0).value,
     "visualize_filters": lambda m: zfkeras.visualize_filters(
-        m, "conv2", [0, 1], steps=2, verbose=0
+        m, "conv2", channels=[0, 1], steps=2, verbose=0
     ),
     "occlusion": lambda m: (
-        zfkeras.occlusion_sensitivity(m, X, 4, 4, layer="conv2", verbose=0).activation
+        zfkeras.occlusion_sensitivity(
+            m, X, patch_size=4, stride=4, layer="conv2", verbose=0
+        ).activation
     ),
-    "dissect": lambda m: zfkeras.dissect(m, X, "conv2", CONCEPTS, quantile=0.1).thresholds,
+    "dissect": lambda m: (
+        zfkeras.dissect(m, X, "conv2", concept_maps=CONCEPTS, quantile=0.1).thresholds
+    ),
     "invariance": lambda m: (
         zfkeras.invariance_curves(
             m, X, kind="rotation", amounts=[0.0, 10.0], layers=["conv1"], verbose=0

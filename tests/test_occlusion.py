@@ -14,9 +14,11 @@ PER_IMAGE = ("probability", "top_class", "top_probability", "class_index", "base
 PER_IMAGE += ("channels", "activation", "base_activation")
 
 
-def occlude(model, image, *args, **kwargs):
+def occlude(model, image, patch_size, stride, **kwargs):
     """One image through the batched API: the result's fields for that image."""
-    r = zfkeras.occlusion_sensitivity(model, np.asarray(image)[None], *args, **kwargs)
+    r = zfkeras.occlusion_sensitivity(
+        model, np.asarray(image)[None], patch_size=patch_size, stride=stride, **kwargs
+    )
     fields = {f: getattr(r, f) for f in r.__dataclass_fields__}
     return SimpleNamespace(
         **{f: v[0] if f in PER_IMAGE and v is not None else v for f, v in fields.items()}
@@ -149,7 +151,9 @@ def test_pointing_hits():
 
 
 def test_result_is_a_frozen_dataclass_of_the_batch(model, image):
-    res = zfkeras.occlusion_sensitivity(model, np.stack([image, image[::-1]]), 4, 4)
+    res = zfkeras.occlusion_sensitivity(
+        model, np.stack([image, image[::-1]]), patch_size=4, stride=4
+    )
     assert isinstance(res, occlusion.OcclusionResult) and res.layer is None
     assert res.activation is None and res.channels is None
     assert res.probability.shape == (2, 3, 2) and res.class_index.shape == (2,)
@@ -180,7 +184,7 @@ def test_chosen_channel_and_nested_layer(model, image):
 
 
 def test_figure(model, image):
-    res = zfkeras.occlusion_sensitivity(model, image[None], 4, 2, layer="conv")
+    res = zfkeras.occlusion_sensitivity(model, image[None], patch_size=4, stride=2, layer="conv")
     fig = figures.occlusion_figure(
         image[None],
         res,
@@ -219,9 +223,9 @@ def test_errors(model, image, kwargs, match):
 
 def test_image_must_match_model(model):
     with pytest.raises(ValueError, match=r"images must have shape \(N, 12, 10, 3\)"):
-        zfkeras.occlusion_sensitivity(model, np.zeros((1, 10, 12, 3)), 4, 2)
+        zfkeras.occlusion_sensitivity(model, np.zeros((1, 10, 12, 3)), patch_size=4, stride=2)
     with pytest.raises(ValueError, match=r"batch of one"):
-        zfkeras.occlusion_sensitivity(model, np.zeros((12, 10, 3)), 4, 2)
+        zfkeras.occlusion_sensitivity(model, np.zeros((12, 10, 3)), patch_size=4, stride=2)
 
 
 @pytest.mark.slow
@@ -232,9 +236,11 @@ def test_shipped_shapes_lowest_probability_on_the_object():
     # the largest objects; chapter 10), far above chance (the share of positions touching it).
     bundle = zfkeras.pretrained("zfnet-shapes")
     d = zfkeras.data.shapes(100, seed=4321, image_size=int(bundle.model.input.shape[1]))
-    x = bundle.preprocess(d["images"])
-    results = zfkeras.occlusion_sensitivity(bundle.model, x, 24, 8, class_index=d["labels"])
-    hits = evaluation.occlusion_hits(results, d["masks"])
-    chance = evaluation.occlusion_chance(results, d["masks"]).mean()
+    x = bundle.preprocess(d.images)
+    results = zfkeras.occlusion_sensitivity(
+        bundle.model, x, patch_size=24, stride=8, class_index=d.labels
+    )
+    hits = evaluation.occlusion_hits(results, d.masks)
+    chance = evaluation.occlusion_chance(results, d.masks).mean()
     assert hits.mean() >= 0.9, hits.mean()
     assert hits.mean() >= chance + 0.4, (hits.mean(), chance)

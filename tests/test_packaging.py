@@ -219,8 +219,8 @@ LOAD = """
 import importlib.resources, json, numpy as np, zfkeras
 b = zfkeras.pretrained("zfnet-shapes")
 ds = zfkeras.data.shapes(16, seed=7, image_size=128)
-acc = float(np.mean(b.model.predict(b.preprocess(ds["images"]), verbose=0).argmax(1)
-                    == ds["labels"]))
+acc = float(np.mean(b.model.predict(b.preprocess(ds.images), verbose=0).argmax(1)
+                    == ds.labels))
 print(json.dumps({"file": zfkeras.__file__, "version": zfkeras.__version__, "acc": acc,
                   "resources": str(importlib.resources.files("zfkeras.shipped")),
                   "shipped": str(zfkeras.config.shipped_dir()),

@@ -30,10 +30,14 @@ CALLS = {
         m, X, zfkeras.top_activations(m, X, "conv2", k=1, verbose=0)
     ),
     "receptive_field": lambda m: zfkeras.receptive_field(m, "conv2"),
-    "visualize_filters": lambda m: zfkeras.visualize_filters(m, "conv1", 0, steps=2, verbose=0),
-    "occlusion": lambda m: zfkeras.occlusion_sensitivity(m, X, 4, 4, layer="conv2", verbose=0),
+    "visualize_filters": lambda m: zfkeras.visualize_filters(
+        m, "conv1", channels=0, steps=2, verbose=0
+    ),
+    "occlusion": lambda m: zfkeras.occlusion_sensitivity(
+        m, X, patch_size=4, stride=4, layer="conv2", verbose=0
+    ),
     "dissect": lambda m: zfkeras.dissect(
-        m, X, "conv2", {"c": MASKS.astype(np.int32)}, quantile=0.1, verbose=0
+        m, X, "conv2", concept_maps={"c": MASKS.astype(np.int32)}, quantile=0.1, verbose=0
     ),
     "invariance": lambda m: zfkeras.invariance_curves(
         m, X, kind="rotation", amounts=[0.0, 10.0], layers=["conv1"], verbose=0

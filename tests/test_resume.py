@@ -143,9 +143,9 @@ def test_other_recipe_is_refused_and_fresh_starts_over(tmp_path, capsys):
         training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=3, verbose=0)
     (tmp_path / ".partial-1-model.keras").write_text("half written")  # a killed write
     capsys.readouterr()
-    _, info = training.train(
+    info = training.train(
         training.Recipe(**{**tiny, "lr": 0.02}), tmp_path, steps_per_epoch=2, verbose=0, fresh=True
-    )
+    ).info
     assert capsys.readouterr().out.splitlines()[0] == f"starting {tmp_path} fresh"
     assert info["resumed_from_epoch"] is None
     assert [r["iterations"] for r in info["history"]] == [2, 4]
@@ -189,10 +189,12 @@ def test_a_finished_run_is_returned_not_trained_again(tmp_path, capsys):
         train_size=64,
         test_size=32,
     )
-    model, info = training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0)
+    trained = training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0)
+    model, info = trained.model, trained.info
     stamp = (tmp_path / "model.keras").stat().st_mtime_ns
     capsys.readouterr()
-    again, info2 = training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0)
+    trained = training.train(training.Recipe(**tiny), tmp_path, steps_per_epoch=2, verbose=0)
+    again, info2 = trained.model, trained.info
     assert capsys.readouterr().out.splitlines()[0].startswith(f"finished {tmp_path}")
     assert (tmp_path / "model.keras").stat().st_mtime_ns == stamp and info2 == info
     for a, b in zip(again.get_weights(), model.get_weights(), strict=True):

@@ -115,7 +115,7 @@ def test_the_model_reaches_the_relu6_clip(setup):
 def test_class_projection_and_explain_equal_the_reference(setup, mode):
     model, x, cls = setup
     ref = _ref_class(model, x, cls, mode)
-    got = cam.class_projection(model, x, cls, mode, verbose=0)
+    got = cam.class_projection(model, x, cls, mode=mode, verbose=0)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
     maps = explain(model, x, mode, cls, verbose=0)
     np.testing.assert_allclose(maps, np.abs(ref).sum(-1), rtol=1e-4, atol=1e-5)
@@ -139,7 +139,9 @@ def test_deconvnet_equals_the_reference(setup, mode, way):
     layers = ["c1"] if way == "chain" else ["c1", "add"]
     deconv = zfkeras.Deconvnet(model, way=way)
     for layer in layers:
-        got = deconv.project(x, layer, channel, np.stack([row, col], 1), mode, verbose=0)
+        got = deconv.project(
+            x, layer, channels=channel, location=np.stack([row, col], 1), mode=mode, verbose=0
+        )
         ref = _ref_unit(model, x, layer, channel, row, col, mode)
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5, err_msg=f"{layer}")
 
@@ -153,7 +155,7 @@ def test_filter_ascent_climbs_the_response_before_the_fused_relu(setup):
     assert (features(x).numpy() < 0).any()  # the ReLU is split off
     after = ascent.feature_model(model, "c1", (10, 10), False)[0]
     np.testing.assert_allclose(after(x).numpy(), tf.nn.relu(ref).numpy(), rtol=1e-5, atol=1e-5)
-    pats = zfkeras.visualize_filters(model, "c1", [0, 1], steps=3, verbose=0)
+    pats = zfkeras.visualize_filters(model, "c1", channels=[0, 1], steps=3, verbose=0)
     assert pats.shape == (2, 10, 10, 3) and np.isfinite(pats).all()
 
 

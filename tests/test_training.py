@@ -25,7 +25,8 @@ TINY = dict(
 
 def test_train_writes_bundle_and_history(tmp_path):
     recipe = training.Recipe(**TINY)
-    model, info = training.train(recipe, tmp_path, steps_per_epoch=2, verbose=0)
+    trained = training.train(recipe, tmp_path, steps_per_epoch=2, verbose=0)
+    model, info = trained.model, trained.info
     for f in ("checkpoint.keras", "history.json", "model.keras", "model.json"):
         assert (tmp_path / f).exists(), f
     history = json.loads((tmp_path / "history.json").read_text())
@@ -211,7 +212,7 @@ def test_a_backup_written_before_a_field_existed_resumes(tmp_path, capsys):
     del state["fingerprint"]["recipe"]["init_from"]  # as an older zfkeras wrote it
     state_file.write_text(json.dumps(state))
     capsys.readouterr()
-    _, info = training.train(recipe, tmp_path, steps_per_epoch=2, verbose=0)
+    info = training.train(recipe, tmp_path, steps_per_epoch=2, verbose=0).info
     assert capsys.readouterr().out.startswith(f"resuming {tmp_path} from epoch 1 of 2")
     assert [r["epoch"] for r in info["history"]] == [1, 2]
 
@@ -227,7 +228,7 @@ def test_init_from_starts_at_a_finished_runs_weights_and_lists_both_commands(tmp
         np.testing.assert_array_equal(got, want)
     # the first run's conv1 is not rescaled by conv1_init: it is the saved kernel
     assert np.abs(start.get_layer("conv1").get_weights()[0]).max() > 0
-    _, info = training.train(warm, tmp_path / "b", steps_per_epoch=2, verbose=0, command="second")
+    info = training.train(warm, tmp_path / "b", steps_per_epoch=2, verbose=0, command="second").info
     assert info["commands"] == ["first run", "second"] and info["command"] == "second"
     first_info = json.loads((tmp_path / "a" / "model.json").read_text())
     assert [st["command"] for st in info["stages"]] == ["first run", "second"]

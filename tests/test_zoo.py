@@ -85,7 +85,7 @@ def test_shapes_bundle_mean_matches_the_generator():
     b = zfkeras.pretrained("zfnet-shapes")
     r = b.info["recipe"]
     assert (r["dataset"], r["image_size"], r["train_size"]) == ("shapes", 128, 20000)
-    est = data.shapes(1000, seed=12345, image_size=128)["images"].astype(np.float64).mean(0)
+    est = data.shapes(1000, seed=12345, image_size=128).images.astype(np.float64).mean(0)
     mean = b.info["mean"]
     assert mean.dtype == np.float32 and mean.shape == est.shape
     assert np.abs(mean - est).mean() < 1.4
@@ -126,7 +126,7 @@ def test_train_install_writes_where_pretrained_reads(tiny_run, monkeypatch):
     b = zfkeras.pretrained("tiny-shapes")
     # the mean written by the command: the training set's, regenerated here from the recipe
     # (the trainer draws training shapes with seed + 1)
-    xtr = data.shapes(64, seed=b.info["recipe"]["seed"] + 1, image_size=64)["images"]
+    xtr = data.shapes(64, seed=b.info["recipe"]["seed"] + 1, image_size=64).images
     np.testing.assert_allclose(b.info["mean"], xtr.astype(np.float64).mean(0), atol=5.1e-4)
     run_info = json.loads((tiny_run / "run" / "model.json").read_text())
     assert b.info["test_accuracy"] == run_info["test_accuracy"]
@@ -242,11 +242,11 @@ def test_cifar_recipes_identical():
 def test_shapes_bundle_on_unseen_images():
     b = zfkeras.pretrained("zfnet-shapes")
     ds = data.shapes(1000, seed=999, image_size=b.model.input.shape[1])
-    assert b.class_names == ds["class_names"]
-    acc = training.evaluate(b.model, ds["images"], ds["labels"], b.info["mean"], 1.0)
+    assert b.class_names == ds.class_names
+    acc = training.evaluate(b.model, ds.images, ds.labels, b.info["mean"], 1.0)
     assert acc >= 0.98
-    x = b.preprocess(ds["images"][:4])
-    np.testing.assert_allclose(b.deprocess(x).astype(int), ds["images"][:4].astype(int), atol=1)
+    x = b.preprocess(ds.images[:4])
+    np.testing.assert_allclose(b.deprocess(x).astype(int), ds.images[:4].astype(int), atol=1)
 
 
 @pytest.mark.shipped
@@ -258,16 +258,14 @@ def test_concepts_bundle():
     assert (config.shipped_dir() / "zfnet-concepts.keras").stat().st_size < 10_000_000
     # the recorded test set, regenerated here (the trainer draws test images with seed + 2)
     ds = data.concepts(r["test_size"], seed=r["seed"] + 2, image_size=128)
-    assert b.class_names == ds["class_names"]
-    acc = training.evaluate(b.model, ds["images"], ds["labels"], b.info["mean"], r["crop_scale"])
+    assert b.class_names == ds.class_names
+    acc = training.evaluate(b.model, ds.images, ds.labels, b.info["mean"], r["crop_scale"])
     assert acc == pytest.approx(b.info["test_accuracy"], abs=0.003)
     assert acc >= 0.98  # the bar of issue 17
     # and on images it never saw in training or testing
     unseen = data.concepts(500, seed=4242, image_size=128)
     assert (
-        training.evaluate(
-            b.model, unseen["images"], unseen["labels"], b.info["mean"], r["crop_scale"]
-        )
+        training.evaluate(b.model, unseen.images, unseen.labels, b.info["mean"], r["crop_scale"])
         >= 0.95
     )
 

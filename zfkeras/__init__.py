@@ -11,58 +11,60 @@ The package follows the course's layers:
 * :mod:`zfkeras.evaluation` — how far to trust them (sanity checks, deletion/insertion,
   similarity, the pointing game);
 * :mod:`zfkeras.experiments` — the paper's experiments, one module per section;
-* :mod:`zfkeras.figures` — every figure (the only part that imports matplotlib; loaded on
-  first use).
+* :mod:`zfkeras.figures` — every figure (the only part that imports matplotlib).
 
-The public API is re-exported here.
+The public API is re-exported here, each name imported on first use.
 """
 
 import importlib
-import os
-import sys
-import warnings
 
-
-def _started_as_command() -> bool:
-    """Whether this process is ``python -m zfkeras.<module>`` (a command line of the package)."""
-    argv = list(getattr(sys, "orig_argv", []))
-    return "-m" in argv[:-1] and argv[argv.index("-m") + 1].startswith("zfkeras.")
-
-
-if _started_as_command() and "tensorflow" not in sys.modules:
-    # as quietly as the course kernels start: no TensorFlow start-up lines before the output
-    from zfkeras._quiet import _zfkeras_quiet_start
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    _zfkeras_quiet_start()
-    # runpy's note that the package (which re-exports it) already imported the module
-    warnings.filterwarnings("ignore", "'zfkeras[.].*' found in sys.modules", RuntimeWarning)
-
-from zfkeras import config, data, evaluation, experiments, methods, models, training
-from zfkeras.experiments.evolution import FeatureEvolution
-from zfkeras.experiments.invariance import invariance_curves
-from zfkeras.methods.activations import activation_model
-from zfkeras.methods.attribution import integrated_gradients, smoothgrad
-from zfkeras.methods.cache import clear_cache
-from zfkeras.methods.cam import gradcam
-from zfkeras.methods.cams import gradcam_plus_plus, layercam, scorecam
-from zfkeras.methods.deconvnet import Deconvnet
-from zfkeras.methods.dissection import Dissection, dissect
-from zfkeras.methods.filters import visualize_filters
-from zfkeras.methods.lucid import Visualization, visualize_classes, visualize_units
-from zfkeras.methods.mining import receptive_field, top9_tiles, top_activations
-from zfkeras.methods.occlusion import occlusion_sensitivity
-from zfkeras.methods.random_masks import rise
-from zfkeras.methods.softmax import pre_softmax
-from zfkeras.models import Pretrained, alexnet, pretrained, zfnet
-
-__version__ = config.version()
-
-# Loaded on first use, so that ``import zfkeras`` does not import matplotlib (figures) or
-# register the course's exercise checkers (exercises).
+# The public API, imported on first use: ``import zfkeras`` imports neither TensorFlow nor
+# matplotlib and changes no process state, so that a command line (``python -m
+# zfkeras.train``, ``python -m zfkeras.experiments.<name>``) can start TensorFlow quietly
+# (zfkeras._quiet) before anything imports it. name -> (module, attribute or None for the
+# module itself).
 _LAZY = {
-    "exercises": ("zfkeras.exercises", None),
-    "figures": ("zfkeras.figures", None),
+    **{
+        sub: (f"zfkeras.{sub}", None)
+        for sub in (
+            "config",
+            "data",
+            "evaluation",
+            "exercises",
+            "experiments",
+            "figures",
+            "methods",
+            "models",
+            "training",
+        )
+    },
+    "FeatureEvolution": ("zfkeras.experiments.evolution", "FeatureEvolution"),
+    "invariance_curves": ("zfkeras.experiments.invariance", "invariance_curves"),
+    "activation_model": ("zfkeras.methods.activations", "activation_model"),
+    "integrated_gradients": ("zfkeras.methods.attribution", "integrated_gradients"),
+    "smoothgrad": ("zfkeras.methods.attribution", "smoothgrad"),
+    "clear_cache": ("zfkeras.methods.cache", "clear_cache"),
+    "gradcam": ("zfkeras.methods.cam", "gradcam"),
+    "gradcam_plus_plus": ("zfkeras.methods.cams", "gradcam_plus_plus"),
+    "layercam": ("zfkeras.methods.cams", "layercam"),
+    "scorecam": ("zfkeras.methods.cams", "scorecam"),
+    "Deconvnet": ("zfkeras.methods.deconvnet", "Deconvnet"),
+    "Dissection": ("zfkeras.methods.dissection", "Dissection"),
+    "dissect": ("zfkeras.methods.dissection", "dissect"),
+    "visualize_filters": ("zfkeras.methods.filters", "visualize_filters"),
+    "Visualization": ("zfkeras.methods.lucid", "Visualization"),
+    "visualize_classes": ("zfkeras.methods.lucid", "visualize_classes"),
+    "visualize_units": ("zfkeras.methods.lucid", "visualize_units"),
+    "receptive_field": ("zfkeras.methods.mining", "receptive_field"),
+    "top9_tiles": ("zfkeras.methods.mining", "top9_tiles"),
+    "top_activations": ("zfkeras.methods.mining", "top_activations"),
+    "occlusion_sensitivity": ("zfkeras.methods.occlusion", "occlusion_sensitivity"),
+    "rise": ("zfkeras.methods.random_masks", "rise"),
+    "pre_softmax": ("zfkeras.methods.softmax", "pre_softmax"),
+    "Pretrained": ("zfkeras.models", "Pretrained"),
+    "alexnet": ("zfkeras.models", "alexnet"),
+    "pretrained": ("zfkeras.models", "pretrained"),
+    "zfnet": ("zfkeras.models", "zfnet"),
     "overlay": ("zfkeras.figures", "overlay"),
     "rules_figure": ("zfkeras.figures", "rules_figure"),
     "top9_figure": ("zfkeras.figures", "top9_figure"),
@@ -70,11 +72,20 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name == "__version__":
+        value = importlib.import_module("zfkeras.config").version()
+    elif name in _LAZY:
         module, attr = _LAZY[name]
         mod = importlib.import_module(module)
-        return mod if attr is None else getattr(mod, attr)
-    raise AttributeError(f"module 'zfkeras' has no attribute {name!r}")
+        value = mod if attr is None else getattr(mod, attr)
+    else:
+        raise AttributeError(f"module 'zfkeras' has no attribute {name!r}")
+    globals()[name] = value  # found once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

@@ -2,8 +2,12 @@
 #
 # Kernels: tools/render.py and the nbval run start every chapter's kernel with PYTHONSTARTUP
 # pointing at this file; IPython runs it in the kernel's namespace before the first cell, so it
-# defines one function, calls it and deletes it. Command lines (``python -m zfkeras.train``,
-# ``python -m zfkeras.experiments.<name>``): ``zfkeras/__init__.py`` calls the same function.
+# defines its functions, calls one and deletes them. Command lines (``python -m zfkeras.train``,
+# the ``zfkeras-train`` script, ``python -m zfkeras.experiments.<name>``) call
+# ``start_command`` first thing, before they import TensorFlow: ``zfkeras.train.main`` and the
+# top of each experiments module run as ``__main__``. Importing zfkeras changes nothing: the
+# package and its subpackages import their modules on first use, so a command's module is the
+# first to import TensorFlow.
 #
 # Loading TensorFlow's shared libraries logs through absl before absl logging is initialised, a
 # path that ignores TF_CPP_MIN_LOG_LEVEL ("All log messages before absl::InitializeLog() ...",
@@ -62,6 +66,17 @@ def _zfkeras_quiet_start() -> None:
     logging.getLogger("tensorflow").addFilter(_Retracing())
 
 
+def start_command(name: str = "__main__") -> None:
+    """Start a command line quietly: ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 and TensorFlow is
+    imported without its start-up log lines. Does nothing unless ``name`` (the caller's
+    ``__name__``) is ``"__main__"``, so that importing the module calling it changes nothing."""
+    if name == "__main__":
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        _zfkeras_quiet_start()
+
+
 if __name__ == "__main__":
     _zfkeras_quiet_start()
-    del _zfkeras_quiet_start
+    del _zfkeras_quiet_start, start_command

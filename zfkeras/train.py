@@ -11,7 +11,6 @@ and rerunning a finished one only installs its bundle again (``--fresh`` starts 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import fields
 
@@ -158,8 +157,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """The command line (``python -m zfkeras.train`` and the ``zfkeras-train`` script): it
+    starts TensorFlow quietly (:mod:`zfkeras._quiet`), trains and installs."""
+    from zfkeras._quiet import start_command
+
+    start_command()  # before anything imports TensorFlow (the parser reads the Recipe)
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.install is not None:
         from zfkeras.models.zoo import check_name
 
@@ -182,7 +185,7 @@ def main(argv=None) -> int:
     recipe = Recipe(**{f.name: getattr(args, f.name) for f in fields(Recipe) if f.name != "extra"})
     strategy = make_strategy(args.strategy, devices)
     command = "python -m zfkeras.train " + " ".join(argv if argv is not None else sys.argv[1:])
-    _, info = train(
+    info = train(
         recipe,
         args.out,
         data_dir=args.data_dir,
@@ -191,7 +194,7 @@ def main(argv=None) -> int:
         verbose=args.verbose,
         command=command,
         fresh=args.fresh,
-    )
+    ).info
     print(
         f"test accuracy {info['test_accuracy']:.4f} (centre crop), "
         f"{info['test_accuracy_10crop']:.4f} (10 crops); "

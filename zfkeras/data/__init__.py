@@ -2,10 +2,11 @@
 
 * :func:`cifar10` reads CIFAR-10 from a one-folder-per-class tree (offline) or falls back to
   ``keras.datasets.cifar10`` (online).
-* :func:`concepts` generates the concept world: objects built from parts that recur across
+* :func:`concepts` generates the concept world (a :class:`ConceptWorld`; its design is in
+  :mod:`zfkeras.data.concept_design`): objects built from parts that recur across
   classes, with colour, texture, part and object masks at every pixel (network dissection).
-* :func:`shapes` generates the synthetic dataset: objects with ground-truth masks and, for the
-  face-like class, part positions.
+* :func:`shapes` generates the synthetic dataset (a :class:`Shapes`): objects with
+  ground-truth masks and, for the face-like class, part positions.
 * :func:`crop_resize`, :func:`augment_batch`, :func:`ten_crops` implement the paper's
   pipeline: per-pixel mean subtraction, random crops with horizontal flips for training, the
   centre crop for single-crop evaluation, and the 10-crop evaluation (4 corners + centre, each
@@ -13,8 +14,8 @@
 """
 
 from zfkeras.data.cifar import CIFAR10_CLASSES, DatasetFolderError, cifar10
-from zfkeras.data.concepts import CONCEPT_CLASSES, concepts
-from zfkeras.data.shapes import FACE_PARTS, SHAPES_CLASSES, shapes
+from zfkeras.data.concepts import CONCEPT_CLASSES, ConceptWorld, concepts
+from zfkeras.data.shapes import FACE_PARTS, SHAPES_CLASSES, Shapes, shapes
 from zfkeras.data.transforms import (
     augment_batch,
     centre_crop,
@@ -31,7 +32,9 @@ __all__ = [
     "CONCEPT_CLASSES",
     "FACE_PARTS",
     "SHAPES_CLASSES",
+    "ConceptWorld",
     "DatasetFolderError",
+    "Shapes",
     "augment_batch",
     "photometric_batch",
     "centre_crop",

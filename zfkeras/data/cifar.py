@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -53,7 +54,7 @@ def cifar10(
         split: ``"train"`` (50,000 images) or ``"test"`` (10,000).
         data_dir: folder laid out ``data_dir/<split>/<class>/<file>.jpg``; if None, the
             environment variable ``ZFKERAS_CIFAR10``; if that is unset too,
-            ``keras.datasets.cifar10`` (which downloads).
+            ``keras.datasets.cifar10``, which downloads (a ``UserWarning`` says so first).
         limit: keep only the first ``limit`` images of every class (a fast subset).
 
     Returns:
@@ -71,6 +72,14 @@ def cifar10(
         raise ValueError(f"limit must be a positive int or None, got {limit!r}")
     source = data_dir if data_dir is not None else os.environ.get(CIFAR10_ENV)
     if source is None:
+        warnings.warn(
+            f"zfkeras.data.cifar10: neither data_dir nor ${CIFAR10_ENV} is set, so CIFAR-10 "
+            "comes from keras.datasets.cifar10, which downloads it (about 170 MB, into "
+            "~/.keras/datasets) unless it is already there; pass data_dir= or set "
+            f"${CIFAR10_ENV} to read a local copy",
+            UserWarning,
+            stacklevel=2,
+        )
         (xtr, ytr), (xte, yte) = __import__("keras").datasets.cifar10.load_data()
         x, y = (xtr, ytr) if split == "train" else (xte, yte)
         y = y.reshape(-1).astype(np.int32)

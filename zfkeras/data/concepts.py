@@ -14,175 +14,49 @@ units by eye at the same levels).
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-PALETTE: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30),
-    "green": (30, 160, 50),
-    "blue": (30, 60, 220),
-    "yellow": (240, 220, 30),
-    "white": (240, 240, 240),
-    "black": (20, 20, 20),
-    "orange": (245, 140, 20),
-    "purple": (130, 40, 170),
-    "cyan": (40, 210, 220),
-    "pink": (245, 140, 190),
-    "brown": (120, 70, 30),
-    "grey": (128, 128, 128),
-}
-NOISE = 6  # every channel of a palette-painted pixel lies within +-NOISE of its palette RGB
-TEXTURES = (
-    "plain",
-    "stripes-horizontal",
-    "stripes-vertical",
-    "stripes-diagonal",
-    "dots",
-    "checker",
+from zfkeras.data.concept_design import (
+    CLASS_DESIGNS,
+    CONCEPT_CLASSES,
+    LONE_PARTS,
+    NOISE,
+    PALETTE,
+    PALETTE_RGB,
+    PARTS,
+    TEXTURES,
+    arc,
+    rect,
 )
-PARTS = ("eye", "mouth", "ear", "wheel", "window", "door", "handle")
-CONCEPT_CLASSES = ("face", "cat", "robot", "car", "bus", "house", "mug", "cupboard", "suitcase")
-_PAL = np.array([(0, 0, 0)] + list(PALETTE.values()), np.uint8)  # row = colour label
+
 _SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
 
 
-# ----------------------------------------------------------------------------- geometry
-def _arc(cx, cy, rx, ry, a0=0.0, a1=360.0, k=28) -> np.ndarray:
-    a = np.deg2rad(np.linspace(a0, a1, k, endpoint=(a1 - a0) < 360))
-    return np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
+@dataclass(frozen=True)
+class ConceptWorld:
+    """What :func:`concepts` returns: ``n`` images of side ``S`` with ground truth at four
+    levels.
 
+    Attributes:
+        images: uint8 ``(n, S, S, 3)``.
+        labels: int32 ``(n,)``, indices into ``class_names``.
+        class_names: the ``C`` class names.
+        concept_maps: ``colour``/``texture``/``part``/``object`` -> uint8 ``(n, S, S)`` label
+            maps, 0 = none.
+        concept_names: the same keys -> list of names, index 0 ``"none"``; object index =
+            class index + 1.
+        palette: colour name -> RGB tuple.
+    """
 
-def _rect(x0, y0, x1, y1) -> np.ndarray:
-    return np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], float)
-
-
-def _annulus(ro, ri, a0, a1) -> np.ndarray:
-    return np.concatenate([_arc(0, 0, ro, ro, a0, a1, 16), _arc(0, 0, ri, ri, a1, a0, 16)])
-
-
-# A part: layers (polygon in part units, colour slot: 0 = main, 1 = secondary).
-_PART_LAYERS = {
-    "eye": [(_arc(0, 0, 1, 1), 0), (_arc(0, 0, 0.45, 0.45), 1)],
-    "mouth": [(_arc(0, -0.25, 1, 0.6, 0, 180, 16), 0)],  # a smile: lower half-ellipse
-    "ear": [(np.array([(-0.75, 0.6), (0, -1), (0.75, 0.6)]), 0)],
-    "wheel": [(_arc(0, 0, 1, 1), 0), (_arc(0, 0, 0.4, 0.4), 1)],
-    "window": [
-        (_rect(-1, -0.8, 1, 0.8), 0),
-        (_rect(-0.9, -0.1, 0.9, 0.1), 1),
-        (_rect(-0.1, -0.7, 0.1, 0.7), 1),
-    ],
-    "door": [(_rect(-0.5, -1, 0.5, 1), 0)],
-    "handle": [(_annulus(1, 0.55, -90, 90), 0)],  # a loop opening to the left
-}
-# Size of a lone (distractor) part, in object-radius units.
-_LONE_SIZE = {
-    "eye": 0.2,
-    "mouth": 0.4,
-    "ear": 0.4,
-    "wheel": 0.28,
-    "window": 0.2,
-    "door": 0.42,
-    "handle": 0.4,
-}
-# A class: body polygons (object-radius units, y down) and parts (name, x, y, size, angle_deg).
-_CLASS_SPECS = {
-    "face": (
-        [_arc(0, 0, 1, 1)],
-        [("eye", -0.38, -0.22, 0.2, 0), ("eye", 0.38, -0.22, 0.2, 0), ("mouth", 0, 0.45, 0.42, 0)],
-    ),
-    "cat": (
-        [_arc(0, 0.05, 0.9, 0.9)],
-        [
-            ("ear", -0.55, -0.85, 0.42, -15),
-            ("ear", 0.55, -0.85, 0.42, 15),
-            ("eye", -0.35, -0.1, 0.2, 0),
-            ("eye", 0.35, -0.1, 0.2, 0),
-        ],
-    ),
-    "robot": (
-        [_rect(-0.8, -0.7, 0.8, 0.6)],
-        [
-            ("ear", -0.5, -0.9, 0.3, 0),
-            ("ear", 0.5, -0.9, 0.3, 0),
-            ("eye", -0.35, -0.3, 0.2, 0),
-            ("eye", 0.35, -0.3, 0.2, 0),
-            ("mouth", 0, 0.2, 0.38, 0),
-            ("wheel", -0.5, 0.75, 0.25, 0),
-            ("wheel", 0.5, 0.75, 0.25, 0),
-        ],
-    ),
-    "car": (
-        [
-            _rect(-1.1, -0.15, 1.1, 0.45),
-            np.array([(-0.7, -0.15), (-0.4, -0.65), (0.45, -0.65), (0.75, -0.15)]),
-        ],
-        [
-            ("window", -0.25, -0.38, 0.18, 0),
-            ("window", 0.25, -0.38, 0.18, 0),
-            ("wheel", -0.6, 0.45, 0.3, 0),
-            ("wheel", 0.6, 0.45, 0.3, 0),
-        ],
-    ),
-    "bus": (
-        [_rect(-1.2, -0.6, 1.2, 0.45)],
-        [
-            ("window", -0.85, -0.25, 0.2, 0),
-            ("window", -0.35, -0.25, 0.2, 0),
-            ("window", 0.15, -0.25, 0.2, 0),
-            ("door", 0.8, -0.05, 0.42, 0),
-            ("wheel", -0.7, 0.45, 0.27, 0),
-            ("wheel", 0.25, 0.45, 0.27, 0),
-        ],
-    ),
-    "house": (
-        [_rect(-0.75, -0.3, 0.75, 0.9), np.array([(-1.0, -0.3), (0, -1.1), (1.0, -0.3)])],
-        [("window", -0.42, 0.02, 0.2, 0), ("window", 0.42, 0.02, 0.2, 0), ("door", 0, 0.6, 0.3, 0)],
-    ),
-    "mug": ([_rect(-0.75, -0.75, 0.3, 0.75)], [("handle", 0.3, 0, 0.45, 0)]),
-    "cupboard": (
-        [_rect(-0.7, -0.75, 0.7, 0.75)],
-        [
-            ("door", -0.35, 0, 0.6, 0),
-            ("door", 0.35, 0, 0.6, 0),
-            ("handle", -0.26, 0, 0.2, 0),
-            ("handle", 0.1, 0, 0.2, 0),
-        ],
-    ),
-    "suitcase": (
-        [_rect(-1.0, -0.45, 1.0, 0.6)],
-        [
-            ("handle", 0, -0.45, 0.4, -90),
-            ("wheel", -0.7, 0.68, 0.16, 0),
-            ("wheel", 0.7, 0.68, 0.16, 0),
-        ],
-    ),
-}
-
-
-def _place(pts: np.ndarray, x: float, y: float, size: float, angle: float) -> np.ndarray:
-    a = np.deg2rad(angle)
-    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    return pts @ rot.T * size + (x, y)
-
-
-def _compile(body, parts) -> tuple:
-    """Class spec -> (body polygons, layers (poly, part label, part-type slot, colour slot),
-    extent radius, all layer points stacked, split indices)."""
-    kinds = list(dict.fromkeys(p[0] for p in parts))
-    layers = [
-        (_place(poly, x, y, size, ang), PARTS.index(name) + 1, kinds.index(name), slot)
-        for name, x, y, size, ang in parts
-        for poly, slot in _PART_LAYERS[name]
-    ]
-    extent = max(np.hypot(*np.concatenate([*body] + [ly[0] for ly in layers]).T))
-    points = np.concatenate([ly[0] for ly in layers])
-    splits = np.cumsum([len(ly[0]) for ly in layers])[:-1]
-    return body, layers, float(extent), points, splits
-
-
-_CLASSES = {name: _compile(*spec) for name, spec in _CLASS_SPECS.items()}
-_LONE = {name: _compile([], [(name, 0, 0, _LONE_SIZE[name], 0)]) for name in PARTS}
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    concept_maps: dict[str, np.ndarray]
+    concept_names: dict[str, list[str]]
+    palette: dict[str, tuple[int, int, int]]
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -266,17 +140,17 @@ def _draw(cv: _Canvas, spec, r, angle, flip, centre, colours, obj: int | None):
 
 
 def _part_colours(rng, n_kinds: int, exclude) -> dict:
-    pool = [c for c in range(1, len(_PAL)) if c not in exclude]
+    pool = [c for c in range(1, len(PALETTE_RGB)) if c not in exclude]
     mains = rng.permutation(pool)[:n_kinds]
     out = {}
     for k, m in enumerate(mains):
         out[k, 0] = int(m)
-        second = rng.integers(1, len(_PAL) - 1)
+        second = rng.integers(1, len(PALETTE_RGB) - 1)
         out[k, 1] = int(second + (second >= m))  # any colour but the main one
     return out
 
 
-def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
+def concepts(n: int, *, image_size: int = 128, seed: int = 0) -> ConceptWorld:
     """Generate the concept world: one object per image, with colour/texture/part/object maps.
 
     Objects are drawn with hard edges from the named :data:`PALETTE`; textures are aligned with
@@ -289,15 +163,12 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
 
     Args:
         n: number of images (int >= 1). Classes are balanced: ``arange(n) % C`` shuffled.
-        seed: int >= 0; the output is a deterministic function of ``(n, seed, image_size)``.
         image_size: side S of the square images, int >= 64.
+        seed: int >= 0; the output is a deterministic function of ``(n, image_size, seed)``.
 
     Returns:
-        A dict with ``images`` uint8 ``(n, S, S, 3)``, ``labels`` int32 ``(n,)``,
-        ``class_names`` (list of C str), ``concept_maps`` (dict ``colour``/``texture``/``part``/
-        ``object`` -> uint8 ``(n, S, S)``, 0 = none), ``concept_names`` (same keys -> list of
-        names, index 0 ``"none"``; object index = class index + 1) and ``palette`` (colour
-        name -> RGB tuple).
+        A :class:`ConceptWorld` (images, labels, class names, the four label maps and their
+        names, the palette).
 
     Raises:
         TypeError: if ``n``, ``seed`` or ``image_size`` is not an int.
@@ -315,7 +186,7 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
     noise = rng.integers(0, 2 * NOISE + 1, (2 * s, 2 * s, 3)).astype(np.uint8)
     grid, cache = np.mgrid[:s, :s].astype(np.int32), {}
     lut = np.zeros((256, 1, 3), np.uint8)
-    lut[: len(_PAL), 0] = _PAL
+    lut[: len(PALETTE_RGB), 0] = PALETTE_RGB
     n_tex, n_col = len(TEXTURES), len(PALETTE)
     for i in range(n):
         cv = _Canvas(maps, i, s)
@@ -329,9 +200,9 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
             a, b = rng.uniform(0.12, 0.35, 2) * s
             kind = rng.integers(3)
             if kind == 0:
-                poly = _rect(-a, -b, a, b)
+                poly = rect(-a, -b, a, b)
             elif kind == 1:
-                poly = _arc(0, 0, a, b)
+                poly = arc(0, 0, a, b)
             else:
                 poly = np.array([(-a, b), (0, -b), (a, b)])
             c1, c2 = (int(v) + 1 for v in rng.choice(n_col, 2, replace=False))
@@ -351,14 +222,14 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
             for m in (cv.col, cv.tex):
                 cv2.line(m, p0, p1, 0, width)
         label = int(labels[i])
-        spec = _CLASSES[names[label]]
+        spec = CLASS_DESIGNS[names[label]]
         big = rng.uniform(0.3, 0.42) * s  # extent radius of the object
         r, angle = big / spec[2], np.deg2rad(rng.uniform(-30, 30))
         flip = 1.0 if rng.random() < 0.5 else -1.0
         centre = rng.uniform(big + 1, s - big - 1, 2)
         for _ in range(rng.integers(2, 5)):  # distractor parts, outside the object's circle
             part = PARTS[rng.integers(len(PARTS))]
-            lone = _LONE[part]
+            lone = LONE_PARTS[part]
             rd = rng.uniform(0.26, 0.42) * s / 1.3
             xy = rng.uniform(0, s, (8, 2))
             far = np.hypot(*(xy - centre).T) > big + lone[2] * rd + 3
@@ -389,16 +260,16 @@ def concepts(n: int, seed: int = 0, image_size: int = 128) -> dict:
         oy, ox = rng.integers(0, s, 2)
         cv2.copyTo(cv2.LUT(cv2.merge([cv.col] * 3), lut), cv.col, base)
         cv2.subtract(cv2.add(base, noise[oy : oy + s, ox : ox + s]), NOISE, images[i])
-    return {
-        "images": images,
-        "labels": labels,
-        "class_names": names,
-        "concept_maps": maps,
-        "concept_names": {
+    return ConceptWorld(
+        images,
+        labels,
+        names,
+        maps,
+        {
             "colour": ["none", *PALETTE],
             "texture": ["none", *TEXTURES],
             "part": ["none", *PARTS],
             "object": ["none", *names],
         },
-        "palette": dict(PALETTE),
-    }
+        dict(PALETTE),
+    )

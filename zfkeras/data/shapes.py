@@ -3,6 +3,8 @@ part positions (what makes the course's claims measurable)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -10,6 +12,30 @@ SHAPES_CLASSES = ("disk", "square", "triangle", "cross", "face")
 
 
 FACE_PARTS = ("left_eye", "right_eye", "mouth")
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """What :func:`shapes` returns: ``n`` images of side ``S`` with their ground truth.
+
+    Attributes:
+        images: uint8 ``(n, S, S, 3)``.
+        labels: int32 ``(n,)``, indices into ``class_names``.
+        masks: bool ``(n, S, S)``, the labelled object's pixels (parts included).
+        class_names: the class of each label.
+        parts: ``left_eye``/``right_eye``/``mouth`` -> float ``(n, 2)`` (row, col) pixel
+            positions, NaN where the image is not a face; left and right as seen by the viewer.
+        part_radius: float ``(n,)``, the radius of an eye (NaN if no face).
+        object_radius: float ``(n,)``.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    masks: np.ndarray
+    class_names: list[str]
+    parts: dict[str, np.ndarray]
+    part_radius: np.ndarray
+    object_radius: np.ndarray
 
 
 def _polygon(kind: str, r: float) -> np.ndarray:
@@ -46,8 +72,12 @@ def _rot(points: np.ndarray, angle: float) -> np.ndarray:
 
 
 def shapes(
-    n: int = 1000, seed: int = 0, image_size: int = 96, classes: tuple[str, ...] = SHAPES_CLASSES
-) -> dict:
+    n: int = 1000,
+    *,
+    image_size: int = 96,
+    classes: tuple[str, ...] = SHAPES_CLASSES,
+    seed: int = 0,
+) -> Shapes:
     """Generate the synthetic dataset: one labelled object per image on clutter.
 
     Every image holds one object of a class (disk, square, triangle, cross, face), of random
@@ -58,17 +88,12 @@ def shapes(
 
     Args:
         n: number of images.
-        seed: the generator is deterministic for a given seed.
         image_size: side of the square images (at least 32).
         classes: subset (and order) of :data:`SHAPES_CLASSES` to draw.
+        seed: the generator is deterministic for a given seed.
 
     Returns:
-        A dict with ``images`` uint8 ``(n, S, S, 3)``, ``labels`` int32 ``(n,)``,
-        ``masks`` bool ``(n, S, S)`` (the labelled object's pixels, parts included),
-        ``class_names``, ``parts`` (dict ``left_eye``/``right_eye``/``mouth`` -> float
-        ``(n, 2)`` (row, col) pixel positions, NaN where the image is not a face; left and right
-        as seen by the viewer), ``part_radius`` float ``(n,)`` (radius of an eye, NaN if no face)
-        and ``object_radius`` float ``(n,)``.
+        A :class:`Shapes` (images, labels, masks, class names, face parts and radii).
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -156,12 +181,4 @@ def shapes(
             part_radius[i] = er
         images[i] = img
         masks[i] = m.astype(bool)
-    return {
-        "images": images,
-        "labels": labels,
-        "masks": masks,
-        "class_names": list(classes),
-        "parts": parts,
-        "part_radius": part_radius,
-        "object_radius": radii,
-    }
+    return Shapes(images, labels, masks, list(classes), parts, part_radius, radii)

@@ -77,15 +77,33 @@ def centre_crop(x, size: int, crop_scale: float) -> tf.Tensor:
     return crop_resize(x, size, tf.tile(crop_boxes(1, crop_scale), [tf.shape(x)[0], 1]))
 
 
+def _stateless_seed(seed) -> tf.Tensor:
+    """``seed`` (an int >= 0, or a ``[2]`` int tensor) as the ``[2]`` int64 seed of the
+    stateless random ops."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"seed must be an int >= 0 or a [2] int tensor, got {seed!r}")
+        return tf.constant([int(seed), 0], tf.int64)
+    if isinstance(seed, bool) or not isinstance(seed, (tf.Tensor, np.ndarray, tf.Variable)):
+        raise TypeError(
+            f"seed must be an int >= 0 or a [2] int tensor, got {type(seed).__name__} {seed!r}"
+        )
+    return tf.cast(seed, tf.int64)
+
+
 def augment_batch(
-    images, mean: np.ndarray, size: int, crop_scale: float, seed: tf.Tensor | None = None
+    images, mean: np.ndarray, size: int, crop_scale: float, *, seed: int | tf.Tensor = 0
 ) -> tf.Tensor:
     """Training augmentation on a uint8 batch: mean subtraction, a random crop of ``size``
     from the image resized to ``crop_scale * size``, and a random horizontal flip (paper
-    section 3). Runs inside ``tf.data`` (graph mode)."""
+    section 3). Runs inside ``tf.data`` (graph mode).
+
+    ``seed`` (an int, or a ``[2]`` int tensor such as a per-batch seed in a pipeline) makes
+    every draw: the same seed gives the same crops and flips; no global generator is used.
+    """
     x = normalize(images, mean)
     n = tf.shape(x)[0]
-    seed = tf.random.uniform([2], 0, 2**31 - 1, tf.int32) if seed is None else seed
+    seed = _stateless_seed(seed)
     offsets = tf.random.stateless_uniform([n, 2], seed)
     flip = tf.random.stateless_uniform([n], seed + 1) < 0.5
     span = 1.0 / crop_scale
@@ -103,8 +121,9 @@ def photometric_batch(
     colour_jitter: float = 0.0,
     noise: float = 0.0,
     blur: float = 0.0,
-    seed=None,
+    *,
     blur_passes: int = 1,
+    seed: int | tf.Tensor = 0,
 ) -> tf.Tensor:
     """Photometric augmentation of a normalized float batch ``(N, H, W, 3)`` (not in the paper).
 
@@ -116,8 +135,9 @@ def photometric_batch(
       applied ``blur_passes`` times (2 passes are the 9-tap binomial, 3 the 13-tap), so that
       the first layer sees fewer hard, pixel-sharp edges than the synthetic worlds draw.
 
-    All zero returns ``x`` unchanged. Graph-friendly (runs inside ``tf.data``); ``seed`` is an
-    int32 ``[2]`` tensor for stateless draws (random when not given).
+    All zero returns ``x`` unchanged. Graph-friendly (runs inside ``tf.data``); ``seed`` (an
+    int, or a ``[2]`` int tensor such as a per-batch seed in a pipeline) makes every draw; no
+    global generator is used.
     """
     for name, v in (("colour_jitter", colour_jitter), ("noise", noise), ("blur", blur)):
         if not 0 <= v:
@@ -132,7 +152,7 @@ def photometric_batch(
     if not (colour_jitter or noise or blur):
         return x
     n = tf.shape(x)[0]
-    seed = tf.random.uniform([2], 0, 2**31 - 1, tf.int32) if seed is None else seed
+    seed = _stateless_seed(seed)
     if colour_jitter:
         gain = tf.random.stateless_uniform([n, 1, 1, 3], seed, 1 - colour_jitter, 1 + colour_jitter)
         offset = tf.random.stateless_normal([n, 1, 1, 3], seed + 1, 0.0, colour_jitter)

@@ -140,9 +140,9 @@ def deletion_curve(
     images,
     heatmaps,
     class_index=None,
+    *,
     steps: int = 32,
     baseline=0.0,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> Curve:
@@ -181,9 +181,9 @@ def insertion_curve(
     images,
     heatmaps,
     class_index=None,
+    *,
     steps: int = 32,
     baseline="blur",
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> Curve:

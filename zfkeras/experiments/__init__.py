@@ -5,19 +5,16 @@ probes and transfer (Tables 4-7); renorm: dead filters with and without the filt
 renormalization (Fig. 6); filter_spectra: first-layer edges and size-free frequency bands
 (Fig. 6); patches: top-9 patch similarity against random patches (Fig. 2)."""
 
-from zfkeras.experiments import (
-    ablation,
-    architecture,
-    correspondence,
-    diagnostics,
-    evolution,
-    filter_spectra,
-    invariance,
-    patches,
-    probes,
-    renorm,
-    transfer,
-)
+import importlib
+
+
+def __getattr__(name: str):
+    # the modules load on first use, so that ``python -m zfkeras.experiments.<name>`` runs a
+    # module no import has loaded before (its command line starts TensorFlow quietly)
+    if name in __all__:
+        return importlib.import_module(f"zfkeras.experiments.{name}")
+    raise AttributeError(f"module 'zfkeras.experiments' has no attribute {name!r}")
+
 
 __all__ = [
     "ablation",

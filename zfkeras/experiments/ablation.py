@@ -17,8 +17,10 @@ Command line (writes the shipped table)::
 
 from __future__ import annotations
 
-import argparse
-import json
+from zfkeras._quiet import start_command
+
+start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
+
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
@@ -27,7 +29,10 @@ import keras
 import numpy as np
 
 from zfkeras import config, models, training
+from zfkeras.experiments import cli
 from zfkeras.methods.checks import VERBOSE, Progress
+
+MODULE = "zfkeras.experiments.ablation"  # its command line: python -m MODULE
 
 FC = ("fc6", "drop6", "fc7", "drop7")
 CONV34 = ("conv3", "conv4")
@@ -150,7 +155,7 @@ def train_variant(
         xtr,
         ytr,
         (xval, yval) if patience is not None else None,
-        model=model,
+        initial_model=model,
         callbacks=callbacks,
         verbose=verbose,
     )
@@ -248,11 +253,7 @@ def budget_recipe(converged: bool = False, **overrides) -> training.Recipe:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m zfkeras.experiments.ablation",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = cli.parser(MODULE, __doc__)
     p.add_argument("--out", default="data/ablation-shapes.json")
     p.add_argument(
         "--epochs",
@@ -295,11 +296,7 @@ def main(argv=None) -> int:
         verbose=0 if args.verbose else "auto",
         fit_verbose=args.verbose,
     )
-    args_used = sys.argv[1:] if argv is None else argv
-    result["command"] = "python -m zfkeras.experiments.ablation " + " ".join(args_used)
-    result["keras"] = keras.__version__
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
+    cli.write_record(result, args.out, MODULE, argv)
     recipe_epochs = result["recipe"]["epochs"]
     for row in result["rows"]:
         print(

@@ -41,7 +41,10 @@ Python: :func:`run_study`, :func:`load_study`, :func:`summarize`,
 
 from __future__ import annotations
 
-import argparse
+from zfkeras._quiet import start_command
+
+start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
+
 import json
 import sys
 from dataclasses import asdict, replace
@@ -52,8 +55,10 @@ import numpy as np
 
 from zfkeras import config, training
 from zfkeras import data as zdata
-from zfkeras.experiments import diagnostics
+from zfkeras.experiments import cli, diagnostics
 from zfkeras.methods.checks import SEED, VERBOSE
+
+MODULE = "zfkeras.experiments.architecture"  # its command line: python -m MODULE
 
 ARCHS = ("zfnet", "alexnet")
 SEEDS = (0, 1, 2)
@@ -84,15 +89,18 @@ def train_or_load(
     data_dir: str | None = None,
     *,
     verbose: int | str = VERBOSE,
-):
+) -> training.Trained:
     """Train ``recipe`` in ``out_dir`` (resuming a stopped run), or load the finished run there
-    when its ``model.json`` holds the same recipe. Returns ``(model, info)``."""
+    when its ``model.json`` holds the same recipe. Returns a :class:`zfkeras.training.Trained`
+    (the model and the bundle's info)."""
     out_dir = Path(out_dir)
     info_path = out_dir / "model.json"
     if info_path.is_file():
         info = json.loads(info_path.read_text())
         if training.Recipe.from_dict(info["recipe"]) == recipe:
-            return keras.saving.load_model(out_dir / "model.keras", compile=False), info
+            return training.Trained(
+                keras.saving.load_model(out_dir / "model.keras", compile=False), info
+            )
     command = "python -m zfkeras.experiments.architecture"
     return training.train(recipe, out_dir, data_dir, verbose=verbose, command=command)
 
@@ -157,7 +165,8 @@ def run_study(
         for seed in seeds:
             rec = replace(recipe, arch=arch, seed=int(seed))
             name = run_name(arch, seed=int(seed))
-            model, info = train_or_load(rec, Path(run_dir) / name, data_dir, verbose=verbose)
+            run = train_or_load(rec, Path(run_dir) / name, data_dir, verbose=verbose)
+            model, info = run.model, run.info
             mean = np.asarray(info["mean"], np.float32)
             runs[name] = {"arch": arch, "seed": int(seed)}
             runs[name] |= measure(model, images, labels, mean, rec, probes)
@@ -270,11 +279,7 @@ def verdict(summary: dict, metric: str, higher: str, lower: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m zfkeras.experiments.architecture",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = cli.parser(MODULE, __doc__)
     p.add_argument("--out", default="data/architecture-cifar10.npz")
     p.add_argument("--run-dir", default="runs/architecture")
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
@@ -293,8 +298,7 @@ def main(argv=None) -> int:
     study = run_study(budget(**over), args.run_dir, seeds=args.seeds, verbose=args.verbose)
     if args.add_to:
         study = _merge_studies(load_study(args.add_to), study)
-    used = sys.argv[1:] if argv is None else argv
-    save_study(study, args.out, "python -m zfkeras.experiments.architecture " + " ".join(used))
+    save_study(study, args.out, cli.command_line(MODULE, argv))
     for arch, s in summarize(study).items():
         print(arch, ", ".join(f"{m} {v['mean']:.3f} ± {v['std']:.3f}" for m, v in s.items()))
     return 0

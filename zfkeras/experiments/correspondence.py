@@ -169,8 +169,8 @@ def sign_change_score(
     centres,
     patch_size,
     layer: str,
-    fill: float = 0.0,
     *,
+    fill: float = 0.0,
     changed_only: bool = False,
     batch_size: int = BATCH_SIZE,
 ) -> float:
@@ -250,7 +250,7 @@ def correspondence_table(
         model: the classifier.
         images: model inputs ``(M, H, W, C)`` of one class, ``M >= n_images``.
         parts: name -> ``(M, 2)`` (row, col) part positions (for instance
-            ``zfkeras.data.shapes(...)["parts"]`` restricted to the faces).
+            ``zfkeras.data.shapes(...).parts`` restricted to the faces).
         masks: bool ``(M, H, W)`` object masks (where random regions are drawn).
         patch_size: occluder side, an int or ``(M,)`` ints.
         layers: layer names (or ``"outer/inner"`` paths) compared (the paper: layers 5

@@ -146,8 +146,8 @@ def dead_units(
     model: keras.Model,
     images,
     layer: str,
-    eps: float = 1e-6,
     *,
+    eps: float = 1e-6,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:

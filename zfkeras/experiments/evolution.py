@@ -15,6 +15,10 @@ and read a compressed ``.npz``.
 
 from __future__ import annotations
 
+from zfkeras._quiet import start_command
+
+start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
+
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,8 +26,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.experiments import cli
 from zfkeras.methods import checks
 from zfkeras.methods.checks import SEED
+
+MODULE = "zfkeras.experiments.evolution"  # its command line: python -m MODULE
 
 
 class FeatureEvolution(keras.callbacks.Callback):
@@ -347,28 +354,30 @@ def record_run(
         zdata.normalize(xte, mean), recipe.image_size, recipe.crop_scale
     ).numpy()
     cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], channels=channels)
-    _, info = training.train(
+    info = training.train(
         recipe,
         run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),
         callbacks=[cb],
         verbose=2,
         command="python -m zfkeras.experiments.evolution",
         fresh=True,  # the snapshots need every epoch seen: never resume or reuse a finished run
-    )
+    ).info
     cb.save(out)
     return info
 
 
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m zfkeras.experiments.evolution",
-        description="Record the shipped feature-evolution "
-        "snapshots (a short ZFNet run on the shapes).",
+def main(argv=None) -> int:
+    p = cli.parser(
+        MODULE,
+        "Record the shipped feature-evolution snapshots (a short ZFNet run on the shapes).",
     )
-    parser.add_argument("--out", default="data/evolution-shapes.npz")
-    parser.add_argument("--epochs", type=int, default=10)
-    args = parser.parse_args()
+    p.add_argument("--out", default="data/evolution-shapes.npz")
+    p.add_argument("--epochs", type=int, default=10)
+    args = p.parse_args(argv)
     result = record_run(args.out, args.epochs)
     print(f"saved {args.out}; test accuracy {result['test_accuracy']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

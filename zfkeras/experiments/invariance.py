@@ -143,11 +143,11 @@ def invariance_curves(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     kind: str | None = None,
     amounts: Sequence[float] | None = None,
     layers: Sequence[str] = ("conv1", "fc7"),
     fill: float = 0.0,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> InvarianceCurves:

@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+from zfkeras._quiet import start_command
+
+start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
+
 from collections.abc import Sequence
 
 import keras
@@ -18,9 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.evaluation.faithfulness import reinitialize
+from zfkeras.experiments import cli
 from zfkeras.methods import checks
 from zfkeras.methods.cache import all_layers
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE
+
+MODULE = "zfkeras.experiments.probes"  # its command line: python -m MODULE
 
 
 def _check_layers(model: keras.Model, layers: Sequence[str]) -> None:
@@ -294,14 +301,14 @@ def generalization(
     size = np.asarray(bundle.info["mean"]).shape[0]
     pool = zdata.shapes(max(per_class) * 5 * 4, seed=seed + 31, image_size=size)
     test = zdata.shapes(test_size, seed=seed + 32, image_size=size)
-    pool_images, x_test = bundle.preprocess(pool["images"]), bundle.preprocess(test["images"])
+    pool_images, x_test = bundle.preprocess(pool.images), bundle.preprocess(test.images)
     rows = [
         few_shot_transfer(
             bundle.model,
             pool_images,
-            pool["labels"],
+            pool.labels,
             x_test,
-            test["labels"],
+            test.labels,
             k,
             epochs,
             fine_tune_epochs,
@@ -311,8 +318,8 @@ def generalization(
     ]
     return {
         "source": source,
-        "target": f"shapes at {size}x{size}, {len(pool['class_names'])} classes",
-        "class_names": pool["class_names"],
+        "target": f"shapes at {size}x{size}, {len(pool.class_names)} classes",
+        "class_names": pool.class_names,
         "test_images": int(test_size),
         "epochs": epochs,
         "fine_tune_epochs": fine_tune_epochs,
@@ -323,25 +330,14 @@ def generalization(
 def main(argv=None) -> int:
     """``python -m zfkeras.experiments.probes --out data/generalization-shapes.json``: the shipped
     generalization table (few-shot transfer from ``zfnet-cifar10`` to the shapes)."""
-    import argparse
-    import json
-    import sys
-
-    p = argparse.ArgumentParser(
-        prog="python -m zfkeras.experiments.probes", description=main.__doc__
-    )
+    p = cli.parser(MODULE, main.__doc__)
     p.add_argument("--out", default="data/generalization-shapes.json")
     p.add_argument("--source", default="zfnet-cifar10")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--fine-tune-epochs", type=int, default=50)
     args = p.parse_args(argv)
     result = generalization(args.source, epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs)
-    result["command"] = "python -m zfkeras.experiments.probes " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
-    result["keras"] = keras.__version__
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
+    cli.write_record(result, args.out, MODULE, argv)
     for row in result["rows"]:
         print(row)
     return 0

@@ -19,7 +19,10 @@ Python: :func:`run_dead_filters`, :func:`dead_filter_report`. Command line (the 
 
 from __future__ import annotations
 
-import argparse
+from zfkeras._quiet import start_command
+
+start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
+
 import json
 import sys
 from dataclasses import asdict, replace
@@ -30,8 +33,11 @@ import tensorflow as tf
 
 from zfkeras import config, training
 from zfkeras import data as zdata
+from zfkeras.experiments import cli
 from zfkeras.experiments.diagnostics import dead_filters
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE, Progress
+
+MODULE = "zfkeras.experiments.renorm"  # its command line: python -m MODULE
 
 RUNS = (("zfnet", True), ("zfnet", False), ("alexnet", True), ("alexnet", False))
 
@@ -249,19 +255,14 @@ def dead_filter_report(
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m zfkeras.experiments.renorm",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = cli.parser(MODULE, __doc__)
     p.add_argument("--out", default="data/dead-filters-shapes.npz")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     args = p.parse_args(argv)
     over = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
     result = run_dead_filters(dead_filter_recipe(**over))
-    args_used = sys.argv[1:] if argv is None else argv
-    save_runs(result, args.out, "python -m zfkeras.experiments.renorm " + " ".join(args_used))
+    save_runs(result, args.out, cli.command_line(MODULE, argv))
     for key, run in result.items():
         if key != "recipe":
             print(f"{key:20s} test {run['test_accuracy']:.3f}  {run['seconds']:.0f} s")

@@ -18,8 +18,10 @@ Python: :func:`source_target_split`, :func:`pretrain`, :func:`transfer_curves`,
 
 from __future__ import annotations
 
-import argparse
-import json
+from zfkeras._quiet import start_command
+
+start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
+
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ import tensorflow as tf
 
 from zfkeras import config, training
 from zfkeras import data as zdata
+from zfkeras.experiments import cli
 from zfkeras.experiments.probes import (
     few_shot_indices,
     layer_features,
@@ -38,6 +41,8 @@ from zfkeras.experiments.probes import (
     seeded_weights,
 )
 from zfkeras.methods.checks import VERBOSE
+
+MODULE = "zfkeras.experiments.transfer"  # its command line: python -m MODULE
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 TARGET_CLASSES = ("frog", "horse", "ship", "truck")  # held out of pretraining
@@ -140,12 +145,16 @@ def train_scratch(recipe: training.Recipe, x, y, num_classes: int, steps: int) -
     ``x`` itself: nothing from the source is used)."""
     mean = zdata.per_pixel_mean(x)
     batch = min(32, len(x))
-    ds = (
+    batches = (
         tf.data.Dataset.from_tensor_slices((x, y))
         .shuffle(len(x), seed=recipe.seed)
         .repeat()
         .batch(batch)
-        .map(lambda a, b: (zdata.augment_batch(a, mean, recipe.image_size, recipe.crop_scale), b))
+    )
+    size, scale = recipe.image_size, recipe.crop_scale
+    ds = (
+        tf.data.Dataset.zip((batches, training.batch_seeds(seed=recipe.seed)))
+        .map(lambda ab, s: (zdata.augment_batch(ab[0], mean, size, scale, seed=s), ab[1]))
         .prefetch(2)
     )
     model = training.build_model(recipe, num_classes)
@@ -288,11 +297,7 @@ def run_transfer(
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m zfkeras.experiments.transfer",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = cli.parser(MODULE, __doc__)
     p.add_argument("--out", default="data/transfer-cifar10.json")
     p.add_argument("--epochs", type=int, default=None, help="pretraining epochs")
     p.add_argument("--train-size", type=int, default=None, help="source images")
@@ -305,11 +310,7 @@ def main(argv=None) -> int:
     result = run_transfer(
         transfer_recipe(**over), repeats=args.repeats, scratch_steps=args.scratch_steps
     )
-    args_used = sys.argv[1:] if argv is None else argv
-    result["command"] = "python -m zfkeras.experiments.transfer " + " ".join(args_used)
-    result["keras"] = keras.__version__
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
+    cli.write_record(result, args.out, MODULE, argv)
     print(f"source accuracy {result['source_test_accuracy']:.3f}")
     for r in result["rows"]:
         print(

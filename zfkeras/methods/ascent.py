@@ -35,7 +35,7 @@ def feature_model(model, layer, size, pre_relu: bool):
     return build(inputs, find(entries, path)[2]), path
 
 
-def target_model(model, layer, size, pre_relu):
+def target_model(model, layer, *, size, pre_relu):
     """(a traced model image -> (the layer's output, the last 4-D output before it for the
     diversity term, or the logits for classes), the layer's full path)."""
     if layer is None:

@@ -171,7 +171,7 @@ _OPTIONS.update(batch_size=BATCH_SIZE, verbose=VERBOSE)
 
 
 def gradient_cam(
-    model: keras.Model, images, class_index=None, layer: str | None = None, *, weighting, **options
+    model: keras.Model, images, class_index=None, *, layer: str | None = None, weighting, **options
 ) -> np.ndarray:
     """The gradient CAM family's engine: ``weighting(A, g)`` from the feature maps ``A`` of
     ``layer`` and the gradient ``g`` of the class score before the softmax, one compiled
@@ -187,7 +187,7 @@ def gradient_cam(
     resize, relu, normalize = (_flag(o[n], n) for n in ("resize", "relu", "normalize"))
     batch_size, verbose = o["batch_size"], o["verbose"]
     x, cls = checks.prepare(
-        model, images, class_index, layer, batch_size=batch_size, verbose=verbose
+        model, images, class_index, layer=layer, batch_size=batch_size, verbose=verbose
     )
     run, path = cached(
         model, ("gradient_cam", weighting, layer), lambda: _gradient_fn(model, layer, weighting)
@@ -205,9 +205,9 @@ def gradcam(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     relu: bool = True,
     normalize: bool = True,
     batch_size: int = BATCH_SIZE,
@@ -251,7 +251,7 @@ def gradcam(
     """
     options = {"resize": resize, "relu": relu, "normalize": normalize}
     options.update(batch_size=batch_size, verbose=verbose)
-    return gradient_cam(model, images, class_index, layer, weighting=mean_gradient, **options)
+    return gradient_cam(model, images, class_index, layer=layer, weighting=mean_gradient, **options)
 
 
 def _projection_fn(model, mode):
@@ -274,8 +274,8 @@ def class_projection(
     model: keras.Model,
     images,
     class_index=None,
-    mode: str = "guided",
     *,
+    mode: str = "deconvnet",
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -285,8 +285,9 @@ def class_projection(
     the gradient, ``"deconvnet"`` the paper's rule (section 2.1) through the classifier.
 
     Arguments and errors as in :func:`gradcam`; ``mode`` is one of
-    :data:`~zfkeras.methods.deconvnet.rules.MODES`. Returns ``(N, H, W, C)`` float32 (signed;
-    show with ``zfkeras.figures.to_display(g, symmetric=True)``).
+    :data:`~zfkeras.methods.deconvnet.rules.MODES`, default ``"deconvnet"`` (the paper's
+    rule, the default of :meth:`zfkeras.Deconvnet.project` too). Returns ``(N, H, W, C)``
+    float32 (signed; show with ``zfkeras.figures.to_display(g, symmetric=True)``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -303,8 +304,8 @@ def guided_gradcam(
     model: keras.Model,
     images,
     class_index=None,
-    layer: str | None = None,
     *,
+    layer: str | None = None,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> np.ndarray:
@@ -314,6 +315,6 @@ def guided_gradcam(
     Arguments and errors as in :func:`gradcam`. Returns ``(N, H, W, C)`` float32 (signed).
     """
     common = {"batch_size": batch_size, "verbose": verbose}
-    heat = gradcam(model, images, class_index, layer, resize=True, **common)
-    guided = class_projection(model, images, class_index, "guided", **common)
+    heat = gradcam(model, images, class_index, layer=layer, resize=True, **common)
+    guided = class_projection(model, images, class_index, mode="guided", **common)
     return (guided * heat[..., None]).astype(np.float32)

@@ -56,9 +56,9 @@ def gradcam_plus_plus(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     relu: bool = True,
     normalize: bool = True,
     batch_size: int = BATCH_SIZE,
@@ -91,7 +91,12 @@ def gradcam_plus_plus(
     options = {"resize": resize, "relu": relu, "normalize": normalize}
     options.update(batch_size=batch_size, verbose=verbose)
     return gradient_cam(
-        model, images, class_index, layer, weighting=WEIGHTINGS["gradcam_plus_plus"], **options
+        model,
+        images,
+        class_index,
+        layer=layer,
+        weighting=WEIGHTINGS["gradcam_plus_plus"],
+        **options,
     )
 
 
@@ -100,9 +105,9 @@ def layercam(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     relu: bool = True,
     normalize: bool = True,
     batch_size: int = BATCH_SIZE,
@@ -113,7 +118,7 @@ def layercam(
     options = {"resize": resize, "relu": relu, "normalize": normalize}
     options.update(batch_size=batch_size, verbose=verbose)
     return gradient_cam(
-        model, images, class_index, layer, weighting=WEIGHTINGS["layercam"], **options
+        model, images, class_index, layer=layer, weighting=WEIGHTINGS["layercam"], **options
     )
 
 
@@ -155,9 +160,9 @@ def scorecam(
     model: keras.Model,
     images,
     class_index=None,
+    *,
     layer: str | None = None,
     resize: bool = True,
-    *,
     top_channels: int | None = None,
     relu: bool = True,
     normalize: bool = True,
@@ -183,7 +188,7 @@ def scorecam(
             relu, normalize, batch_size or verbose.
     """
     x, cls = checks.prepare(
-        model, images, class_index, layer, batch_size=batch_size, verbose=verbose
+        model, images, class_index, layer=layer, batch_size=batch_size, verbose=verbose
     )
     maps, scores, path = cached(model, ("scorecam", layer), lambda: _score_fn(model, layer))
     a, top = [], []

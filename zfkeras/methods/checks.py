@@ -340,7 +340,7 @@ def predicted_classes(
 
 
 def prepare(
-    model, images, class_index, layer=None, *, batch_size: int = BATCH_SIZE, verbose=VERBOSE
+    model, images, class_index, *, layer=None, batch_size: int = BATCH_SIZE, verbose=VERBOSE
 ):
     """The checks every attribution method starts with: ``model``, ``batch_size``,
     ``verbose``, ``images``, ``layer`` (a feature layer, when given) and ``class_index``.

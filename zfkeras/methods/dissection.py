@@ -84,7 +84,7 @@ class Dissection:
         return {cat: sum(c == cat for c, _, _ in self.best) for cat in self.concept_names}
 
 
-def holding_weights(model: keras.Model, layer: str, grid, size):
+def holding_weights(model: keras.Model, layer: str, *, grid, size):
     """The ``(H, h)`` and ``(W, w)`` matrices that bring a ``(h, w)`` map of ``layer`` to the
     ``(H, W)`` image (``up = R @ map @ C.T``), cells at their receptive-field centres, the
     outer cells' values held up to the border (compare
@@ -96,7 +96,7 @@ def holding_weights(model: keras.Model, layer: str, grid, size):
     ``(i + 0.5) * H / h - 0.5``, as an image resize does): ``placement`` is then ``"even"``
     and a warning is given once per layer."""
     try:
-        rf = receptive_field(model, layer, tuple(size))
+        rf = receptive_field(model, layer, (*size, int(model.inputs[0].shape[-1])))
         ok = tuple(rf.output_size) == tuple(grid)
         why = f"its receptive-field grid {tuple(rf.output_size)} is not the map's {tuple(grid)}"
     except ValueError as err:
@@ -128,7 +128,7 @@ def _compile(model, layer, size):
     sub = activation_model(model, [layer])
     out = sub.outputs[0]  # 4-D: checked by checks.feature_layer
     grid, units = tuple(out.shape[1:3]), int(out.shape[3])
-    rows, cols, placement = holding_weights(model, layer, grid, size)
+    rows, cols, placement = holding_weights(model, layer, grid=grid, size=size)
     rows, cols = tf.constant(rows), tf.constant(cols)
     xspec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
 
@@ -217,11 +217,11 @@ def dissect(
     model: keras.Model,
     images,
     layer: str,
+    *,
     concept_maps: dict,
     quantile: float = 0.005,
     iou_threshold: float = 0.04,
     concept_names: dict | None = None,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> Dissection:
@@ -319,9 +319,9 @@ def unit_masks(
     model: keras.Model,
     images,
     layer: str,
+    *,
     thresholds,
     channels=None,
-    *,
     batch_size: int = BATCH_SIZE,
 ) -> np.ndarray:
     """The masks :func:`dissect` compares with the concepts: ``(N, H, W, len(channels))``
@@ -340,7 +340,7 @@ def unit_masks(
     if t.shape != (n_units,):
         raise ValueError(f"thresholds must be ({n_units},) for layer {layer!r}, got {t.shape}")
     idx = checks.channels(channels, n_units, layer, "channels", many=True)
-    rows, cols, _ = holding_weights(model, layer, grid, x.shape[1:3])
+    rows, cols, _ = holding_weights(model, layer, grid=grid, size=x.shape[1:3])
     a = np.concatenate(
         [forward(tf.constant(x[b])).numpy()[..., idx] for b in checks.batches(len(x), batch_size)]
     )

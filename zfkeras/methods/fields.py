@@ -168,15 +168,15 @@ def _step(node, geos: list[_Geo], out_n) -> _Geo:
 
 
 def receptive_field(
-    model: keras.Model, layer, input_size: Sequence[int] | None = None
+    model: keras.Model, layer, input_shape: Sequence[int] | None = None
 ) -> ReceptiveField:
     """The receptive field of ``layer``: the union over every path from the input.
 
     Args:
         model: a single-input Keras CNN (any graph, nested models included).
         layer: a layer name, an ``"outer/inner"`` path into nested models, or the layer.
-        input_size: ``(rows, cols)`` when the model's input size is not fixed (or to ask for
-            another size).
+        input_shape: ``(rows, cols, channels)`` of the input, when the model's input size is
+            not fixed (or to ask for another size); default the model's input shape.
 
     Returns:
         A :class:`ReceptiveField`.
@@ -188,15 +188,19 @@ def receptive_field(
             ``layer``'s output is not a feature map ``(N, rows, cols, channels)``.
     """
     checks.check_model(model)
-    given = tuple(model.inputs[0].shape[1:3])
-    size = tuple(input_size) if input_size is not None else given
-    if len(size) != 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in size):
+    given = tuple(model.inputs[0].shape[1:])
+    shape = tuple(input_shape) if input_shape is not None else given
+    if (
+        len(shape) != 3
+        or any(not isinstance(n, (int, np.integer)) or n < 1 for n in shape)
+        or given[2] not in (None, shape[2])
+    ):
         raise ValueError(
-            f"input_size must be (rows, cols) positive ints (the model's input "
-            f"size is {given}), got {input_size!r}"
+            f"input_shape must be (rows, cols, channels) positive ints with the model's "
+            f"{given[2]} channels (the model's input shape is {given}), got {input_shape!r}"
         )
-    size = tuple(int(n) for n in size)
-    shape = None if input_size is None else (*size, *model.inputs[0].shape[3:])
+    size = tuple(int(n) for n in shape[:2])
+    shape = None if input_shape is None else (*size, int(shape[2]))
     found = locate(model, layer, shape)
     if _spatial(found.output) is None:
         raise ValueError(

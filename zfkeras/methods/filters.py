@@ -112,11 +112,11 @@ def _check(model, layer, size, steps, seed, recipe, input_range, batch_size, ver
 def visualize_filters(
     model: keras.Model,
     layer: str,
+    *,
     channels=None,
     size=None,
     steps: int | None = None,
     recipe: str = "plain",
-    *,
     learning_rate: float | None = None,
     input_range: tuple[float, float] = (-2.0, 2.0),
     pre_relu: bool = True,

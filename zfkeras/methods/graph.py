@@ -272,7 +272,7 @@ def _layer_names(model) -> list[str]:
 
 
 def locate(
-    model: keras.Model, layer, input_shape: Sequence | None = None, argument: str = "layer"
+    model: keras.Model, layer, input_shape: Sequence | None = None, *, argument: str = "layer"
 ) -> Located:
     """The one lookup of a layer for the projections, receptive fields and mining.
 

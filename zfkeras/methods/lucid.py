@@ -71,7 +71,7 @@ def _optimize(model, images, layer, units, objective, location, options) -> Visu
     net, _ = cached(
         model,
         ("lucid-net", layer, bool(o["pre_relu"])),
-        lambda: target_model(model, layer, size, bool(o["pre_relu"])),
+        lambda: target_model(model, layer, size=size, pre_relu=bool(o["pre_relu"])),
     )
     key = ("lucid-step", layer, objective, variants)
     key += (bool(o["transforms"]), bool(o["pre_relu"]))
@@ -162,10 +162,10 @@ def visualize_units(
     model: keras.Model,
     images,
     layer: str,
+    *,
     channels=None,
     objective: str = "channel",
     location=None,
-    *,
     variants: int = 1,
     diversity: float = 0.0,
     steps: int = 512,
@@ -231,7 +231,9 @@ def visualize_classes(
     maximize a class score before the softmax.
 
     Args:
-        class_index: an int, a sequence of ints, or None (every class).
+        class_index: ``None`` (the classes the model predicts for ``images``, each once, in
+            increasing order; as everywhere, None is the predicted class), an int, a sequence
+            of ints, or ``"all"`` (every class of the model's output).
         diversity: computed on the last 4-D feature maps.
         Others: as in :func:`visualize_units`.
 
@@ -240,4 +242,16 @@ def visualize_classes(
     """
     options = locals()
     units = options.pop("class_index")
+    if isinstance(units, str):
+        if units != "all":
+            raise ValueError(
+                f"class_index must be None (the predicted classes), an int, a sequence of ints "
+                f"or 'all' (every class), got {units!r}"
+            )
+        units = None  # every class, as checks.channels reads None
+    elif units is None:  # the predicted classes of the images
+        checks.check_model(model)
+        x = checks.images(model, images)
+        predicted = model.predict(x, batch_size=checks.batch_size(batch_size), verbose=0)
+        units = sorted({int(c) for c in np.argmax(predicted, axis=-1)})
     return _visualize(layer=None, channels=units, objective="class", pre_relu=False, **options)

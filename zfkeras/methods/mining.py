@@ -76,9 +76,9 @@ def top_activations(
     model: keras.Model,
     images,
     layer: str,
+    *,
     k: int = 9,
     channels: Sequence[int] | None = None,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> TopActivations:
@@ -295,7 +295,7 @@ def top9_tiles(
         span = x.max(axis=(1, 2, 3), keepdims=True) - lo
         scaled = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1), 0.5)
         shown = (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
-    rf = receptive_field(deconv.model, top.layer, x.shape[1:3])
+    rf = receptive_field(deconv.model, top.layer, x.shape[1:])
     boxes = rf.box(top.row[sel].ravel(), top.col[sel].ravel())
     proj_tiles = _crop(np.asarray(proj, np.float32), boxes, 0.0)
     patch_tiles = _crop(shown, boxes, 255)

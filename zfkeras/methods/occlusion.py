@@ -141,13 +141,13 @@ def _compiled(model: keras.Model, layer: str | None):
 def occlusion_sensitivity(
     model: keras.Model,
     images,
+    class_index=None,
+    *,
     patch_size: int,
     stride: int,
-    class_index=None,
     layer: str | None = None,
     fill=None,
     channels=None,
-    *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
 ) -> OcclusionResult:
@@ -159,11 +159,12 @@ def occlusion_sensitivity(
             softmax is applied to its output.
         images: model inputs ``(N, H, W, C)`` (one image is a batch of one), already
             preprocessed.
-        patch_size: side of the square occluder in pixels.
-        stride: step between occluder positions; the top-left offsets are ``0, stride, ...``
-            up to ``H - patch_size`` (and likewise for columns).
         class_index: the class whose probability is mapped: ``None`` (the top class of each
             unoccluded image), an int, or one int per image.
+        patch_size: side of the square occluder in pixels (keyword-only, as every argument
+            after ``class_index``).
+        stride: step between occluder positions; the top-left offsets are ``0, stride, ...``
+            up to ``H - patch_size`` (and likewise for columns).
         layer: name (or ``"outer/inner"`` path) of a layer with feature maps; if given, the
             total activation of one of its maps is recorded at every position (panel b).
         fill: the occluder's value, in model-input units: a number, a ``(C,)`` colour or an

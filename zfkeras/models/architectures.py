@@ -12,7 +12,8 @@ on any model.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import keras
 from keras import layers
@@ -49,8 +50,9 @@ def _out_size(n: int, kernel: int, stride: int, pad: int, mode: str) -> int:
     return (n - kernel) // stride + 1 if n >= kernel else 0
 
 
-def spatial_sizes(input_size: int, arch: str = "zfnet") -> dict[str, int]:
-    """Spatial size of every stage for a square input of ``input_size`` pixels.
+def spatial_sizes(input_size: int, arch: str = "zfnet") -> Mapping[str, int]:
+    """Spatial size of every stage for a square input of ``input_size`` pixels: a read-only
+    table keyed by layer name, in the network's order.
 
     >>> spatial_sizes(224)["pool5"]
     6
@@ -60,7 +62,7 @@ def spatial_sizes(input_size: int, arch: str = "zfnet") -> dict[str, int]:
     for name, _, k, s, p, mode in stages:
         n = _out_size(n, k, s, p, mode)
         sizes[name] = n
-    return sizes
+    return MappingProxyType(sizes)
 
 
 def min_input_size(arch: str = "zfnet") -> int:

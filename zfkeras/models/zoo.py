@@ -28,7 +28,7 @@ from zfkeras import data as zdata
 NAMES = ("zfnet-cifar10", "alexnet-cifar10", "zfnet-shapes", "zfnet-concepts")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pretrained:
     """A trained model with what it takes to feed it and to look at its inputs.
 

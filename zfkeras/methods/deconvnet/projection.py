@@ -271,10 +271,10 @@ class Deconvnet:
         self,
         images,
         layer: str | keras.layers.Layer,
+        *,
         channels: int | Sequence[int] | None = None,
         location: Sequence[int] | None = None,
         mode: str = "deconvnet",
-        *,
         batch_size: int = checks.BATCH_SIZE,
         verbose: int | str = checks.VERBOSE,
     ) -> np.ndarray:
@@ -290,7 +290,8 @@ class Deconvnet:
                 activation), an int, or one int per image.
             location: ``None`` (that channel's strongest position), a ``(row, col)`` pair, or
                 an ``(N, 2)`` array of pairs.
-            mode: ``"deconvnet"`` (paper: ReLU on the downward signal), ``"backprop"`` (the
+            mode: ``"deconvnet"`` (paper: ReLU on the downward signal; the default here and
+                in :func:`zfkeras.methods.cam.class_projection`), ``"backprop"`` (the
                 gradient: ``value * d activation / d images``) or ``"guided"`` (both masks).
             batch_size: images per compiled pass (memory bound; all units of a batch go down
                 together).
@@ -322,6 +323,7 @@ class Deconvnet:
         self,
         images,
         layer: str | keras.layers.Layer,
+        *,
         channels: int | Sequence[int] | None = None,
         location: Sequence[int] | None = None,
     ) -> Units:
@@ -336,7 +338,7 @@ class Deconvnet:
         return Units(c, r, k, v.astype(np.float32))
 
     def down(
-        self, images, layer: str | keras.layers.Layer, signal, mode: str = "deconvnet"
+        self, images, layer: str | keras.layers.Layer, *, signal, mode: str = "deconvnet"
     ) -> np.ndarray:
         """Send any top signal down from ``layer``: ``signal`` has the layer's output shape
         ``(N, rows', cols', channels')`` (for instance a whole feature map); the switches and
