@@ -31,13 +31,13 @@ ANSWERS = {"11.1": deletion_curve, "11.2": auc, "11.3": rank_correlation}
 MISTAKES = {
     "11.1": [
         lambda score, image, saliency, steps, fill: deletion_curve(
-            score, image, -saliency, steps, fill
+            score, image, -saliency, steps=steps, fill=fill
         ),  # the least salient first
         lambda score, image, saliency, steps, fill: deletion_curve(
-            score, image, saliency, steps, fill, first=1
+            score, image, saliency, steps=steps, fill=fill, first=1
         ),  # the intact image left out
         lambda score, image, saliency, steps, fill: deletion_curve(
-            score, image, saliency, steps, fill, channels=0
+            score, image, saliency, steps=steps, fill=fill, channels=0
         ),  # only one channel deleted
     ],
     "11.2": [

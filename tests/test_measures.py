@@ -258,7 +258,12 @@ def test_aligned_distance_removes_equivariance():
     images = np.zeros((3, 16, 16, 1), np.float32)
     images[:, 4:12, 4:12] = rng.normal(size=(3, 8, 8, 1))  # content away from the border
     res = zfkeras.invariance_curves(
-        model, images, None, "translation", [-4, -2, 0, 2, 4], layers=("conv", "pooled")
+        model,
+        images,
+        None,
+        kind="translation",
+        amounts=[-4, -2, 0, 2, 4],
+        layers=("conv", "pooled"),
     )
     # the conv map moves with the content (a shift of 2 or 4 px is 1 or 2 of its positions):
     # large plain distance, none once the map is moved back
@@ -283,7 +288,9 @@ def test_aligned_distance_of_a_map_that_changes():
     model = _shift_models()
     rng = np.random.default_rng(2)
     images = rng.normal(size=(2, 16, 16, 1)).astype(np.float32)  # content up to the border
-    res = zfkeras.invariance_curves(model, images, None, "translation", [3], layers=("conv",))
+    res = zfkeras.invariance_curves(
+        model, images, None, kind="translation", amounts=[3], layers=("conv",)
+    )
     # a shift of 3 px is not a whole number of map positions: the map itself changes, and the
     # aligned distance stays well above 0 though below the plain one
     assert np.all(res.aligned_relative["conv"] > 0.2)
@@ -411,7 +418,12 @@ def test_invariance_figure_draws_the_moved_back_curve_for_maps_only():
 
     images = np.random.default_rng(3).normal(size=(2, 16, 16, 1)).astype(np.float32)
     res = zfkeras.invariance_curves(
-        _shift_models(), images, None, "translation", [-2, 0, 2], layers=("conv", "pooled")
+        _shift_models(),
+        images,
+        None,
+        kind="translation",
+        amounts=[-2, 0, 2],
+        layers=("conv", "pooled"),
     )
     fig = figures.invariance_figure([res], names=["a", "b"])
     labels = [[ln.get_label() for ln in ax.get_lines()] for ax in fig.axes[:2]]

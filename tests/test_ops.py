@@ -84,9 +84,9 @@ def test_ascent_splits_every_fused_relu_off(activation, top):
     pre = (tf.nn.conv2d(x, k, 1, "SAME") + b).numpy()
     post = np.clip(pre, 0, np.inf if top is None else top)
     for pre_relu, want in ((True, pre), (False, post)):
-        net, path = ascent.feature_model(model, "c", (8, 8), pre_relu)
+        net, path = ascent.feature_model(model, "c", size=(8, 8), pre_relu=pre_relu)
         np.testing.assert_allclose(net(x).numpy(), want, rtol=1e-5, atol=1e-5)
-        target, path2 = ascent.target_model(model, "c", (8, 8), pre_relu)
+        target, path2 = ascent.target_model(model, "c", size=(8, 8), pre_relu=pre_relu)
         np.testing.assert_allclose(target(x)[0].numpy(), want, rtol=1e-5, atol=1e-5)
         assert path == path2 == "c"
     assert (pre < 0).any() and (top is None or (pre > top).any())

@@ -134,13 +134,13 @@ def test_entries_stay_bounded_over_calls_with_different_learning_rates(tiny_mode
     model = tiny_model("dense")
     sizes = []
     for lr in np.linspace(0.001, 0.2, 100):
-        zfkeras.visualize_filters(model, "conv2", 0, steps=1, learning_rate=lr, verbose=0)
+        zfkeras.visualize_filters(model, "conv2", channels=0, steps=1, learning_rate=lr, verbose=0)
         sizes.append(len(cache.cache_keys(model)))
     assert len(set(sizes)) == 1, sizes
     count = len(cache.cache_keys(model))
     for k, lr in enumerate(np.linspace(0.01, 0.1, 100)):
         zfkeras.visualize_units(
-            model, X, "conv2", 0, steps=1, learning_rate=float(lr), verbose=0, seed=k
+            model, X, "conv2", channels=0, steps=1, learning_rate=float(lr), verbose=0, seed=k
         )
     grown = cache.cache_keys(model)
     assert len(grown) == count + 2, grown  # Lucid's traced model and compiled step, once each

@@ -148,12 +148,12 @@ def test_deconvnet_equals_the_reference(setup, mode, way):
 
 def test_filter_ascent_climbs_the_response_before_the_fused_relu(setup):
     model, x, _ = setup
-    features = ascent.feature_model(model, "c1", (10, 10), True)[0]
+    features = ascent.feature_model(model, "c1", size=(10, 10), pre_relu=True)[0]
     k, b = model.get_layer("c1").get_weights()
     ref = tf.nn.conv2d(x, k, 1, "SAME") + b
     np.testing.assert_allclose(features(x).numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
     assert (features(x).numpy() < 0).any()  # the ReLU is split off
-    after = ascent.feature_model(model, "c1", (10, 10), False)[0]
+    after = ascent.feature_model(model, "c1", size=(10, 10), pre_relu=False)[0]
     np.testing.assert_allclose(after(x).numpy(), tf.nn.relu(ref).numpy(), rtol=1e-5, atol=1e-5)
     pats = zfkeras.visualize_filters(model, "c1", channels=[0, 1], steps=3, verbose=0)
     assert pats.shape == (2, 10, 10, 3) and np.isfinite(pats).all()

@@ -18,7 +18,7 @@ from zfkeras.methods.parameterization import fourier_image, fourier_scale, trans
 from zfkeras.methods.softmax import pre_softmax
 
 
-def feature_model(model, layer, size, pre_relu: bool):
+def feature_model(model, layer, *, size, pre_relu: bool):
     """A traced copy of ``model`` from an image of ``size = (rows, cols)`` to ``layer``'s
     output, and the layer's full path: what filter ascent (:mod:`.filters`) and Lucid's
     objective climb. With ``pre_relu`` a ReLU fused into the layer (``activation="relu"`` or
@@ -43,7 +43,7 @@ def target_model(model, layer, *, size, pre_relu):
         inputs, logits, entries = trace(pre_softmax(model), shape)
         style = [out for _, op, out in entries if len(getattr(out, "shape", ())) == 4][-1]
         return build(inputs, [logits, style]), None
-    net, path = feature_model(model, layer, size, pre_relu)
+    net, path = feature_model(model, layer, size=size, pre_relu=pre_relu)
     return build(net.inputs[0], [net.outputs[0], net.outputs[0]]), path
 
 

@@ -136,7 +136,7 @@ def _flag(value, argument: str) -> bool:
 
 
 def finish(
-    model: keras.Model, layer, path: str, cams, size=None, *, relu=True, normalize=True
+    model: keras.Model, layer, *, path: str, cams, size=None, relu=True, normalize=True
 ) -> np.ndarray:
     """The CAM family's last steps, in this order, on ``cams`` ``(N, h, w)`` (the weighted
     sum of the feature maps of ``layer``, full path ``path``): the ReLU (``relu``); the
@@ -196,7 +196,9 @@ def gradient_cam(
     out = []
     for b in checks.each(checks.batches(len(x), batch_size), verbose=verbose):
         cams = run(tf.constant(x[b]), tf.constant(cls[b]))
-        out.append(finish(model, layer, path, cams, size, relu=relu, normalize=normalize))
+        out.append(
+            finish(model, layer, path=path, cams=cams, size=size, relu=relu, normalize=normalize)
+        )
     return np.concatenate(out).astype(np.float32)
 
 

@@ -216,4 +216,4 @@ def scorecam(
         weights[img, ch] = scores(*map(tf.constant, args)).numpy()
     cams = np.einsum("nhwk,nk->nhw", a, weights)
     size = x.shape[1:3] if resize else None
-    return finish(model, layer, path, cams, size, relu=relu, normalize=normalize)
+    return finish(model, layer, path=path, cams=cams, size=size, relu=relu, normalize=normalize)

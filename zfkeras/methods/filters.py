@@ -172,7 +172,7 @@ def visualize_filters(
     features = checks.cached(
         model,
         ("features", layer, size, bool(pre_relu)),
-        lambda: feature_model(model, layer, size, bool(pre_relu))[0],
+        lambda: feature_model(model, layer, size=size, pre_relu=bool(pre_relu))[0],
     )
     chosen = checks.channels(
         channels, int(features.outputs[0].shape[-1]), layer, "channels", many=True
