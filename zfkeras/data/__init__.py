@@ -4,6 +4,7 @@
   ``keras.datasets.cifar10`` (online).
 * :func:`concepts` generates the concept world: objects built from parts that recur across
   classes, with colour, texture, part and object masks at every pixel (network dissection).
+* :func:`photos`: real photographs shipped inside scikit-image, scikit-learn and matplotlib.
 * :func:`shapes` generates the synthetic dataset: objects with ground-truth masks and, for the
   face-like class, part positions.
 * :func:`crop_resize`, :func:`augment_batch`, :func:`ten_crops` implement the paper's
@@ -14,6 +15,7 @@
 
 from zfkeras.data.cifar import CIFAR10_CLASSES, DatasetFolderError, cifar10
 from zfkeras.data.concepts import CONCEPT_CLASSES, concepts
+from zfkeras.data.photos import PHOTOS, Photo, photos
 from zfkeras.data.shapes import FACE_PARTS, SHAPES_CLASSES, shapes
 from zfkeras.data.transforms import (
     augment_batch,
@@ -30,6 +32,8 @@ __all__ = [
     "CIFAR10_CLASSES",
     "CONCEPT_CLASSES",
     "FACE_PARTS",
+    "PHOTOS",
+    "Photo",
     "SHAPES_CLASSES",
     "DatasetFolderError",
     "augment_batch",
@@ -41,6 +45,7 @@ __all__ = [
     "crop_resize",
     "normalize",
     "per_pixel_mean",
+    "photos",
     "shapes",
     "ten_crops",
 ]
