@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import zfkeras
 from zfkeras.models import efficientnet
@@ -244,3 +245,142 @@ def test_photos():
         zfkeras.data.photos(["coffee", "dog"])
     with pytest.raises(TypeError, match="names"):
         zfkeras.data.photos(3)
+
+
+# ----------------------------------------------------------------- every method, real weights
+def _submodel(bundle, layer):
+    m = bundle.model
+    return keras.Model(m.input, [m.get_layer(layer).output, m.get_layer("logits").output])
+
+
+@pytest.mark.parametrize("layer", [None, "block10_add"])
+def test_gradcam_against_a_tape(bundle, images, layer):
+    got = zfkeras.gradcam(bundle.model, images, class_index=[967, 281], layer=layer, resize=False)
+    sub = _submodel(bundle, layer or "head_relu")
+    x = tf.constant(images)
+    with tf.GradientTape() as tape:
+        a, z = sub(x)
+        score = tf.reduce_sum(tf.gather(z, [967, 281], axis=1, batch_dims=0) * np.eye(2))
+    g = tape.gradient(score, a).numpy()
+    cam = np.maximum((g.mean((1, 2), keepdims=True) * a.numpy()).sum(-1), 0)
+    cam /= cam.max((1, 2), keepdims=True)
+    assert got.shape == cam.shape
+    np.testing.assert_allclose(got, cam, atol=1e-4)
+
+
+class _RuleReLU6(keras.layers.Layer):
+    """ReLU6 whose backward pass is one of the three ways down, written here (not zfkeras's)."""
+
+    def __init__(self, mode, **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def call(self, f):
+        @tf.custom_gradient
+        def relu6(f):
+            def down(r):
+                gate = tf.cast((f > 0) & (f < 6), r.dtype)  # the forward input's two gates
+                if self.mode == "deconvnet":
+                    return tf.nn.relu(r)
+                return tf.nn.relu(r) * gate if self.mode == "guided" else r * gate
+
+            return tf.clip_by_value(f, 0.0, 6.0), down
+
+        return relu6(f)
+
+
+@pytest.mark.parametrize("mode", ["deconvnet", "guided", "backprop"])
+def test_three_ways_down_through_relu6(bundle, images, mode):
+    layer = "block4_add"  # 28x28x40, below it 9 ReLU6 layers, 2 skip connections
+    got = zfkeras.Deconvnet(bundle.model).project(images, layer, mode=mode)
+    sub = keras.Model(bundle.model.input, bundle.model.get_layer(layer).output)
+    swap = keras.models.clone_model(
+        sub,
+        clone_function=lambda lay: _RuleReLU6(mode) if isinstance(lay, keras.layers.ReLU) else lay,
+    )
+    x = tf.constant(images)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        a = swap(x)
+    flat = tf.reshape(a, (len(images), -1)).numpy()
+    top = flat.argmax(1)
+    signal = np.zeros_like(flat)
+    signal[np.arange(len(images)), top] = flat[np.arange(len(images)), top]
+    ref = tape.gradient(a, x, output_gradients=tf.constant(signal.reshape(a.shape))).numpy()
+    assert np.abs(ref).max() > 0
+    np.testing.assert_allclose(got, ref, atol=1e-4 * np.abs(ref).max())
+    if mode == "backprop":  # the gradient itself: ReLU6's derivative is the two gates
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            a = sub(x)
+        grad = tape.gradient(a, x, output_gradients=tf.constant(signal.reshape(a.shape)))
+        np.testing.assert_allclose(got, grad.numpy(), atol=1e-4 * np.abs(ref).max())
+    if mode != "backprop":  # the ReLU6 rules change the result: not the gradient
+        assert not np.allclose(
+            got, zfkeras.Deconvnet(bundle.model).project(images, layer, mode="backprop")
+        )
+
+
+def test_occlusion_against_a_loop(bundle, images):
+    x = images[:1]
+    got = zfkeras.occlusion_sensitivity(
+        bundle.model, x, patch_size=56, stride=56, class_index=967, layer="head_relu"
+    )
+    sub = _submodel(bundle, "head_relu")
+    a0 = sub.predict(x, verbose=0)[0][0]
+    channel = int(a0.sum((0, 1)).argmax())
+    assert got.channels[0] == channel
+    copies = []
+    for r in range(0, 224 - 56 + 1, 56):
+        for c in range(0, 224 - 56 + 1, 56):
+            y = x[0].copy()
+            y[r : r + 56, c : c + 56] = 0.0
+            copies.append(y)
+    a, z = sub.predict(np.stack(copies), verbose=0)
+    p = tf.nn.softmax(z).numpy()
+    np.testing.assert_allclose(got.probability[0].ravel(), p[:, 967], atol=1e-5)
+    np.testing.assert_array_equal(got.top_class[0].ravel(), p.argmax(1))
+    np.testing.assert_allclose(got.activation[0].ravel(), a[..., channel].sum((1, 2)), rtol=1e-4)
+
+
+def test_scorecam_against_a_loop(bundle, images):
+    got = zfkeras.scorecam(bundle.model, images, class_index=None, resize=False, top_channels=5)
+    sub = _submodel(bundle, "head_relu")
+    a, z = (t.numpy() for t in sub(tf.constant(images)))
+    for i in range(len(images)):
+        cls = z[i].argmax()
+        keep = np.argsort(-a[i].std((0, 1)), kind="stable")[:5]
+        w = np.zeros(a.shape[-1], np.float32)
+        for k in keep:
+            up = tf.image.resize(a[i, ..., k, None], (224, 224), "bilinear").numpy()
+            if up.max() == up.min():
+                continue
+            mask = (up - up.min()) / (up.max() - up.min())
+            w[k] = tf.nn.softmax(sub(images[i : i + 1] * mask[None])[1])[0, cls]
+        cam = np.maximum((a[i] * w).sum(-1), 0)
+        np.testing.assert_allclose(got[i], cam / cam.max(), atol=1e-4)
+
+
+def test_integrated_gradients_is_the_midpoint_rule(bundle, images, logit_model):
+    ig = zfkeras.integrated_gradients(bundle.model, images[:1], class_index=967, steps=32)
+    alphas = (np.arange(32) + 0.5) / 32
+    x = tf.constant(alphas[:, None, None, None].astype(np.float32) * images[:1])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = tf.reduce_sum(logit_model(x)[:, 967])
+    ref = images[0] * tape.gradient(score, x).numpy().mean(0)
+    # a few ReLU6 gates flip with the float rounding of another batch layout: small local
+    # differences (0.2% of the pixels differ by more than 1e-4 of the largest value)
+    np.testing.assert_allclose(ig[0], ref, atol=2e-3 * np.abs(ref).max())
+    assert np.mean(np.abs(ig[0] - ref) > 1e-4 * np.abs(ref).max()) < 0.01
+    np.testing.assert_allclose(ig.sum(), ref.sum(), rtol=3e-3)
+
+
+@pytest.mark.slow
+def test_integrated_gradients_completeness(bundle, images, logit_model):
+    # On this network the logit climbs steeply just above the black baseline (0.1 -> 6 over
+    # the first 6% of the path): the midpoint rule needs ~256 steps (32 steps give 4.6 of 11.4).
+    ig = zfkeras.integrated_gradients(bundle.model, images[:1], class_index=967, steps=256)
+    z = logit_model.predict(np.concatenate([images[:1], np.zeros_like(images[:1])]), verbose=0)
+    gap = z[0, 967] - z[1, 967]
+    assert abs(ig.sum() - gap) < 0.05 * abs(gap)  # measured: 2.1%
