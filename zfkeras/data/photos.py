@@ -9,8 +9,11 @@ nothing is downloaded.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 
 __all__ = ["PHOTOS", "Photo", "photos"]
@@ -48,12 +51,18 @@ def _sklearn(name: str) -> tuple[np.ndarray, str]:
 
 
 def _matplotlib(name: str) -> tuple[np.ndarray, str]:
-    import matplotlib.image
-    from matplotlib import cbook
-
-    with cbook.get_sample_data(f"{name}.jpg") as f:
-        image = matplotlib.image.imread(f, format="jpg")
-    return image, f"matplotlib: cbook.get_sample_data('{name}.jpg')"
+    # the file of matplotlib.cbook.get_sample_data, found without importing matplotlib (only
+    # zfkeras.figures imports it) and decoded with OpenCV
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("matplotlib")
+    path = Path(spec.submodule_search_locations[0]) / "mpl-data" / "sample_data" / f"{name}.jpg"
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"matplotlib's sample photo {path} is missing")
+    return cv2.cvtColor(
+        image, cv2.COLOR_BGR2RGB
+    ), f"matplotlib: cbook.get_sample_data('{name}.jpg')"
 
 
 _READERS = {

@@ -199,15 +199,14 @@ def deprocess(x) -> np.ndarray:
     return np.clip(np.asarray(x, np.float32) * STD + MEAN, 0, 255).round().astype(np.uint8)
 
 
-def bundle():
-    """The :class:`zfkeras.models.zoo.Pretrained` of ``"efficientnet-lite0-imagenet"`` (what
-    :func:`zfkeras.pretrained` returns for that name).
+def parts() -> dict:
+    """What :func:`zfkeras.pretrained` bundles for ``"efficientnet-lite0-imagenet"``: the
+    fields of :class:`zfkeras.models.zoo.Pretrained` (``model``, ``preprocess``, ``deprocess``,
+    ``class_names``, ``info``).
 
     Raises:
         ModuleNotFoundError: no cached weights and the package :data:`PACKAGE` not installed.
     """
-    from zfkeras.models.zoo import Pretrained
-
     info = {
         "name": NAME,
         "architecture": "EfficientNet-Lite0 (Tan & Le 2019), ImageNet-1k, top-1 75.1% (reported)",
@@ -215,10 +214,10 @@ def bundle():
         "preprocess": f"short side to {RESIZE}, centre crop {SIZE}, (x - {MEAN:g}) / {STD:g}",
         "input_size": SIZE,
     }
-    return Pretrained(
-        model=load_model(),
-        preprocess=preprocess,
-        deprocess=deprocess,
-        class_names=imagenet.class_names(),
-        info=info,
-    )
+    return {
+        "model": load_model(),
+        "preprocess": preprocess,
+        "deprocess": deprocess,
+        "class_names": imagenet.class_names(),
+        "info": info,
+    }
