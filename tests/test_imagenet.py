@@ -234,6 +234,25 @@ def test_preprocess_short_side_crop_and_normalization(bundle):
     assert len(bundle.class_names) == 1000 and bundle.class_names[281] == "tabby"
 
 
+def test_conversion_refuses_a_mismatched_state_dict():
+    state = load_state_dict(efficientnet.weights_file())
+    model = efficientnet.efficientnet_lite0()
+    missing = {k: v for k, v in state.items() if k != "_blocks.3._bn1.running_var"}
+    with pytest.raises(ValueError, match="lacks '_blocks.3._bn1.running_var'"):
+        efficientnet.convert(model, missing)
+    wrong = dict(state, **{"_conv_head.weight": np.zeros((1280, 320, 3, 3), np.float32)})
+    with pytest.raises(ValueError, match=r"_conv_head.weight has shape \(1280, 320, 3, 3\)"):
+        efficientnet.convert(model, wrong)
+    with pytest.raises(ValueError, match="does not use"):
+        efficientnet.convert(model, dict(state, **{"_extra.weight": np.zeros(3, np.float32)}))
+
+
+def test_photos_name_a_missing_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(ModuleNotFoundError, match="pip install scikit-image"):
+        zfkeras.data.photos("coffee")
+
+
 def test_photos():
     found = zfkeras.data.photos()
     assert [p.name for p in found] == list(zfkeras.data.PHOTOS) and len(found) == 8
