@@ -13,7 +13,12 @@ stride is 1 and the widths agree; a 1x1 head conv to 1280, global average poolin
 dense layer ``logits`` and the softmax ``predictions``. The Lite variant has no
 squeeze-and-excitation and ReLU6 instead of swish. Convolutions of stride 2 pad like
 TensorFlow's ``"same"`` (less before than after), written as explicit ``ZeroPadding2D`` layers,
-which is how the weights were trained.
+which is how the weights were trained: the file's names are those of the TensorFlow-converted
+EfficientNet-PyTorch models (``_conv_stem``, ``_blocks.N._depthwise_conv``), whose convolutions
+pad like TensorFlow. Measured on the eight photos of :func:`zfkeras.data.photos`: p(espresso)
+0.95 for ``coffee`` against 0.91 with PyTorch's symmetric ``k // 2`` padding, and a higher top-1
+probability on 6 of the 8 photos; mean 127 / std 128 (the TF reference's normalization) beats
+ImageNet's mean/std (p(espresso) 0.84) the same way.
 """
 
 from __future__ import annotations
