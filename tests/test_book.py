@@ -118,7 +118,7 @@ def test_every_internal_link_and_anchor_resolves(book):
 def test_sidebar_lists_the_chapters_in_order_on_every_page(book):
     out, pages = book
     expected = [(out / "chapters" / f"{nb.stem}.html").resolve() for nb in CHAPTERS]
-    assert len(expected) == 16
+    assert len(expected) == 17
     for page in [out / "index.html", *expected]:
         links = [target(page, h)[0] for h in pages[page.resolve()].sidebar]
         chapters = [p for p in links if p.parent == (out / "chapters").resolve()]

@@ -304,6 +304,20 @@ def test_integer_zoom_and_width():
     np.testing.assert_array_equal(style.zoom(np.array([[1, 2]]), 2), [[1, 1, 2, 2], [1, 1, 2, 2]])
 
 
+def test_occlusion_classes_of_a_large_label_set():
+    from zfkeras.figures.occlusion import _class_codes
+
+    names = [f"c{i}" for i in range(1000)]
+    codes, labels = _class_codes(np.array([[967, 5], [967, 999]]), names)
+    assert labels == ["c5", "c967", "c999"] and codes.tolist() == [[1, 0], [1, 2]]
+    many = np.arange(30).repeat(np.arange(30, 0, -1))  # class k occurs 30 - k times
+    codes, labels = _class_codes(many, names, most=5)
+    assert labels == ["c0", "c1", "c2", "c3", "other"] and codes.max() == 4
+    assert (codes[many >= 4] == 4).all()
+    codes, labels = _class_codes(np.array([1, 2]), ["a", "b", "c"])
+    assert labels == ["a", "b", "c"] and codes.tolist() == [1, 2]
+
+
 def test_occlusion_figure_rows():
     """A batch of N images gives one row each."""
     res = _occlusion_result(layer=False, n=3)

@@ -5,6 +5,7 @@
 * :func:`concepts` generates the concept world (a :class:`ConceptWorld`; its design is in
   :mod:`zfkeras.data.concept_design`): objects built from parts that recur across
   classes, with colour, texture, part and object masks at every pixel (network dissection).
+* :func:`photos`: real photographs shipped inside scikit-image, scikit-learn and matplotlib.
 * :func:`shapes` generates the synthetic dataset (a :class:`Shapes`): objects with
   ground-truth masks and, for the face-like class, part positions.
 * :func:`crop_resize`, :func:`augment_batch`, :func:`ten_crops` implement the paper's
@@ -15,6 +16,7 @@
 
 from zfkeras.data.cifar import CIFAR10_CLASSES, DatasetFolderError, cifar10
 from zfkeras.data.concepts import CONCEPT_CLASSES, ConceptWorld, concepts
+from zfkeras.data.photos import PHOTOS, Photo, photos
 from zfkeras.data.shapes import FACE_PARTS, SHAPES_CLASSES, Shapes, shapes
 from zfkeras.data.transforms import (
     augment_batch,
@@ -31,6 +33,8 @@ __all__ = [
     "CIFAR10_CLASSES",
     "CONCEPT_CLASSES",
     "FACE_PARTS",
+    "PHOTOS",
+    "Photo",
     "SHAPES_CLASSES",
     "ConceptWorld",
     "DatasetFolderError",
@@ -44,6 +48,7 @@ __all__ = [
     "crop_resize",
     "normalize",
     "per_pixel_mean",
+    "photos",
     "shapes",
     "ten_crops",
 ]

@@ -45,6 +45,22 @@ def _per_image(x, n, name):
     return list(x)
 
 
+def _class_codes(top_class, names, most: int = 20):
+    """Panel (e)'s colour codes and labels: every class when there are at most 10 (one colour
+    each, the same in every row), else only the classes that occur in this map (an ImageNet
+    network has 1000), the ``most - 1`` most frequent by name and the rest as "other"."""
+    top_class = np.asarray(top_class)
+    if len(names) <= 10:
+        return top_class, list(names)
+    found, counts = np.unique(top_class, return_counts=True)
+    kept = np.sort(
+        found[np.argsort(-counts, kind="stable")][: most if len(found) <= most else most - 1]
+    )
+    codes = np.where(np.isin(top_class, kept), np.searchsorted(kept, top_class), len(kept))
+    labels = [names[c] if c < len(names) else str(c) for c in kept]
+    return codes, labels + (["other"] if len(kept) < len(found) else [])
+
+
 def occlusion_figure(
     images,
     result,
@@ -61,7 +77,8 @@ def occlusion_figure(
 
     Maps are drawn at the occluder's centre, each with a colour bar: (b) on the map's own range,
     (d) in probability units from 0 to the image's largest drop on a square-root colour scale,
-    so that small drops around the object show too; (e) names the classes.
+    so that small drops around the object show too; (e) names the classes (with more than
+    10, such as ImageNet's 1000, only those that occur in the row's map).
 
     Args:
         images: ``(N, H, W, 3)`` for display (uint8 or float).
@@ -140,18 +157,19 @@ def occlusion_figure(
                 bar = fig.colorbar(im, ax=ax, shrink=0.9)
                 bar.set_label("drop in probability (sqrt scale)", fontsize=FONT)
             else:
-                cmap = plt.get_cmap("tab10", max(10, len(names)))
+                codes, labels = _class_codes(res.top_class[i], names)
+                cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20", max(10, len(labels)))
                 im = _heat(
                     ax,
                     res,
-                    res.top_class[i],
+                    codes,
                     "(e) most probable class",
                     cmap,
                     shape,
                     vmin=-0.5,
                     vmax=cmap.N - 0.5,
                 )
-                bar = fig.colorbar(im, ax=ax, shrink=0.9, ticks=range(len(names)))
-                bar.ax.set_yticklabels(names, fontsize=FONT)
-                bar.ax.set_ylim(-0.5, len(names) - 0.5)
+                bar = fig.colorbar(im, ax=ax, shrink=0.9, ticks=range(len(labels)))
+                bar.ax.set_yticklabels(labels, fontsize=FONT)
+                bar.ax.set_ylim(-0.5, len(labels) - 0.5)
     return fig

@@ -2,7 +2,7 @@
 normalization and the filter renormalization), and the shipped weights.
 """
 
-from zfkeras.models import layers
+from zfkeras.models import imagenet, layers
 from zfkeras.models.architectures import (
     alexnet,
     min_input_size,
@@ -15,6 +15,7 @@ __all__ = [
     "NAMES",
     "Pretrained",
     "alexnet",
+    "imagenet",
     "layers",
     "min_input_size",
     "pretrained",

@@ -26,6 +26,8 @@ from zfkeras import config
 from zfkeras import data as zdata
 
 NAMES = ("zfnet-cifar10", "alexnet-cifar10", "zfnet-shapes", "zfnet-concepts")
+# Networks converted from an installed package's weights (zfkeras.models.efficientnet), not bundles
+CONVERTED = ("efficientnet-lite0-imagenet",)
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,9 @@ def install(run_dir: str | Path, name: str, dest: str | Path | None = None) -> P
 
 def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
     """Load a trained model by name: a shipped one (:data:`NAMES`: ``"zfnet-cifar10"``,
-    ``"alexnet-cifar10"``, ``"zfnet-shapes"``, ``"zfnet-concepts"``) or one installed by
-    ``python -m zfkeras.train --install NAME``.
+    ``"alexnet-cifar10"``, ``"zfnet-shapes"``, ``"zfnet-concepts"``), one installed by
+    ``python -m zfkeras.train --install NAME``, or ``"efficientnet-lite0-imagenet"`` (ImageNet
+    weights converted from an installed package: :mod:`zfkeras.models.efficientnet`).
 
     The bundle ``<name>.keras`` + ``<name>.json`` (+ ``<name>.mean.npy``) is read from the first
     folder that holds it among ``$ZFKERAS_DATA``, the user folder
@@ -158,17 +161,22 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
     Raises:
         TypeError: ``name`` is not a str.
         ValueError: unknown name (neither shipped nor installed).
+        ModuleNotFoundError: ``"efficientnet-lite0-imagenet"`` without its weights package.
         FileNotFoundError: the files of a shipped model are missing, or a bundle is incomplete
             (the message says where it looked and how to get them).
     """
     check_name(name)
+    if name in CONVERTED:
+        from zfkeras.models import efficientnet
+
+        return Pretrained(**efficientnet.parts())
     folder = _folder(name)
     if folder is None:
         where = ", ".join(map(str, config.search_path()))
         if name not in NAMES:
+            known = set(NAMES) | set(CONVERTED) | set(available())
             raise ValueError(
-                f"name must be one of {tuple(sorted(set(NAMES) | set(available())))}"
-                f", got {name!r} (searched {where})"
+                f"name must be one of {tuple(sorted(known))}, got {name!r} (searched {where})"
             )
         raise FileNotFoundError(
             f"weights for {name!r} not found in {where}; set $ZFKERAS_DATA to the folder that "
