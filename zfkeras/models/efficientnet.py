@@ -204,14 +204,16 @@ def deprocess(x) -> np.ndarray:
     return np.clip(np.asarray(x, np.float32) * STD + MEAN, 0, 255).round().astype(np.uint8)
 
 
-def parts() -> dict:
-    """What :func:`zfkeras.pretrained` bundles for ``"efficientnet-lite0-imagenet"``: the
-    fields of :class:`zfkeras.models.zoo.Pretrained` (``model``, ``preprocess``, ``deprocess``,
-    ``class_names``, ``info``).
+def bundle():
+    """The :class:`zfkeras.models.zoo.Pretrained` that :func:`zfkeras.pretrained` returns for
+    ``"efficientnet-lite0-imagenet"``: ``model``, ``preprocess``, ``deprocess``,
+    ``class_names`` and ``info``.
 
     Raises:
         ModuleNotFoundError: no cached weights and the package :data:`PACKAGE` not installed.
     """
+    from zfkeras.models.zoo import Pretrained  # zoo imports this module on first use
+
     info = {
         "name": NAME,
         "architecture": "EfficientNet-Lite0 (Tan & Le 2019), ImageNet-1k, top-1 75.1% (reported)",
@@ -219,10 +221,10 @@ def parts() -> dict:
         "preprocess": f"short side to {RESIZE}, centre crop {SIZE}, (x - {MEAN:g}) / {STD:g}",
         "input_size": SIZE,
     }
-    return {
-        "model": load_model(),
-        "preprocess": preprocess,
-        "deprocess": deprocess,
-        "class_names": imagenet.class_names(),
-        "info": info,
-    }
+    return Pretrained(
+        model=load_model(),
+        preprocess=preprocess,
+        deprocess=deprocess,
+        class_names=imagenet.class_names(),
+        info=info,
+    )

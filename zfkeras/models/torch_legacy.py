@@ -19,7 +19,9 @@ import collections
 import pickle
 import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -105,7 +107,7 @@ class _Unpickler(pickle.Unpickler):
         return self.storages[key]
 
 
-def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+def load_state_dict(path: str | Path) -> Mapping[str, np.ndarray]:
     """Read a PyTorch state dict saved in the legacy format into NumPy arrays.
 
     Args:
@@ -113,8 +115,8 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             or any PyTorch before 1.6).
 
     Returns:
-        ``{name: array}`` in the file's order, each array with the tensor's shape and dtype
-        (e.g. a conv weight ``(out, in/groups, kh, kw)`` float32).
+        a read-only mapping ``name -> array`` in the file's order, each array with the
+        tensor's shape and dtype (e.g. a conv weight ``(out, in/groups, kh, kw)`` float32).
 
     Raises:
         TypeError: ``path`` is not a str or path.
@@ -159,4 +161,4 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             storage.data = np.frombuffer(raw, storage.dtype.newbyteorder("<"))
     if not isinstance(state, dict) or not all(isinstance(v, _Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors")
-    return collections.OrderedDict((k, v.numpy()) for k, v in state.items())
+    return MappingProxyType({k: v.numpy() for k, v in state.items()})  # read-only, file order

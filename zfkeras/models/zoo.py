@@ -169,7 +169,7 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
     if name in CONVERTED:
         from zfkeras.models import efficientnet
 
-        return Pretrained(**efficientnet.parts())
+        return efficientnet.bundle()
     folder = _folder(name)
     if folder is None:
         where = ", ".join(map(str, config.search_path()))
