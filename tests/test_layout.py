@@ -22,7 +22,15 @@ ORDER = [
     "exercises",
 ]
 METHOD_FAMILIES = {
-    "methods/deconvnet": {"__init__", "projection", "chain", "rules", "units", "layers"},
+    "methods/deconvnet": {
+        "__init__",
+        "projection",
+        "passes",
+        "chain",
+        "rules",
+        "units",
+        "layers",
+    },
     "evaluation": {
         "__init__",
         "faithfulness",

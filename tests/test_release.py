@@ -144,3 +144,55 @@ def test_entries_stay_bounded_over_calls_with_different_learning_rates(tiny_mode
         )
     grown = cache.cache_keys(model)
     assert len(grown) == count + 2, grown  # Lucid's traced model and compiled step, once each
+
+
+def _score_gradient(model, rows, cls):
+    """d (sum of each row's class score) / d rows, by a plain GradientTape (the oracle)."""
+    rows = tf.constant(rows, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(rows)
+        score = tf.reduce_sum(tf.gather(model(rows), cls, axis=1, batch_dims=1))
+    return tape.gradient(score, rows).numpy()
+
+
+def test_entries_stay_bounded_over_calls_with_varied_steps_samples_and_channels(tiny_model):
+    """``steps``, ``samples``, ``channels`` and ``k`` are arguments of the compiled functions,
+    not cache-key parts: a model's entries do not grow over calls that vary them, and the one
+    compiled function still computes each call's own definition (hand-computed oracles)."""
+    model = tiny_model("none")  # plain logits: the class score is the model's output
+    cls = np.array([1, 3], np.int32)
+
+    def calls(k):
+        zfkeras.integrated_gradients(model, X, cls, steps=1 + k, verbose=0)
+        zfkeras.smoothgrad(model, X, cls, samples=1 + k, verbose=0, seed=k)
+        chans = [c for c in range(6) if (c + k) % 3] or [0]
+        zfkeras.top_activations(model, X, "conv2", channels=chans, k=1 + k % 2, verbose=0)
+
+    calls(0)
+    zfkeras.top_activations(model, X, "conv2", k=1, verbose=0)  # every channel: its own entry
+    count = len(cache.cache_keys(model))
+    for k in range(1, 30):
+        calls(k)
+        assert len(cache.cache_keys(model)) == count, cache.cache_keys(model)
+
+    # Integrated Gradients, 5 steps after 29 other step counts: the midpoint rule by hand
+    got = zfkeras.integrated_gradients(model, X, cls, steps=5, verbose=0)
+    total = sum(_score_gradient(model, X * (j + 0.5) / 5, cls) for j in range(5))
+    np.testing.assert_allclose(got, X * total / 5, rtol=1e-4, atol=1e-6)
+    # SmoothGrad, 3 samples after 29 other sample counts: each image's noise by hand
+    got = zfkeras.smoothgrad(model, X, cls, samples=3, noise=0.2, verbose=0, seed=7)
+    sigma = 0.2 * (X.max(axis=(1, 2, 3)) - X.min(axis=(1, 2, 3)))
+    want = []
+    for i in range(len(X)):
+        eps = tf.random.stateless_normal((3, *X.shape[1:]), [7, i]).numpy()
+        rows = X[i] + sigma[i] * eps
+        want.append(_score_gradient(model, rows, np.full(3, cls[i])).mean(0))
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-4, atol=1e-6)
+    # top activations of channels [5, 2], k=2: the per-image spatial maximum by NumPy
+    top = zfkeras.top_activations(model, X, "conv2", channels=[5, 2], k=2, verbose=0)
+    a = keras.Model(model.inputs, model.get_layer("conv2").output)(X).numpy()[..., [5, 2]]
+    peak = a.max(axis=(1, 2)).T  # (channels, images)
+    np.testing.assert_array_equal(top.channels, [5, 2])
+    np.testing.assert_allclose(top.value, -np.sort(-peak, axis=1), rtol=1e-5)
+    np.testing.assert_array_equal(top.index, np.argsort(-peak, axis=1))
+    assert len(cache.cache_keys(model)) == count

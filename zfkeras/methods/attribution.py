@@ -40,7 +40,9 @@ def _score_gradient(net, x, cls):
     return tape.gradient(score, x)
 
 
-def _smoothgrad_fn(model, samples: int):
+def _smoothgrad_fn(model):
+    """The compiled SmoothGrad pass, one per model: ``samples`` is an argument (a scalar
+    tensor), so varying it adds no cache entry and no trace."""
     net = softmax.logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     spec = [
@@ -50,10 +52,11 @@ def _smoothgrad_fn(model, samples: int):
         tf.TensorSpec((None, 2), tf.int32),  # each image's noise seed (seed, image index)
         tf.TensorSpec((), tf.int32),  # first sample
         tf.TensorSpec((), tf.int32),  # end sample
+        tf.TensorSpec((), tf.int32),  # samples (each image's noise is drawn for all of them)
     ]
 
     @tf.function(input_signature=spec)
-    def run(x, cls, sigma, index, start, stop):
+    def run(x, cls, sigma, index, start, stop, samples):
         def draw(pair):
             return tf.random.stateless_normal((samples, *shape), pair)[start:stop]
 
@@ -117,19 +120,22 @@ def smoothgrad(
     noise = checks.number(noise, "noise")
     seed = checks.seed(seed)
     cls = softmax.resolve(model, x, cls, batch_size=batch_size)
-    run = cached(model, ("smoothgrad", samples), lambda: _smoothgrad_fn(model, samples))
+    run = cached(model, ("smoothgrad",), lambda: _smoothgrad_fn(model))
     sigma = (noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))).astype(np.float32)
     index = np.stack([np.full(len(x), seed), np.arange(len(x))], 1).astype(np.int32)
 
     def chunk(b, start, stop):
         args = (x[b], cls[b], sigma[b], index[b], np.int32(start), np.int32(stop))
+        args += (np.int32(samples),)
         return run(*map(tf.constant, args)).numpy()
 
     total = _accumulate(chunk, len(x), samples, batch_size, verbose, x.shape[1:])
     return total / samples
 
 
-def _ig_fn(model, steps: int):
+def _ig_fn(model):
+    """The compiled Integrated Gradients pass, one per model: ``steps`` is an argument (a
+    scalar tensor), so varying it adds no cache entry and no trace."""
     net = softmax.logits_model(model)
     shape = tuple(model.inputs[0].shape[1:])
     spec = [
@@ -138,11 +144,12 @@ def _ig_fn(model, steps: int):
         tf.TensorSpec((None,), tf.int32),  # classes
         tf.TensorSpec((), tf.int32),  # first step
         tf.TensorSpec((), tf.int32),  # end step
+        tf.TensorSpec((), tf.int32),  # steps
     ]
 
     @tf.function(input_signature=spec)
-    def run(x, base, cls, start, stop):
-        alpha = (tf.cast(tf.range(start, stop), tf.float32) + 0.5) / steps  # midpoints
+    def run(x, base, cls, start, stop, steps):
+        alpha = (tf.cast(tf.range(start, stop), tf.float32) + 0.5) / tf.cast(steps, tf.float32)
         s = stop - start
         rows = base + alpha[None, :, None, None, None] * (x - base)[:, None]
         g = _score_gradient(net, tf.reshape(rows, (-1, *shape)), tf.repeat(cls, s))
@@ -213,11 +220,12 @@ def integrated_gradients(
     base = _baseline(model, baseline)
     steps = checks.number(steps, "steps", 1, integer=True)
     cls = softmax.resolve(model, x, cls, batch_size=batch_size)
-    run = cached(model, ("integrated_gradients", steps), lambda: _ig_fn(model, steps))
+    run = cached(model, ("integrated_gradients",), lambda: _ig_fn(model))
     tb = tf.constant(base)
 
     def chunk(b, start, stop):
         args = (tf.constant(x[b]), tb, tf.constant(cls[b]), np.int32(start), np.int32(stop))
+        args += (np.int32(steps),)
         return run(*args).numpy()
 
     total = _accumulate(chunk, len(x), steps, batch_size, verbose, x.shape[1:])

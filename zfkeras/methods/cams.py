@@ -28,7 +28,8 @@ import tensorflow as tf
 
 from zfkeras.methods import checks
 from zfkeras.methods.cache import cached
-from zfkeras.methods.cam import finish, gradient_cam, maps_model, mean_gradient
+from zfkeras.methods.cam import mean_gradient
+from zfkeras.methods.cam_engine import finish, gradient_cam, maps_model
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 from zfkeras.methods.registry import method
 from zfkeras.methods.softmax import logits_model
@@ -47,7 +48,7 @@ def _layer(a, g):
 
 
 # How each gradient CAM weighs the feature maps A with the gradient g (both (N, h, w, K));
-# one compiled pass serves them all (``zfkeras.methods.cam.gradient_cam``).
+# one compiled pass serves them all (``zfkeras.methods.cam_engine.gradient_cam``).
 WEIGHTINGS = {"gradcam": mean_gradient, "gradcam_plus_plus": _plus_plus, "layercam": _layer}
 
 

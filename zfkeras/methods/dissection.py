@@ -23,7 +23,8 @@ pixels. For unit ``k``:
 Two streaming passes over the images (memory independent of their number): the forward pass
 and the counting are compiled with ``tf.function`` and cached per (model, layer); the
 intersections of all units with all concepts of all categories are one matrix product per chunk
-of images (masks ``(pixels, units)`` times one-hot labels ``(pixels, concepts)``).
+of images (masks ``(pixels, units)`` times one-hot labels ``(pixels, concepts)``). The passes
+and the placement of step 2 are :mod:`zfkeras.methods.dissection_passes`.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks
-from zfkeras.methods.activations import activation_model
 from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
-from zfkeras.methods.mining import receptive_field
-from zfkeras.methods.upsampling import cell_weights
+from zfkeras.methods.dissection_passes import compiled, holding_weights
+
+__all__ = ["Dissection", "dissect", "holding_weights", "unit_masks"]
 
 _CHUNK_VALUES = 2**24  # mask values per counting step (bounds memory; exact float32 counts)
 
@@ -82,92 +83,6 @@ class Dissection:
     def detectors(self) -> dict[str, int]:
         """``{category: number of units labelled with a concept of that category}``."""
         return {cat: sum(c == cat for c, _, _ in self.best) for cat in self.concept_names}
-
-
-def holding_weights(model: keras.Model, layer: str, *, grid, size):
-    """The ``(H, h)`` and ``(W, w)`` matrices that bring a ``(h, w)`` map of ``layer`` to the
-    ``(H, W)`` image (``up = R @ map @ C.T``), cells at their receptive-field centres, the
-    outer cells' values held up to the border (compare
-    :func:`zfkeras.methods.cam.fading_weights`, which fades to zero). Returns ``(R, C,
-    placement)``.
-
-    When the receptive-field walk does not support a layer on the way (for instance a
-    residual block), the cells are spread evenly instead (cell ``i`` at
-    ``(i + 0.5) * H / h - 0.5``, as an image resize does): ``placement`` is then ``"even"``
-    and a warning is given once per layer."""
-    try:
-        rf = receptive_field(model, layer, (*size, int(model.inputs[0].shape[-1])))
-        ok = tuple(rf.output_size) == tuple(grid)
-        why = f"its receptive-field grid {tuple(rf.output_size)} is not the map's {tuple(grid)}"
-    except ValueError as err:
-        ok, why = False, str(err)
-    if not ok:
-        checks.warn_once(
-            ("dissect", id(model), layer),
-            f"layer {layer!r}: no receptive-field placement ({why}); its maps are spread "
-            f"evenly over the image instead (Dissection.placement == 'even')",
-        )
-    mats = []
-    for axis in (0, 1):
-        if ok:
-            c0, s = float(rf.centres(axis)[0]), float(rf.stride[axis])
-        else:
-            s = size[axis] / grid[axis]
-            c0 = s / 2 - 0.5
-        mats.append(cell_weights(c0, s, grid[axis], size[axis], hold=True))
-    return mats[0], mats[1], ("receptive field" if ok else "even")
-
-
-def _compiled(model, layer, size):
-    return checks.cached(
-        model, ("dissect", layer, tuple(size)), lambda: _compile(model, layer, size)
-    )
-
-
-def _compile(model, layer, size):
-    sub = activation_model(model, [layer])
-    out = sub.outputs[0]  # 4-D: checked by checks.feature_layer
-    grid, units = tuple(out.shape[1:3]), int(out.shape[3])
-    rows, cols, placement = holding_weights(model, layer, grid=grid, size=size)
-    rows, cols = tf.constant(rows), tf.constant(cols)
-    xspec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
-
-    @tf.function(input_signature=[xspec])
-    def forward(x):
-        a = sub(x, training=False)
-        return tf.cast(a[layer] if isinstance(a, dict) else a, tf.float32)
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec((units, None), tf.float32),
-            tf.TensorSpec((None, *grid, units), tf.float32),
-        ]
-    )
-    def top(kept, a):
-        flat = tf.transpose(tf.reshape(a, [-1, units]))
-        return tf.math.top_k(tf.concat([kept, flat], 1), tf.shape(kept)[1], sorted=False).values
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec((None, *grid, units), tf.float32),
-            tf.TensorSpec((None, *size, None), tf.int32),
-            tf.TensorSpec((units,), tf.float32),
-            tf.TensorSpec((), tf.int32),
-        ]
-    )
-    def count(a, labels, thresholds, depth):
-        up = tf.einsum("Hi,nijk->nHjk", rows, a)
-        up = tf.einsum("Wj,nHjk->nHWk", cols, up)
-        mask = tf.cast(tf.reshape(up, [-1, units]) > thresholds, tf.float32)
-        labels = tf.reshape(labels, [-1, tf.shape(labels)[-1]])  # (pixels, categories)
-        onehot = tf.reduce_sum(tf.one_hot(labels, depth, dtype=tf.float32), axis=1)
-        return (
-            tf.matmul(mask, onehot, transpose_a=True),
-            tf.reduce_sum(mask, 0),
-            tf.reduce_sum(onehot, 0),
-        )
-
-    return forward, top, count, grid, units, placement
 
 
 def _check(model, images, layer, concept_maps, quantile, iou_threshold, batch_size, concept_names):
@@ -255,7 +170,7 @@ def dissect(
     )
     verbose = checks.verbose(verbose)
     size = x.shape[1:3]
-    forward, top, count, grid, units, placement = _compiled(model, layer, size)
+    forward, top, count, grid, units, placement = compiled(model, layer, size=size)
     n = len(x)
     m = max(1, math.ceil(quantile * n * grid[0] * grid[1]))
     cats = list(maps)
@@ -335,7 +250,7 @@ def unit_masks(
     """
     blank = {"_": np.zeros(np.shape(images)[:3], np.int32)}
     x, _, _ = _check(model, images, layer, blank, 0.5, 0.0, batch_size, None)
-    forward, _, _, grid, n_units, _ = _compiled(model, layer, x.shape[1:3])
+    forward, _, _, grid, n_units, _ = compiled(model, layer, size=x.shape[1:3])
     t = np.asarray(thresholds, np.float32)
     if t.shape != (n_units,):
         raise ValueError(f"thresholds must be ({n_units},) for layer {layer!r}, got {t.shape}")

@@ -1,157 +1,41 @@
-"""The one walk over a Keras model's graph, used by every method.
+"""Finding layers in the one walk over a Keras model's graph, used by every method.
 
-:func:`walk` runs a model op by op on the caller's tensors (symbolic or eager) and descends
-into every nested Functional or Sequential model (a ``Sequential`` holding
-``keras.applications.VGG16`` plus a head, a Functional model calling another model), so a layer
-deep inside is reachable by its name or by a path ``"vgg16/block5_conv3"``. A ``hook`` may
-compute any leaf op differently: the ReLU rules of :mod:`zfkeras.methods.deconvnet.rules` do,
-and :func:`pre_activation` splits a fused activation off its layer inside the walk, without
-changing the layer. :func:`trace` re-runs a model on fresh ``keras.Input`` tensors;
-:func:`nodes` and :func:`locate` find a layer and the ops between it and the input. The layers
-are called again, not copied: a traced model shares the original weights.
-
-Public Keras API only: ``clone_model(model, clone_function=lambda l: l, call_function=...)``
-runs a *shadow* copy of each Functional level on symbolic inputs, to learn the order of calls
-and their arguments; :func:`walk` makes every real call itself, on the caller's tensors,
-descending into nested models. (``recursive=True`` alone would rebuild a nested model on its
-own new inputs, out of reach of the outer input, and take symbolic inputs only.)
+The walk itself is :mod:`zfkeras.methods.walk` (:func:`walk`, :func:`trace`,
+:func:`is_graph_model`) and the split of a fused activation :mod:`zfkeras.methods.linear`
+(:func:`pre_activation`); both are re-exported here. This module finds a layer by its name or
+by a path ``"vgg16/block5_conv3"`` into nested models (:func:`find`, :func:`locate`), lists the
+ops between it and the input (:func:`nodes`, :func:`upstream`) and builds a model on traced
+tensors (:func:`build`). The layers are called again, not copied: a traced model shares the
+original weights.
 """
 
 from __future__ import annotations
 
-import functools
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import keras
-from keras import ops
 
 from zfkeras.methods.cache import cached
+from zfkeras.methods.linear import PreActivation, pre_activation
+from zfkeras.methods.walk import Entry, is_graph_model, trace, walk
 
-Entry = tuple[str, object, object]  # (path, layer or op, output tensor)
-
-
-@functools.cache
-def _functional_class() -> type:
-    """The class ``keras.Model(inputs, outputs)`` returns (``Functional``, not exported)."""
-    x = keras.Input((1,), name="zfkeras_probe_input")  # named: no auto-name counter moves
-    return type(keras.Model(x, keras.layers.Identity(name="zfkeras_probe")(x)))
-
-
-def is_graph_model(op) -> bool:
-    """True for a Sequential or Functional model (whose layers :func:`walk` can visit); False
-    for a layer, an op or a subclassed model (which runs as one op)."""
-    return isinstance(op, (keras.Sequential, _functional_class()))
-
-
-def _flat_inputs(model: keras.Model, inputs) -> list:
-    """``inputs`` (a tensor, a list or a dict by input name) as a list matching
-    ``model.inputs``, converted to each input's dtype (as calling the model would)."""
-    refs = model.inputs
-    if isinstance(inputs, dict):
-        missing = [t.name for t in refs if t.name not in inputs]
-        if missing:
-            raise ValueError(
-                f"inputs must have the keys {[t.name for t in refs]}, got {sorted(inputs)}"
-            )
-        flat = [inputs[t.name] for t in refs]
-    else:
-        flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    if len(flat) != len(refs):
-        raise ValueError(
-            f"inputs must be {len(refs)} tensor(s) for model {model.name!r}, got {len(flat)}"
-        )
-    return [
-        (x if x.dtype == ref.dtype else keras.ops.cast(x, ref.dtype))
-        if isinstance(x, keras.KerasTensor)
-        else keras.ops.convert_to_tensor(x, ref.dtype)
-        for x, ref in zip(flat, refs)
-    ]
-
-
-def _call(op, args, kwargs):
-    return op(*args, **kwargs)
-
-
-def walk(
-    model: keras.Model,
-    inputs,
-    hook: Callable | None = None,
-    entries: list | None = None,
-    prefix: str = "",
-):
-    """Run ``model`` on ``inputs`` (Keras or real tensors) op by op, descending into nested
-    Functional and Sequential models. ``hook(op, args, kwargs)`` computes each leaf op (default:
-    ``op(*args, **kwargs)``); every output is appended to ``entries`` as ``(path, op, output)``.
-    Returns the model's output (a list for several outputs). Public API only: see the module
-    docstring."""
-    entries = [] if entries is None else entries
-    hook = hook or _call
-
-    def run(op, args, kwargs):
-        if is_graph_model(op):
-            x = args[0] if args else kwargs["inputs"]
-            out = walk(op, x, hook, entries, prefix + op.name + "/")
-        else:
-            out = hook(op, args, kwargs)
-        entries.append((prefix + op.name, op, out))
-        return out
-
-    if isinstance(model, keras.Sequential):
-        x = inputs
-        for layer in model.layers:
-            x = run(layer, (x,), {})
-        return x
-    shadow_inputs = keras.tree.map_structure(
-        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name), model.input
-    )
-    value = {
-        id(s): x for s, x in zip(keras.tree.flatten(shadow_inputs), _flat_inputs(model, inputs))
-    }
-
-    def real(t):
-        return value[id(t)] if isinstance(t, keras.KerasTensor) else t
-
-    def call(op, *args, **kwargs):
-        shadow = op(*args, **kwargs)  # learns the call's output tensors in the shadow graph
-        out = run(op, *keras.tree.map_structure(real, (args, kwargs)))
-        for s, o in zip(keras.tree.flatten(shadow), keras.tree.flatten(out)):
-            value[id(s)] = o
-        return shadow
-
-    shadow_model = keras.models.clone_model(
-        model, input_tensors=shadow_inputs, clone_function=lambda layer: layer, call_function=call
-    )
-    out = [value[id(t)] for t in shadow_model.outputs]
-    return out[0] if len(out) == 1 else out
-
-
-def trace(model: keras.Model, input_shape: Sequence | None = None, hook: Callable | None = None):
-    """Re-run ``model`` on fresh ``keras.Input`` tensors.
-
-    Args:
-        model: a built Sequential or Functional model (nested models allowed), checked by the
-            caller (:func:`zfkeras.methods.checks.check_model`, the one check of ``model``).
-        input_shape: optional ``(rows, cols, channels)`` replacing the input shape of a
-            single-input model (``None`` dims allowed), for fully convolutional sub-graphs.
-        hook: computes each leaf op, as in :func:`walk`.
-
-    Returns:
-        ``(inputs, output, entries)``: the new inputs, the model output on them and the ordered
-        list of ``(path, layer, output)`` of every op that ran.
-    """
-    if input_shape is not None and len(model.inputs) != 1:
-        raise ValueError(f"input_shape needs a single-input model, got {len(model.inputs)} inputs")
-    shapes = (
-        [tuple(input_shape)]
-        if input_shape is not None
-        else [tuple(t.shape[1:]) for t in model.inputs]
-    )
-    inputs = [keras.Input(s, dtype=t.dtype) for s, t in zip(shapes, model.inputs)]
-    entries: list[Entry] = []
-    output = walk(model, inputs[0] if len(inputs) == 1 else inputs, hook, entries)
-    return (inputs[0] if len(inputs) == 1 else inputs), output, entries
+__all__ = [
+    "Entry",
+    "Located",
+    "Node",
+    "PreActivation",
+    "build",
+    "find",
+    "is_graph_model",
+    "locate",
+    "nodes",
+    "pre_activation",
+    "short_names",
+    "trace",
+    "upstream",
+    "walk",
+]
 
 
 def find(entries: list[Entry], name: str, argument: str = "layer") -> Entry:
@@ -310,58 +194,3 @@ def locate(
                 f"data_format='channels_first'; only 'channels_last' is supported"
             )
     return Located(path, op, inputs, out, way)
-
-
-_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CONV_OP = keras.layers.Conv2D.convolution_op
-
-
-def _twin(op, input_shape):
-    """A copy of ``op`` with a linear activation, for layers without a public linear part. It
-    runs on ``op``'s own variables (``stateless_call``), so it never holds stale weights, and
-    it holds no reference to ``op``."""
-    if op not in _TWINS:
-        cfg = {**op.get_config(), "activation": "linear", "name": f"{op.name}_linear"}
-        twin = type(op).from_config(cfg)
-        twin.build(input_shape)
-        _TWINS[op] = twin
-    return _TWINS[op]
-
-
-def _linear_part(op, x):
-    dtype = op.compute_dtype
-    if isinstance(op, keras.layers.Dense) or (
-        isinstance(op, keras.layers.Conv2D) and type(op).convolution_op is _CONV_OP
-    ):
-        x = ops.cast(x, dtype)
-        kernel = ops.cast(op.kernel, dtype)
-        dense = isinstance(op, keras.layers.Dense)
-        out = ops.matmul(x, kernel) if dense else op.convolution_op(x, kernel)
-        return out + ops.cast(op.bias, dtype) if op.use_bias else out
-    trainable = [v.value for v in op.trainable_variables]
-    fixed = [v.value for v in op.non_trainable_variables]
-    return _twin(op, tuple(x.shape)).stateless_call(trainable, fixed, x)[0]
-
-
-class PreActivation(keras.layers.Layer):
-    """A layer's linear part as one op of a traced graph (its inner ops are not graph nodes,
-    so their automatic names cannot clash with the model's layer names)."""
-
-    def __init__(self, fn, **kwargs):
-        super().__init__(**kwargs)
-        self._fn = fn
-
-    def call(self, x):
-        return self._fn(x)
-
-
-def pre_activation(op, args, kwargs):
-    """What ``op(*args, **kwargs)`` computes before its fused activation (the linear part of a
-    convolution or dense layer with ``activation="relu"``, ``"softmax"``, ...), on symbolic or
-    real tensors, in the layer's compute dtype. The layer itself is never changed (no attribute
-    is assigned, not even for a moment): a ``Dense`` or ``Conv2D`` is computed from its kernel
-    and bias, any other layer by a linear twin running on its variables."""
-    x = args[0] if args else kwargs["inputs"]
-    if isinstance(x, keras.KerasTensor):
-        return PreActivation(lambda t: _linear_part(op, t), name=f"{op.name}_linear")(x)
-    return _linear_part(op, x)

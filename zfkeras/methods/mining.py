@@ -126,18 +126,16 @@ def top_activations(
     image_shape = tuple(model.inputs[0].shape[1:])
     n_channels = int(found.output.shape[3])
     chans = checks.channels(channels, n_channels, found.path, "channels", many=True)
-    key = ("top_activations", found.path, tuple(int(c) for c in chans), k)
+    every = n_channels == len(chans) and bool(np.all(chans == np.arange(len(chans))))
+    # channels and k are arguments of the compiled update: at most two entries per layer
     update = checks.cached(
         model,
-        key,
+        ("top_activations", found.path, every),
         lambda: _compile(
-            build(found.input, found.output, name=f"{model.name}_upto"),
-            chans,
-            k,
-            image_shape,
-            n_channels,
+            build(found.input, found.output, name=f"{model.name}_upto"), image_shape, every
         ),
     )
+    chans_t = tf.constant(chans, tf.int32)
     best_v = tf.fill((len(chans), k), -np.inf)
     best_i = tf.fill((len(chans), k), tf.constant(-1, tf.int64))
     best_p = tf.zeros((len(chans), k), tf.int32)
@@ -151,7 +149,7 @@ def top_activations(
         if tuple(x.shape[1:]) != tuple(d or g for d, g in zip(image_shape, x.shape[1:])):
             raise ValueError(f"images must be {image_shape}, got {tuple(x.shape[1:])}")
         best_v, best_i, best_p = update(
-            tf.cast(x, tf.float32), tf.constant(seen, tf.int64), best_v, best_i, best_p
+            tf.cast(x, tf.float32), tf.constant(seen, tf.int64), chans_t, best_v, best_i, best_p
         )
         seen, done = seen + int(x.shape[0]), done + 1
         if bar is not None:
@@ -170,31 +168,31 @@ def top_activations(
     )
 
 
-def _compile(sub, chans, k, image_shape, n_channels):
-    """The compiled per-batch update of :func:`top_activations` (one trace per model, layer,
-    channels and k)."""
-    chans_t = tf.constant(chans, tf.int32)
-    every = n_channels == len(chans) and bool(np.all(chans == np.arange(len(chans))))
+def _compile(sub, image_shape, every: bool):
+    """The compiled per-batch update of :func:`top_activations`, one trace per model, layer
+    and ``every`` (all channels in order: no gather). The channels ``(C,)`` and the running
+    best ``(C, k)`` are arguments, so other channels or another ``k`` reuse it."""
     spec = [
         tf.TensorSpec((None, *image_shape), tf.float32),
         tf.TensorSpec((), tf.int64),
-        tf.TensorSpec((len(chans), k), tf.float32),
-        tf.TensorSpec((len(chans), k), tf.int64),
-        tf.TensorSpec((len(chans), k), tf.int32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((None, None), tf.float32),
+        tf.TensorSpec((None, None), tf.int64),
+        tf.TensorSpec((None, None), tf.int32),
     ]
 
     @tf.function(input_signature=spec)
-    def update(x, start, best_v, best_i, best_p):
+    def update(x, start, chans, best_v, best_i, best_p):
         a = tf.cast(sub(x, training=False), tf.float32)  # float32 under mixed precision too
         if not every:
-            a = tf.gather(a, chans_t, axis=3)
+            a = tf.gather(a, chans, axis=3)
         n, width = tf.shape(a)[0], tf.shape(a)[2]
-        flat = tf.reshape(a, [n, -1, len(chans)])
+        flat = tf.reshape(a, [n, -1, tf.shape(chans)[0]])
         v = tf.transpose(tf.reduce_max(flat, axis=1))  # (C, n)
         p = tf.transpose(tf.argmax(flat, axis=1, output_type=tf.int32))  # (C, n)
         i = tf.broadcast_to(start + tf.range(n, dtype=tf.int64), tf.shape(v))
         cand_v = tf.concat([best_v, v], 1)
-        top = tf.math.top_k(cand_v, k=k)
+        top = tf.math.top_k(cand_v, k=tf.shape(best_v)[1])
         pick = top.indices
         return (
             top.values,

@@ -30,6 +30,7 @@ import numpy as np
 
 from zfkeras import config
 from zfkeras.models import imagenet
+from zfkeras.models.imagenet import class_names as class_names  # the bundle's, read by zoo
 from zfkeras.models.torch_legacy import load_state_dict
 
 NAME = "efficientnet-lite0-imagenet"
@@ -204,27 +205,11 @@ def deprocess(x) -> np.ndarray:
     return np.clip(np.asarray(x, np.float32) * STD + MEAN, 0, 255).round().astype(np.uint8)
 
 
-def bundle():
-    """The :class:`zfkeras.models.zoo.Pretrained` that :func:`zfkeras.pretrained` returns for
-    ``"efficientnet-lite0-imagenet"``: ``model``, ``preprocess``, ``deprocess``,
-    ``class_names`` and ``info``.
-
-    Raises:
-        ModuleNotFoundError: no cached weights and the package :data:`PACKAGE` not installed.
-    """
-    from zfkeras.models.zoo import Pretrained  # zoo imports this module on first use
-
-    info = {
-        "name": NAME,
-        "architecture": "EfficientNet-Lite0 (Tan & Le 2019), ImageNet-1k, top-1 75.1% (reported)",
-        "weights": f"package {PACKAGE} 0.1.0 (Apache-2.0): efficientnet-lite0-57934424.pth",
-        "preprocess": f"short side to {RESIZE}, centre crop {SIZE}, (x - {MEAN:g}) / {STD:g}",
-        "input_size": SIZE,
-    }
-    return Pretrained(
-        model=load_model(),
-        preprocess=preprocess,
-        deprocess=deprocess,
-        class_names=imagenet.class_names(),
-        info=info,
-    )
+# What zfkeras.pretrained("efficientnet-lite0-imagenet") reports as the bundle's ``info``.
+INFO = {
+    "name": NAME,
+    "architecture": "EfficientNet-Lite0 (Tan & Le 2019), ImageNet-1k, top-1 75.1% (reported)",
+    "weights": f"package {PACKAGE} 0.1.0 (Apache-2.0): efficientnet-lite0-57934424.pth",
+    "preprocess": f"short side to {RESIZE}, centre crop {SIZE}, (x - {MEAN:g}) / {STD:g}",
+    "input_size": SIZE,
+}

@@ -169,7 +169,13 @@ def pretrained(name: str = "zfnet-cifar10") -> Pretrained:
     if name in CONVERTED:
         from zfkeras.models import efficientnet
 
-        return efficientnet.bundle()
+        return Pretrained(
+            model=efficientnet.load_model(),
+            preprocess=efficientnet.preprocess,
+            deprocess=efficientnet.deprocess,
+            class_names=efficientnet.class_names(),
+            info=dict(efficientnet.INFO),
+        )
     folder = _folder(name)
     if folder is None:
         where = ", ".join(map(str, config.search_path()))

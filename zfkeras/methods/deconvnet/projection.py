@@ -47,52 +47,20 @@ almost a plain scaling by ``2**-0.75``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zfkeras.methods import checks, ops
-from zfkeras.methods.deconvnet import rules
-from zfkeras.methods.deconvnet.chain import Step, steps_from
+from zfkeras.methods.deconvnet.chain import Step
+from zfkeras.methods.deconvnet.passes import Route, compiled, forward, route
 from zfkeras.methods.deconvnet.rules import MODES, STEP_TEXT, Crossing, crossing
 from zfkeras.methods.deconvnet.units import Units, unit_arrays
-from zfkeras.methods.deconvnet.units import select as _select
-from zfkeras.methods.graph import Located, build, locate, walk
 
 __all__ = ["MODES", "WAYS", "Deconvnet"]
 
 WAYS = ("auto", "chain", "graph")
-
-
-class _Route(NamedTuple):
-    found: Located
-    steps: list[Step] | None  # the chain path's steps, None on the graph path
-    sub: keras.Model  # the model cut at the layer (the graph path runs it)
-
-
-def _route(model: keras.Model, layer, switches: str, way: str) -> _Route:
-    """The way down from ``layer``: the chain path's steps where ``way`` allows, else the
-    graph path (``steps=None``), and the model cut at the layer."""
-    found = locate(model, layer)
-    steps = None
-    if way != "graph":
-        try:
-            steps = steps_from(found, switches)
-        except ValueError as err:
-            if way == "chain":
-                raise
-            if switches == "indices":
-                raise ValueError(
-                    f"{err} (switches='indices' needs the chain path; "
-                    f"switches='recompute' works on any graph)"
-                ) from err
-    elif switches == "indices":
-        raise ValueError(
-            "switches='indices' needs the chain path; use switches='recompute' with way='graph'"
-        )
-    return _Route(found, steps, build(found.input, found.output, name=f"{model.name}_upto"))
 
 
 class Deconvnet:
@@ -142,10 +110,14 @@ class Deconvnet:
         ``zfkeras.clear_cache(model)``. ``make`` must not reference ``self``."""
         return checks.cached(self.model, ("deconvnet", self.switches, self.way, *key), make)
 
-    def _route(self, layer) -> _Route:
+    def _route(self, layer) -> Route:
         name = layer.name if isinstance(layer, keras.layers.Layer) else layer
         model, switches, way = self.model, self.switches, self.way
-        return self._cached(("route", name), lambda: _route(model, layer, switches, way))
+
+        def make():
+            return route(model, layer, switches=switches, way=way)
+
+        return self._cached(("route", name), make)
 
     def steps(self, layer: str | keras.layers.Layer) -> list[Step]:
         """The chain path's steps from the input up to ``layer`` (inclusive). Raises
@@ -178,28 +150,11 @@ class Deconvnet:
         route = self._route(layer)
         return crossing(route.found, "graph" if route.steps is None else "chain")
 
-    @staticmethod
-    def _forward(route: _Route, mode: str | None):
-        """images -> the layer's activations, on the route's path (holds no reference to the
-        model: it is part of cached passes)."""
-        if route.steps is None:
-            hook = None if mode is None else rules.relu_hook(mode)
-            return lambda images: (walk(route.sub, images, hook), None)
-
-        def forward(images):
-            records, x = [], images
-            for step in route.steps:
-                x, rec = step.forward(x)
-                records.append(rec)
-            return x, records
-
-        return forward
-
-    def _out_shape(self, route: _Route, image_shape: tuple) -> tuple[int, int, int]:
-        forward = self._forward(route, None)
+    def _out_shape(self, route: Route, image_shape: tuple) -> tuple[int, int, int]:
+        forward_of = forward(route, None)
 
         def make():
-            x, _ = forward(tf.zeros((1, *image_shape), tf.float32))
+            x, _ = forward_of(tf.zeros((1, *image_shape), tf.float32))
             if x.shape.rank != 4:
                 raise ValueError(
                     f"layer {route.found.path!r} must output (batch, rows, cols, "
@@ -210,47 +165,10 @@ class Deconvnet:
         return self._cached(("shape", route.found.path, tuple(image_shape)), make)
 
     # ------------------------------------------------------------------ compiled passes
-    def _function(self, route: _Route, mode: str, kind: str, image_shape: tuple):
+    def _function(self, route: Route, mode: str, kind: str, image_shape: tuple):
         out = self._out_shape(route, image_shape) if kind == "down" else None
-        forward = self._forward(route, None if kind == "units" else mode)
-
-        def make():
-
-            def down(images, signal_of):
-                if route.steps is None:  # the graph path: the gradient with the ReLU rules
-                    with tf.GradientTape(watch_accessed_variables=False) as tape:
-                        tape.watch(images)
-                        act, _ = forward(images)
-                    return tape.gradient(
-                        act,
-                        images,
-                        output_gradients=signal_of(act),
-                        unconnected_gradients=tf.UnconnectedGradients.ZERO,
-                    )
-                act, records = forward(images)
-                signal = signal_of(act)
-                for step, rec in zip(reversed(route.steps), reversed(records)):
-                    signal = step.down(signal, rec, mode)
-                return signal
-
-            def project(images, channel, row, col):
-                if kind == "units":
-                    return _select(tf.cast(forward(images)[0], tf.float32), channel, row, col)[0]
-                signal = down(images, lambda act: _select(act, channel, row, col)[1])
-                return tf.cast(signal, tf.float32)  # float32 under mixed precision too
-
-            def down_signal(images, signal):
-                return tf.cast(down(images, lambda act: tf.cast(signal, act.dtype)), tf.float32)
-
-            x_spec = tf.TensorSpec((None, *image_shape), tf.float32)
-            if kind == "down":
-                fn, spec = down_signal, [x_spec, tf.TensorSpec((None, *out), tf.float32)]
-            else:
-                fn, spec = project, [x_spec] + [tf.TensorSpec((None,), tf.int32)] * 3
-            # one trace per signature; Python-only control flow: no AutoGraph needed
-            return tf.function(fn, input_signature=spec, autograph=False)
-
-        return self._cached(("function", route.found.path, mode, kind, tuple(image_shape)), make)
+        key = ("function", route.found.path, mode, kind, tuple(image_shape))
+        return self._cached(key, lambda: compiled(route, mode, kind, image_shape, out))
 
     # ------------------------------------------------------------------ checks
     def _images(self, images) -> np.ndarray:
