@@ -1,6 +1,7 @@
 """Issue 13's fair tests: ablation to convergence, dead filters without the renormalization,
 transfer to held-out classes."""
 
+import dataclasses
 import json
 
 import keras
@@ -124,9 +125,9 @@ def test_transfer_quick(quick, cifar_dir, tmp_path):
     result = transfer.run_transfer(
         transfer.transfer_recipe(width=0.125, fc_units=16), per_class=(1, 2), data_dir=cifar_dir
     )
-    assert result["source_classes"] == ["airplane", "automobile", "bird", "cat", "deer", "dog"]
-    assert [r["per_class"] for r in result["rows"]] == [1, 2]
-    for r in result["rows"]:
+    assert result.source_classes == ["airplane", "automobile", "bird", "cat", "deer", "dog"]
+    assert [r["per_class"] for r in result.rows] == [1, 2]
+    for r in result.rows:
         assert set(r["frozen"]) == set(transfer.LAYERS)
         assert all(0 <= v <= 1 for v in r["frozen"].values()) and 0 <= r["scratch"] <= 1
-    json.dumps(result)  # JSON-ready
+    json.dumps(dataclasses.asdict(result))  # JSON-ready

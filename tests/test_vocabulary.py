@@ -199,7 +199,6 @@ RECORD_DICTS = {
     "zfkeras.experiments.architecture.summarize",
     "zfkeras.experiments.ablation.run_ablation",
     "zfkeras.experiments.ablation.train_variant",
-    "zfkeras.experiments.diagnostics.layer1_report",
     "zfkeras.experiments.evolution.FeatureEvolution.snapshot",
     "zfkeras.experiments.evolution.load_snapshots",
     "zfkeras.experiments.evolution.record_run",
@@ -212,7 +211,6 @@ RECORD_DICTS = {
     "zfkeras.experiments.renorm.load_runs",
     "zfkeras.experiments.renorm.run_dead_filters",
     "zfkeras.experiments.renorm.train_run",
-    "zfkeras.experiments.transfer.run_transfer",
 }
 
 

@@ -224,6 +224,36 @@ def transfer_curves(
     return rows
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """One transfer run (:func:`run_transfer`); ``dataclasses.asdict`` of it is the JSON record.
+
+    Attributes:
+        recipe: the pretraining recipe, as a dict of its fields.
+        source_classes, target_classes: the CIFAR-10 class names of each side.
+        source_images: the pretraining images used.
+        source_test_accuracy: the pretrained model's accuracy on the source classes' test images.
+        pretrain_history: one dict per pretraining epoch.
+        pretrain_seconds, seconds: the pretraining's and the whole run's wall time.
+        test_images: the target test images.
+        repeats, scratch_steps: as passed.
+        rows: :func:`transfer_curves`' rows.
+    """
+
+    recipe: dict
+    source_classes: list
+    target_classes: list
+    source_images: int
+    source_test_accuracy: float
+    pretrain_history: list
+    pretrain_seconds: float
+    test_images: int
+    repeats: int
+    scratch_steps: int
+    seconds: float
+    rows: list
+
+
 def run_transfer(
     recipe: training.Recipe | None = None,
     target_names: Sequence[str] = TARGET_CLASSES,
@@ -232,9 +262,9 @@ def run_transfer(
     repeats: int | None = None,
     scratch_steps: int | None = None,
     data_dir: str | None = None,
-) -> dict:
+) -> Transfer:
     """Pretrain on CIFAR-10's source classes, then :func:`transfer_curves` on the held-out
-    ``target_names`` (test images from CIFAR-10's test split). Returns a JSON-ready dict."""
+    ``target_names`` (test images from CIFAR-10's test split)."""
     recipe = recipe or transfer_recipe()
     per_class = per_class or config.pick((1, 5, 10, 25, 50, 100), (1, 2))
     repeats = repeats or config.pick(2, 1)
@@ -280,20 +310,20 @@ def run_transfer(
         repeats,
         scratch_steps,
     )
-    return {
-        "recipe": asdict(recipe),
-        "source_classes": [names[c] for c in split.source_classes],
-        "target_classes": list(target_names),
-        "source_images": int(len(x_src)),
-        "source_test_accuracy": round(source_acc, 4),
-        "pretrain_history": history,
-        "pretrain_seconds": pretrain_seconds,
-        "test_images": int(len(y_test)),
-        "repeats": repeats,
-        "scratch_steps": scratch_steps,
-        "seconds": round(time.time() - t0, 1),
-        "rows": rows,
-    }
+    return Transfer(
+        recipe=asdict(recipe),
+        source_classes=[names[c] for c in split.source_classes],
+        target_classes=list(target_names),
+        source_images=int(len(x_src)),
+        source_test_accuracy=round(source_acc, 4),
+        pretrain_history=history,
+        pretrain_seconds=pretrain_seconds,
+        test_images=int(len(y_test)),
+        repeats=repeats,
+        scratch_steps=scratch_steps,
+        seconds=round(time.time() - t0, 1),
+        rows=rows,
+    )
 
 
 def main(argv=None) -> int:
@@ -310,9 +340,9 @@ def main(argv=None) -> int:
     result = run_transfer(
         transfer_recipe(**over), repeats=args.repeats, scratch_steps=args.scratch_steps
     )
-    cli.write_record(result, args.out, MODULE, argv)
-    print(f"source accuracy {result['source_test_accuracy']:.3f}")
-    for r in result["rows"]:
+    cli.write_record(asdict(result), args.out, MODULE, argv)
+    print(f"source accuracy {result.source_test_accuracy:.3f}")
+    for r in result.rows:
         print(
             f"{r['per_class']:4d}/class  fc7 {r['frozen']['fc7']:.3f}  "
             f"best {max(r['frozen'].values()):.3f}  scratch {r['scratch']:.3f}"
