@@ -87,8 +87,8 @@ def test_ablation_to_convergence_quick(quick):
     recipe = ablation.budget_recipe(converged=True, width=0.125, fc_units=16, epochs=3)
     variants = {"full": {}, "narrow fc": {"fc_units": 8}}
     result = ablation.run_ablation(recipe, variants, patience=1)
-    assert [r["fc_units"] for r in result["rows"]] == [16, 8]
-    for row in result["rows"]:
+    assert [r["fc_units"] for r in result.rows] == [16, 8]
+    for row in result.rows:
         assert 1 <= row["epochs"] <= 3 and len(row["curve"]) == row["epochs"]
         assert row["val_accuracy"] == max(row["curve"])
         assert row["curve"][row["best_epoch"] - 1] == row["val_accuracy"]

@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from zfkeras import figures  # noqa: E402
+from zfkeras.experiments import probes  # noqa: E402
 from zfkeras.experiments.invariance import InvarianceCurves  # noqa: E402
 from zfkeras.figures import style  # noqa: E402
 from zfkeras.methods.mining import Top9Tiles  # noqa: E402
@@ -169,8 +170,8 @@ CASES = {
     "generalization_figure": (
         lambda: figures.generalization_figure(
             [
-                {"per_class": 1, "frozen": 0.3, "fine_tuned": 0.4, "scratch": 0.2},
-                {"per_class": 5, "frozen": 0.5, "fine_tuned": 0.6, "scratch": 0.3},
+                probes.FewShot(per_class=1, frozen=0.3, fine_tuned=0.4, scratch=0.2),
+                probes.FewShot(per_class=5, frozen=0.5, fine_tuned=0.6, scratch=0.3),
             ]
         ),
         False,

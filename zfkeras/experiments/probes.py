@@ -16,6 +16,7 @@ from zfkeras._quiet import start_command
 start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -66,6 +67,73 @@ def _pooled(model, layers, grid):
     return run
 
 
+@dataclass(frozen=True)
+class LayerFeatures:
+    """Pooled features per layer (:func:`layer_features`).
+
+    Attributes:
+        layers: the layer names, in the order asked.
+        grid: the pooling grid.
+        features: dict layer name -> float32 ``(N, D_layer)``.
+    """
+
+    layers: tuple
+    grid: int
+    features: dict
+
+
+@dataclass(frozen=True)
+class LayerProbes:
+    """Linear-probe accuracy per layer (:func:`probe_layers`).
+
+    Attributes:
+        layers: the layer names, in the order asked.
+        accuracy: dict layer name -> test accuracy, in the order of ``layers``.
+    """
+
+    layers: tuple
+    accuracy: dict
+
+
+@dataclass(frozen=True)
+class FewShot:
+    """One few-shot transfer (:func:`few_shot_transfer`): test accuracies of three classifiers.
+
+    Attributes:
+        per_class: the labelled images per class.
+        frozen: frozen layers 1-7 and a new softmax.
+        fine_tuned: then the top layers fine-tuned.
+        scratch: the same architecture trained from random weights.
+    """
+
+    per_class: int
+    frozen: float
+    fine_tuned: float
+    scratch: float
+
+
+@dataclass(frozen=True)
+class Generalization(cli.Record):
+    """Few-shot transfer from a shipped model to the shapes (:func:`generalization`); its JSON
+    record (:func:`zfkeras.experiments.cli.write_record`) holds the same fields.
+
+    Attributes:
+        source: the shipped model's name; target: the target task, in words.
+        class_names: the target classes; test_images: the target test images.
+        epochs, fine_tune_epochs: as passed.
+        rows: one :class:`FewShot` per number of images per class.
+        command, keras: as in :class:`~zfkeras.experiments.cli.Record`.
+    """
+
+    source: str
+    target: str
+    class_names: list
+    test_images: int
+    epochs: int
+    fine_tune_epochs: int
+    rows: list
+
+
 def layer_features(
     model: keras.Model,
     images,
@@ -74,7 +142,7 @@ def layer_features(
     *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
-) -> dict[str, np.ndarray]:
+) -> LayerFeatures:
     """Each layer's output, pooled to a small fixed size and flattened.
 
     Feature maps ``(N, h, w, c)`` are max-pooled over a ``grid x grid`` partition of their
@@ -88,7 +156,7 @@ def layer_features(
             (a progress bar when the run looks longer than a few seconds), 0 or 1.
 
     Returns:
-        dict layer name -> float32 ``(N, D_layer)``.
+        :class:`LayerFeatures`; ``features``: dict layer name -> float32 ``(N, D_layer)``.
 
     Raises:
         TypeError/ValueError: bad model, images, layers, grid, batch_size or verbose.
@@ -106,7 +174,8 @@ def layer_features(
     for k, b in enumerate(parts):
         out.append([o.numpy() for o in run(tf.constant(x[b]))])
         bar.update(k + 1)
-    return {n: np.concatenate([p[k] for p in out]) for k, n in enumerate(layers)}
+    features = {n: np.concatenate([p[k] for p in out]) for k, n in enumerate(layers)}
+    return LayerFeatures(layers=layers, grid=grid, features=features)
 
 
 def linear_probe(
@@ -143,16 +212,20 @@ def probe_layers(
     *,
     batch_size: int = BATCH_SIZE,
     verbose: int | str = VERBOSE,
-) -> dict[str, float]:
+) -> LayerProbes:
     """Paper Table 7: the test accuracy of a linear probe on each layer's pooled features
     (:func:`layer_features`, whose arguments and errors apply).
 
     Returns:
-        dict layer name -> accuracy, in the order of ``layers``.
+        :class:`LayerProbes`; ``accuracy``: dict layer name -> accuracy, in the order of
+        ``layers``.
     """
     ftr = layer_features(model, x_train, layers, grid, batch_size=batch_size, verbose=verbose)
     fte = layer_features(model, x_test, layers, grid, batch_size=batch_size, verbose=verbose)
-    return {n: linear_probe(ftr[n], y_train, fte[n], y_test, c) for n in layers}
+    accuracy = {
+        n: linear_probe(ftr.features[n], y_train, fte.features[n], y_test, c) for n in ftr.layers
+    }
+    return LayerProbes(layers=ftr.layers, accuracy=accuracy)
 
 
 def few_shot_indices(labels, per_class: int, *, seed: int = SEED) -> np.ndarray:
@@ -243,7 +316,7 @@ def few_shot_transfer(
     scratch_builder=None,
     *,
     seed: int = SEED,
-) -> dict[str, float]:
+) -> FewShot:
     """Paper Tables 4-6 for one number of labelled images per class.
 
     Three classifiers for the new task, all scored on ``(x_test, y_test)``:
@@ -263,10 +336,10 @@ def few_shot_transfer(
     x, y = np.asarray(pool_images, np.float32)[idx], pool_labels[idx]
     transfer = transfer_model(model, classes, seed=seed)
     _fit(transfer, x, y, 1e-3, epochs, seed)
-    out = {"per_class": int(per_class), "frozen": _accuracy(transfer, x_test, y_test)}
+    frozen = _accuracy(transfer, x_test, y_test)
     unfreeze_top(transfer, fine_tune_layers)
     _fit(transfer, x, y, 1e-4, fine_tune_epochs, seed)
-    out["fine_tuned"] = _accuracy(transfer, x_test, y_test)
+    fine_tuned = _accuracy(transfer, x_test, y_test)
     if scratch_builder is None:
         base = keras.models.clone_model(model)  # same architecture
         feats = keras.Model(base.inputs[0], base.get_layer("fc7").output)
@@ -276,8 +349,12 @@ def few_shot_transfer(
         scratch = scratch_builder(classes)
     seeded_weights(scratch, seed=seed)  # fresh weights, reproducible, no global reseeding
     _fit(scratch, x, y, 1e-3, epochs + fine_tune_epochs, seed)
-    out["scratch"] = _accuracy(scratch, x_test, y_test)
-    return out
+    return FewShot(
+        per_class=int(per_class),
+        frozen=frozen,
+        fine_tuned=fine_tuned,
+        scratch=_accuracy(scratch, x_test, y_test),
+    )
 
 
 def generalization(
@@ -288,11 +365,11 @@ def generalization(
     test_size: int = 1000,
     *,
     seed: int = SEED,
-) -> dict:
+) -> Generalization:
     """Tables 4-6 at our scale: ``source``'s features (a shipped model) transferred to the
     synthetic shapes drawn at the source's image size, for each number of images per class.
 
-    Returns ``{"source", "rows": [few_shot_transfer dicts], "test_images", ...}``.
+    Returns a :class:`Generalization` (one :class:`FewShot` row per ``per_class``).
     """
     from zfkeras import data as zdata
     from zfkeras.models.zoo import pretrained
@@ -316,15 +393,22 @@ def generalization(
         )
         for k in per_class
     ]
-    return {
-        "source": source,
-        "target": f"shapes at {size}x{size}, {len(pool.class_names)} classes",
-        "class_names": pool.class_names,
-        "test_images": int(test_size),
-        "epochs": epochs,
-        "fine_tune_epochs": fine_tune_epochs,
-        "rows": rows,
-    }
+    return Generalization(
+        source=source,
+        target=f"shapes at {size}x{size}, {len(pool.class_names)} classes",
+        class_names=list(pool.class_names),
+        test_images=int(test_size),
+        epochs=epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        rows=rows,
+    )
+
+
+def load_generalization(path) -> Generalization:
+    """A :class:`Generalization` from its JSON record (e.g. the shipped
+    ``data/generalization-shapes.json``), its rows as :class:`FewShot`."""
+    result = cli.read_record(Generalization, path)
+    return replace(result, rows=[FewShot(**row) for row in result.rows])
 
 
 def main(argv=None) -> int:
@@ -338,7 +422,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     result = generalization(args.source, epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs)
     cli.write_record(result, args.out, MODULE, argv)
-    for row in result["rows"]:
+    for row in result.rows:
         print(row)
     return 0
 

@@ -190,7 +190,7 @@ def transfer_curves(
         the draws), ``scratch`` (mean), ``frozen_runs`` / ``scratch_runs`` (each draw).
     """
     classes = int(np.max(pool_labels)) + 1
-    test_feats = layer_features(model, eval_view(x_test, mean, recipe), layers)
+    test_feats = layer_features(model, eval_view(x_test, mean, recipe), layers).features
     rows = []
     bar = keras.utils.Progbar(len(per_class) * repeats)
     for n in per_class:
@@ -198,7 +198,7 @@ def transfer_curves(
         for r in range(repeats):
             idx = few_shot_indices(pool_labels, int(n), seed=r)
             x, y = pool_images[idx], np.asarray(pool_labels)[idx]
-            feats = layer_features(model, eval_view(x, mean, recipe), layers)
+            feats = layer_features(model, eval_view(x, mean, recipe), layers).features
             frozen_runs.append(
                 {
                     lay: round(linear_probe(feats[lay], y, test_feats[lay], y_test), 4)
@@ -225,7 +225,7 @@ def transfer_curves(
 
 
 @dataclass(frozen=True)
-class Transfer:
+class Transfer(cli.Record):
     """One transfer run (:func:`run_transfer`); ``dataclasses.asdict`` of it is the JSON record.
 
     Attributes:
@@ -238,6 +238,7 @@ class Transfer:
         test_images: the target test images.
         repeats, scratch_steps: as passed.
         rows: :func:`transfer_curves`' rows.
+        command, keras: as in :class:`~zfkeras.experiments.cli.Record`.
     """
 
     recipe: dict
@@ -326,6 +327,11 @@ def run_transfer(
     )
 
 
+def load_transfer(path) -> Transfer:
+    """A :class:`Transfer` from its JSON record (the shipped ``data/transfer-cifar10.json``)."""
+    return cli.read_record(Transfer, path)
+
+
 def main(argv=None) -> int:
     p = cli.parser(MODULE, __doc__)
     p.add_argument("--out", default="data/transfer-cifar10.json")
@@ -340,7 +346,7 @@ def main(argv=None) -> int:
     result = run_transfer(
         transfer_recipe(**over), repeats=args.repeats, scratch_steps=args.scratch_steps
     )
-    cli.write_record(asdict(result), args.out, MODULE, argv)
+    cli.write_record(result, args.out, MODULE, argv)
     print(f"source accuracy {result.source_test_accuracy:.3f}")
     for r in result.rows:
         print(

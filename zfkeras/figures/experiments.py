@@ -256,19 +256,18 @@ def probe_figure(
     return _accuracy_axes(fig, ax, chance, title)
 
 
-def generalization_figure(
-    rows: Sequence[dict], chance: float | None = None, title: str | None = None
-):
+def generalization_figure(rows: Sequence, chance: float | None = None, title: str | None = None):
     """Test accuracy against labelled images per class for the ``frozen``, ``fine_tuned`` and
-    ``scratch`` classifiers (rows from :func:`few_shot_transfer`). Returns the Figure."""
+    ``scratch`` classifiers (rows: :class:`zfkeras.experiments.probes.FewShot`, from
+    :func:`~zfkeras.experiments.probes.few_shot_transfer`). Returns the Figure."""
     fig, ax = plot()
-    k = [r["per_class"] for r in rows]
+    k = [r.per_class for r in rows]
     for key, label in (
         ("frozen", "frozen features + new softmax"),
         ("fine_tuned", "then fine-tuned fc6-fc7"),
         ("scratch", "from scratch"),
     ):
-        ax.plot(k, [r[key] for r in rows], "o-", label=label)
+        ax.plot(k, [getattr(r, key) for r in rows], "o-", label=label)
     ax.set_xscale("log")
     ax.set_xticks(k, [str(v) for v in k])
     ax.set_xlabel("labelled images per class")
