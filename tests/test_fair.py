@@ -101,23 +101,24 @@ def test_dead_filter_runs_quick(quick, tmp_path):
     result = renorm.run_dead_filters(recipe, runs=(("alexnet", False),))
     renorm.save_runs(result, tmp_path / "d.npz", "cmd")
     runs = renorm.load_runs(tmp_path / "d.npz")
-    assert runs["command"] == "cmd"
-    run = runs["alexnet, no renorm"]
-    assert run["kernel"].shape == (11, 11, 3, 12) and (run["stride"], run["pad"]) == (4, 2)
+    assert runs.command == "cmd" and list(runs.runs) == ["alexnet, no renorm"]
+    run = runs.runs["alexnet, no renorm"]
+    saved = result.runs["alexnet, no renorm"]
+    np.testing.assert_allclose(run.kernel, saved.kernel, rtol=1e-6)
+    assert (run.history, run.test_accuracy) == (saved.history, saved.test_accuracy)
+    assert run.kernel.shape == (11, 11, 3, 12) and (run.stride, run.pad) == (4, 2)
     images = data.shapes(6, seed=9, image_size=64).images
-    report = renorm.dead_filter_report(runs, images)["alexnet, no renorm"]
-    assert report["filters"] == 12 and 0 <= report["dead_activity"] <= 12
+    report = renorm.dead_filter_report(runs, images).runs["alexnet, no renorm"]
+    assert report.filters == 12 and 0 <= report.dead_activity <= 12
     # the same count from the trained model's own conv1 output (an independent path)
     model = training.build_model(
-        training.Recipe(**(runs["recipe"] | {"arch": "alexnet", "renorm": False})), 5
+        training.Recipe(**(runs.recipe | {"arch": "alexnet", "renorm": False})), 5
     )
     conv = model.get_layer("conv1")
-    conv.set_weights([run["kernel"], run["bias"]])
-    x = transfer.eval_view(images, run["mean"], training.Recipe(**runs["recipe"]))
+    conv.set_weights([run.kernel, run.bias])
+    x = transfer.eval_view(images, run.mean, training.Recipe(**runs.recipe))
     act = keras.Model(model.inputs[0], conv.output)(x).numpy()
-    np.testing.assert_allclose(
-        report["zero_fraction"], (act <= 1e-6).mean(axis=(0, 1, 2)), atol=1e-6
-    )
+    np.testing.assert_allclose(report.zero_fraction, (act <= 1e-6).mean(axis=(0, 1, 2)), atol=1e-6)
 
 
 @pytest.mark.slow

@@ -201,10 +201,6 @@ RECORD_DICTS = {
     "zfkeras.experiments.evolution.load_snapshots",
     "zfkeras.experiments.evolution.record_run",
     "zfkeras.experiments.evolution.stabilization",
-    "zfkeras.experiments.renorm.dead_filter_report",
-    "zfkeras.experiments.renorm.load_runs",
-    "zfkeras.experiments.renorm.run_dead_filters",
-    "zfkeras.experiments.renorm.train_run",
 }
 
 
