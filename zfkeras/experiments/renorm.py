@@ -219,16 +219,7 @@ def train_run(
     stride, pad = _conv1_geometry(model)
     epochs = min(len(v) for v in hist.history.values())  # a diverged run stops mid-epoch
     history = [{k: round(float(v[e]), 4) for k, v in hist.history.items()} for e in range(epochs)]
-    return ConvRun(
-        kernel=kernel,
-        bias=bias,
-        stride=stride,
-        pad=pad,
-        mean=mean,
-        history=history,
-        test_accuracy=round(acc, 4),
-        seconds=round(seconds, 1),
-    )
+    return ConvRun(kernel, bias, stride, pad, mean, history, round(acc, 4), round(seconds, 1))
 
 
 def run_dead_filters(
