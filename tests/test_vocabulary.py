@@ -193,10 +193,6 @@ def test_no_call_site_passes_an_option_by_position():
 # The experiments' record files (JSON) are still written from these dicts; each is to become a
 # frozen dataclass like the methods' results. The list may only shrink.
 RECORD_DICTS = {
-    "zfkeras.experiments.architecture.load_study",
-    "zfkeras.experiments.architecture.measure",
-    "zfkeras.experiments.architecture.run_study",
-    "zfkeras.experiments.architecture.summarize",
     "zfkeras.experiments.evolution.FeatureEvolution.snapshot",
     "zfkeras.experiments.evolution.load_snapshots",
     "zfkeras.experiments.evolution.record_run",
