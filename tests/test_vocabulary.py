@@ -192,12 +192,7 @@ def test_no_call_site_passes_an_option_by_position():
 
 # The experiments' record files (JSON) are still written from these dicts; each is to become a
 # frozen dataclass like the methods' results. The list may only shrink.
-RECORD_DICTS = {
-    "zfkeras.experiments.evolution.FeatureEvolution.snapshot",
-    "zfkeras.experiments.evolution.load_snapshots",
-    "zfkeras.experiments.evolution.record_run",
-    "zfkeras.experiments.evolution.stabilization",
-}
+RECORD_DICTS = {}
 
 
 def _returns_dict(fn) -> bool:
