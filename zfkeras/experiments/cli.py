@@ -60,13 +60,17 @@ def read_record(cls, path: str | Path):
     (the shipped ``data/*.json`` files of the experiments).
 
     Raises:
-        ValueError: the file's keys are not the fields of ``cls``.
+        ValueError: the file's keys are not the fields of ``cls`` (the message names the
+            missing and the unknown ones).
     """
     record = json.loads(Path(path).read_text())
-    fields = {f.name for f in dataclasses.fields(cls)}
-    if not isinstance(record, dict) or set(record) - fields:
+    fields = dataclasses.fields(cls)
+    required = {f.name for f in fields if f.default is dataclasses.MISSING}
+    keys = set(record) if isinstance(record, dict) else set()
+    missing, extra = sorted(required - keys), sorted(keys - {f.name for f in fields})
+    if not isinstance(record, dict) or missing or extra:
         raise ValueError(
-            f"path must hold a {cls.__name__} record (keys {sorted(fields)}), got "
-            f"{sorted(record) if isinstance(record, dict) else type(record).__name__} in {path}"
+            f"path must hold a record of {cls.__name__}, got {path} "
+            f"(missing keys {missing}, unknown keys {extra})"
         )
     return cls(**record)
