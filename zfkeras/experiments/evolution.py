@@ -29,55 +29,17 @@ import tensorflow as tf
 
 from zfkeras import training
 from zfkeras.experiments import cli
+from zfkeras.experiments.snapshots import LayerSnapshot as LayerSnapshot
+from zfkeras.experiments.snapshots import Recording as Recording
+from zfkeras.experiments.snapshots import Snapshot as Snapshot
+from zfkeras.experiments.snapshots import load_snapshots as load_snapshots
+from zfkeras.experiments.snapshots import load_trace as load_trace
+from zfkeras.experiments.snapshots import save_snapshots as save_snapshots
+from zfkeras.experiments.snapshots import snapshot_layers as snapshot_layers
 from zfkeras.methods import checks
 from zfkeras.methods.checks import SEED
 
 MODULE = "zfkeras.experiments.evolution"  # its command line: python -m MODULE
-
-
-@dataclass(frozen=True)
-class LayerSnapshot:
-    """The followed units of one layer at one epoch.
-
-    Attributes:
-        channel: the units (feature maps) followed ``(U,)``.
-        projection: float32 ``(U, s, s, 3)``, the deconvnet projection of each unit's strongest
-            activation over the probe set.
-        image: the probe image of that activation ``(U,)`` (None where not recorded).
-        value: the activation ``(U,)`` (None where not recorded).
-    """
-
-    channel: np.ndarray
-    projection: np.ndarray
-    image: np.ndarray | None = None
-    value: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One epoch's snapshot (:meth:`FeatureEvolution.snapshot`).
-
-    Attributes:
-        conv1_kernel: the first followed layer's kernel.
-        layers: dict layer name -> :class:`LayerSnapshot`, in the order followed.
-    """
-
-    conv1_kernel: np.ndarray
-    layers: dict
-
-
-@dataclass(frozen=True)
-class Recording:
-    """A recording read back (:func:`load_snapshots`).
-
-    Attributes:
-        snapshots: dict epoch -> :class:`Snapshot`, by epoch (as
-            :attr:`FeatureEvolution.snapshots`).
-        trace: the per-epoch trace (:func:`load_trace`), None for a file recorded without one.
-    """
-
-    snapshots: dict
-    trace: dict | None
 
 
 @dataclass(frozen=True)
@@ -244,73 +206,6 @@ class FeatureEvolution(keras.callbacks.Callback):
         """Write the snapshots and the trace to a compressed ``.npz`` (projections as int8 +
         scale)."""
         save_snapshots(self.snapshots, path, self.trace)
-
-
-def save_snapshots(snapshots: dict, path: str | Path, trace: dict | None = None) -> None:
-    """Write snapshots (as in :attr:`FeatureEvolution.snapshots`) and, if given, the per-epoch
-    trace (:attr:`FeatureEvolution.trace`) to a compressed ``.npz``."""
-    arrays = {}
-    if trace is not None:
-        arrays["trace/epoch"] = np.asarray(trace["epoch"], np.int32)
-        arrays["trace/lr"] = np.asarray(trace["lr"], np.float32)
-        for n, v in trace["weight_change"].items():
-            arrays[f"trace/weight_change/{n}"] = np.asarray(v, np.float32)
-    for e, snap in snapshots.items():
-        arrays[f"{e}/conv1_kernel"] = snap.conv1_kernel.astype(np.float16)
-        for n, d in snap.layers.items():
-            p = d.projection
-            scale = np.abs(p).max(axis=(1, 2, 3)) / 127
-            scale = np.where(scale > 0, scale, 1).astype(np.float32)
-            arrays[f"{e}/{n}/q"] = np.round(p / scale[:, None, None, None]).astype(np.int8)
-            arrays[f"{e}/{n}/scale"] = scale
-            for k in ("channel", "image", "value"):
-                if getattr(d, k) is not None:
-                    arrays[f"{e}/{n}/{k}"] = np.asarray(getattr(d, k))
-    np.savez_compressed(path, **arrays)
-
-
-def load_snapshots(path: str | Path) -> Recording:
-    """Read snapshots written by :func:`save_snapshots` (projections back to float32), with
-    the trace saved beside them (:func:`load_trace`)."""
-    out: dict[int, dict] = {}
-    with np.load(path) as z:
-        for key in z.files:
-            parts = key.split("/")
-            if parts[0] == "trace":
-                continue
-            snap = out.setdefault(int(parts[0]), {})
-            if parts[1] == "conv1_kernel":
-                snap["conv1_kernel"] = z[key].astype(np.float32)
-            else:
-                snap.setdefault(parts[1], {})[parts[2]] = z[key]
-    snapshots = {}
-    for e, snap in sorted(out.items()):
-        kernel, layers = snap.pop("conv1_kernel"), {}
-        for n, d in snap.items():
-            d["projection"] = d.pop("q").astype(np.float32) * d.pop("scale")[:, None, None, None]
-            layers[n] = LayerSnapshot(**d)
-        snapshots[e] = Snapshot(kernel, layers)
-    return Recording(snapshots, load_trace(path))
-
-
-def load_trace(path: str | Path) -> dict | None:
-    """Read the per-epoch trace saved beside the snapshots (the form of
-    :attr:`FeatureEvolution.trace`, as arrays), or None for a file recorded without one."""
-    with np.load(path) as z:
-        if "trace/epoch" not in z.files:
-            return None
-        prefix = "trace/weight_change/"
-        return {
-            "epoch": z["trace/epoch"],
-            "lr": z["trace/lr"],
-            "weight_change": {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)},
-        }
-
-
-def snapshot_layers(snapshots: dict) -> list[str]:
-    """The layers whose units the snapshots (epoch -> :class:`Snapshot`) follow, in the order
-    they were recorded."""
-    return list(next(iter(snapshots.values())).layers)
 
 
 def _signature(p: np.ndarray, aligned: bool) -> np.ndarray:
