@@ -106,8 +106,9 @@ class Summary:
 
 def save_study(study: Study, path: str | Path, command: str) -> None:
     """Write :func:`~zfkeras.experiments.architecture.run_study`'s result as a small ``.npz``:
-    ``<run>/conv1_kernel`` (float32) per run, the rest (recipe, numbers) as JSON in ``info``, with ``commands`` (those of a
-    merged study, then ``command``) and ``command`` (all of them joined by ``&&``)."""
+    ``<run>/conv1_kernel`` (float32) per run, the rest (recipe, numbers) as JSON in ``info``,
+    with ``commands`` (those of a merged study, then ``command``) and ``command`` (all of them
+    joined by ``&&``)."""
     arrays = {
         f"{k}/conv1_kernel": np.asarray(r.conv1_kernel, np.float32) for k, r in study.runs.items()
     }
