@@ -34,12 +34,8 @@ import tensorflow as tf
 from zfkeras import config, training
 from zfkeras import data as zdata
 from zfkeras.experiments import cli
-from zfkeras.experiments.probes import (
-    few_shot_indices,
-    layer_features,
-    linear_probe,
-    seeded_weights,
-)
+from zfkeras.experiments.few_shot import few_shot_indices, seeded_weights
+from zfkeras.experiments.probes import layer_features, linear_probe
 from zfkeras.methods.checks import VERBOSE
 
 MODULE = "zfkeras.experiments.transfer"  # its command line: python -m MODULE
