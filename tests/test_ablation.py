@@ -63,8 +63,8 @@ def test_train_variant_runs(recipe):
     res = ablation.train_variant(
         ablation.build_variant(recipe, 5, ablation.FC), recipe, x, y, x[:8], y[:8]
     )
-    assert set(res) == {"test_accuracy", "train_accuracy", "params", "seconds"}
-    assert 0 <= res["test_accuracy"] <= 1
+    assert set(res.row()) == {"test_accuracy", "train_accuracy", "params", "seconds"}
+    assert res.epochs is None and 0 <= res.test_accuracy <= 1
 
 
 def test_errors(recipe):

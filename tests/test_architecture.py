@@ -3,6 +3,7 @@ from the saved kernels and the saved run folders."""
 
 import json
 import os
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -54,7 +55,7 @@ def middle_band_by_hand(kernel, size=32):
 def test_saved_numbers_match_the_kernels_and_the_summary(study):
     tmp, _, _ = study
     back = architecture.load_study(tmp / "study.npz")
-    assert back["command"] == "test" and sorted(back["runs"]) == [
+    assert back.command == "test" and sorted(back.runs) == [
         "alexnet-seed0",
         "alexnet-seed1",
         "zfnet-seed0",
@@ -62,17 +63,17 @@ def test_saved_numbers_match_the_kernels_and_the_summary(study):
     ]
     summary = architecture.summarize(back)
     for arch, size in (("zfnet", 7), ("alexnet", 11)):
-        kernels = [back["runs"][f"{arch}-seed{s}"]["conv1_kernel"] for s in (0, 1)]
+        kernels = [back.runs[f"{arch}-seed{s}"].conv1_kernel for s in (0, 1)]
         assert kernels[0].shape[:3] == (size, size, 3)
         conc = [concentration_by_hand(k) for k in kernels]
         mid = [middle_band_by_hand(k) for k in kernels]
-        s = summary[arch]
-        np.testing.assert_allclose(s["concentration"]["values"], conc, rtol=1e-5)
-        np.testing.assert_allclose(s["middle_band"]["values"], mid, rtol=1e-5)
-        assert s["concentration"]["mean"] == pytest.approx(sum(conc) / 2, rel=1e-5)
+        s = summary.archs[arch]
+        np.testing.assert_allclose(s["concentration"].values, conc, rtol=1e-5)
+        np.testing.assert_allclose(s["middle_band"].values, mid, rtol=1e-5)
+        assert s["concentration"].mean == pytest.approx(sum(conc) / 2, rel=1e-5)
         spread = abs(conc[0] - conc[1]) / np.sqrt(2)  # sample std of two values
-        assert s["concentration"]["std"] == pytest.approx(spread, rel=1e-4, abs=1e-9)
-        assert s["middle_band"]["min"] == pytest.approx(min(mid), rel=1e-5)
+        assert s["concentration"].std == pytest.approx(spread, rel=1e-4, abs=1e-9)
+        assert s["middle_band"].min == pytest.approx(min(mid), rel=1e-5)
 
 
 def test_accuracy_matches_the_saved_model(study, cifar_dir):
@@ -86,8 +87,8 @@ def test_accuracy_matches_the_saved_model(study, cifar_dir):
         verbose=0,
     )
     acc = float(np.mean(probs.argmax(1) == y))
-    assert result["runs"]["alexnet-seed1"]["test_accuracy"] == pytest.approx(acc)
-    assert result["eval_size"] == 30
+    assert result.runs["alexnet-seed1"].metrics["test_accuracy"] == pytest.approx(acc)
+    assert result.eval_size == 30
 
 
 def test_finished_runs_are_loaded_not_retrained(study, cifar_dir):
@@ -98,15 +99,17 @@ def test_finished_runs_are_loaded_not_retrained(study, cifar_dir):
     )
     assert (tmp / "runs" / "zfnet-seed0" / "model.json").stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(
-        again["runs"]["zfnet-seed0"]["conv1_kernel"], result["runs"]["zfnet-seed0"]["conv1_kernel"]
+        again.runs["zfnet-seed0"].conv1_kernel, result.runs["zfnet-seed0"].conv1_kernel
     )
 
 
 def test_verdict():
     def s(values):
-        return {"m": {"min": min(values), "max": max(values)}}
+        mean = sum(values) / 2
+        return {"m": architecture.Spread(values, mean, 0.0, min(values), max(values))}
 
-    summary = {"a": s([0.5, 0.6]), "b": s([0.3, 0.4]), "c": s([0.35, 0.55])}
+    archs = {"a": s([0.5, 0.6]), "b": s([0.3, 0.4]), "c": s([0.35, 0.55])}
+    summary = architecture.Summary(("m",), archs)
     assert architecture.verdict(summary, "m", "a", "b") == "holds"
     assert architecture.verdict(summary, "m", "b", "a") == "reversed"
     assert architecture.verdict(summary, "m", "a", "c") == "within the seed spread"
@@ -118,36 +121,38 @@ def test_merge_studies_adds_seeds_and_lists_both_commands(study, tmp_path):
     _, _, result = study
 
     def part(seed, command):
-        runs = {k: r for k, r in result["runs"].items() if r["seed"] == seed}
-        return {**result, "runs": runs, "command": command}
+        runs = {k: r for k, r in result.runs.items() if r.seed == seed}
+        return replace(result, runs=runs, command=command)
 
     merged = architecture._merge_studies(part(0, "first"), part(1, "second"))
-    assert sorted(merged["runs"]) == sorted(result["runs"])
-    assert merged["commands"] == ["first", "second"] and "command" not in merged
+    assert sorted(merged.runs) == sorted(result.runs)
+    assert merged.commands == ["first", "second"] and merged.command is None
     architecture.save_study(merged, tmp_path / "m.npz", "third")
     back = architecture.load_study(tmp_path / "m.npz")
-    assert back["commands"] == ["first", "second", "third"]
-    assert back["command"] == "first && second && third"
+    assert back.commands == ["first", "second", "third"]
+    assert back.command == "first && second && third"
     np.testing.assert_array_equal(
-        back["runs"]["zfnet-seed1"]["conv1_kernel"], result["runs"]["zfnet-seed1"]["conv1_kernel"]
+        back.runs["zfnet-seed1"].conv1_kernel, result.runs["zfnet-seed1"].conv1_kernel
     )
     # the merged summary is the summary of the whole study
     whole, parts = architecture.summarize(result), architecture.summarize(back)
-    assert parts["zfnet"]["test_accuracy"]["values"] == whole["zfnet"]["test_accuracy"]["values"]
+    assert (
+        parts.archs["zfnet"]["test_accuracy"].values == whole.archs["zfnet"]["test_accuracy"].values
+    )
     with pytest.raises(ValueError, match=r"both studies hold the runs \['alexnet-seed0'"):
         architecture._merge_studies(part(0, "a"), part(0, "b"))
-    other = {**part(1, "b"), "probes": result["probes"] + 1}
+    other = replace(part(1, "b"), probes=result.probes + 1)
     with pytest.raises(ValueError, match=r"differ in \['probes'\]"):
         architecture._merge_studies(part(0, "a"), other)
 
 
 def test_merge_studies_reads_a_recipe_written_before_a_field_existed(study):
     _, _, result = study
-    old = {**result, "runs": {}, "recipe": dict(result["recipe"])}
-    del old["recipe"]["reinit"]  # as an older zfkeras wrote it
-    merged = architecture._merge_studies(old, {**result, "command": "new"})
-    assert merged["recipe"] == result["recipe"] and sorted(merged["runs"]) == sorted(result["runs"])
-    other = {**result, "recipe": {**result["recipe"], "lr": 1.0}}
+    old = replace(result, runs={}, recipe=dict(result.recipe))
+    del old.recipe["reinit"]  # as an older zfkeras wrote it
+    merged = architecture._merge_studies(old, replace(result, command="new"))
+    assert merged.recipe == result.recipe and sorted(merged.runs) == sorted(result.runs)
+    other = replace(result, recipe={**result.recipe, "lr": 1.0})
     with pytest.raises(ValueError, match=r"differ in \['recipe'\]"):
         architecture._merge_studies(old, other)
 
@@ -157,8 +162,8 @@ def test_runs_record_the_validated_measures(study):
     from zfkeras.experiments import diagnostics
 
     _, _, result = study
-    for r in result["runs"].values():
-        k = r["conv1_kernel"]
-        assert r["oriented"] == pytest.approx(diagnostics.oriented_energy(k).mean())
-        assert r["middle_band_width"] == pytest.approx(diagnostics.relative_bands(k)[:, 1].mean())
-        assert 0 <= r["conv2_grid"] <= 1
+    for r in result.runs.values():
+        k, m = r.conv1_kernel, r.metrics
+        assert m["oriented"] == pytest.approx(diagnostics.oriented_energy(k).mean())
+        assert m["middle_band_width"] == pytest.approx(diagnostics.relative_bands(k)[:, 1].mean())
+        assert 0 <= m["conv2_grid"] <= 1

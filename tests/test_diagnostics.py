@@ -32,7 +32,7 @@ def test_dead_filters():
     k[..., 2] *= 0.01
     assert diag.dead_filters(k).tolist() == [False, False, True, False]
     rep = diag.layer1_report(k)
-    assert rep["dead"] == 1 and rep["filters"] == 4 and rep["size"] == 3
+    assert (rep.dead, rep.filters, rep.size) == (1, 4, 3)
 
 
 def test_dead_units():

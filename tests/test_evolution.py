@@ -37,41 +37,48 @@ def test_snapshots_at_exactly_the_requested_epochs(run):
     cb = run[1]
     assert sorted(cb.snapshots) == [1, 2, 4]
     snap = cb.snapshots[4]
-    assert snap["conv1"]["projection"].shape == (3, 8, 8, 3)
-    assert snap["conv2"]["channel"].shape == (3,) and snap["conv1_kernel"].shape == (3, 3, 3, 4)
+    assert list(snap.layers) == ["conv1", "conv2"]
+    assert snap.layers["conv1"].projection.shape == (3, 8, 8, 3)
+    assert snap.layers["conv2"].channel.shape == (3,) and snap.conv1_kernel.shape == (3, 3, 3, 4)
 
 
 def test_strongest_image_is_found(run):
     model, cb, data, _ = run
     acts = keras.Model(model.inputs, model.get_layer("conv2").output).predict(data[:6], verbose=0)
     snap = cb.snapshot()  # the final weights
-    ch = snap["conv2"]["channel"]
-    np.testing.assert_array_equal(snap["conv2"]["image"], acts.max((1, 2))[:, ch].argmax(0))
-    np.testing.assert_allclose(snap["conv2"]["value"], acts.max((1, 2))[:, ch].max(0), rtol=1e-5)
+    conv2 = snap.layers["conv2"]
+    ch = conv2.channel
+    np.testing.assert_array_equal(conv2.image, acts.max((1, 2))[:, ch].argmax(0))
+    np.testing.assert_allclose(conv2.value, acts.max((1, 2))[:, ch].max(0), rtol=1e-5)
 
 
 def test_save_load_round_trip(run, tmp_path):
     cb = run[1]
     cb.save(tmp_path / "s.npz")
-    back = evolution.load_snapshots(tmp_path / "s.npz")
+    back = evolution.load_snapshots(tmp_path / "s.npz").snapshots
     assert list(back) == [1, 2, 4]
     for e in back:
-        p, q = cb.snapshots[e]["conv2"]["projection"], back[e]["conv2"]["projection"]
+        ours, theirs = cb.snapshots[e].layers["conv2"], back[e].layers["conv2"]
+        p, q = ours.projection, theirs.projection
         assert np.abs(p - q).max() <= np.abs(p).max() / 127 + 1e-6  # int8 quantization
-        np.testing.assert_array_equal(back[e]["conv2"]["image"], cb.snapshots[e]["conv2"]["image"])
+        np.testing.assert_array_equal(theirs.image, ours.image)
+        np.testing.assert_array_equal(theirs.value, ours.value)
+        kernel = cb.snapshots[e].conv1_kernel
+        np.testing.assert_array_equal(back[e].conv1_kernel, kernel.astype(np.float16))
+
+
+def _snap(vectors):
+    p = np.asarray(vectors, np.float32).reshape(1, 1, 2, 1)
+    return evolution.Snapshot(np.zeros(1), {"c": evolution.LayerSnapshot(np.array([0]), p)})
 
 
 def test_stabilization_by_hand():
-    def snap(vectors):
-        p = np.asarray(vectors, np.float32).reshape(1, 1, 2, 1)
-        return {"conv1_kernel": np.zeros(1), "c": {"projection": p, "channel": np.array([0])}}
-
-    snaps = {1: snap([1, 0]), 2: snap([0, 1]), 3: snap([0, 2]), 5: snap([0.1, 1])}
-    s = evolution.stabilization(snaps, threshold=0.1, aligned=False)["c"]
-    assert s["epochs"] == [2, 3, 5]
-    np.testing.assert_allclose(s["change"], [1, 0, 1 - 1 / np.sqrt(1.01)], atol=1e-6)
-    assert s["stable_from"] == 2
-    assert evolution.stabilization(snaps, 0.001, aligned=False)["c"]["stable_from"] is None
+    snaps = {1: _snap([1, 0]), 2: _snap([0, 1]), 3: _snap([0, 2]), 5: _snap([0.1, 1])}
+    s = evolution.stabilization(snaps, threshold=0.1, aligned=False).layers["c"]
+    assert s.epochs == [2, 3, 5]
+    np.testing.assert_allclose(s.change, [1, 0, 1 - 1 / np.sqrt(1.01)], atol=1e-6)
+    assert s.stable_from == 2
+    assert evolution.stabilization(snaps, 0.001, aligned=False).layers["c"].stable_from is None
 
 
 def test_trace_by_hand(run):
@@ -96,7 +103,7 @@ def test_trace_round_trip(run, tmp_path):
     np.testing.assert_allclose(
         back["weight_change"]["conv2"], cb.trace["weight_change"]["conv2"], rtol=1e-6
     )
-    assert list(evolution.load_snapshots(tmp_path / "s.npz")) == [1, 2, 4]
+    assert list(evolution.load_snapshots(tmp_path / "s.npz").snapshots) == [1, 2, 4]
     evolution.save_snapshots(cb.snapshots, tmp_path / "old.npz")  # a file without a trace
     assert evolution.load_trace(tmp_path / "old.npz") is None
     fig = figures.weight_change_figure(back, lr_fraction=0.5)
@@ -105,18 +112,14 @@ def test_trace_round_trip(run, tmp_path):
 
 
 def test_stabilization_ignores_intervals_without_learning_rate():
-    def snap(vectors):
-        p = np.asarray(vectors, np.float32).reshape(1, 1, 2, 1)
-        return {"conv1_kernel": np.zeros(1), "c": {"projection": p, "channel": np.array([0])}}
-
     # changes 1 (epochs 1-2), 1 (2-3), 0 (3-5); the rate has decayed to nothing after epoch 3
-    snaps = {1: snap([1, 0]), 2: snap([0, 1]), 3: snap([1, 0]), 5: snap([1, 0])}
+    snaps = {1: _snap([1, 0]), 2: _snap([0, 1]), 3: _snap([1, 0]), 5: _snap([1, 0])}
     lr = {1: 0.1, 2: 0.1, 3: 0.05, 4: 0.001, 5: 0.0}
-    assert evolution.stabilization(snaps, 0.1, aligned=False)["c"]["stable_from"] == 3
-    s = evolution.stabilization(snaps, 0.1, aligned=False, lr=lr, lr_fraction=0.1)["c"]
-    assert s["counted"] == [True, True, False] and s["stable_from"] is None
-    s = evolution.stabilization(snaps, 0.1, aligned=False, lr=lr, lr_fraction=0.005)["c"]
-    assert s["counted"] == [True, True, True] and s["stable_from"] == 3
+    assert evolution.stabilization(snaps, 0.1, aligned=False).layers["c"].stable_from == 3
+    s = evolution.stabilization(snaps, 0.1, aligned=False, lr=lr, lr_fraction=0.1).layers["c"]
+    assert s.counted == [True, True, False] and s.stable_from is None
+    s = evolution.stabilization(snaps, 0.1, aligned=False, lr=lr, lr_fraction=0.005).layers["c"]
+    assert s.counted == [True, True, True] and s.stable_from == 3
     with pytest.raises(ValueError, match="epochs \\[4\\]"):
         evolution.stabilization(snaps, lr={1: 0.1, 2: 0.1, 3: 0.1, 5: 0.1})
     with pytest.raises(ValueError, match="lr_fraction"):
@@ -127,15 +130,13 @@ def test_stabilization_aligned_ignores_position():
     def snap(r, c, image):
         p = np.zeros((1, 12, 12, 3), np.float32)
         p[0, r : r + 3, c : c + 3] = [[1, -1, 1]] * 3
-        return {
-            "conv1_kernel": np.zeros(1),
-            "c": {"projection": p, "channel": np.array([0]), "image": np.array([image])},
-        }
+        c = evolution.LayerSnapshot(np.array([0]), p, image=np.array([image]))
+        return evolution.Snapshot(np.zeros(1), {"c": c})
 
     snaps = {1: snap(2, 2, 4), 2: snap(6, 5, 9)}  # away from the border: same crop
-    s = evolution.stabilization(snaps)["c"]
-    assert s["change"][0] == pytest.approx(0, abs=1e-6) and s["jumps"] == [1.0]
-    assert evolution.stabilization(snaps, aligned=False)["c"]["change"][0] == pytest.approx(1)
+    s = evolution.stabilization(snaps).layers["c"]
+    assert s.change[0] == pytest.approx(0, abs=1e-6) and s.jumps == [1.0]
+    assert evolution.stabilization(snaps, aligned=False).layers["c"].change[0] == pytest.approx(1)
 
 
 def test_figure(run):

@@ -1,6 +1,7 @@
 """Issue 13's fair tests: ablation to convergence, dead filters without the renormalization,
 transfer to held-out classes."""
 
+import dataclasses
 import json
 
 import keras
@@ -86,8 +87,8 @@ def test_ablation_to_convergence_quick(quick):
     recipe = ablation.budget_recipe(converged=True, width=0.125, fc_units=16, epochs=3)
     variants = {"full": {}, "narrow fc": {"fc_units": 8}}
     result = ablation.run_ablation(recipe, variants, patience=1)
-    assert [r["fc_units"] for r in result["rows"]] == [16, 8]
-    for row in result["rows"]:
+    assert [r["fc_units"] for r in result.rows] == [16, 8]
+    for row in result.rows:
         assert 1 <= row["epochs"] <= 3 and len(row["curve"]) == row["epochs"]
         assert row["val_accuracy"] == max(row["curve"])
         assert row["curve"][row["best_epoch"] - 1] == row["val_accuracy"]
@@ -100,23 +101,24 @@ def test_dead_filter_runs_quick(quick, tmp_path):
     result = renorm.run_dead_filters(recipe, runs=(("alexnet", False),))
     renorm.save_runs(result, tmp_path / "d.npz", "cmd")
     runs = renorm.load_runs(tmp_path / "d.npz")
-    assert runs["command"] == "cmd"
-    run = runs["alexnet, no renorm"]
-    assert run["kernel"].shape == (11, 11, 3, 12) and (run["stride"], run["pad"]) == (4, 2)
+    assert runs.command == "cmd" and list(runs.runs) == ["alexnet, no renorm"]
+    run = runs.runs["alexnet, no renorm"]
+    saved = result.runs["alexnet, no renorm"]
+    np.testing.assert_allclose(run.kernel, saved.kernel, rtol=1e-6)
+    assert (run.history, run.test_accuracy) == (saved.history, saved.test_accuracy)
+    assert run.kernel.shape == (11, 11, 3, 12) and (run.stride, run.pad) == (4, 2)
     images = data.shapes(6, seed=9, image_size=64).images
-    report = renorm.dead_filter_report(runs, images)["alexnet, no renorm"]
-    assert report["filters"] == 12 and 0 <= report["dead_activity"] <= 12
+    report = renorm.dead_filter_report(runs, images).runs["alexnet, no renorm"]
+    assert report.filters == 12 and 0 <= report.dead_activity <= 12
     # the same count from the trained model's own conv1 output (an independent path)
     model = training.build_model(
-        training.Recipe(**(runs["recipe"] | {"arch": "alexnet", "renorm": False})), 5
+        training.Recipe(**(runs.recipe | {"arch": "alexnet", "renorm": False})), 5
     )
     conv = model.get_layer("conv1")
-    conv.set_weights([run["kernel"], run["bias"]])
-    x = transfer.eval_view(images, run["mean"], training.Recipe(**runs["recipe"]))
+    conv.set_weights([run.kernel, run.bias])
+    x = transfer.eval_view(images, run.mean, training.Recipe(**runs.recipe))
     act = keras.Model(model.inputs[0], conv.output)(x).numpy()
-    np.testing.assert_allclose(
-        report["zero_fraction"], (act <= 1e-6).mean(axis=(0, 1, 2)), atol=1e-6
-    )
+    np.testing.assert_allclose(report.zero_fraction, (act <= 1e-6).mean(axis=(0, 1, 2)), atol=1e-6)
 
 
 @pytest.mark.slow
@@ -124,9 +126,9 @@ def test_transfer_quick(quick, cifar_dir, tmp_path):
     result = transfer.run_transfer(
         transfer.transfer_recipe(width=0.125, fc_units=16), per_class=(1, 2), data_dir=cifar_dir
     )
-    assert result["source_classes"] == ["airplane", "automobile", "bird", "cat", "deer", "dog"]
-    assert [r["per_class"] for r in result["rows"]] == [1, 2]
-    for r in result["rows"]:
+    assert result.source_classes == ["airplane", "automobile", "bird", "cat", "deer", "dog"]
+    assert [r["per_class"] for r in result.rows] == [1, 2]
+    for r in result.rows:
         assert set(r["frozen"]) == set(transfer.LAYERS)
         assert all(0 <= v <= 1 for v in r["frozen"].values()) and 0 <= r["scratch"] <= 1
-    json.dumps(result)  # JSON-ready
+    json.dumps(dataclasses.asdict(result))  # JSON-ready

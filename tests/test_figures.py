@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from zfkeras import figures  # noqa: E402
+from zfkeras.experiments import evolution, probes  # noqa: E402
 from zfkeras.experiments.invariance import InvarianceCurves  # noqa: E402
 from zfkeras.figures import style  # noqa: E402
 from zfkeras.methods.mining import Top9Tiles  # noqa: E402
@@ -71,8 +72,9 @@ def _tiles(h):
 
 
 def _snapshots():
-    layer = {"channel": np.array([0, 1]), "projection": RNG.normal(size=(2, 24, 24, 3))}
-    return {e: {"conv1": layer, "conv1_kernel": RNG.normal(size=(7, 7, 3, 8))} for e in (1, 2)}
+    layer = evolution.LayerSnapshot(np.array([0, 1]), RNG.normal(size=(2, 24, 24, 3)))
+    kernel = RNG.normal(size=(7, 7, 3, 8))
+    return {e: evolution.Snapshot(kernel, {"conv1": layer}) for e in (1, 2)}
 
 
 img32 = RNG.integers(0, 255, (4, 32, 32, 3), dtype=np.uint8)
@@ -169,8 +171,8 @@ CASES = {
     "generalization_figure": (
         lambda: figures.generalization_figure(
             [
-                {"per_class": 1, "frozen": 0.3, "fine_tuned": 0.4, "scratch": 0.2},
-                {"per_class": 5, "frozen": 0.5, "fine_tuned": 0.6, "scratch": 0.3},
+                probes.FewShot(per_class=1, frozen=0.3, fine_tuned=0.4, scratch=0.2),
+                probes.FewShot(per_class=5, frozen=0.5, fine_tuned=0.6, scratch=0.3),
             ]
         ),
         False,

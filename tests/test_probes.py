@@ -21,11 +21,11 @@ def test_pooled_features_by_hand():
     inp = keras.Input((5, 4, 1))
     ident = keras.Model(inp, keras.layers.Activation("linear", name="same")(inp))
     x = np.arange(40, dtype="float32").reshape(2, 5, 4, 1)
-    f = probes.layer_features(ident, x, ["same"], grid=2)["same"]
+    f = probes.layer_features(ident, x, ["same"], grid=2).features["same"]
     # rows split 0:2 / 2:5, cols 0:2 / 2:4: max of each cell is its bottom-right pixel
     want = np.stack([x[:, 1, 1, 0], x[:, 1, 3, 0], x[:, 4, 1, 0], x[:, 4, 3, 0]], 1)
     np.testing.assert_array_equal(f, want)
-    g = probes.layer_features(ident, x, ["same"], grid=1)["same"]
+    g = probes.layer_features(ident, x, ["same"], grid=1).features["same"]
     np.testing.assert_array_equal(g[:, 0], x.max((1, 2, 3)))
 
 
@@ -36,8 +36,9 @@ def test_nested_layer_path_and_batch_size():
     inner = keras.Model(inp, keras.layers.Activation("linear", name="same")(inp), name="inner")
     outer = keras.Sequential([keras.Input((5, 4, 1)), inner])
     x = np.random.default_rng(1).normal(size=(5, 5, 4, 1)).astype("float32")
-    a = probes.layer_features(outer, x, ["inner/same"], grid=2, batch_size=2)["inner/same"]
-    b = probes.layer_features(inner, x, ["same"], grid=2)["same"]
+    a = probes.layer_features(outer, x, ["inner/same"], grid=2, batch_size=2)
+    b = probes.layer_features(inner, x, ["same"], grid=2).features["same"]
+    a = a.features["inner/same"]
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(b[:, 0], x[:, :2, :2, 0].max((1, 2)))
 
@@ -45,7 +46,8 @@ def test_nested_layer_path_and_batch_size():
 def test_feature_shapes(model):
     x = np.random.default_rng(0).normal(size=(5, 6, 6, 2)).astype("float32")
     f = probes.layer_features(model, x, ["conv1", "fc7"], grid=3, batch_size=2)
-    assert f["conv1"].shape == (5, 27) and f["fc7"].shape == (5, 4)
+    assert f.layers == ("conv1", "fc7") and f.grid == 3
+    assert f.features["conv1"].shape == (5, 27) and f.features["fc7"].shape == (5, 4)
 
 
 def test_linear_probe_separable_and_chance():
@@ -87,7 +89,8 @@ def test_probe_layers_and_figure(model):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(30, 6, 6, 2)).astype("float32")
     y = np.arange(30) % 3
-    acc = probes.probe_layers(model, x, y, x, y, layers=["conv1", "fc7"])
+    probe = probes.probe_layers(model, x, y, x, y, layers=["conv1", "fc7"])
+    acc = probe.accuracy
     assert list(acc) == ["conv1", "fc7"] and all(0 <= a <= 1 for a in acc.values())
     assert len(figures.probe_figure(acc, chance=1 / 3).axes) == 1
 
@@ -146,14 +149,14 @@ def test_few_shot_transfer_leaves_model_unchanged(model):
     res = probes.few_shot_transfer(
         model, x, y, x, y, per_class=3, epochs=2, fine_tune_epochs=2, fine_tune_layers=["fc7"]
     )
-    assert set(res) == {"per_class", "frozen", "fine_tuned", "scratch"}
-    assert all(0 <= res[k] <= 1 for k in ("frozen", "fine_tuned", "scratch"))
+    assert res.per_class == 3
+    assert all(0 <= a <= 1 for a in (res.frozen, res.fine_tuned, res.scratch))
     for w, b in zip(model.weights, before):
         np.testing.assert_array_equal(w.numpy(), b)
     assert all(lay.trainable for lay in model.layers)
 
 
 def test_generalization_figure():
-    rows = [{"per_class": k, "frozen": 0.5, "fine_tuned": 0.6, "scratch": 0.2} for k in (1, 5)]
+    rows = [probes.FewShot(per_class=k, frozen=0.5, fine_tuned=0.6, scratch=0.2) for k in (1, 5)]
     fig = figures.generalization_figure(rows, chance=0.2)
     assert len(fig.axes[0].lines) == 4

@@ -190,32 +190,6 @@ def test_no_call_site_passes_an_option_by_position():
     assert not bad, "options passed by position:\n" + "\n".join(bad)
 
 
-# The experiments' record files (JSON) are still written from these dicts; each is to become a
-# frozen dataclass like the methods' results. The list may only shrink.
-RECORD_DICTS = {
-    "zfkeras.experiments.architecture.load_study",
-    "zfkeras.experiments.architecture.measure",
-    "zfkeras.experiments.architecture.run_study",
-    "zfkeras.experiments.architecture.summarize",
-    "zfkeras.experiments.ablation.run_ablation",
-    "zfkeras.experiments.ablation.train_variant",
-    "zfkeras.experiments.diagnostics.layer1_report",
-    "zfkeras.experiments.evolution.FeatureEvolution.snapshot",
-    "zfkeras.experiments.evolution.load_snapshots",
-    "zfkeras.experiments.evolution.record_run",
-    "zfkeras.experiments.evolution.stabilization",
-    "zfkeras.experiments.probes.few_shot_transfer",
-    "zfkeras.experiments.probes.generalization",
-    "zfkeras.experiments.probes.layer_features",
-    "zfkeras.experiments.probes.probe_layers",
-    "zfkeras.experiments.renorm.dead_filter_report",
-    "zfkeras.experiments.renorm.load_runs",
-    "zfkeras.experiments.renorm.run_dead_filters",
-    "zfkeras.experiments.renorm.train_run",
-    "zfkeras.experiments.transfer.run_transfer",
-}
-
-
 def _returns_dict(fn) -> bool:
     ret = typing.get_type_hints(fn).get("return") if fn.__annotations__ else None
     return ret is dict or typing.get_origin(ret) is dict
@@ -223,15 +197,30 @@ def _returns_dict(fn) -> bool:
 
 @pytest.mark.parametrize("name", sorted(CALLABLES))
 def test_no_result_is_a_dict(name):
-    if name in RECORD_DICTS:
-        assert _returns_dict(CALLABLES[name]), f"{name} is done: remove it from RECORD_DICTS"
-    else:
-        assert not _returns_dict(CALLABLES[name]), f"{name} returns a dict"
+    # results are frozen dataclasses (the experiments' record files are written from them)
+    assert not _returns_dict(CALLABLES[name]), f"{name} returns a dict"
+
+
+def test_a_dict_result_is_caught():
+    def planted(x) -> dict[str, float]:
+        return {"a": x}
+
+    assert _returns_dict(planted) and not _returns_dict(test_a_dict_result_is_caught)
 
 
 def test_results_are_frozen_dataclasses():
     from zfkeras.data import ConceptWorld, Shapes
     from zfkeras.evaluation import Curve, Randomization
+    from zfkeras.experiments import (
+        ablation,
+        architecture,
+        cli,
+        diagnostics,
+        evolution,
+        probes,
+        renorm,
+        transfer,
+    )
     from zfkeras.methods.deconvnet import Crossing, ReluRules, Units
     from zfkeras.methods.occlusion import OcclusionResult
     from zfkeras.models import Pretrained
@@ -249,6 +238,29 @@ def test_results_are_frozen_dataclasses():
         Trained,
         Fitted,
         Pretrained,
+        cli.Record,
+        diagnostics.Layer1Report,
+        transfer.Transfer,
+        ablation.Variant,
+        ablation.Ablation,
+        probes.LayerFeatures,
+        probes.LayerProbes,
+        probes.FewShot,
+        probes.Generalization,
+        renorm.ConvRun,
+        renorm.DeadFilterRuns,
+        renorm.DeadFilters,
+        renorm.DeadFilterReport,
+        architecture.Measures,
+        architecture.Run,
+        architecture.Study,
+        architecture.Spread,
+        architecture.Summary,
+        evolution.LayerSnapshot,
+        evolution.Snapshot,
+        evolution.Recording,
+        evolution.Stability,
+        evolution.Stabilization,
     ):
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
         assert not hasattr(cls, "__getitem__"), f"{cls.__name__} still has dict access"

@@ -8,7 +8,7 @@ import pytest
 
 import zfkeras
 from zfkeras import config, data, training
-from zfkeras.experiments import architecture, renorm
+from zfkeras.experiments import ablation, architecture, renorm, transfer
 from zfkeras.models import zoo
 
 
@@ -308,16 +308,12 @@ def test_make_weights_runs_every_command_of_a_bundle(name):
     assert where == sorted(where)
 
 
-def _read_json(path):
-    return json.loads(path.read_text())
-
-
 @pytest.mark.parametrize(
     "name, read",
     [
-        ("transfer-cifar10.json", _read_json),
-        ("ablation-shapes.json", _read_json),
-        ("ablation-converged-shapes.json", _read_json),
+        ("transfer-cifar10.json", transfer.load_transfer),
+        ("ablation-shapes.json", ablation.load_ablation),
+        ("ablation-converged-shapes.json", ablation.load_ablation),
         ("architecture-cifar10.npz", architecture.load_study),
         ("dead-filters-shapes.npz", renorm.load_runs),
     ],
@@ -328,7 +324,7 @@ def test_experiment_files_were_made_with_todays_recipe(name, read):
     # written, and the first-layer recipe of issue 17 (conv1 at 1% of He-normal, 10x lr) used
     from dataclasses import fields
 
-    stored = read(config.shipped_file(name))["recipe"]
+    stored = read(config.shipped_file(name)).recipe
     missing = sorted({f.name for f in fields(training.Recipe)} - set(stored))
     assert not missing, f"{name} was made before the recipe had {missing}; rerun its command"
     assert (stored["conv1_init"], stored["conv1_lr"]) == (0.01, 10.0)

@@ -23,7 +23,7 @@ start_command(__name__)  # run as a command line: TensorFlow starts without its 
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 import keras
 import numpy as np
@@ -107,6 +107,56 @@ def build_variant(
     return remove_layers(model, remove) if remove else model
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One trained variant (:func:`train_variant`).
+
+    Attributes:
+        test_accuracy: centre-crop accuracy on the test images.
+        train_accuracy: the last epoch's (augmented) training accuracy.
+        params: the model's parameter count.
+        seconds: the training time.
+        epochs, best_epoch, val_accuracy, curve, train_curve: with ``patience`` only (else
+            None): epochs trained, the best epoch (1-based), its validation accuracy, the
+            validation and training accuracy after every epoch.
+    """
+
+    test_accuracy: float
+    train_accuracy: float
+    params: int
+    seconds: float
+    epochs: int | None = None
+    best_epoch: int | None = None
+    val_accuracy: float | None = None
+    curve: list | None = None
+    train_curve: list | None = None
+
+    def row(self) -> dict:
+        """The fields that are set, as the JSON record's row holds them."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Ablation(cli.Record):
+    """The variants of one ablation (:func:`run_ablation`); its JSON record
+    (:func:`zfkeras.experiments.cli.write_record`) holds the same fields.
+
+    Attributes:
+        recipe: the recipe, as a dict of its fields.
+        train_images, test_images: the image counts.
+        patience: as passed (None: a fixed budget).
+        rows: one dict per variant: ``variant``, ``removed``, ``width``, ``fc_units`` and the
+            fields of its :class:`Variant` that are set.
+        command, keras: as in :class:`~zfkeras.experiments.cli.Record`.
+    """
+
+    recipe: dict
+    train_images: int
+    test_images: int
+    patience: int | None
+    rows: list
+
+
 def train_variant(
     model: keras.Model,
     recipe: training.Recipe,
@@ -118,10 +168,10 @@ def train_variant(
     val_fraction: float = 0.1,
     *,
     verbose: int | str = VERBOSE,
-) -> dict:
+) -> Variant:
     """Train ``model`` with ``recipe`` (SGD, schedule, augmentation of :mod:`zfkeras.training`)
-    and return ``test_accuracy`` (centre crop), ``train_accuracy`` (last epoch, augmented),
-    ``params`` and ``seconds``.
+    and return a :class:`Variant`: ``test_accuracy`` (centre crop), ``train_accuracy`` (last
+    epoch, augmented), ``params`` and ``seconds``.
 
     With ``patience`` (training to convergence, paper Table 3 compares converged networks):
     ``val_fraction`` of the training images are held out as a validation split, training stops
@@ -160,23 +210,23 @@ def train_variant(
         verbose=verbose,
     )
     mean, hist, seconds = fitted.mean, fitted.history, fitted.seconds
-    out = {
-        "test_accuracy": round(training.evaluate(model, xte, yte, mean, recipe.crop_scale), 4),
-        "train_accuracy": round(float(hist.history["accuracy"][-1]), 4),
-        "params": int(model.count_params()),
-        "seconds": round(seconds, 1),
-    }
+    out = dict(
+        test_accuracy=round(training.evaluate(model, xte, yte, mean, recipe.crop_scale), 4),
+        train_accuracy=round(float(hist.history["accuracy"][-1]), 4),
+        params=int(model.count_params()),
+        seconds=round(seconds, 1),
+    )
     if patience is not None:
         curve = [round(float(v), 4) for v in hist.history["val_accuracy"]]
         best = int(np.argmax(curve))
-        out |= {
-            "epochs": len(curve),
-            "best_epoch": best + 1,
-            "val_accuracy": curve[best],
-            "curve": curve,
-            "train_curve": [round(float(v), 4) for v in hist.history["accuracy"]],
-        }
-    return out
+        out |= dict(
+            epochs=len(curve),
+            best_epoch=best + 1,
+            val_accuracy=curve[best],
+            curve=curve,
+            train_curve=[round(float(v), 4) for v in hist.history["accuracy"]],
+        )
+    return Variant(**out)
 
 
 def run_ablation(
@@ -187,9 +237,9 @@ def run_ablation(
     *,
     verbose: int | str = VERBOSE,
     fit_verbose: int | str = 0,
-) -> dict:
-    """Train every variant with the same recipe and data; return ``{"recipe", "rows"}`` where
-    ``rows`` is a list of dicts (``variant``, ``removed``, ``width``, ``fc_units`` and the
+) -> Ablation:
+    """Train every variant with the same recipe and data; return an :class:`Ablation` whose
+    ``rows`` are dicts (``variant``, ``removed``, ``width``, ``fc_units`` and the
     numbers of :func:`train_variant`). A variant's ``fc_units`` overrides the recipe's.
     ``patience`` trains each to convergence (see :func:`train_variant`;
     ``recipe.epochs`` is then the budget per variant). ``verbose``: the progress bar over the
@@ -210,16 +260,21 @@ def run_ablation(
                 "width": spec.get("width", recipe.width),
                 "fc_units": rec.fc_units,
             }
-            | res
+            | res.row()
         )
         bar.update(k + 1)
-    return {
-        "recipe": asdict(recipe),
-        "train_images": int(len(xtr)),
-        "test_images": int(len(xte)),
-        "patience": patience,
-        "rows": rows,
-    }
+    return Ablation(
+        recipe=asdict(recipe),
+        train_images=int(len(xtr)),
+        test_images=int(len(xte)),
+        patience=patience,
+        rows=rows,
+    )
+
+
+def load_ablation(path) -> Ablation:
+    """An :class:`Ablation` from its JSON record (the shipped ``data/ablation-shapes.json``)."""
+    return cli.read_record(Ablation, path)
 
 
 def budget_recipe(converged: bool = False, **overrides) -> training.Recipe:
@@ -297,8 +352,8 @@ def main(argv=None) -> int:
         fit_verbose=args.verbose,
     )
     cli.write_record(result, args.out, MODULE, argv)
-    recipe_epochs = result["recipe"]["epochs"]
-    for row in result["rows"]:
+    recipe_epochs = result.recipe["epochs"]
+    for row in result.rows:
         print(
             f"{row['variant']:34s} test {row['test_accuracy']:.3f}  params {row['params']:,}"
             f"  epochs {row.get('epochs', recipe_epochs)}  {row['seconds']:.0f} s"

@@ -56,13 +56,22 @@ import numpy as np
 from zfkeras import config, training
 from zfkeras import data as zdata
 from zfkeras.experiments import cli, diagnostics
+from zfkeras.experiments.seed_study import METRICS as METRICS
+from zfkeras.experiments.seed_study import Measures as Measures
+from zfkeras.experiments.seed_study import Run as Run
+from zfkeras.experiments.seed_study import Spread as Spread
+from zfkeras.experiments.seed_study import Study as Study
+from zfkeras.experiments.seed_study import Summary as Summary
+from zfkeras.experiments.seed_study import load_study as load_study
+from zfkeras.experiments.seed_study import save_study as save_study
+from zfkeras.experiments.seed_study import summarize as summarize
+from zfkeras.experiments.seed_study import verdict as verdict
 from zfkeras.methods.checks import SEED, VERBOSE
 
 MODULE = "zfkeras.experiments.architecture"  # its command line: python -m MODULE
 
 ARCHS = ("zfnet", "alexnet")
 SEEDS = (0, 1, 2)
-METRICS = ("test_accuracy", "concentration", "middle_band", "conv2_high")
 
 
 def budget(**overrides) -> training.Recipe:
@@ -111,7 +120,7 @@ def evaluation_images(size: int, data_dir: str | None = None):
     return zdata.cifar10("test", data_dir, limit=max(1, size // 10))
 
 
-def measure(model, images, labels, mean, recipe: training.Recipe, probes: int) -> dict:
+def measure(model, images, labels, mean, recipe: training.Recipe, probes: int) -> Measures:
     """The numbers of one run (see the module docstring); ``probes`` is how many of
     ``images`` (the first ones) are projected down from conv2."""
     from zfkeras.methods.deconvnet import Deconvnet
@@ -122,15 +131,15 @@ def measure(model, images, labels, mean, recipe: training.Recipe, probes: int) -
     ).numpy()
     proj = Deconvnet(model).project(x, "conv2")
     stride = int(model.get_layer("conv1").strides[0])
-    return {
-        "test_accuracy": training.evaluate(model, images, labels, mean, recipe.crop_scale),
-        "concentration": diagnostics.spectral_concentration(kernel),
-        "middle_band": float(diagnostics.frequency_bands(kernel)[:, 1].mean()),
-        "conv2_high": float(diagnostics.frequency_bands(proj, size=96)[:, 2].mean()),
-        "conv2_grid": float(diagnostics.grid_energy(proj, stride).mean()),
-        "oriented": float(diagnostics.oriented_energy(kernel).mean()),
-        "middle_band_width": float(diagnostics.relative_bands(kernel)[:, 1].mean()),
-    }
+    return Measures(
+        test_accuracy=training.evaluate(model, images, labels, mean, recipe.crop_scale),
+        concentration=diagnostics.spectral_concentration(kernel),
+        middle_band=float(diagnostics.frequency_bands(kernel)[:, 1].mean()),
+        conv2_high=float(diagnostics.frequency_bands(proj, size=96)[:, 2].mean()),
+        conv2_grid=float(diagnostics.grid_energy(proj, stride).mean()),
+        oriented=float(diagnostics.oriented_energy(kernel).mean()),
+        middle_band_width=float(diagnostics.relative_bands(kernel)[:, 1].mean()),
+    )
 
 
 def run_study(
@@ -143,7 +152,7 @@ def run_study(
     data_dir: str | None = None,
     *,
     verbose: int | str = VERBOSE,
-) -> dict:
+) -> Study:
     """Train (or load) every ``(arch, seed)`` run and measure it.
 
     Args:
@@ -153,8 +162,7 @@ def run_study(
         probes: evaluation images projected from conv2 (default 64; 8 in quick mode).
 
     Returns:
-        ``{"recipe": dict, "eval_size": int, "probes": int, "runs": {name: {"arch", "seed",
-        metrics..., "train_seconds", "conv1_kernel" (kh, kw, 3, n)}}}``.
+        a :class:`Study` (its ``command`` None), one :class:`Run` per ``(arch, seed)``.
     """
     recipe = recipe or budget()
     eval_size = eval_size or config.pick(2000, 40)
@@ -168,42 +176,18 @@ def run_study(
             run = train_or_load(rec, Path(run_dir) / name, data_dir, verbose=verbose)
             model, info = run.model, run.info
             mean = np.asarray(info["mean"], np.float32)
-            runs[name] = {"arch": arch, "seed": int(seed)}
-            runs[name] |= measure(model, images, labels, mean, rec, probes)
-            runs[name]["train_seconds"] = info["train_seconds"]
-            runs[name]["conv1_kernel"] = model.get_layer("conv1").kernel.numpy()
-            print(f"{name}: " + ", ".join(f"{k} {runs[name][k]:.3f}" for k in METRICS))
-    return {"recipe": asdict(recipe), "eval_size": len(images), "probes": probes, "runs": runs}
+            runs[name] = Run(
+                arch,
+                int(seed),
+                info["train_seconds"],
+                model.get_layer("conv1").kernel.numpy(),
+                asdict(measure(model, images, labels, mean, rec, probes)),
+            )
+            print(f"{name}: " + ", ".join(f"{k} {runs[name].metrics[k]:.3f}" for k in METRICS))
+    return Study(asdict(recipe), len(images), probes, runs)
 
 
-def save_study(study: dict, path: str | Path, command: str) -> None:
-    """Write :func:`run_study`'s result as a small ``.npz``: ``<run>/conv1_kernel`` (float32)
-    per run, the rest (recipe, numbers) as JSON in ``info``, with ``commands`` (those of a
-    merged study, then ``command``) and ``command`` (all of them joined by ``&&``)."""
-    arrays = {
-        f"{k}/conv1_kernel": np.asarray(r["conv1_kernel"], np.float32)
-        for k, r in study["runs"].items()
-    }
-    info = {k: v for k, v in study.items() if k != "runs"}
-    info["commands"] = list(study.get("commands") or []) + [command]
-    info["command"] = " && ".join(info["commands"])  # one line that reproduces the file
-    info["runs"] = {
-        k: {a: v for a, v in r.items() if a != "conv1_kernel"} for k, r in study["runs"].items()
-    }
-    np.savez_compressed(path, info=json.dumps(info), **arrays)
-
-
-def load_study(path: str | Path) -> dict:
-    """Read a file written by :func:`save_study` (the form of :func:`run_study`, plus
-    ``"command"``)."""
-    with np.load(path) as z:
-        info = json.loads(str(z["info"]))
-        for k, r in info["runs"].items():
-            r["conv1_kernel"] = z[f"{k}/conv1_kernel"]
-    return info
-
-
-def _merge_studies(first: dict, second: dict) -> dict:
+def _merge_studies(first: Study, second: Study) -> Study:
     """One study from two with the same budget and measurements: the runs of both, and the
     commands of both (``"commands"``: every command that wrote a part, in order). This is how
     seeds are added to a shipped study without training its runs again.
@@ -214,68 +198,23 @@ def _merge_studies(first: dict, second: dict) -> dict:
     """
 
     def recipe(study):  # a field added since a study was written takes its default
-        return asdict(training.Recipe.from_dict(study["recipe"]))
+        return asdict(training.Recipe.from_dict(study.recipe))
 
-    differ = [k for k in ("eval_size", "probes") if first.get(k) != second.get(k)]
+    differ = [k for k in ("eval_size", "probes") if getattr(first, k) != getattr(second, k)]
     if recipe(first) != recipe(second):
         differ.insert(0, "recipe")
     if differ:
         raise ValueError(f"the studies were not measured alike: they differ in {differ}")
-    both = sorted(set(first["runs"]) & set(second["runs"]))
+    both = sorted(set(first.runs) & set(second.runs))
     if both:
         raise ValueError(f"both studies hold the runs {both}; merge studies of different seeds")
     commands = [
         c
         for study in (first, second)
-        for c in (study.get("commands") or ([study["command"]] if "command" in study else []))
+        for c in (study.commands or ([study.command] if study.command is not None else []))
     ]
-    merged = {k: v for k, v in second.items() if k not in ("runs", "command", "commands")}
-    merged["runs"] = {**first["runs"], **second["runs"]}
-    return merged | {"commands": commands}
-
-
-def summarize(study: dict, metrics=METRICS) -> dict:
-    """Mean and spread of every metric per architecture.
-
-    Returns:
-        dict arch -> metric -> ``{"values": per-seed values in seed order, "mean", "std" (the
-        sample standard deviation, 0 for one seed), "min", "max"}``.
-    """
-    out: dict = {}
-    for r in sorted(study["runs"].values(), key=lambda r: (r["arch"], r["seed"])):
-        for m in metrics:
-            out.setdefault(r["arch"], {}).setdefault(m, {"values": []})["values"].append(r[m])
-    for per_arch in out.values():
-        for s in per_arch.values():
-            v = np.asarray(s["values"], np.float64)
-            s |= {
-                "mean": float(v.mean()),
-                "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                "min": float(v.min()),
-                "max": float(v.max()),
-            }
-    return out
-
-
-def verdict(summary: dict, metric: str, higher: str, lower: str) -> str:
-    """Does ``higher`` score above ``lower`` on ``metric`` beyond the seed spread?
-
-    ``"holds"`` when every seed of ``higher`` scores above every seed of ``lower`` (the ranges
-    do not overlap), ``"reversed"`` when every seed scores below, and ``"within the seed
-    spread"`` otherwise.
-
-    Raises:
-        ValueError: an architecture or metric not in ``summary``.
-    """
-    for arch in (higher, lower):
-        if arch not in summary or metric not in summary[arch]:
-            raise ValueError(f"no {metric!r} for arch {arch!r} in summary ({list(summary)})")
-    h, lo = summary[higher][metric], summary[lower][metric]
-    if h["min"] > lo["max"]:
-        return "holds"
-    if h["max"] < lo["min"]:
-        return "reversed"
-    return "within the seed spread"
+    runs = {**first.runs, **second.runs}
+    return replace(second, runs=runs, command=None, commands=commands)
 
 
 def main(argv=None) -> int:
@@ -299,8 +238,8 @@ def main(argv=None) -> int:
     if args.add_to:
         study = _merge_studies(load_study(args.add_to), study)
     save_study(study, args.out, cli.command_line(MODULE, argv))
-    for arch, s in summarize(study).items():
-        print(arch, ", ".join(f"{m} {v['mean']:.3f} ± {v['std']:.3f}" for m, v in s.items()))
+    for arch, s in summarize(study).archs.items():
+        print(arch, ", ".join(f"{m} {v.mean:.3f} ± {v.std:.3f}" for m, v in s.items()))
     return 0
 
 

@@ -22,6 +22,8 @@ Figures: :func:`zfkeras.figures.compare_figure` (two models' layer-1 filters sid
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -33,6 +35,7 @@ from zfkeras.methods.checks import BATCH_SIZE, VERBOSE
 BANDS = ("low", "middle", "high")
 __all__ = [
     "BANDS",
+    "Layer1Report",
     "dead_filters",
     "dead_units",
     "frequency_bands",
@@ -179,21 +182,42 @@ def dead_units(
     return peak <= eps
 
 
-def layer1_report(kernel, rel_threshold: float = 0.1) -> dict:
+@dataclass(frozen=True)
+class Layer1Report:
+    """Numbers for one first-layer kernel (:func:`layer1_report`).
+
+    Attributes:
+        filters: the number of filters.
+        size: the filter size (height).
+        dead: how many filters are dead (:func:`dead_filters`).
+        bands: the mean low, middle and high band fractions of the live filters (3 floats).
+        mostly_low: the fraction of live filters with > 60% of their energy in the low band.
+        mostly_high: the same for the high band.
+    """
+
+    filters: int
+    size: int
+    dead: int
+    bands: list
+    mostly_low: float
+    mostly_high: float
+
+
+def layer1_report(kernel, rel_threshold: float = 0.1) -> Layer1Report:
     """Numbers for one first-layer kernel: filter count and size, dead filters, mean band
     fractions, and the fraction of filters dominated by a single band (> 60% of the energy)
     at the low and at the high end."""
     bands = frequency_bands(kernel)
     dead = dead_filters(kernel, rel_threshold)
     alive = bands[~dead]
-    return {
-        "filters": int(bands.shape[0]),
-        "size": int(np.shape(kernel)[0]),
-        "dead": int(dead.sum()),
-        "bands": alive.mean(0).round(4).tolist(),
-        "mostly_low": float(np.mean(alive[:, 0] > 0.6)),
-        "mostly_high": float(np.mean(alive[:, 2] > 0.6)),
-    }
+    return Layer1Report(
+        filters=int(bands.shape[0]),
+        size=int(np.shape(kernel)[0]),
+        dead=int(dead.sum()),
+        bands=alive.mean(0).round(4).tolist(),
+        mostly_low=float(np.mean(alive[:, 0] > 0.6)),
+        mostly_high=float(np.mean(alive[:, 2] > 0.6)),
+    )
 
 
 def spectral_concentration(kernel, top: int = 4) -> float:

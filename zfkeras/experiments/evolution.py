@@ -20,17 +20,61 @@ from zfkeras._quiet import start_command
 start_command(__name__)  # run as a command line: TensorFlow starts without its log lines
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras import training
 from zfkeras.experiments import cli
+from zfkeras.experiments.snapshots import LayerSnapshot as LayerSnapshot
+from zfkeras.experiments.snapshots import Recording as Recording
+from zfkeras.experiments.snapshots import Snapshot as Snapshot
+from zfkeras.experiments.snapshots import load_snapshots as load_snapshots
+from zfkeras.experiments.snapshots import load_trace as load_trace
+from zfkeras.experiments.snapshots import save_snapshots as save_snapshots
+from zfkeras.experiments.snapshots import snapshot_layers as snapshot_layers
 from zfkeras.methods import checks
 from zfkeras.methods.checks import SEED
 
 MODULE = "zfkeras.experiments.evolution"  # its command line: python -m MODULE
+
+
+@dataclass(frozen=True)
+class Stability:
+    """How one layer's projections changed between consecutive snapshots (:func:`stabilization`).
+
+    Attributes:
+        epochs: the later epoch of each pair.
+        change: the mean change per pair.
+        jumps: the fraction of units whose strongest probe image changed, per pair (empty when
+            the snapshots hold no images).
+        counted: whether each pair counts (all True without ``lr``).
+        stable_from: the earlier epoch of the first counted pair from which every later counted
+            change stays below the threshold (None if the last counted change is still above
+            it, or no pair counts).
+    """
+
+    epochs: list
+    change: list
+    jumps: list
+    counted: list
+    stable_from: int | None
+
+
+@dataclass(frozen=True)
+class Stabilization:
+    """:func:`stabilization`'s result.
+
+    Attributes:
+        threshold: the threshold used.
+        layers: dict layer name -> :class:`Stability`.
+    """
+
+    threshold: float
+    layers: dict
 
 
 class FeatureEvolution(keras.callbacks.Callback):
@@ -46,8 +90,8 @@ class FeatureEvolution(keras.callbacks.Callback):
         store_size: side of the stored projections.
 
     Attributes:
-        snapshots: dict epoch -> {layer: {"channel", "image", "value" (U,) arrays,
-            "projection" float32 (U, s, s, 3)}, "conv1_kernel": the first layer's kernel}.
+        snapshots: dict epoch -> :class:`Snapshot` (per layer a :class:`LayerSnapshot`, and the
+            first layer's kernel).
         trace: every epoch, not only the snapshot epochs: {"epoch": 1-based epochs, "lr": the
             epoch's peak learning rate (the larger of the optimizer's rate at the start and at
             the end of the epoch; warm-up and cosine decay are monotone within an epoch),
@@ -84,7 +128,7 @@ class FeatureEvolution(keras.callbacks.Callback):
             )
         self.probe, self.epochs, self.layers = x, ep, list(layers)
         self.channels, self.store_size, self.seed = channels, int(store_size), seed
-        self.snapshots: dict[int, dict] = {}
+        self.snapshots: dict[int, Snapshot] = {}
         self.trace: dict = {"epoch": [], "lr": [], "weight_change": {n: [] for n in self.layers}}
         self._channels: dict[str, np.ndarray] = {}
         self._previous: dict[str, np.ndarray] = {}
@@ -116,7 +160,7 @@ class FeatureEvolution(keras.callbacks.Callback):
             [np.ravel(w) for w in self.model.get_layer(name).get_weights()]
         ).astype(np.float64)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> Snapshot:
         """Take one snapshot of the current weights (what ``on_epoch_end`` stores)."""
         maxima = [
             np.concatenate([np.asarray(a).max(axis=(1, 2)) for a in parts], 0)
@@ -127,14 +171,14 @@ class FeatureEvolution(keras.callbacks.Callback):
                 ]
             )
         ]
-        out = {"conv1_kernel": self.model.get_layer(self.layers[0]).kernel.numpy().copy()}
+        out = {}
         for n, m in zip(self.layers, maxima):
             ch = self._channels[n]
             best = m[:, ch].argmax(0)  # the probe image with the strongest activation per unit
             proj = self._deconv.project(self.probe[best], n, channels=ch)
             proj = tf.image.resize(proj, (self.store_size,) * 2, antialias=True).numpy()
-            out[n] = {"channel": ch, "image": best, "value": m[best, ch], "projection": proj}
-        return out
+            out[n] = LayerSnapshot(channel=ch, projection=proj, image=best, value=m[best, ch])
+        return Snapshot(self.model.get_layer(self.layers[0]).kernel.numpy().copy(), out)
 
     @staticmethod
     def _as_list(outs):
@@ -164,73 +208,6 @@ class FeatureEvolution(keras.callbacks.Callback):
         save_snapshots(self.snapshots, path, self.trace)
 
 
-def save_snapshots(snapshots: dict, path: str | Path, trace: dict | None = None) -> None:
-    """Write snapshots (as in :attr:`FeatureEvolution.snapshots`) and, if given, the per-epoch
-    trace (:attr:`FeatureEvolution.trace`) to a compressed ``.npz``."""
-    arrays = {}
-    if trace is not None:
-        arrays["trace/epoch"] = np.asarray(trace["epoch"], np.int32)
-        arrays["trace/lr"] = np.asarray(trace["lr"], np.float32)
-        for n, v in trace["weight_change"].items():
-            arrays[f"trace/weight_change/{n}"] = np.asarray(v, np.float32)
-    for e, snap in snapshots.items():
-        arrays[f"{e}/conv1_kernel"] = snap["conv1_kernel"].astype(np.float16)
-        for n, d in snap.items():
-            if n == "conv1_kernel":
-                continue
-            p = d["projection"]
-            scale = np.abs(p).max(axis=(1, 2, 3)) / 127
-            scale = np.where(scale > 0, scale, 1).astype(np.float32)
-            arrays[f"{e}/{n}/q"] = np.round(p / scale[:, None, None, None]).astype(np.int8)
-            arrays[f"{e}/{n}/scale"] = scale
-            for k in ("channel", "image", "value"):
-                arrays[f"{e}/{n}/{k}"] = np.asarray(d[k])
-    np.savez_compressed(path, **arrays)
-
-
-def load_snapshots(path: str | Path) -> dict:
-    """Read snapshots written by :func:`save_snapshots` (projections back to float32)."""
-    out: dict[int, dict] = {}
-    with np.load(path) as z:
-        for key in z.files:
-            parts = key.split("/")
-            if parts[0] == "trace":
-                continue
-            snap = out.setdefault(int(parts[0]), {})
-            if parts[1] == "conv1_kernel":
-                snap["conv1_kernel"] = z[key].astype(np.float32)
-            else:
-                snap.setdefault(parts[1], {})[parts[2]] = z[key]
-    for snap in out.values():
-        for n, d in snap.items():
-            if n != "conv1_kernel":
-                d["projection"] = (
-                    d.pop("q").astype(np.float32) * d.pop("scale")[:, None, None, None]
-                )
-    return dict(sorted(out.items()))
-
-
-def load_trace(path: str | Path) -> dict | None:
-    """Read the per-epoch trace saved beside the snapshots (the form of
-    :attr:`FeatureEvolution.trace`, as arrays), or None for a file recorded without one."""
-    with np.load(path) as z:
-        if "trace/epoch" not in z.files:
-            return None
-        prefix = "trace/weight_change/"
-        return {
-            "epoch": z["trace/epoch"],
-            "lr": z["trace/lr"],
-            "weight_change": {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)},
-        }
-
-
-def snapshot_layers(snapshots: dict) -> list[str]:
-    """The layers whose units the snapshots follow (``conv1_kernel``, the first layer's weights
-    kept beside them, is not one), in the order they were recorded."""
-    first = next(iter(snapshots.values()))
-    return [n for n in first if n != "conv1_kernel"]
-
-
 def _signature(p: np.ndarray, aligned: bool) -> np.ndarray:
     if not aligned:
         return np.asarray(p, np.float64).ravel()
@@ -244,8 +221,9 @@ def stabilization(
     aligned: bool = True,
     lr: dict | None = None,
     lr_fraction: float = 0.1,
-) -> dict:
-    """How early each layer's projections stop changing.
+) -> Stabilization:
+    """How early each layer's projections stop changing (``snapshots``: epoch ->
+    :class:`Snapshot`).
 
     For consecutive snapshot epochs, the change of a unit is ``1 - cos`` between its two
     projections (0 = same picture); a layer's change is the mean over its units. With
@@ -260,11 +238,7 @@ def stabilization(
     epochs, whose rate has decayed to nearly nothing, then say nothing about stability.
 
     Returns:
-        dict layer -> {"epochs": the later epoch of each pair, "change": mean change per pair,
-        "jumps": fraction of units whose strongest probe image changed, "counted": whether
-        each pair counts (all True without ``lr``), "stable_from": the earlier epoch of the
-        first counted pair from which every later counted change stays below ``threshold``
-        (None if the last counted change is still above it, or no pair counts)}.
+        a :class:`Stabilization`: per layer, its :class:`Stability`.
 
     Raises:
         ValueError: fewer than 2 snapshot epochs, ``lr_fraction`` outside [0, 1], or ``lr``
@@ -290,26 +264,21 @@ def stabilization(
     for n in snapshot_layers(snapshots):
         change, jumps = [], []
         for a, b in zip(epochs, epochs[1:]):
-            pa = np.stack([_signature(p, aligned) for p in snapshots[a][n]["projection"]])
-            pb = np.stack([_signature(p, aligned) for p in snapshots[b][n]["projection"]])
+            sa, sb = snapshots[a].layers[n], snapshots[b].layers[n]
+            pa = np.stack([_signature(p, aligned) for p in sa.projection])
+            pb = np.stack([_signature(p, aligned) for p in sb.projection])
             na, nb = np.linalg.norm(pa, axis=1), np.linalg.norm(pb, axis=1)
             cos = np.sum(pa * pb, 1) / np.maximum(na * nb, 1e-12)
             change.append(float(np.mean(1 - cos)))
-            if "image" in snapshots[a][n]:
-                jumps.append(float(np.mean(snapshots[a][n]["image"] != snapshots[b][n]["image"])))
+            if sa.image is not None:
+                jumps.append(float(np.mean(sa.image != sb.image)))
         stable = None
         for k in (k for k in range(len(change)) if counted[k]):
             if all(c < threshold for c, f in zip(change[k:], counted[k:]) if f):
                 stable = epochs[k]
                 break
-        out[n] = {
-            "epochs": epochs[1:],
-            "change": change,
-            "jumps": jumps,
-            "counted": counted,
-            "stable_from": stable,
-        }
-    return out
+        out[n] = Stability(epochs[1:], change, jumps, counted, stable)
+    return Stabilization(threshold, out)
 
 
 def crop_to_signal(p, rel: float = 0.02, margin: int = 1) -> np.ndarray:
@@ -336,14 +305,13 @@ def record_run(
     probe_size: int = 200,
     channels: int = 3,
     run_dir: str | Path | None = None,
-) -> dict:
+) -> training.Trained:
     """Train ZFNet on the synthetic shapes with :class:`FeatureEvolution` and save the
-    snapshots to ``out`` (``.npz``). Returns the training info of
-    :func:`zfkeras.training.train`."""
+    snapshots to ``out`` (``.npz``). Returns :func:`zfkeras.training.train`'s
+    :class:`~zfkeras.training.Trained` (the model and its info)."""
     import tempfile
 
     from zfkeras import data as zdata
-    from zfkeras import training
 
     recipe = training.Recipe(
         dataset="shapes", epochs=epochs, train_size=train_size, test_size=probe_size, seed=0
@@ -354,16 +322,16 @@ def record_run(
         zdata.normalize(xte, mean), recipe.image_size, recipe.crop_scale
     ).numpy()
     cb = FeatureEvolution(probe, [e for e in snapshot_epochs if e <= epochs], channels=channels)
-    info = training.train(
+    trained = training.train(
         recipe,
         run_dir or tempfile.mkdtemp(prefix="zfkeras-evolution-"),
         callbacks=[cb],
         verbose=2,
         command="python -m zfkeras.experiments.evolution",
         fresh=True,  # the snapshots need every epoch seen: never resume or reuse a finished run
-    ).info
+    )
     cb.save(out)
-    return info
+    return trained
 
 
 def main(argv=None) -> int:
@@ -375,7 +343,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=10)
     args = p.parse_args(argv)
     result = record_run(args.out, args.epochs)
-    print(f"saved {args.out}; test accuracy {result['test_accuracy']:.4f}")
+    print(f"saved {args.out}; test accuracy {result.info['test_accuracy']:.4f}")
     return 0
 
 

@@ -25,7 +25,7 @@ start_command(__name__)  # run as a command line: TensorFlow starts without its 
 
 import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import keras
 import numpy as np
@@ -126,12 +126,83 @@ def _conv1_geometry(model: keras.Model) -> tuple[int, int]:
     return int(conv.strides[0]), int(pad)
 
 
+@dataclass(frozen=True)
+class ConvRun:
+    """One training run's first layer and scores (:func:`train_run`).
+
+    Attributes:
+        kernel: conv1's kernel ``(kh, kw, 3, n)``; bias: its bias ``(n,)``.
+        stride, pad: conv1's stride and padding.
+        mean: the per-pixel mean the images were normalized with ``(H, W, 3)``.
+        history: one dict per epoch (``loss``, ``accuracy``, ``val_accuracy``).
+        test_accuracy: centre-crop accuracy (NaN if training diverged).
+        seconds: the training time.
+    """
+
+    kernel: np.ndarray
+    bias: np.ndarray
+    stride: int
+    pad: int
+    mean: np.ndarray
+    history: list
+    test_accuracy: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DeadFilterRuns:
+    """The runs of :func:`run_dead_filters` (or read back by :func:`load_runs`).
+
+    Attributes:
+        recipe: the shared recipe, as a dict of its fields.
+        runs: dict run name (:func:`run_name`) -> :class:`ConvRun`.
+        command: the command line that made the file (:func:`load_runs`; else None).
+    """
+
+    recipe: dict
+    runs: dict
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadFilters:
+    """Dead conv1 filters of one run (:func:`dead_filter_report`).
+
+    Attributes:
+        filters: the number of conv1 filters.
+        dead_activity: filters zero on at least ``fraction`` of the positions (None: diverged).
+        dead_norm: filters dead by weight norm (None: diverged).
+        zero_fraction: per filter, the share of zero outputs, float ``(n,)`` (None: diverged).
+        test_accuracy: the run's test accuracy.
+    """
+
+    filters: int
+    dead_activity: int | None
+    dead_norm: int | None
+    zero_fraction: np.ndarray | None
+    test_accuracy: float
+
+
+@dataclass(frozen=True)
+class DeadFilterReport:
+    """:func:`dead_filter_report`'s result.
+
+    Attributes:
+        runs: dict run name -> :class:`DeadFilters`.
+    """
+
+    runs: dict
+
+
+ARRAYS = ("kernel", "bias", "mean")  # stored as arrays in the .npz; the rest of a run as JSON
+
+
 def train_run(
     recipe: training.Recipe, xtr, ytr, xte, yte, num_classes: int, *, verbose: int | str = VERBOSE
-) -> dict:
-    """Train ``recipe``'s model; return its conv1 ``kernel``, ``bias``, ``stride``, ``pad``, the
-    per-pixel ``mean``, the per-epoch ``history`` (loss, accuracy, val_accuracy), the
-    ``test_accuracy`` (centre crop; NaN if training diverged) and ``seconds``."""
+) -> ConvRun:
+    """Train ``recipe``'s model; return a :class:`ConvRun`: its conv1 ``kernel``, ``bias``,
+    ``stride``, ``pad``, the per-pixel ``mean``, the per-epoch ``history`` (loss, accuracy,
+    val_accuracy), the ``test_accuracy`` (centre crop; NaN if diverged) and ``seconds``."""
     fitted = training.fit(
         recipe,
         xtr,
@@ -148,16 +219,7 @@ def train_run(
     stride, pad = _conv1_geometry(model)
     epochs = min(len(v) for v in hist.history.values())  # a diverged run stops mid-epoch
     history = [{k: round(float(v[e]), 4) for k, v in hist.history.items()} for e in range(epochs)]
-    return {
-        "kernel": kernel,
-        "bias": bias,
-        "stride": stride,
-        "pad": pad,
-        "mean": mean,
-        "history": history,
-        "test_accuracy": round(acc, 4),
-        "seconds": round(seconds, 1),
-    }
+    return ConvRun(kernel, bias, stride, pad, mean, history, round(acc, 4), round(seconds, 1))
 
 
 def run_dead_filters(
@@ -166,19 +228,19 @@ def run_dead_filters(
     *,
     verbose: int | str = VERBOSE,
     fit_verbose: int | str = 0,
-) -> dict:
+) -> DeadFilterRuns:
     """Train every ``(arch, renorm)`` of ``runs`` with the same recipe and data.
 
     ``verbose``: the progress bar over the runs (``"auto"``, 0 or 1); ``fit_verbose``: Keras
     ``fit``'s verbosity per run.
 
     Returns:
-        dict run name (:func:`run_name`) -> the dict of :func:`train_run`, plus ``"recipe"``
-        (the shared recipe as a dict).
+        :class:`DeadFilterRuns`: the shared recipe as a dict, and per run name
+        (:func:`run_name`) the :class:`ConvRun` of :func:`train_run`.
     """
     recipe = recipe or dead_filter_recipe()
     xtr, ytr, xte, yte, names = training.load_dataset(recipe)
-    out = {"recipe": asdict(recipe)}
+    out = {}
     bar = Progress(len(runs), verbose=verbose, unit_name="run")
     for k, (arch, renorm) in enumerate(runs):
         rec = replace(recipe, arch=arch, renorm=renorm)
@@ -186,72 +248,69 @@ def run_dead_filters(
             rec, xtr, ytr, xte, yte, len(names), verbose=fit_verbose
         )
         bar.update(k + 1)
-    return out
+    return DeadFilterRuns(recipe=asdict(recipe), runs=out)
 
 
-def save_runs(result: dict, path, command: str) -> None:
+def save_runs(result: DeadFilterRuns, path, command: str) -> None:
     """Write :func:`run_dead_filters`' result as a small ``.npz`` (per run: ``<key>/kernel``,
     ``bias``, ``mean``; the rest as JSON in ``info``)."""
     arrays, info = (
         {},
-        {"recipe": result["recipe"], "command": command, "keras": keras.__version__, "runs": {}},
+        {"recipe": result.recipe, "command": command, "keras": keras.__version__, "runs": {}},
     )
-    for key, run in result.items():
-        if key == "recipe":
-            continue
-        for a in ("kernel", "bias", "mean"):
-            arrays[f"{key}/{a}"] = np.asarray(run[a], np.float32)
-        info["runs"][key] = {k: v for k, v in run.items() if k not in ("kernel", "bias", "mean")}
+    for key, run in result.runs.items():
+        for a in ARRAYS:
+            arrays[f"{key}/{a}"] = np.asarray(getattr(run, a), np.float32)
+        info["runs"][key] = {
+            f.name: getattr(run, f.name) for f in fields(ConvRun) if f.name not in ARRAYS
+        }
     np.savez_compressed(path, info=json.dumps(info), **arrays)
 
 
-def load_runs(path) -> dict:
+def load_runs(path) -> DeadFilterRuns:
     """Read a file written by :func:`save_runs` back into the form of :func:`run_dead_filters`
-    (plus ``"command"``)."""
+    (with ``command``)."""
     with np.load(path) as z:
         info = json.loads(str(z["info"]))
-        out = {"recipe": info["recipe"], "command": info["command"]}
-        for key, run in info["runs"].items():
-            out[key] = dict(run) | {a: z[f"{key}/{a}"] for a in ("kernel", "bias", "mean")}
-    return out
+        runs = {
+            key: ConvRun(**run, **{a: z[f"{key}/{a}"] for a in ARRAYS})
+            for key, run in info["runs"].items()
+        }
+    return DeadFilterRuns(recipe=info["recipe"], runs=runs, command=info["command"])
 
 
 def dead_filter_report(
-    runs: dict, images, eps: float = 1e-6, fraction: float = 0.99, rel_threshold: float = 0.1
-) -> dict:
+    runs: DeadFilterRuns,
+    images,
+    eps: float = 1e-6,
+    fraction: float = 0.99,
+    rel_threshold: float = 0.1,
+) -> DeadFilterReport:
     """For each run: conv1 filters dead by activity on ``images`` (uint8 validation images at
     the runs' size, fed through the evaluation view with the run's mean) and by weight norm.
 
     Returns:
-        dict run name -> ``{"filters", "dead_activity", "dead_norm", "zero_fraction"
-        (float (n,)), "test_accuracy"}``.
+        :class:`DeadFilterReport`: per run name, its :class:`DeadFilters`.
     """
-    rec = runs["recipe"]
+    rec = runs.recipe
     out = {}
-    for key, run in runs.items():
-        if key in ("recipe", "command"):
-            continue
+    for key, run in runs.runs.items():
         x = zdata.centre_crop(
-            zdata.normalize(np.asarray(images), run["mean"]), rec["image_size"], rec["crop_scale"]
+            zdata.normalize(np.asarray(images), run.mean), rec["image_size"], rec["crop_scale"]
         )
-        if not np.isfinite(run["kernel"]).all():
-            out[key] = {
-                "filters": int(run["kernel"].shape[-1]),
-                "dead_activity": None,
-                "dead_norm": None,
-                "zero_fraction": None,
-                "test_accuracy": run["test_accuracy"],
-            }
+        filters = int(run.kernel.shape[-1])
+        if not np.isfinite(run.kernel).all():
+            out[key] = DeadFilters(filters, None, None, None, run.test_accuracy)
             continue
-        zf = zero_fraction(run["kernel"], run["bias"], x, run["stride"], run["pad"], eps)
-        out[key] = {
-            "filters": int(run["kernel"].shape[-1]),
-            "dead_activity": int(np.sum(zf >= fraction)),
-            "dead_norm": int(dead_filters(run["kernel"], rel_threshold).sum()),
-            "zero_fraction": zf,
-            "test_accuracy": run["test_accuracy"],
-        }
-    return out
+        zf = zero_fraction(run.kernel, run.bias, x, run.stride, run.pad, eps)
+        out[key] = DeadFilters(
+            filters=filters,
+            dead_activity=int(np.sum(zf >= fraction)),
+            dead_norm=int(dead_filters(run.kernel, rel_threshold).sum()),
+            zero_fraction=zf,
+            test_accuracy=run.test_accuracy,
+        )
+    return DeadFilterReport(runs=out)
 
 
 def main(argv=None) -> int:
@@ -263,9 +322,8 @@ def main(argv=None) -> int:
     over = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
     result = run_dead_filters(dead_filter_recipe(**over))
     save_runs(result, args.out, cli.command_line(MODULE, argv))
-    for key, run in result.items():
-        if key != "recipe":
-            print(f"{key:20s} test {run['test_accuracy']:.3f}  {run['seconds']:.0f} s")
+    for key, run in result.runs.items():
+        print(f"{key:20s} test {run.test_accuracy:.3f}  {run.seconds:.0f} s")
     return 0
 
 

@@ -34,12 +34,8 @@ import tensorflow as tf
 from zfkeras import config, training
 from zfkeras import data as zdata
 from zfkeras.experiments import cli
-from zfkeras.experiments.probes import (
-    few_shot_indices,
-    layer_features,
-    linear_probe,
-    seeded_weights,
-)
+from zfkeras.experiments.few_shot import few_shot_indices, seeded_weights
+from zfkeras.experiments.probes import layer_features, linear_probe
 from zfkeras.methods.checks import VERBOSE
 
 MODULE = "zfkeras.experiments.transfer"  # its command line: python -m MODULE
@@ -190,7 +186,7 @@ def transfer_curves(
         the draws), ``scratch`` (mean), ``frozen_runs`` / ``scratch_runs`` (each draw).
     """
     classes = int(np.max(pool_labels)) + 1
-    test_feats = layer_features(model, eval_view(x_test, mean, recipe), layers)
+    test_feats = layer_features(model, eval_view(x_test, mean, recipe), layers).features
     rows = []
     bar = keras.utils.Progbar(len(per_class) * repeats)
     for n in per_class:
@@ -198,7 +194,7 @@ def transfer_curves(
         for r in range(repeats):
             idx = few_shot_indices(pool_labels, int(n), seed=r)
             x, y = pool_images[idx], np.asarray(pool_labels)[idx]
-            feats = layer_features(model, eval_view(x, mean, recipe), layers)
+            feats = layer_features(model, eval_view(x, mean, recipe), layers).features
             frozen_runs.append(
                 {
                     lay: round(linear_probe(feats[lay], y, test_feats[lay], y_test), 4)
@@ -224,6 +220,37 @@ def transfer_curves(
     return rows
 
 
+@dataclass(frozen=True)
+class Transfer(cli.Record):
+    """One transfer run (:func:`run_transfer`); ``dataclasses.asdict`` of it is the JSON record.
+
+    Attributes:
+        recipe: the pretraining recipe, as a dict of its fields.
+        source_classes, target_classes: the CIFAR-10 class names of each side.
+        source_images: the pretraining images used.
+        source_test_accuracy: the pretrained model's accuracy on the source classes' test images.
+        pretrain_history: one dict per pretraining epoch.
+        pretrain_seconds, seconds: the pretraining's and the whole run's wall time.
+        test_images: the target test images.
+        repeats, scratch_steps: as passed.
+        rows: :func:`transfer_curves`' rows.
+        command, keras: as in :class:`~zfkeras.experiments.cli.Record`.
+    """
+
+    recipe: dict
+    source_classes: list
+    target_classes: list
+    source_images: int
+    source_test_accuracy: float
+    pretrain_history: list
+    pretrain_seconds: float
+    test_images: int
+    repeats: int
+    scratch_steps: int
+    seconds: float
+    rows: list
+
+
 def run_transfer(
     recipe: training.Recipe | None = None,
     target_names: Sequence[str] = TARGET_CLASSES,
@@ -232,9 +259,9 @@ def run_transfer(
     repeats: int | None = None,
     scratch_steps: int | None = None,
     data_dir: str | None = None,
-) -> dict:
+) -> Transfer:
     """Pretrain on CIFAR-10's source classes, then :func:`transfer_curves` on the held-out
-    ``target_names`` (test images from CIFAR-10's test split). Returns a JSON-ready dict."""
+    ``target_names`` (test images from CIFAR-10's test split)."""
     recipe = recipe or transfer_recipe()
     per_class = per_class or config.pick((1, 5, 10, 25, 50, 100), (1, 2))
     repeats = repeats or config.pick(2, 1)
@@ -280,20 +307,25 @@ def run_transfer(
         repeats,
         scratch_steps,
     )
-    return {
-        "recipe": asdict(recipe),
-        "source_classes": [names[c] for c in split.source_classes],
-        "target_classes": list(target_names),
-        "source_images": int(len(x_src)),
-        "source_test_accuracy": round(source_acc, 4),
-        "pretrain_history": history,
-        "pretrain_seconds": pretrain_seconds,
-        "test_images": int(len(y_test)),
-        "repeats": repeats,
-        "scratch_steps": scratch_steps,
-        "seconds": round(time.time() - t0, 1),
-        "rows": rows,
-    }
+    return Transfer(
+        recipe=asdict(recipe),
+        source_classes=[names[c] for c in split.source_classes],
+        target_classes=list(target_names),
+        source_images=int(len(x_src)),
+        source_test_accuracy=round(source_acc, 4),
+        pretrain_history=history,
+        pretrain_seconds=pretrain_seconds,
+        test_images=int(len(y_test)),
+        repeats=repeats,
+        scratch_steps=scratch_steps,
+        seconds=round(time.time() - t0, 1),
+        rows=rows,
+    )
+
+
+def load_transfer(path) -> Transfer:
+    """A :class:`Transfer` from its JSON record (the shipped ``data/transfer-cifar10.json``)."""
+    return cli.read_record(Transfer, path)
 
 
 def main(argv=None) -> int:
@@ -311,8 +343,8 @@ def main(argv=None) -> int:
         transfer_recipe(**over), repeats=args.repeats, scratch_steps=args.scratch_steps
     )
     cli.write_record(result, args.out, MODULE, argv)
-    print(f"source accuracy {result['source_test_accuracy']:.3f}")
-    for r in result["rows"]:
+    print(f"source accuracy {result.source_test_accuracy:.3f}")
+    for r in result.rows:
         print(
             f"{r['per_class']:4d}/class  fc7 {r['frozen']['fc7']:.3f}  "
             f"best {max(r['frozen'].values()):.3f}  scratch {r['scratch']:.3f}"

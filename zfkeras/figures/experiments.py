@@ -129,7 +129,8 @@ def evolution_figure(
     the largest integer factor that fits its cell, nearest neighbour.
 
     Args:
-        snapshots: epoch -> layer -> ``{"channel": (u,), "projection": (u, H, W, 3)}``.
+        snapshots: epoch -> :class:`~zfkeras.experiments.evolution.Snapshot` (per layer the
+            units' ``channel`` (u,) and ``projection`` (u, H, W, 3)).
         layers: the layers drawn (default: all in the snapshots).
         size: at least this many inches per cell (default: the course's standard width).
         crop: crop every projection to its signal first.
@@ -139,15 +140,16 @@ def evolution_figure(
     """
     epochs = sorted(snapshots)
     layers = list(layers or snapshot_layers(snapshots))
-    units = [len(snapshots[epochs[0]][n]["channel"]) for n in layers]
+    first = snapshots[epochs[0]].layers
+    units = [len(first[n].channel) for n in layers]
     tiles = []
     for n, u in zip(layers, units):
         for k in range(u):
             row = []
             for e in epochs:
-                proj = snapshots[e][n]["projection"][k]
+                proj = snapshots[e].layers[n].projection[k]
                 row.append(to_display(crop_to_signal(proj) if crop else proj, symmetric=True))
-            tiles.append((f"{n}:{snapshots[epochs[0]][n]['channel'][k]}", row))
+            tiles.append((f"{n}:{first[n].channel[k]}", row))
     big = max(max(t.shape[:2]) for _, row in tiles for t in row)
     cell = fit_zoom(big, len(epochs), extra=70, at_least=size) * big
     cell = min(cell, max(96, (MAX_PX - 70) // len(epochs) - GAP))
@@ -256,19 +258,18 @@ def probe_figure(
     return _accuracy_axes(fig, ax, chance, title)
 
 
-def generalization_figure(
-    rows: Sequence[dict], chance: float | None = None, title: str | None = None
-):
+def generalization_figure(rows: Sequence, chance: float | None = None, title: str | None = None):
     """Test accuracy against labelled images per class for the ``frozen``, ``fine_tuned`` and
-    ``scratch`` classifiers (rows from :func:`few_shot_transfer`). Returns the Figure."""
+    ``scratch`` classifiers (rows: :class:`zfkeras.experiments.probes.FewShot`, from
+    :func:`~zfkeras.experiments.probes.few_shot_transfer`). Returns the Figure."""
     fig, ax = plot()
-    k = [r["per_class"] for r in rows]
+    k = [r.per_class for r in rows]
     for key, label in (
         ("frozen", "frozen features + new softmax"),
         ("fine_tuned", "then fine-tuned fc6-fc7"),
         ("scratch", "from scratch"),
     ):
-        ax.plot(k, [r[key] for r in rows], "o-", label=label)
+        ax.plot(k, [getattr(r, key) for r in rows], "o-", label=label)
     ax.set_xscale("log")
     ax.set_xticks(k, [str(v) for v in k])
     ax.set_xlabel("labelled images per class")
