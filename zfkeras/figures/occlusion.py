@@ -125,7 +125,7 @@ def occlusion_figure(
                         (c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, ec="red", lw=1.5
                     )
                 )
-                ax.set_title("(a) image, lowest-p occluder", fontsize=FONT + 1)
+                ax.set_title("(a) lowest-p occluder", fontsize=FONT + 1)
                 ax.set_ylabel(f"{cname}: p = {base:.2f}\nunoccluded", fontsize=FONT + 1)
             elif panel == "activation":
                 im = _heat(
