@@ -1,7 +1,8 @@
-"""The paper's experiments, one module per section: feature evolution (Fig. 4), invariance
-(Fig. 5), architecture diagnostics (Fig. 6) and the seed study of the two first layers
-(architecture, Fig. 6), correspondence (Fig. 8), ablation (Table 3) and
-probes and transfer (Tables 4-7); renorm: dead filters with and without the filter
+"""The paper's experiments, one module per section: feature evolution, its snapshots and their
+stability (Fig. 4), invariance (Fig. 5), architecture diagnostics (Fig. 6) and the seed study of
+the two first layers (architecture, Fig. 6), correspondence and its part occlusion (Fig. 8),
+ablation and its variants (Table 3), probes, few_shot, transfer and its source_target split
+(Tables 4-7); renorm and conv1_activity: dead filters with and without the filter
 renormalization (Fig. 6); filter_spectra: first-layer edges and size-free frequency bands
 (Fig. 6); patches: top-9 patch similarity against random patches (Fig. 2)."""
 
@@ -19,13 +20,21 @@ def __getattr__(name: str):
 __all__ = [
     "ablation",
     "architecture",
+    "conv1_activity",
     "correspondence",
     "diagnostics",
     "evolution",
+    "few_shot",
     "filter_spectra",
     "invariance",
+    "part_occlusion",
     "patches",
     "probes",
     "renorm",
+    "seed_study",
+    "snapshots",
+    "source_target",
+    "stability",
     "transfer",
+    "variants",
 ]
