@@ -172,13 +172,11 @@ def dead_units(
         ("dead_units", layer),
         lambda: tf.function(lambda b: probe(b, training=False), reduce_retracing=True),
     )
-    parts = list(checks.batches(len(x), batch_size))
-    bar, peak = checks.Progress(len(parts), verbose=verbose), None
-    for k, b in enumerate(parts):
+    peak = None
+    for b in checks.each(checks.batches(len(x), batch_size), verbose=verbose):
         a = np.asarray(run(tf.constant(x[b])))
         m = a.reshape(len(a), -1, a.shape[-1]).max(axis=(0, 1))
         peak = m if peak is None else np.maximum(peak, m)
-        bar.update(k + 1)
     return peak <= eps
 
 

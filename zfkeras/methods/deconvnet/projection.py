@@ -230,11 +230,10 @@ class Deconvnet:
         route = self._route(layer)
         ch, row, col = self._units(route, len(x), channels, location, x.shape[1:])
         fn = self._function(route, mode, "project", x.shape[1:])
-        parts = list(checks.batches(len(x), batch_size))
-        bar, out = checks.Progress(len(parts), verbose=verbose), []
-        for k, b in enumerate(parts):
-            out.append(fn(x[b], ch[b], row[b], col[b]).numpy())
-            bar.update(k + 1)
+        out = [
+            fn(x[b], ch[b], row[b], col[b]).numpy()
+            for b in checks.each(checks.batches(len(x), batch_size), verbose=verbose)
+        ]
         return np.concatenate(out)
 
     def units(
