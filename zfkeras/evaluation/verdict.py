@@ -50,9 +50,9 @@ MIN_SEEDS = 3  # fewer seeds a side than this decide nothing
 class Verdict:
     """A decision on ``claim``: the measured ``difference`` (first minus second, or rate minus
     reference), its interval ``[low, high]`` at ``level``, the number of items ``n`` behind it
-    (the smaller side), and the outcome: ``holds`` is True (the whole interval lies above
-    ``margin``), False (the whole interval lies below it) or None (not decided: the interval
-    holds the margin, or too few items)."""
+    (the smaller side), the ``method`` that gave the interval, and the outcome: ``holds`` is
+    True (the whole interval lies above ``margin``), False (the whole interval lies below it)
+    or None (not decided: the interval holds the margin, or too few items)."""
 
     claim: str
     difference: float
@@ -61,7 +61,7 @@ class Verdict:
     n: int
     level: float
     margin: float
-    interval: str
+    method: str
     holds: bool | None
 
     @property
@@ -106,7 +106,7 @@ def _check_options(claim, level: float, margin: float) -> None:
         raise ValueError(f"margin must be finite, got {margin}")
 
 
-def _decide(claim, difference, low, high, n, enough, level, margin, interval) -> Verdict:
+def _decide(claim, difference, low, high, n, enough, level, margin, method) -> Verdict:
     holds = None
     if enough and low > margin:
         holds = True
@@ -120,7 +120,7 @@ def _decide(claim, difference, low, high, n, enough, level, margin, interval) ->
         int(n),
         float(level),
         float(margin),
-        interval,
+        method,
         holds,
     )
 
