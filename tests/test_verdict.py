@@ -13,8 +13,16 @@ from zfkeras.evaluation.verdict import (
     compare_rate,
     compare_rates,
     compare_seeds,
+    exact,
     wilson_interval,
 )
+
+
+@pytest.fixture(autouse=True)
+def full_mode(monkeypatch):
+    # the test command runs in quick mode, where nothing is decided; these tests are about the
+    # full-mode rule (quick mode has its own test below)
+    monkeypatch.delenv("ZFKERAS_QUICK", raising=False)
 
 
 def test_equal_samples_decide_nothing():
@@ -34,7 +42,7 @@ def test_a_clear_difference_decides_both_ways():
     v = compare(a, b, claim="A beats B")
     assert v.holds is True and v.outcome == "holds"
     assert v.low > 0.25 and v.high < 0.35 and abs(v.difference - (a.mean() - b.mean())) < 1e-12
-    assert "holds (difference +0.3" in str(v) and "n = 200" in str(v)
+    assert str(v).startswith("A beats B: holds (+0.3") and "n = 200)" in str(v)
     w = compare(b, a, claim="B beats A")
     assert w.holds is False and "does not hold" in str(w)
     # a margin the difference does not reach: the claim "by more than 0.5" does not hold
@@ -126,3 +134,49 @@ def test_errors_name_the_argument(call, error, match):
 
 def test_defaults_are_the_documented_ones():
     assert (verdict.LEVEL, verdict.MIN_ITEMS, verdict.MIN_SEEDS) == (0.95, 20, 3)
+
+
+def test_quick_mode_decides_nothing_but_exact_checks(monkeypatch):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1, 0.1, 200), rng.normal(0, 0.1, 200)
+    assert compare(a, b, claim="c").holds is True
+    monkeypatch.setenv("ZFKERAS_QUICK", "1")
+    v = compare(a, b, claim="A beats B")
+    assert v.holds is None and v.quick
+    assert str(v).startswith("A beats B: not decided (quick mode, n = 200, 95% interval [")
+    assert compare_rates(90, 100, 10, 100, claim="c").holds is None
+    assert compare_rate(90, 100, 0.1, claim="c").holds is None
+    assert compare_seeds([0.9, 0.91, 0.92], [0.1, 0.11, 0.12], claim="c").holds is None
+    same = exact("13x13 maps", True, n=3)
+    assert same.holds is True and str(same) == "13x13 maps: holds (exact, n = 3)"
+    assert exact("c", False).outcome == "does not hold"
+
+
+def test_exact_checks_its_arguments():
+    with pytest.raises(TypeError, match="equal must be a bool, got int"):
+        exact("c", 1)
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        exact("c", True, n=0)
+    with pytest.raises(TypeError, match="claim must be a non-empty str"):
+        exact("", True)
+
+
+def test_findings_table_takes_verdicts_and_refuses_hand_made_ones():
+    from zfkeras.figures import findings
+
+    v = compare_rate(90, 100, 0.5, claim="points at the object")
+    md = findings([("c | d", "paper", "90%", v), ("e", "f", "g", "different data")]).data
+    lines = md.splitlines()
+    assert lines[0] == "| claim | the paper found | we found | verdict |"
+    assert lines[2] == f"| c \\| d | paper | 90% | {v.brief} |"
+    assert v.brief.startswith("holds (+0.4, 95% interval [+0.")
+    assert lines[3] == "| e | f | g | different data |"
+    both = findings([("c", "p", "o", [v, exact("same", True)])]).data.splitlines()[2]
+    assert both.endswith(f"points at the object: {v.brief}; same: holds (exact, n = 1) |")
+    for word in ("holds", "does not hold", "fails", "pass"):
+        with pytest.raises(ValueError, match="must come from zfkeras.evaluation.verdict"):
+            findings([("c", "p", "o", f"it {word}")])
+    with pytest.raises(ValueError, match=r"rows\[0\] must be \(claim, paper, ours, verdict\)"):
+        findings([("c", "p", "o")])
+    with pytest.raises(TypeError, match="must be a Verdict"):
+        findings([("c", "p", "o", 0.5)])

@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             status, detail = "FAILED", describe_failure(nb, err, log)
             failed.append(src.name)
         seconds = time.time() - t0
+        # what tools/scorecard.py writes into the README's chapter table
+        nb.metadata["zfkeras"] = {"mode": "quick" if quick else "full", "seconds": round(seconds)}
         if not args.in_place or status == "ok":  # never store a half-executed chapter
             nbformat.write(nb, dst)
         line = f"{src.name:<{width}}  {status:<6}  {seconds:5.0f} s"

@@ -17,8 +17,12 @@ difference, and decides only when the whole interval lies on one side of the ``m
 Each returns a :class:`Verdict` whose ``str`` is the line a chapter prints, for example
 ``conv1 changes more than fc7: holds (difference +0.52, n = 820, 95% interval [+0.49, +0.55])``
 or ``... : not decided (n = 4, 95% interval [-0.10, +0.31])``. With fewer items than
-``min_n`` nothing is decided, whatever the interval says: the quick mode of the chapters (a few
-images) then prints "not decided" for every verdict.
+``min_n`` nothing is decided, whatever the interval says. In quick mode (``ZFKERAS_QUICK``, the
+CI-sized run of the chapters: a few images, a few training steps) nothing is decided at all, so a
+chapter executed quickly prints "not decided" under every verdict instead of a verdict on noise.
+
+:func:`exact` is the one verdict without an interval: an equality checked exactly (a layer's
+output shape, a parameter count), the same in both modes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from zfkeras import config
+
 __all__ = [
     "LEVEL",
     "MIN_ITEMS",
@@ -38,6 +44,7 @@ __all__ = [
     "compare_rate",
     "compare_rates",
     "compare_seeds",
+    "exact",
     "wilson_interval",
 ]
 
@@ -63,6 +70,7 @@ class Verdict:
     margin: float
     method: str
     holds: bool | None
+    quick: bool = False  # not decided because the run was quick mode
 
     @property
     def decided(self) -> bool:
@@ -73,14 +81,20 @@ class Verdict:
         """``"holds"``, ``"does not hold"`` or ``"not decided"``."""
         return {True: "holds", False: "does not hold", None: "not decided"}[self.holds]
 
-    def __str__(self) -> str:
+    @property
+    def brief(self) -> str:
+        """The outcome with its evidence and no claim, for a table's verdict column:
+        ``"holds (+0.52, 95% interval [+0.49, +0.55], n = 820)"``."""
+        if self.method == "exact":
+            return f"{self.outcome} (exact, n = {self.n})"
         interval = f"{self.level:.0%} interval [{self.low:+.3g}, {self.high:+.3g}]"
         if self.holds is None:
-            return f"{self.claim}: not decided (n = {self.n}, {interval})"
-        return (
-            f"{self.claim}: {self.outcome} (difference {self.difference:+.3g}, n = {self.n}, "
-            f"{interval})"
-        )
+            why = "quick mode, " if self.quick else ""
+            return f"not decided ({why}n = {self.n}, {interval})"
+        return f"{self.outcome} ({self.difference:+.3g}, {interval}, n = {self.n})"
+
+    def __str__(self) -> str:
+        return f"{self.claim}: {self.brief}"
 
 
 def _values(values, argument: str) -> np.ndarray:
@@ -107,7 +121,8 @@ def _check_options(claim, level: float, margin: float) -> None:
 
 
 def _decide(claim, difference, low, high, n, enough, level, margin, method) -> Verdict:
-    holds = None
+    holds, quick = None, config.quick()
+    enough = enough and not quick
     if enough and low > margin:
         holds = True
     elif enough and high < margin:
@@ -122,6 +137,7 @@ def _decide(claim, difference, low, high, n, enough, level, margin, method) -> V
         float(margin),
         method,
         holds,
+        quick,
     )
 
 
@@ -273,3 +289,15 @@ def compare_rate(
         0.0,
         "Wilson score",
     )
+
+
+def exact(claim: str, equal: bool, *, n: int = 1) -> Verdict:
+    """A claim checked exactly, with no uncertainty (``n`` equalities, all of which must hold):
+    the same in quick and full mode, so it decides in both."""
+    _check_options(claim, LEVEL, 0.0)
+    if not isinstance(equal, (bool, np.bool_)):
+        raise TypeError(f"equal must be a bool, got {type(equal).__name__}")
+    k = _count(n, "n")
+    if k == 0:
+        raise ValueError("n must be at least 1, got 0")
+    return Verdict(claim, 0.0, 0.0, 0.0, k, 1.0, 0.0, "exact", bool(equal))

@@ -10,6 +10,7 @@ and the "paper found / we found" table (:func:`findings`).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -142,12 +143,66 @@ def filters_grid(kernel, ncols: int = 16, size: float | None = None, title: str 
     )
 
 
-def findings(rows: Sequence[Sequence], header=("claim", "the paper found", "we found")):
-    """A "paper found / we found" table as IPython Markdown (renders in notebooks and HTML)."""
+FINDINGS_HEADER = ("claim", "the paper found", "we found", "verdict")
+_VERDICT_WORDS = re.compile(
+    r"\b(holds?|does not hold|not decided|pass(es|ed)?|fail(s|ed)?)\b", re.I
+)
+
+
+def _verdict_cell(verdict) -> str:
+    from zfkeras.evaluation.verdict import Verdict
+
+    if isinstance(verdict, Verdict):
+        return verdict.brief
+    if isinstance(verdict, str):
+        if _VERDICT_WORDS.search(verdict):
+            raise ValueError(
+                "a row's verdict must come from zfkeras.evaluation.verdict (a str is only for a "
+                f"row with nothing to decide), got {verdict!r}"
+            )
+        return verdict
+    if (
+        isinstance(verdict, (list, tuple))
+        and verdict
+        and all(isinstance(v, Verdict) for v in verdict)
+    ):
+        return "; ".join(f"{v.claim}: {v.brief}" for v in verdict)
+    raise TypeError(
+        "a row's verdict must be a Verdict, a non-empty list of Verdicts or a str, got "
+        f"{type(verdict).__name__}"
+    )
+
+
+def findings(rows: Sequence[Sequence]):
+    """A chapter's "the paper found / we found" table as IPython Markdown (renders in notebooks
+    and in the book). ``tools/scorecard.py`` reads these tables from the stored chapters and
+    writes the README's scorecard from them.
+
+    Args:
+        rows: ``(claim, paper, ours, verdict)`` each: three strings and the verdict, a
+            :class:`zfkeras.evaluation.verdict.Verdict` (shown as its outcome, interval and n), a
+            list of them (each shown with its claim), or a str for a row with nothing to decide
+            (it may not say "holds", "pass" or "fail": decisions come from the verdict helper).
+
+    Returns:
+        ``IPython.display.Markdown`` of a four-column table.
+    """
     from IPython.display import Markdown
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    if isinstance(rows, str) or not rows:
+        raise ValueError(f"rows must be a non-empty sequence of 4-tuples, got {rows!r}")
+    lines = ["| " + " | ".join(FINDINGS_HEADER) + " |", "|" + "---|" * len(FINDINGS_HEADER)]
+    for i, row in enumerate(rows):
+        if isinstance(row, str) or len(row) != 4:
+            raise ValueError(
+                f"rows[{i}] must be (claim, paper, ours, verdict), got {len(row)} entries"
+                if not isinstance(row, str)
+                else f"rows[{i}] must be a 4-tuple, got a str"
+            )
+        cells = [str(c) for c in row[:3]] + [_verdict_cell(row[3])]
+        lines.append(
+            "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+        )
     return Markdown("\n".join(lines))
 
 
