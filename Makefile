@@ -16,7 +16,7 @@ SHELL := /bin/bash
 PIP_LOCATION_NOISE := ^WARNING: Location 'file://[^']*' is ignored: it is neither a file nor a directory\.$$
 QUIET_PIP = 2>&1 | { grep -v "$(PIP_LOCATION_NOISE)" || true; }
 
-.PHONY: setup course chapters test test-unit lint weights clean
+.PHONY: setup course chapters scorecard test test-unit lint weights clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	@echo "setup: $(VENV) with zfkeras (editable) and its course and test extras"
@@ -39,6 +39,11 @@ course: setup
 NB ?= $(sort $(wildcard chapters/[0-9][0-9]_*.ipynb))
 chapters: setup
 	$(BIN)/python tools/render.py --in-place $(NB)
+
+## The README's scorecard and chapter times, written from the stored chapters' outputs (after
+## `make chapters`; tests/test_scorecard.py fails when they are out of date).
+scorecard: setup
+	$(BIN)/python tools/scorecard.py
 
 ## All tests: lint, unit tests, and every chapter under nbval in quick mode.
 test: setup

@@ -1,5 +1,6 @@
 """Every chapter follows the course conventions and is committed executed (nbval re-runs them)."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -83,7 +84,32 @@ def student_view_problems(nb) -> list[str]:
             problems.append(f"cell {i}: {progress_lines(text)} progress-bar lines (verbose=0)")
         if i != 1 and re.search(r"^\s*%config", cell.source, re.M):
             problems.append(f"cell {i}: %config outside the setup cell")
+        problems += [f"cell {i}: {p}" for p in development_traces(text)]
+        if re.search(r"\bexercises\.|\bcheck\(", cell.source) and any(
+            out.get("output_type") == "execute_result"
+            and out.get("data", {}).get("text/plain") in ("True", "False", "None")
+            for out in cell.get("outputs", [])
+        ):
+            problems.append(f"cell {i}: a check's return value echoed (end the line with ';')")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            problems += [f"cell {i}: {p}" for p in development_traces(cell.source)]
     return problems
+
+
+DEVELOPMENT_TRACES = {
+    "a Keras fit log line": re.compile(r"^Epoch \d+/\d+|\d+/\d+ - \d+m?s - loss", re.M),
+    "a temporary folder's name": re.compile(r"/tmp/|\btmp[0-9a-z_]{6,}"),
+    "an old/new recipe branch": re.compile(r"\b(old|new) recipe\b|not yet retrained", re.I),
+    "an issue number": re.compile(r"\bissue \d+", re.I),
+}
+
+
+def development_traces(text: str) -> list[str]:
+    """What development leaves in a chapter that a learner should not read."""
+    return [
+        f"{name}: {m.group(0)!r}" for name, p in DEVELOPMENT_TRACES.items() if (m := p.search(text))
+    ]
 
 
 def test_student_view_checker_catches_each_problem():
@@ -111,9 +137,60 @@ def test_student_view_checker_catches_each_problem():
     nb = nbformat.from_dict(clean)
     nb.cells[2].source = "%config InlineBackend.figure_formats = ['png']\nx"
     assert ["%config" in p for p in student_view_problems(nb)] == [True]
+    traces = {
+        "fit log": "Epoch 1/3\n4/4 - 3s - loss: 2.3\n",
+        "temporary": "starting /tmp/zfkeras-ch02-co9fty4_ fresh\n",
+        "recipe": "old recipe, trained: 0.22\n",
+        "issue": "computed for issue 27\n",
+    }
+    for word, text in traces.items():
+        nb = nbformat.from_dict(clean)
+        nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        assert len(student_view_problems(nb)) == 1, word
+    nb = nbformat.from_dict(clean)
+    nb.cells[0].source += "\n\nTrained with the new recipe."
+    assert ["recipe" in p for p in student_view_problems(nb)] == [True]
+    nb = nbformat.from_dict(clean)
+    nb.cells[2].source = "zfkeras.exercises.check('01.1', answer)"
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": "False"}, execution_count=1)
+    ]
+    assert ["echoed" in p for p in student_view_problems(nb)] == [True]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_what_the_student_sees(path):
     nb = nbformat.read(path, as_version=4)
     assert student_view_problems(nb) == []
+
+
+# A verdict word at the start of a string constant is a verdict typed by hand: every verdict a
+# chapter prints comes from zfkeras.evaluation.verdict (which decides nothing on too little data).
+HAND_VERDICT = re.compile(r"^[\W_]*(holds|does not hold|not decided|pass(es)?|fail(s)?)\b", re.I)
+
+
+def hand_made_verdicts(source: str) -> list[str]:
+    code = "\n".join(s for s in source.splitlines() if not s.lstrip().startswith(("%", "!")))
+    return [
+        node.value
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and HAND_VERDICT.search(node.value)
+    ]
+
+
+def test_hand_made_verdict_checker():
+    assert hand_made_verdicts('x = "holds" if a else "does not hold"') == ["holds", "does not hold"]
+    assert hand_made_verdicts("f\"{n} units ({'**fails**' if b else '-'})\"") == ["**fails**"]
+    assert hand_made_verdicts('s = "(holds)"; t = "the cap holds"; print(v)') == ["(holds)"]
+    assert hand_made_verdicts("%matplotlib inline\nprint(verdict.compare(a, b, claim='c'))") == []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_verdicts_come_from_the_helper(path):
+    nb = nbformat.read(path, as_version=4)
+    found = {
+        i: hand_made_verdicts(c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+    }
+    assert not {i: v for i, v in found.items() if v}
