@@ -81,6 +81,18 @@ def test_stabilization_by_hand():
     assert evolution.stabilization(snaps, 0.001, aligned=False).layers["c"].stable_from is None
 
 
+def test_stabilization_keeps_each_units_change():
+    def two(u, v):  # two units, each a (1, 2, 1) projection
+        p = np.asarray([u, v], np.float32).reshape(2, 1, 2, 1)
+        layer = evolution.LayerSnapshot(np.array([0, 1]), p)
+        return evolution.Snapshot(np.zeros(1), {"c": layer})
+
+    snaps = {1: two([1, 0], [1, 1]), 2: two([0, 1], [1, 1]), 4: two([0, 3], [-1, -1])}
+    s = evolution.stabilization(snaps, aligned=False).layers["c"]
+    np.testing.assert_allclose(s.unit_change, [[1, 0], [0, 2]], atol=1e-6)  # 1 - cos per unit
+    np.testing.assert_allclose(s.change, [0.5, 1.0], atol=1e-6)  # their means
+
+
 def test_trace_by_hand(run):
     model, cb, _, weights = run
     assert cb.trace["epoch"] == [1, 2, 3, 4, 5]

@@ -6,7 +6,7 @@ projection cropped to its signal as the paper's figure shows it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
@@ -20,13 +20,15 @@ class Stability:
 
     Attributes:
         epochs: the later epoch of each pair.
-        change: the mean change per pair.
+        change: the mean change per pair (the mean of ``unit_change``).
         jumps: the fraction of units whose strongest probe image changed, per pair (empty when
             the snapshots hold no images).
         counted: whether each pair counts (all True without ``lr``).
         stable_from: the earlier epoch of the first counted pair from which every later counted
             change stays below the threshold (None if the last counted change is still above
             it, or no pair counts).
+        unit_change: per pair, the change of each followed unit (``1 - cos``), in the order of
+            the snapshots' channels: the items behind each mean (empty when built without it).
     """
 
     epochs: list
@@ -34,6 +36,7 @@ class Stability:
     jumps: list
     counted: list
     stable_from: int | None
+    unit_change: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,15 @@ def stabilization(
         ]
     out = {}
     for n in snapshot_layers(snapshots):
-        change, jumps = [], []
+        change, jumps, units = [], [], []
         for a, b in zip(epochs, epochs[1:]):
             sa, sb = snapshots[a].layers[n], snapshots[b].layers[n]
             pa = np.stack([_signature(p, aligned) for p in sa.projection])
             pb = np.stack([_signature(p, aligned) for p in sb.projection])
             na, nb = np.linalg.norm(pa, axis=1), np.linalg.norm(pb, axis=1)
             cos = np.sum(pa * pb, 1) / np.maximum(na * nb, 1e-12)
-            change.append(float(np.mean(1 - cos)))
+            units.append([float(v) for v in 1 - cos])
+            change.append(float(np.mean(units[-1])))
             if sa.image is not None:
                 jumps.append(float(np.mean(sa.image != sb.image)))
         stable = None
@@ -118,7 +122,7 @@ def stabilization(
             if all(c < threshold for c, f in zip(change[k:], counted[k:]) if f):
                 stable = epochs[k]
                 break
-        out[n] = Stability(epochs[1:], change, jumps, counted, stable)
+        out[n] = Stability(epochs[1:], change, jumps, counted, stable, units)
     return Stabilization(threshold, out)
 
 
