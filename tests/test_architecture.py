@@ -103,20 +103,6 @@ def test_finished_runs_are_loaded_not_retrained(study, cifar_dir):
     )
 
 
-def test_verdict():
-    def s(values):
-        mean = sum(values) / 2
-        return {"m": architecture.Spread(values, mean, 0.0, min(values), max(values))}
-
-    archs = {"a": s([0.5, 0.6]), "b": s([0.3, 0.4]), "c": s([0.35, 0.55])}
-    summary = architecture.Summary(("m",), archs)
-    assert architecture.verdict(summary, "m", "a", "b") == "holds"
-    assert architecture.verdict(summary, "m", "b", "a") == "reversed"
-    assert architecture.verdict(summary, "m", "a", "c") == "within the seed spread"
-    with pytest.raises(ValueError, match="arch 'd'"):
-        architecture.verdict(summary, "m", "a", "d")
-
-
 def test_merge_studies_adds_seeds_and_lists_both_commands(study, tmp_path):
     _, _, result = study
 

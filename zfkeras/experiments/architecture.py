@@ -30,8 +30,9 @@ two CPU cores. Each run trains through :func:`zfkeras.training.train` in its own
 ``run_dir/<arch>-seed<seed>``: a stopped command resumes from the last completed epoch, and a
 finished run is loaded, not trained again.
 
-Python: :func:`run_study`, :func:`load_study`, :func:`summarize`,
-:func:`verdict`. Command line (the shipped ``data/architecture-cifar10.npz`` lists its own)::
+Python: :func:`run_study`, :func:`load_study`, :func:`summarize` (a verdict over the seeds:
+:func:`zfkeras.evaluation.verdict.compare_seeds`). Command line (the shipped
+``data/architecture-cifar10.npz`` lists its own)::
 
     python -m zfkeras.experiments.architecture --out data/architecture-cifar10.npz
     # more seeds, without training the ones already in the file:
@@ -65,7 +66,6 @@ from zfkeras.experiments.seed_study import Summary as Summary
 from zfkeras.experiments.seed_study import load_study as load_study
 from zfkeras.experiments.seed_study import save_study as save_study
 from zfkeras.experiments.seed_study import summarize as summarize
-from zfkeras.experiments.seed_study import verdict as verdict
 from zfkeras.methods.checks import SEED, VERBOSE
 
 MODULE = "zfkeras.experiments.architecture"  # its command line: python -m MODULE

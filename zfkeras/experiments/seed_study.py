@@ -5,8 +5,8 @@ types, its ``.npz`` file and its statistics over the seeds.
   every run of a study;
 * :func:`save_study`, :func:`load_study`: the small ``.npz`` (the shipped
   ``data/architecture-cifar10.npz``);
-* :func:`summarize` (a :class:`Spread` per architecture and metric) and :func:`verdict` (does one
-  architecture score above the other beyond the seed spread?).
+* :func:`summarize` (a :class:`Spread` per architecture and metric; a verdict on two
+  architectures is :func:`zfkeras.evaluation.verdict.compare_seeds` over the per-seed values).
 """
 
 from __future__ import annotations
@@ -153,25 +153,3 @@ def summarize(study: Study, metrics=METRICS) -> Summary:
             std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
             archs[arch][m] = Spread(vs, float(v.mean()), std, float(v.min()), float(v.max()))
     return Summary(tuple(metrics), archs)
-
-
-def verdict(summary: Summary, metric: str, higher: str, lower: str) -> str:
-    """Does ``higher`` score above ``lower`` on ``metric`` beyond the seed spread?
-
-    ``"holds"`` when every seed of ``higher`` scores above every seed of ``lower`` (the ranges
-    do not overlap), ``"reversed"`` when every seed scores below, and ``"within the seed
-    spread"`` otherwise.
-
-    Raises:
-        ValueError: an architecture or metric not in ``summary``.
-    """
-    archs = summary.archs
-    for arch in (higher, lower):
-        if arch not in archs or metric not in archs[arch]:
-            raise ValueError(f"no {metric!r} for arch {arch!r} in summary ({list(archs)})")
-    h, lo = archs[higher][metric], archs[lower][metric]
-    if h.min > lo.max:
-        return "holds"
-    if h.max < lo.min:
-        return "reversed"
-    return "within the seed spread"
