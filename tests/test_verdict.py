@@ -180,3 +180,14 @@ def test_findings_table_takes_verdicts_and_refuses_hand_made_ones():
         findings([("c", "p", "o")])
     with pytest.raises(TypeError, match="must be a Verdict"):
         findings([("c", "p", "o", 0.5)])
+
+
+def test_markdown_table_by_hand():
+    from zfkeras.figures import table
+
+    md = table(("a", "b"), [(1, "x|y"), ("2", 0.5)]).data
+    assert md == "| a | b |\n|---|---|\n| 1 | x\\|y |\n| 2 | 0.5 |"
+    with pytest.raises(ValueError, match=r"rows\[1\] must have 2 cells \(the header's\), got 3"):
+        table(("a", "b"), [(1, 2), (1, 2, 3)])
+    with pytest.raises(ValueError, match="header must name at least one column"):
+        table((), [])

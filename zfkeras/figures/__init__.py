@@ -17,6 +17,7 @@ from zfkeras.figures.common import (
     findings,
     image_grid,
     learning_curves,
+    table,
     tile_mosaic,
     to_display,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "evolution_figure",
     "filters_grid",
     "findings",
+    "table",
     "generalization_figure",
     "gradcam_figure",
     "image_grid",

@@ -173,6 +173,28 @@ def _verdict_cell(verdict) -> str:
     )
 
 
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+
+def table(header: Sequence, rows: Sequence[Sequence]):
+    """A Markdown table (``IPython.display.Markdown``): the ``header`` row, then one row per entry
+    of ``rows``, each cell written with ``str`` (a ``|`` inside a cell is escaped). Every row
+    must have as many cells as the header."""
+    from IPython.display import Markdown
+
+    header = list(header)
+    if not header:
+        raise ValueError("header must name at least one column, got an empty sequence")
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for i, row in enumerate(rows):
+        if isinstance(row, str) or len(row) != len(header):
+            got = "a str" if isinstance(row, str) else f"{len(row)} cells"
+            raise ValueError(f"rows[{i}] must have {len(header)} cells (the header's), got {got}")
+        lines.append(_row(row))
+    return Markdown("\n".join(lines))
+
+
 def findings(rows: Sequence[Sequence]):
     """A chapter's "the paper found / we found" table as IPython Markdown (renders in notebooks
     and in the book). ``tools/scorecard.py`` reads these tables from the stored chapters and
@@ -187,23 +209,15 @@ def findings(rows: Sequence[Sequence]):
     Returns:
         ``IPython.display.Markdown`` of a four-column table.
     """
-    from IPython.display import Markdown
-
     if isinstance(rows, str) or not rows:
         raise ValueError(f"rows must be a non-empty sequence of 4-tuples, got {rows!r}")
-    lines = ["| " + " | ".join(FINDINGS_HEADER) + " |", "|" + "---|" * len(FINDINGS_HEADER)]
+    cells = []
     for i, row in enumerate(rows):
         if isinstance(row, str) or len(row) != 4:
-            raise ValueError(
-                f"rows[{i}] must be (claim, paper, ours, verdict), got {len(row)} entries"
-                if not isinstance(row, str)
-                else f"rows[{i}] must be a 4-tuple, got a str"
-            )
-        cells = [str(c) for c in row[:3]] + [_verdict_cell(row[3])]
-        lines.append(
-            "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
-        )
-    return Markdown("\n".join(lines))
+            got = "a str" if isinstance(row, str) else f"{len(row)} entries"
+            raise ValueError(f"rows[{i}] must be (claim, paper, ours, verdict), got {got}")
+        cells.append([*row[:3], _verdict_cell(row[3])])
+    return table(FINDINGS_HEADER, cells)
 
 
 def learning_curves(history: Sequence[dict], title: str | None = None):

@@ -279,15 +279,14 @@ def generalization_figure(rows: Sequence, chance: float | None = None, title: st
 def table_markdown(table, paper: Mapping[str, Sequence[str]] | None = None):
     """The result of :func:`correspondence_table` as a Markdown table (mean ± std per layer,
     optionally beside the paper's numbers per row)."""
-    from IPython.display import Markdown
+    from zfkeras.figures.common import table as markdown_table
 
     head = ["occluded"] + [f"Delta {lay} (ours)" for lay in table.layers]
     head += [f"paper {h}" for h in ("layer 5", "layer 7")] if paper else []
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for r in table.rows:
         cells = [r] + [
             f"{table.mean[r][lay]:.4f} ± {table.std[r][lay]:.4f}" for lay in table.layers
         ]
-        cells += list(paper.get(r, ("", ""))) if paper else []
-        lines.append("| " + " | ".join(cells) + " |")
-    return Markdown("\n".join(lines))
+        rows.append(cells + (list(paper.get(r, ("", ""))) if paper else []))
+    return markdown_table(head, rows)
