@@ -378,6 +378,14 @@ def test_random_patch_baseline_knows_the_shared_layout():
     assert patches.random_patches(images[:1], same, groups=3) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="groups must be"):
         patches.random_patches(images, same, groups=0)
+    # one value per draw; the mean is random_patches, the same draws for the same seed
+    per_draw = patches.random_patch_correlations(images, field(3), groups=40, seed=5)
+    assert per_draw.shape == (40,) and np.all(np.abs(per_draw) <= 1)
+    assert patches.random_patches(images, field(3), groups=40, seed=5) == pytest.approx(
+        per_draw.mean()
+    )
+    with pytest.raises(ValueError, match="k >= 2"):
+        patches.random_patch_correlations(images, same, k=1)
 
 
 # ----------------------------------------------------- kept under held-out transforms (ch 08)

@@ -57,6 +57,12 @@ def test_evaluate_single_and_ten_crop_against_numpy():
     assert training.evaluate(m, x, y, mean, 1.0, ten_crop=True, batch_size=7) == pytest.approx(
         np.mean(ten.argmax(1) == y)
     )
+    # per image: the same decisions, one bool each (the accuracy is their mean)
+    hits = training.evaluate(m, x, y, mean, 1.0, ten_crop=True, batch_size=7, per_image=True)
+    assert hits.dtype == bool and hits.shape == (20,)
+    np.testing.assert_array_equal(hits, ten.argmax(1) == y)
+    per_image = training.evaluate(m, x, y, mean, 1.0, per_image=True)
+    np.testing.assert_array_equal(per_image, p.argmax(1) == y)
 
 
 def test_schedule_warms_up_then_decays():

@@ -11,7 +11,8 @@ same measure on random patches of its own size from the same images (:func:`rand
 only the excess over that baseline says the unit picks alike patches. (On CIFAR-10 with the
 shipped ZFNet the baseline is near 0 at every layer, from -0.02 to 0.01.)
 
-Python: :func:`cut_patches`, :func:`patch_correlation`, :func:`random_patches`.
+Python: :func:`cut_patches`, :func:`patch_correlation`, :func:`random_patches` (its mean) and
+:func:`random_patch_correlations` (one value per draw, for a verdict's interval).
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ def patch_correlation(patches) -> float:
     return float(corr[np.triu_indices(len(p), 1)].mean())
 
 
-def random_patches(images, field, groups: int = 200, k: int = 9, *, seed: int = SEED) -> float:
-    """The baseline: :func:`patch_correlation` of ``k`` random patches of a layer's receptive
-    field size, averaged over ``groups`` draws.
+def random_patch_correlations(
+    images, field, groups: int = 200, k: int = 9, *, seed: int = SEED
+) -> np.ndarray:
+    """The baseline, one value per draw: :func:`patch_correlation` of ``k`` random patches of a
+    layer's receptive field size, for each of ``groups`` draws.
 
     Each patch is the receptive field of a random position of the layer's map in a random image
     of ``images`` (so it reaches into the padding as often as the top-9 patches can).
@@ -80,7 +83,10 @@ def random_patches(images, field, groups: int = 200, k: int = 9, *, seed: int = 
         seed: the random draw.
 
     Returns:
-        float: the mean correlation of unrelated patches of that size.
+        float64 ``(groups,)``: the mean correlation of each draw's unrelated patches.
+
+    Raises:
+        ValueError: ``groups < 1`` or ``k < 2``.
     """
     if groups < 1 or k < 2:
         raise ValueError(f"groups must be >= 1 and k >= 2, got {groups} and {k}")
@@ -93,4 +99,10 @@ def random_patches(images, field, groups: int = 200, k: int = 9, *, seed: int = 
         col = rng.integers(field.output_size[1], size=k)
         top, left, _, _ = field.box(row, col)
         out.append(patch_correlation(cut_patches(images, idx, top, left, field.size)))
-    return float(np.mean(out))
+    return np.asarray(out, np.float64)
+
+
+def random_patches(images, field, groups: int = 200, k: int = 9, *, seed: int = SEED) -> float:
+    """The baseline's mean: :func:`random_patch_correlations` averaged over its ``groups``
+    draws (same arguments), the mean correlation of unrelated patches of that size."""
+    return float(np.mean(random_patch_correlations(images, field, groups, k, seed=seed)))

@@ -123,11 +123,14 @@ def evaluate(
     *,
     ten_crop: bool = False,
     batch_size: int = BATCH_SIZE,
-) -> float:
+    per_image: bool = False,
+) -> float | np.ndarray:
     """Top-1 accuracy on uint8 images: centre crop, or the paper's 10-crop average of softmax
-    outputs (``ten_crop=True``), in passes of ``batch_size`` images."""
+    outputs (``ten_crop=True``), in passes of ``batch_size`` images. With ``per_image=True``,
+    whether each image's top-1 class is its label instead: bool ``(N,)``, the measurements a
+    verdict takes (their mean is the accuracy)."""
     size = int(model.input.shape[1])
-    correct = 0
+    hits = []
 
     @tf.function(reduce_retracing=True, autograph=False)  # plain TF ops: nothing to convert
     def predict(x):
@@ -140,8 +143,9 @@ def evaluate(
 
     for i in range(0, len(images), batch_size):
         p = predict(tf.constant(images[i : i + batch_size]))
-        correct += int(np.sum(np.argmax(p.numpy(), 1) == labels[i : i + batch_size]))
-    return correct / len(images)
+        hits.append(np.argmax(p.numpy(), 1) == labels[i : i + batch_size])
+    hits = np.concatenate(hits) if hits else np.zeros(0, bool)
+    return hits if per_image else int(hits.sum()) / len(images)
 
 
 def steps_for(n_images: int, *, batch_size: int = BATCH_SIZE) -> int:
