@@ -29,7 +29,7 @@ PACKAGES = (
 DROPPED = {"data", "x_pool", "units", "filters", "channel", "rule"}
 DEFAULTS = {"batch_size": checks.BATCH_SIZE, "verbose": checks.VERBOSE, "seed": checks.SEED}
 # "method" names an explanation method there (gradcam, occlusion, ...), never a ReLU rule
-METHOD_CHOOSERS = {"zfkeras.evaluation.faithfulness"}
+METHOD_CHOOSERS = {"zfkeras.evaluation.faithfulness", "zfkeras.experiments.method_checks"}
 
 
 def _modules():

@@ -4,7 +4,9 @@ the two first layers (architecture, Fig. 6), correspondence and its part occlusi
 ablation and its variants (Table 3), probes, few_shot, transfer and its source_target split
 (Tables 4-7); renorm and conv1_activity: dead filters with and without the filter
 renormalization (Fig. 6); filter_spectra: first-layer edges and size-free frequency bands
-(Fig. 6); patches: top-9 patch similarity against random patches (Fig. 2)."""
+(Fig. 6); patches: top-9 patch similarity against random patches (Fig. 2); method_checks: the
+deconvnet, occlusion and ten other explanation methods judged on data with known answers
+(chapter 11)."""
 
 import importlib
 
@@ -27,6 +29,7 @@ __all__ = [
     "few_shot",
     "filter_spectra",
     "invariance",
+    "method_checks",
     "part_occlusion",
     "patches",
     "probes",
