@@ -103,3 +103,23 @@ def test_the_shipped_record_is_a_full_run_of_the_twelve():
     for curves in (record.deletion, record.insertion):
         assert set(curves["auc"]) == {*method_checks.TWELVE, "random"}
         assert all(len(v) == len(curves["images"]) >= 20 for v in curves["auc"].values())
+
+
+def test_cascade_layers_by_hand():
+    from zfkeras.evaluation.faithfulness import cascade_layers
+
+    inner = keras.Sequential([keras.Input((6, 6, 4)), keras.layers.Conv2D(2, 1, name="c2")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3, name="c1"),
+            keras.layers.MaxPooling2D(1, name="pool"),
+            inner,
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
+    # from the output down, weighted leaves only: the nested model entered, pooling skipped
+    assert [lay.name for lay in cascade_layers(model)] == ["out", "c2", "c1"]
+    with pytest.raises(TypeError, match="model"):
+        cascade_layers("not a model")

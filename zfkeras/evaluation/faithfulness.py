@@ -47,8 +47,16 @@ def _method(method):
     return method
 
 
-def _leaves(model) -> list:
-    return [layer for layer in all_layers(model) if not isinstance(layer, keras.Model)]
+def cascade_layers(model: keras.Model) -> list:
+    """The layers :func:`randomization_test` re-initializes, in its order: every layer with
+    trainable weights, from the output side down (nested models are entered, not counted
+    themselves). Step ``i`` of the cascade, seeded ``seed + i``, re-initializes entry ``i - 1``.
+
+    Raises:
+        TypeError: ``model`` is not a Keras model.
+    """
+    leaves = reversed(list(all_layers(checks.check_model(model))))
+    return [lay for lay in leaves if lay.trainable_weights and not isinstance(lay, keras.Model)]
 
 
 def explain(
@@ -186,7 +194,7 @@ def randomization_test(
     clone = keras.models.clone_model(model)
     original = model.get_weights()
     clone.set_weights(original)
-    layers = [layer for layer in reversed(_leaves(clone)) if layer.trainable_weights]
+    layers = cascade_layers(clone)
     quiet = {"batch_size": batch_size, "verbose": 0}
     first = explain(clone, x, method, cls, **quiet)
     names, rho, sim, maps = ["original"], [1.0], [1.0], [first]

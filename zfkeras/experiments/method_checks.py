@@ -40,11 +40,11 @@ import numpy as np
 
 from zfkeras import data, models
 from zfkeras.evaluation import deletion_curve, explain, insertion_curve, pointing_scores
-from zfkeras.evaluation.faithfulness import reinitialize
+from zfkeras.evaluation.faithfulness import cascade_layers, reinitialize
 from zfkeras.evaluation.similarity import spearman
 from zfkeras.experiments import cli
 from zfkeras.methods import checks
-from zfkeras.methods.cache import all_layers, clear_cache
+from zfkeras.methods.cache import clear_cache
 from zfkeras.methods.checks import BATCH_SIZE, SEED, VERBOSE, Progress
 from zfkeras.methods.random_masks import rise
 from zfkeras.methods.softmax import pre_softmax
@@ -107,8 +107,7 @@ def classifier_random(model, images, method, class_index, *, down_to=CLASSIFIER,
     ``i`` seeded ``seed + i``); the model itself is not changed. ``(N, h, w)``."""
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    layers = [lay for lay in reversed(list(all_layers(clone))) if lay.trainable_weights]
-    layers = [lay for lay in layers if not isinstance(lay, keras.Model)]
+    layers = cascade_layers(clone)
     names = [lay.name for lay in layers]
     if down_to not in names:
         raise ValueError(f"down_to must name a layer with weights {names}, got {down_to!r}")
