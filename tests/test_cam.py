@@ -198,11 +198,12 @@ def shapes_game():
 def test_pointing_game_shapes_trained_vs_randomized(shapes_game):
     # The peak on the object for most unseen images (strict), and clearly lower with
     # re-initialized weights (Adebayo et al.). Tolerance 8 px = half the 16-px stride of conv5,
-    # the resolution Grad-CAM works at. The model trained with the new first-layer recipe scores
-    # about 83% strict (the old one 96%); chapter 09 reports it, and the bar follows it.
+    # the resolution Grad-CAM works at. 90% strict: what the network of the He-normal recipe
+    # reached before the first-layer recipe (97%), with a first layer that learned (test_zoo);
+    # the first-layer recipe alone scored 83.5% here until the Hide-and-Seek restart.
     trained, random, masks = shapes_game
     hit, chance = pointing.pointing_game(trained, masks), pointing.pointing_game(random, masks)
-    assert hit >= 0.8, hit
+    assert hit >= 0.9, hit
     assert chance <= hit - 0.3, (hit, chance)
     hit8, chance8 = (
         pointing.pointing_game(trained, masks, 8),

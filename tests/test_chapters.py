@@ -194,3 +194,14 @@ def test_verdicts_come_from_the_helper(path):
         i: hand_made_verdicts(c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"
     }
     assert not {i: v for i, v in found.items() if v}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_the_randomization_pass_mark_is_written_once(path):
+    # the rule lives in zfkeras.evaluation.faithfulness.PASS_BELOW; a chapter that wrote its own
+    # number could drift from chapter 11's
+    import re
+
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert not re.search(r"^\s*PASS_BELOW\s*=", code, re.M)

@@ -286,8 +286,17 @@ def test_first_layer_learned(name):
         training.Recipe.from_dict({**b.info["recipe"], **fresh}), len(b.class_names)
     )
     noise = spectral_concentration(init.get_layer("conv1").kernel.numpy())
-    # trained by the first-layer recipe (conv1 at 1% of He-normal, 10x its learning rate) ...
-    assert b.info["recipe"]["conv1_init"] == 0.01 and b.info["recipe"]["conv1_lr"] == 10
+    # trained by the first-layer recipe (conv1 at 1% of He-normal, 10x its learning rate) in the
+    # last run that started conv1 afresh: the first run, or a warm restart with --reinit conv1
+    # (a restart that keeps conv1, like zfnet-shapes' Hide-and-Seek run, trains on the conv1 of
+    # the run before it) ...
+    from zfkeras.train import parse_args
+
+    commands = b.info.get("commands") or [b.info["command"]]
+    runs = [parse_args(c.split()[3:]) for c in commands]  # after "python -m zfkeras.train"
+    fresh_conv1 = [r for i, r in enumerate(runs) if i == 0 or "conv1" in r.reinit.split(",")][-1]
+    assert (fresh_conv1.conv1_init, fresh_conv1.conv1_lr) == (0.01, 10.0), commands
+    assert runs[-1].conv1_init == b.info["recipe"]["conv1_init"]  # the commands are the bundle's
     # ... and conv1 learned: far from the same network's conv1 at initialization
     assert spectral_concentration(kernel) >= 0.6 > noise + 0.3
 
@@ -325,6 +334,9 @@ def test_experiment_files_were_made_with_todays_recipe(name, read):
     from dataclasses import fields
 
     stored = read(config.shipped_file(name)).recipe
-    missing = sorted({f.name for f in fields(training.Recipe)} - set(stored))
+    missing = {f.name for f in fields(training.Recipe)} - set(stored)
+    # a field added later whose default trains exactly as before (Hide-and-Seek's hide=0: see
+    # tests/test_optimizer.py) is read back with that default and changes nothing
+    missing = sorted(missing - set(training.Recipe.NEUTRAL_DEFAULTS))
     assert not missing, f"{name} was made before the recipe had {missing}; rerun its command"
     assert (stored["conv1_init"], stored["conv1_lr"]) == (0.01, 10.0)

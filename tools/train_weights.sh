@@ -12,6 +12,13 @@ export ZFKERAS_DATA="$PWD/data"   # --install writes the shipped bundles into da
 PY=${PY:-.venv/bin/python}
 : "${ZFKERAS_CIFAR10:?set ZFKERAS_CIFAR10 to a CIFAR-10 folder (train/ and test/, one folder per class)}"
 $PY -m zfkeras.train --arch zfnet --dataset shapes --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --colour-jitter 0.2 --noise 0.1 --blur 0.3 --out runs/zfnet-shapes --install zfnet-shapes --verbose 2
+# then two warm restarts of the whole network (README, Shipped weights), conv1 at the common
+# learning rate: Hide-and-Seek (Singh & Lee 2017: each 16-px square of a training image hidden with
+# probability 0.5), so that Grad-CAM's peak moves from the edges of the shapes onto the objects;
+# then 2 epochs without hiding and with label smoothing 0.1, so that occluding the object shows in
+# the probabilities again (occlusion, chapter 10)
+$PY -m zfkeras.train --arch zfnet --dataset shapes --image-size 128 --lr 0.01 --epochs 6 --train-size 20000 --test-size 2000 --colour-jitter 0.2 --noise 0.1 --blur 0.3 --hide 0.5 --hide-patch 16 --conv1-lr 1 --init-from runs/zfnet-shapes/model.keras --out runs/zfnet-shapes-hide16 --install zfnet-shapes --verbose 2
+$PY -m zfkeras.train --arch zfnet --dataset shapes --image-size 128 --lr 0.003 --epochs 2 --train-size 20000 --test-size 2000 --colour-jitter 0.2 --noise 0.1 --blur 0.3 --conv1-lr 1 --label-smoothing 0.1 --init-from runs/zfnet-shapes-hide16/model.keras --out runs/zfnet-shapes-smooth --install zfnet-shapes --verbose 2
 # the concept world: every image blurred by the 9-tap binomial (two passes) so that conv1 is not
 # left fitting the pixel-sharp edges of the drawn textures (issue 17)
 $PY -m zfkeras.train --arch zfnet --dataset concepts --image-size 128 --lr 0.01 --epochs 12 --train-size 20000 --test-size 2000 --colour-jitter 0.2 --noise 0.1 --blur 1.0 --blur-passes 2 --out runs/zfnet-concepts-blur --install zfnet-concepts --verbose 2

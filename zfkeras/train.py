@@ -60,6 +60,13 @@ HELP = {
     "paper.",
     "blur_passes": "Times the blur filter is applied to an image chosen by --blur (2 is a 9-tap "
     "binomial): a softer image leaves the first layer fewer pixel-sharp edges to fit.",
+    "hide": "Hide-and-Seek (Singh & Lee 2017): the probability with which each --hide-patch square "
+    "of a training image is set to the mean (0 for none), so that the network learns to use the "
+    "whole object rather than its single most telling part; not in the paper.",
+    "hide_patch": "Side in pixels of the squares --hide hides (a grid from the top-left corner).",
+    "label_smoothing": "Label smoothing e (Szegedy et al. 2016): the training target gives the "
+    "true class 1 - e + e/C and every class e/C, so that probabilities stay below 1 and a "
+    "change of the evidence shows in them (0 for none); not in the paper.",
     "init_from": "Path of a finished run's model.keras to start from instead of a random "
     "initialization: a warm restart with a fresh optimizer and learning-rate schedule (Loshchilov "
     "& Hutter 2017); the bundle lists the commands of both runs. Not in the paper.",

@@ -77,6 +77,15 @@ def centre_crop(x, size: int, crop_scale: float) -> tf.Tensor:
     return crop_resize(x, size, tf.tile(crop_boxes(1, crop_scale), [tf.shape(x)[0], 1]))
 
 
+def _check_count(name: str, value, unit: str = "") -> None:
+    """Raise unless ``value`` is an int >= 1 (``unit``, e.g. "pixel", named in the messages)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        kind = f"an int ({unit}s)" if unit else "an int"
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1{' ' + unit if unit else ''}, got {value!r}")
+
+
 def _stateless_seed(seed) -> tf.Tensor:
     """``seed`` (an int >= 0, or a ``[2]`` int tensor) as the ``[2]`` int64 seed of the
     stateless random ops."""
@@ -144,10 +153,7 @@ def photometric_batch(
             raise ValueError(f"{name} must be >= 0, got {v!r}")
     if blur > 1:
         raise ValueError(f"blur must be a probability in [0, 1], got {blur!r}")
-    if isinstance(blur_passes, bool) or not isinstance(blur_passes, (int, np.integer)):
-        raise TypeError(f"blur_passes must be an int, got {type(blur_passes).__name__}")
-    if blur_passes < 1:
-        raise ValueError(f"blur_passes must be >= 1, got {blur_passes!r}")
+    _check_count("blur_passes", blur_passes)
     x = tf.convert_to_tensor(x, tf.float32)
     if not (colour_jitter or noise or blur):
         return x
@@ -168,6 +174,36 @@ def photometric_batch(
             soft = tf.nn.depthwise_conv2d(soft, kernel, [1, 1, 1, 1], "SAME")
         x = tf.where(tf.random.stateless_uniform([n, 1, 1, 1], seed + 4) < blur, soft, x)
     return x
+
+
+def hide_patches(x, hide: float = 0.0, patch: int = 16, *, seed: int | tf.Tensor = 0) -> tf.Tensor:
+    """Hide-and-Seek (Singh & Lee, ICCV 2017) on a normalized float batch ``(N, H, W, C)``: the
+    image is cut into a grid of ``patch`` x ``patch`` squares from its top-left corner (the last
+    row and column may be narrower) and each square of each image is set to 0, the per-pixel
+    mean after :func:`normalize`, with probability ``hide``. A network trained so cannot name the
+    class from its single most telling part, which may be hidden, and learns to use the whole
+    object; Singh & Lee found that it moves class activation maps from the most discriminative
+    part to the object's extent (they hid each patch with probability 0.5; not in the paper).
+
+    ``hide=0`` returns ``x`` unchanged. Graph-friendly; ``seed`` (an int, or a ``[2]`` int
+    tensor) makes every draw; no global generator is used.
+
+    Raises:
+        ValueError: ``hide`` outside [0, 1] or ``patch`` < 1.
+        TypeError: ``patch`` is not an int.
+    """
+    if not 0 <= hide <= 1:
+        raise ValueError(f"hide must be a probability in [0, 1], got {hide!r}")
+    _check_count("patch", patch, "pixel")
+    x = tf.convert_to_tensor(x, tf.float32)
+    if not hide:
+        return x
+    shape = tf.shape(x)
+    rows = (shape[1] + patch - 1) // patch
+    cols = (shape[2] + patch - 1) // patch
+    keep = tf.random.stateless_uniform([shape[0], rows, cols, 1], _stateless_seed(seed)) >= hide
+    keep = tf.repeat(tf.repeat(keep, patch, axis=1), patch, axis=2)[:, : shape[1], : shape[2]]
+    return tf.where(keep, x, tf.zeros_like(x))
 
 
 def ten_crops(x, size: int, crop_scale: float) -> tf.Tensor:

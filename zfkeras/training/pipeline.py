@@ -94,6 +94,7 @@ def make_datasets(recipe: Recipe, xtr, ytr, xte, yte, mean):
             blur_passes=recipe.blur_passes,
             seed=seed + 2,
         )
+        x = zdata.hide_patches(x, recipe.hide, recipe.hide_patch, seed=seed + 7)
         return x, tf.gather(labels, index)
 
     def test_map(x, y):

@@ -13,7 +13,8 @@ recipe therefore starts conv1 at ``conv1_init`` (0.01) times its He-normal draw 
 that what conv1 holds after training is what the data taught it; the paper initialized every
 weight at 1e-2 and trained for 70 epochs. The synthetic worlds add photometric augmentation
 (``colour_jitter``, ``noise``, ``blur`` with ``blur_passes``;
-:func:`zfkeras.data.photometric_batch`). A run can also start from a finished run's weights
+:func:`zfkeras.data.photometric_batch`) and can hide squares of each training image (``hide``,
+``hide_patch``: Hide-and-Seek, :func:`zfkeras.data.hide_patches`). A run can also start from a finished run's weights
 (``init_from``) for a second, shorter cosine cycle: a warm restart (Loshchilov & Hutter 2017),
 with the layers named in ``reinit`` starting afresh, so that a network trained by an older
 recipe learns a new first layer without training the rest from scratch.
@@ -65,9 +66,17 @@ class Recipe:
     noise: float = 0.0
     blur: float = 0.0
     blur_passes: int = 1
+    hide: float = 0.0
+    hide_patch: int = 16
+    label_smoothing: float = 0.0
     init_from: str | None = None
     reinit: str = ""
     extra: dict = field(default_factory=dict)
+
+    # Fields added after some shipped files were written, with the default that trains exactly
+    # as before they existed (hide=0 hides nothing and draws nothing the other ops use): a
+    # stored recipe without them is read back with these values and still reproduces its run.
+    NEUTRAL_DEFAULTS = {"hide": 0.0, "hide_patch": 16, "label_smoothing": 0.0}
 
     @classmethod
     def from_dict(cls, d: dict) -> Recipe:
@@ -202,6 +211,34 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> N
             momentum=recipe.momentum,
             weight_decay=recipe.weight_decay or None,
         ),
-        loss="sparse_categorical_crossentropy",
+        loss=(
+            SmoothedSparseCrossentropy(recipe.label_smoothing)
+            if recipe.label_smoothing
+            else "sparse_categorical_crossentropy"
+        ),
         metrics=["accuracy"],
     )
+
+
+@keras.saving.register_keras_serializable(package="zfkeras")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy of integer labels against targets smoothed by ``label_smoothing`` ``e``
+    (Szegedy et al. 2016, section 7): the true class gets ``1 - e + e / C``, every class
+    ``e / C``, so the network is not pushed to probabilities of exactly 1 (Keras' sparse
+    cross-entropy has no smoothing; this is its categorical one on one-hot labels)."""
+
+    def __init__(self, label_smoothing: float = 0.0, name="smoothed_sparse_crossentropy", **kw):
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+        super().__init__(name=name, **kw)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        classes = keras.ops.shape(y_pred)[-1]
+        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+        return keras.losses.categorical_crossentropy(
+            keras.ops.one_hot(labels, classes), y_pred, label_smoothing=self.label_smoothing
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
