@@ -161,7 +161,9 @@ def test_pipeline_hides_patches_only_in_training():
     x = rng.integers(1, 255, (8, 32, 32, 3)).astype(np.uint8)
     y = np.arange(8) % 2
     mean = np.full((32, 32, 3), 300.0, np.float32)  # far from every pixel: no 0 but the hidden
-    r = Recipe(dataset="shapes", image_size=32, crop_scale=1.0, batch_size=8, hide=0.5, hide_patch=8)
+    r = Recipe(
+        dataset="shapes", image_size=32, crop_scale=1.0, batch_size=8, hide=0.5, hide_patch=8
+    )
     train, test = make_datasets(r, x, y, x, y, mean)
     xb = next(iter(train))[0].numpy()
     zero = (xb == 0).all(-1)
@@ -186,7 +188,9 @@ def test_neutral_defaults_train_as_before_the_fields_existed():
     x = rng.integers(0, 255, (8, 32, 32, 3)).astype(np.uint8)
     y = np.arange(8) % 2
     mean = x.mean(0).astype(np.float32)
-    base = dict(dataset="shapes", image_size=32, batch_size=8, colour_jitter=0.2, noise=0.1, blur=0.5)
+    base = dict(
+        dataset="shapes", image_size=32, batch_size=8, colour_jitter=0.2, noise=0.1, blur=0.5
+    )
     a = next(iter(make_datasets(Recipe(**base), x, y, x, y, mean)[0]))[0].numpy()
     b = next(iter(make_datasets(Recipe(**base, hide_patch=5), x, y, x, y, mean)[0]))[0].numpy()
     np.testing.assert_array_equal(a, b)
@@ -213,7 +217,9 @@ def test_smoothed_sparse_crossentropy_by_hand():
     got = float(SmoothedSparseCrossentropy(e)(labels[:, None], probs))
     np.testing.assert_allclose(got, want, rtol=1e-5)
     plain = float(keras.losses.SparseCategoricalCrossentropy()(labels, probs))
-    np.testing.assert_allclose(float(SmoothedSparseCrossentropy(0.0)(labels, probs)), plain, rtol=1e-5)
+    np.testing.assert_allclose(
+        float(SmoothedSparseCrossentropy(0.0)(labels, probs)), plain, rtol=1e-5
+    )
     cfg = SmoothedSparseCrossentropy(e).get_config()
     assert SmoothedSparseCrossentropy.from_config(cfg).label_smoothing == e
     with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\), got 1.0"):

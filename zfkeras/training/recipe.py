@@ -14,10 +14,12 @@ that what conv1 holds after training is what the data taught it; the paper initi
 weight at 1e-2 and trained for 70 epochs. The synthetic worlds add photometric augmentation
 (``colour_jitter``, ``noise``, ``blur`` with ``blur_passes``;
 :func:`zfkeras.data.photometric_batch`) and can hide squares of each training image (``hide``,
-``hide_patch``: Hide-and-Seek, :func:`zfkeras.data.hide_patches`). A run can also start from a finished run's weights
-(``init_from``) for a second, shorter cosine cycle: a warm restart (Loshchilov & Hutter 2017),
-with the layers named in ``reinit`` starting afresh, so that a network trained by an older
-recipe learns a new first layer without training the rest from scratch.
+``hide_patch``: Hide-and-Seek, :func:`zfkeras.data.hide_patches`) and smooth the labels
+(``label_smoothing``, :class:`SmoothedSparseCrossentropy`). A run can also start from a
+finished run's weights (``init_from``) for a second, shorter cosine cycle: a warm restart
+(Loshchilov & Hutter 2017), with the layers named in ``reinit`` starting afresh, so that a
+network trained by an older recipe learns a new first layer without training the rest from
+scratch.
 :func:`zfkeras.experiments.diagnostics.spectral_concentration` measures the result.
 
 The data pipeline is :mod:`zfkeras.training.pipeline`, the training loop
