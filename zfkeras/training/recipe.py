@@ -75,10 +75,11 @@ class Recipe:
     reinit: str = ""
     extra: dict = field(default_factory=dict)
 
-    # Fields added after some shipped files were written, with the default that trains exactly
-    # as before they existed (hide=0 hides nothing and draws nothing the other ops use): a
-    # stored recipe without them is read back with these values and still reproduces its run.
-    NEUTRAL_DEFAULTS = {"hide": 0.0, "hide_patch": 16, "label_smoothing": 0.0}
+    # Fields added after some shipped files were written, whose defaults train exactly as before
+    # they existed (hide=0 hides nothing and draws nothing the other ops use; label_smoothing=0
+    # compiles Keras' own loss): a stored recipe without them is read back with the defaults
+    # (from_dict) and still reproduces its run.
+    NEUTRAL_FIELDS = ("hide", "hide_patch", "label_smoothing")
 
     @classmethod
     def from_dict(cls, d: dict) -> Recipe:
